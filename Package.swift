@@ -1,0 +1,56 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "eticket",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "eticket", targets: ["eticket"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ"]),
+        .target(
+            name: "LocalPostgres",
+            dependencies: ["Postgres"]),
+        .target(name: "Dossiers"),
+        .target(
+            name: "Mail",
+            dependencies: ["CLibXML2", "Dossiers"]),
+        .target(
+            name: "BackOffice",
+            dependencies: [
+                "Postgres", "Dossiers", "Mail",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "eticket",
+            dependencies: [
+                "BackOffice", "LocalPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "LocalPostgres"]),
+        .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres"]),
+        .testTarget(name: "DossiersTests", dependencies: ["Dossiers"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers"]),
+        .testTarget(
+            name: "BackOfficeTests",
+            dependencies: ["BackOffice", "LocalPostgres", "Postgres", "Dossiers", "Mail"]),
+        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
