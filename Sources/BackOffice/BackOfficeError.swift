@@ -1,0 +1,76 @@
+import Postgres
+
+/// A failure of the back office that an administrator can act on.
+///
+/// `code` is what scripts match; `message` is written for the person at the terminal and names
+/// the dossier, file or line concerned, never a family's personal data.
+public struct BackOfficeError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        /// Input data is wrong (a bad import line, a bad structures file): nothing was written.
+        public static let badInput = Code(name: "bad_input")
+        /// The database cannot be reached, or the connection was lost.
+        public static let databaseUnreachable = Code(name: "database_unreachable")
+        /// What was asked does not exist (a dossier, a structure).
+        public static let notFound = Code(name: "not_found")
+        /// The state of the data does not allow it (an illegal transition, a read-only dossier).
+        public static let refused = Code(name: "refused")
+        /// The schema is not as this version expects (a changed migration, a missing one).
+        public static let schema = Code(name: "schema")
+        /// Another run holds the lock.
+        public static let busy = Code(name: "busy")
+        /// Anything else: a bug, or the database saying no in a way we did not foresee.
+        public static let failure = Code(name: "failure")
+    }
+
+    public var code: Code
+    public var message: String
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+}
+
+/// SQLSTATEs raised by the schema's own triggers (`sql/002_dossiers.sql`).
+enum SchemaSQLState {
+    static let readOnlyDossier = "ETK01"
+    static let illegalTransition = "ETK02"
+    static let appendOnly = "ETK03"
+    static let reservationRefused = "ETK04"
+    static let missingActor = "ETK05"
+}
+
+extension BackOfficeError {
+    /// Translates a database error into the back office's terms, keeping the server's message.
+    init(_ error: PostgresError, doing action: String) {
+        let code: Code
+        if error.isConnectionError {
+            code = .databaseUnreachable
+        } else {
+            switch error.sqlState {
+            case SchemaSQLState.readOnlyDossier, SchemaSQLState.illegalTransition,
+                SchemaSQLState.reservationRefused, SchemaSQLState.appendOnly:
+                code = .refused
+            default:
+                code = .failure
+            }
+        }
+        self.init(code, "\(action): \(error.message)", underlying: error)
+    }
+}
+
+/// Runs `body`, turning a `PostgresError` into a ``BackOfficeError`` that says what was being done.
+func database<T>(_ action: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as PostgresError {
+        throw BackOfficeError(error, doing: action())
+    }
+}

@@ -1,0 +1,200 @@
+import Dossiers
+import Foundation
+import Logging
+import Postgres
+
+/// One import line that was refused, and why. Nothing of it was stored.
+public struct RejectedLine: Error, Sendable, Equatable {
+    public var line: Int
+    public var externalID: String?
+    /// Each reason names the JSON path concerned: `$.children[0].birth_date: not a valid date`.
+    public var reasons: [String]
+    /// The line as read, for the rejects file.
+    public var input: [UInt8]
+}
+
+/// What an import did.
+public struct ImportReport: Sendable, Equatable {
+    public var lines = 0
+    /// New dossiers stored and queued.
+    public var created = 0
+    /// Returned dossiers submitted again as a new version and queued.
+    public var resubmitted = 0
+    public var rejected: [RejectedLine] = []
+
+    public var accepted: Int { created + resubmitted }
+}
+
+/// Imports submitted dossiers (JSON Lines, `contracts/dossier.schema.json`) and queues them.
+///
+/// Each line is checked against the contract; a bad line is reported and nothing of it is stored,
+/// while good lines are stored in set-based batches: COPY into staging tables, then a few
+/// `INSERT … SELECT` per batch. Should the database refuse a batch, its lines are retried one by one
+/// so that one bad line never costs the others.
+public final class DossierImporter {
+    private let connection: Connection
+    private let logger: Logger
+    private let batchSize: Int
+
+    /// - Parameters:
+    ///   - batchSize: lines per transaction; larger batches import faster and hold locks longer.
+    public init(connection: Connection, logger: Logger, batchSize: Int = 2_000) {
+        self.connection = connection
+        self.logger = logger
+        self.batchSize = max(1, batchSize)
+    }
+
+    /// Imports every line of `path` (`-` for standard input).
+    ///
+    /// - Parameters:
+    ///   - onRejected: called for each refused line as soon as it is known (for the rejects file).
+    ///   - onProgress: called after each batch with the number of lines read so far.
+    /// - Throws: ``BackOfficeError`` when the file cannot be read or the database fails as a whole;
+    ///   batches already committed stay committed.
+    public func importFile(
+        _ path: String, onRejected: (RejectedLine) throws -> Void = { _ in },
+        onProgress: (Int) -> Void = { _ in }
+    ) throws -> ImportReport {
+        var reader = try LineReader(path: path)
+        var report = ImportReport()
+        let structures = try structureIDs()
+        var batch: [IntakeLine] = []
+        var seen: [String: Int] = [:]
+
+        func reject(_ rejected: RejectedLine) throws {
+            report.rejected.append(rejected)
+            try onRejected(rejected)
+        }
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let outcome = try store(batch)
+            report.created += outcome.created
+            report.resubmitted += outcome.resubmitted
+            for rejected in outcome.rejected { try reject(rejected) }
+            batch.removeAll(keepingCapacity: true)
+            onProgress(report.lines)
+        }
+
+        while let (number, bytes) = reader.next() {
+            report.lines = number
+            switch Self.parse(bytes, line: number, structures: structures) {
+            case .failure(let rejected):
+                try reject(rejected)
+            case .success(let line):
+                if let first = seen[line.dossier.externalID] {
+                    try reject(
+                        RejectedLine(
+                            line: number, externalID: line.dossier.externalID,
+                            reasons: ["$.external_id: \(line.dossier.externalID) is already submitted at line \(first) of this file"],
+                            input: Array(bytes)))
+                    continue
+                }
+                seen[line.dossier.externalID] = number
+                batch.append(line)
+                if batch.count >= batchSize { try flush() }
+            }
+        }
+        try flush()
+        if report.lines == 0 {
+            throw BackOfficeError(.badInput, "\(path): empty file, no dossier to import")
+        }
+        logger.info(
+            "import done",
+            metadata: [
+                "lines": "\(report.lines)", "created": "\(report.created)", "resubmitted": "\(report.resubmitted)",
+                "rejected": "\(report.rejected.count)",
+            ])
+        return report
+    }
+
+    /// A line that passed the contract, ready to store.
+    struct IntakeLine {
+        var number: Int
+        var dossier: Dossier
+        var structureID: Int64
+        var content: String
+        var input: [UInt8]
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, structures: [String: Int64]) -> Result<IntakeLine, RejectedLine> {
+        func rejected(_ reasons: [String], _ externalID: String? = nil) -> Result<IntakeLine, RejectedLine> {
+            .failure(RejectedLine(line: line, externalID: externalID, reasons: reasons, input: Array(bytes)))
+        }
+        if bytes.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            return rejected(["$: empty line (JSON Lines has one dossier per line)"])
+        }
+        // PostgreSQL text cannot hold NUL; the contract's strings are text.
+        if bytes.containsSubsequence(Array(#"\u0000"#.utf8)) {
+            return rejected(["$: a value contains the NUL character (\\u0000)"])
+        }
+        switch DossierContract.decode(line: bytes) {
+        case .failure(let error):
+            return rejected(error.reasons)
+        case .success(let dossier):
+            guard let structureID = structures[dossier.structureCode] else {
+                return rejected(["$.structure: unknown structure \"\(dossier.structureCode)\""], dossier.externalID)
+            }
+            return .success(
+                IntakeLine(
+                    number: line, dossier: dossier, structureID: structureID,
+                    content: String(decoding: bytes, as: UTF8.self), input: Array(bytes)))
+        }
+    }
+
+    private func structureIDs() throws -> [String: Int64] {
+        try database("cannot read the structures") {
+            var ids: [String: Int64] = [:]
+            for row in try connection.query("SELECT id, code FROM structures") {
+                ids[try row.decode(String.self, "code")] = try row.decode(Int64.self, "id")
+            }
+            return ids
+        }
+    }
+
+    /// Stores a batch in one transaction; on a database refusal, line by line.
+    private func store(_ batch: [IntakeLine]) throws -> StagingOutcome {
+        do {
+            return try connection.transaction { try IntakeStaging(connection: $0).store(batch) }
+        } catch let error as PostgresError where !error.isConnectionError && batch.count > 1 {
+            logger.warning("import batch refused, retrying line by line", metadata: ["error": "\(error.message)"])
+            var outcome = StagingOutcome()
+            for line in batch {
+                outcome.merge(try store([line]))
+            }
+            return outcome
+        } catch let error as PostgresError where !error.isConnectionError {
+            let line = batch[0]
+            let reason = error.detail.map { "\(error.message) (\($0))" } ?? error.message
+            return StagingOutcome(
+                rejected: [
+                    RejectedLine(
+                        line: line.number, externalID: line.dossier.externalID, reasons: ["$: \(reason)"],
+                        input: line.input)
+                ])
+        } catch let error as PostgresError {
+            throw BackOfficeError(error, doing: "cannot store the dossiers")
+        }
+    }
+}
+
+extension ContractError {
+    /// One line per problem, each naming its JSON path.
+    var reasons: [String] {
+        if let syntax {
+            return ["$: not valid JSON at column \(syntax.column): \(syntax.reason)"]
+        }
+        return violations.map { "\($0.path): \($0.reason)" }
+    }
+}
+
+extension Collection where Element: Equatable {
+    fileprivate func containsSubsequence(_ needle: [Element]) -> Bool {
+        guard let first = needle.first else { return true }
+        var index = startIndex
+        while let candidate = self[index...].firstIndex(of: first) {
+            if self[candidate...].starts(with: needle) { return true }
+            index = self.index(after: candidate)
+        }
+        return false
+    }
+}

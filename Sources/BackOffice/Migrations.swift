@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import Postgres
+
+/// One numbered schema change, `sql/NNN_name.sql`.
+public struct Migration: Sendable, Equatable {
+    public var version: Int
+    public var name: String
+    public var sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// Reads every `NNN_name.sql` of `directory`, in version order.
+    ///
+    /// - Throws: ``BackOfficeError`` `.schema` when a file name is not of that form or two files
+    ///   share a number.
+    public static func load(directory: String) throws -> [Migration] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }
+        } catch {
+            throw BackOfficeError(.schema, "cannot read the migrations in \(directory): \(error.localizedDescription)")
+        }
+        var migrations: [Migration] = []
+        for file in names.sorted() {
+            let stem = file.dropLast(4)
+            guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]) else {
+                throw BackOfficeError(.schema, "\(directory)/\(file): a migration is named NNN_name.sql")
+            }
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let sql = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw BackOfficeError(.schema, "\(path): not readable as UTF-8")
+            }
+            if let previous = migrations.last, previous.version == version {
+                throw BackOfficeError(.schema, "\(path): version \(version) is used twice")
+            }
+            migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql))
+        }
+        return migrations
+    }
+}
+
+/// Where one migration stands in a database.
+public struct MigrationStatus: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case applied
+        case pending
+        /// Applied, but the file changed since: the database no longer matches the source.
+        case changed
+        /// Applied in the database, but no file has this version.
+        case unknown
+    }
+
+    public var version: Int
+    public var name: String
+    public var state: State
+    public var appliedAt: Date?
+}
+
+/// Applies `sql/` migrations: each in its own transaction, recorded with its checksum, serialised
+/// by an advisory lock so that two migrators never race.
+public struct Migrator {
+    public let migrations: [Migration]
+    let logger: Logger
+
+    /// The advisory lock key, shared by every migrator of every version ("eticket" in ASCII).
+    static let lockKey: Int64 = 0x6574_6963_6b65_74
+
+    public init(migrations: [Migration], logger: Logger) {
+        self.migrations = migrations
+        self.logger = logger
+    }
+
+    /// Applies what is pending and returns the versions applied.
+    ///
+    /// - Throws: ``BackOfficeError`` `.schema` when an applied migration's file changed since (its
+    ///   checksum differs): the database would no longer match what the files say.
+    @discardableResult
+    public func migrate(_ connection: Connection) throws -> [Int] {
+        try database("cannot apply the migrations") {
+            // Lock before creating the history table: two first migrators would otherwise race there.
+            try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
+            try connection.execute(script: Self.createHistory)
+            let statuses = try status(connection)
+            if let changed = statuses.first(where: { $0.state == .changed }) {
+                throw BackOfficeError(
+                    .schema,
+                    "migration \(changed.version) (\(changed.name)) changed after it was applied: "
+                        + "landed migrations are never edited; add a new one instead")
+            }
+            let pending = Set(statuses.filter { $0.state == .pending }.map(\.version))
+            var applied: [Int] = []
+            for migration in migrations where pending.contains(migration.version) {
+                try connection.transaction { connection in
+                    try connection.execute(script: migration.sql)
+                    try connection.query(
+                        """
+                        INSERT INTO schema_migrations (version, name, checksum)
+                        VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))
+                        """, [migration.version, migration.name, migration.sql])
+                }
+                logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                applied.append(migration.version)
+            }
+            return applied
+        }
+    }
+
+    /// Every migration known to the files or to the database, and where it stands.
+    public func status(_ connection: Connection) throws -> [MigrationStatus] {
+        try database("cannot read the migration history") {
+            let recorded = try appliedMigrations(connection)
+            var statuses = migrations.map { migration in
+                guard let record = recorded[migration.version] else {
+                    return MigrationStatus(version: migration.version, name: migration.name, state: .pending)
+                }
+                return MigrationStatus(
+                    version: migration.version, name: migration.name, state: record.matches ? .applied : .changed,
+                    appliedAt: record.appliedAt)
+            }
+            let known = Set(migrations.map(\.version))
+            for (version, record) in recorded where !known.contains(version) {
+                statuses.append(
+                    MigrationStatus(version: version, name: record.name, state: .unknown, appliedAt: record.appliedAt))
+            }
+            return statuses.sorted { $0.version < $1.version }
+        }
+    }
+
+    /// The history table's rows, each compared with the file of the same version.
+    private func appliedMigrations(_ connection: Connection) throws -> [Int: (name: String, appliedAt: Date, matches: Bool)] {
+        let history = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        guard try history.first?.decode(Bool.self, "present") == true else { return [:] }
+        let rows = try connection.query(
+            """
+            SELECT m.version, m.name, m.applied_at,
+                   m.checksum = encode(sha256(convert_to(f.sql, 'UTF8')), 'hex') AS matches
+            FROM schema_migrations m
+            LEFT JOIN unnest($1::int[], $2::text[]) AS f(version, sql) USING (version)
+            """, [migrations.map(\.version), migrations.map(\.sql)])
+        var recorded: [Int: (name: String, appliedAt: Date, matches: Bool)] = [:]
+        for row in rows {
+            recorded[try row.decode(Int.self, "version")] = (
+                try row.decode(String.self, "name"), try row.decode(Date.self, "applied_at"),
+                try row.decodeIfPresent(Bool.self, "matches") ?? false
+            )
+        }
+        return recorded
+    }
+
+    static let createHistory = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            checksum   text NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+}

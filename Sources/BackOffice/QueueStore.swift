@@ -1,0 +1,70 @@
+import Dossiers
+import Foundation
+import Postgres
+
+/// A claimed row of `dossier_queue`, locked by the claiming transaction until it commits.
+public struct QueueItem: Sendable, Equatable {
+    public enum Job: String, Sendable { case process, openRights = "open_rights" }
+
+    public var id: Int64
+    public var dossierID: Int64
+    public var job: Job
+    public var periodID: Int64?
+    public var attempts: Int
+}
+
+/// The queue's SQL. Every method runs on the caller's connection, inside the caller's transaction.
+struct QueueStore {
+    let connection: Connection
+
+    /// Locks up to `limit` due rows, oldest first, skipping rows other workers hold.
+    func claimBatch(limit: Int) throws -> [QueueItem] {
+        try connection.query(
+            """
+            SELECT id, dossier_id, job::text AS job, period_id, attempts FROM dossier_queue
+            WHERE failed_at IS NULL AND run_at <= now()
+            ORDER BY run_at, id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """, [limit]
+        ).map { row in
+            QueueItem(
+                id: try row.decode("id"), dossierID: try row.decode("dossier_id"),
+                job: QueueItem.Job(rawValue: try row.decode("job")) ?? .process,
+                periodID: try row.decodeIfPresent("period_id"), attempts: try row.decode("attempts"))
+        }
+    }
+
+    func delete(_ ids: [Int64]) throws {
+        try connection.query("DELETE FROM dossier_queue WHERE id = ANY($1::bigint[])", [ids])
+    }
+
+    /// Puts a failed row back with exponential backoff, or parks it as failed after `maxAttempts`.
+    /// - Returns: whether the row is now parked.
+    @discardableResult
+    func retryLater(_ id: Int64, error: String, maxAttempts: Int, baseDelay: Duration) throws -> Bool {
+        let rows = try connection.query(
+            """
+            UPDATE dossier_queue SET attempts = attempts + 1, last_error = left($2, 2000),
+                run_at = now() + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
+                failed_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+            WHERE id = $1
+            RETURNING failed_at IS NOT NULL AS parked
+            """, [id, error, maxAttempts, baseDelay.seconds])
+        return try rows.first?.decode(Bool.self, "parked") ?? false
+    }
+
+    /// When the next row falls due, for an idle worker's sleep.
+    func nextRunAt() throws -> Date? {
+        try connection.query("SELECT min(run_at) AS next FROM dossier_queue WHERE failed_at IS NULL")
+            .first?.decodeIfPresent(Date.self, "next")
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,197 @@
+import Dossiers
+import Foundation
+import Logging
+import Postgres
+
+/// How a worker runs; from the config file, the environment or flags.
+public struct WorkerConfiguration: Sendable {
+    /// Queue rows claimed, and decided, per transaction.
+    public var batchSize = 100
+    /// How long an idle worker sleeps when no NOTIFY wakes it; also how soon it finds retries.
+    public var pollInterval: Duration = .seconds(5)
+    /// Attempts before a dossier whose processing keeps failing is parked as failed.
+    public var maxAttempts = 5
+    /// The first retry's delay; each further attempt doubles it.
+    public var retryBaseDelay: Duration = .seconds(10)
+    /// Who decides: `worker:<host>:<pid>` unless set.
+    public var identity = WorkerConfiguration.defaultIdentity
+
+    public init() {}
+
+    public static var defaultIdentity: String {
+        "worker:\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// What one batch did, for the batch's log line and for callers that count.
+public struct BatchSummary: Sendable, Equatable {
+    public var claimed = 0
+    public var outcomes: [Outcome: Int] = [:]
+    /// Dossiers whose reservation rights opened in this batch.
+    public var planningOpened = 0
+    /// Dossiers whose processing threw and that will be tried again.
+    public var retried = 0
+    /// Dossiers parked as failed after their last attempt.
+    public var failed = 0
+    public var milliseconds = 0
+
+    public init() {}
+
+    mutating func add(_ other: BatchSummary) {
+        claimed += other.claimed
+        outcomes.merge(other.outcomes, uniquingKeysWith: +)
+        planningOpened += other.planningOpened
+        retried += other.retried
+        failed += other.failed
+        milliseconds += other.milliseconds
+    }
+}
+
+/// Writes what the family hears of a decision or an opening, in the same transaction.
+///
+/// Implemented by the email outbox; a worker without one records decisions only.
+protocol FamilyNotifier {
+    func decisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws
+    func rightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws
+}
+
+/// Claims due queue rows, judges the dossiers, records decisions and opens rights — a batch per
+/// transaction, so that a worker that dies loses nothing: its transaction rolls back and another
+/// worker claims the rows at once.
+public final class Worker {
+    let configuration: WorkerConfiguration
+    let notifier: (any FamilyNotifier)?
+    let logger: Logger
+
+    init(configuration: WorkerConfiguration, notifier: (any FamilyNotifier)?, logger: Logger) {
+        self.configuration = configuration
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    /// Processes one batch of due work on `connection`.
+    ///
+    /// The batch is first handled whole inside one savepoint; should anything throw, the savepoint
+    /// is rolled back and each row is handled in a savepoint of its own, so that one poison dossier
+    /// is retried later while the rest of its batch is decided now.
+    ///
+    /// - Returns: what the batch did, or `nil` when nothing was due.
+    /// - Throws: `PostgresError` when the connection is lost (nothing of the batch is kept).
+    func processBatch(on connection: Connection) throws -> BatchSummary? {
+        let started = ContinuousClock.now
+        let summary: BatchSummary? = try connection.transaction { connection in
+            let items = try QueueStore(connection: connection).claimBatch(limit: configuration.batchSize)
+            guard !items.isEmpty else { return nil }
+            do {
+                return try connection.savepoint { try handle(items, on: $0) }
+            } catch let error where !error.isConnectionLoss {
+                logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error)"])
+                return try handleOneByOne(items, on: connection)
+            }
+        }
+        guard var summary else { return nil }
+        summary.milliseconds = Int((ContinuousClock.now - started).seconds * 1000)
+        logger.info(
+            "batch",
+            metadata: [
+                "count": "\(summary.claimed)",
+                "validated": "\(summary.outcomes[.validated, default: 0])",
+                "awaiting_review": "\(summary.outcomes[.awaitingReview, default: 0])",
+                "returned": "\(summary.outcomes[.returned, default: 0])",
+                "planning_open": "\(summary.planningOpened)", "retried": "\(summary.retried)",
+                "failed": "\(summary.failed)", "ms": "\(summary.milliseconds)",
+            ])
+        return summary
+    }
+
+    private func handleOneByOne(_ items: [QueueItem], on connection: Connection) throws -> BatchSummary {
+        var summary = BatchSummary()
+        for item in items {
+            do {
+                summary.add(try connection.savepoint { try handle([item], on: $0) })
+            } catch let error where !error.isConnectionLoss {
+                let parked = try QueueStore(connection: connection).retryLater(
+                    item.id, error: "\(error)", maxAttempts: configuration.maxAttempts,
+                    baseDelay: configuration.retryBaseDelay)
+                logger.error(
+                    parked ? "dossier failed, parked" : "dossier failed, will retry",
+                    metadata: ["dossier_id": "\(item.dossierID)", "attempt": "\(item.attempts + 1)", "error": "\(error)"])
+                summary.claimed += 1
+                if parked { summary.failed += 1 } else { summary.retried += 1 }
+            }
+        }
+        return summary
+    }
+
+    private func handle(_ items: [QueueItem], on connection: Connection) throws -> BatchSummary {
+        var summary = BatchSummary()
+        summary.claimed = items.count
+        let decisions = DecisionStore(connection: connection)
+        var openings: [DecisionStore.Opening] = []
+
+        let processing = items.filter { $0.job == .process }
+        if !processing.isEmpty {
+            let judged = try judge(processing.map(\.dossierID), on: connection)
+            let decided = try decisions.record(
+                judged.map(\.record), decidedBy: configuration.identity, expectedStates: [.submitted])
+            try notifier?.decisionsRecorded(Array(decided.values), on: connection)
+            for item in judged where decided[item.record.dossierID] != nil {
+                summary.outcomes[item.record.outcome, default: 0] += 1
+            }
+            let validated = judged.filter { $0.record.outcome == .validated && decided[$0.record.dossierID] != nil }
+            openings += try openRights(after: validated, on: decisions)
+        }
+        for (periodID, scheduled) in Dictionary(grouping: items.filter { $0.job == .openRights }, by: \.periodID) {
+            guard let periodID else { continue }
+            openings += try decisions.openRights(
+                scheduled.map(\.dossierID), periods: .period(periodID), openedBy: configuration.identity)
+        }
+        try notifier?.rightsOpened(openings, on: connection)
+        summary.planningOpened = Set(openings.map(\.dossierID)).count
+        try QueueStore(connection: connection).delete(items.map(\.id))
+        return summary
+    }
+
+    private struct Judged {
+        var record: DecisionRecord
+        var rightsOpening: RightsOpening
+    }
+
+    /// Runs the completeness rules over the dossiers still submitted; others were decided already.
+    private func judge(_ ids: [Int64], on connection: Connection) throws -> [Judged] {
+        let store = DossierStore(connection: connection)
+        let dossiers = try store.load(ids).filter { $0.state == .submitted }
+        let structures = try store.structures(Set(dossiers.map(\.structureID)))
+        return try dossiers.map { loaded in
+            guard let structure = structures[loaded.structureID] else {
+                throw BackOfficeError(.failure, "dossier \(loaded.id): structure \(loaded.structureID) not found")
+            }
+            let findings = CompletenessRules.findings(for: loaded.dossier, policy: structure.policy)
+            let outcome = CompletenessRules.outcome(for: findings, review: structure.review)
+            return Judged(
+                record: DecisionRecord(dossierID: loaded.id, outcome: outcome, findings: findings, reason: nil),
+                rightsOpening: structure.rightsOpening)
+        }
+    }
+
+    /// Opens rights by each structure's policy: now, at the period's scheduled time, or by hand.
+    private func openRights(after validated: [Judged], on decisions: DecisionStore) throws -> [DecisionStore.Opening] {
+        let byPolicy = Dictionary(grouping: validated, by: \.rightsOpening).mapValues { $0.map(\.record.dossierID) }
+        var openings = try decisions.openRights(
+            byPolicy[.onValidation] ?? [], periods: .current, openedBy: configuration.identity)
+        if let scheduled = byPolicy[.scheduled] {
+            openings += try decisions.openRights(scheduled, periods: .due, openedBy: configuration.identity)
+            try decisions.scheduleRights(scheduled)
+        }
+        return openings
+    }
+}
+
+extension Error {
+    /// Whether the database connection is gone, so that nothing more can be done on it.
+    var isConnectionLoss: Bool {
+        if let error = self as? PostgresError { return error.isConnectionError }
+        if let error = self as? BackOfficeError { return error.code == .databaseUnreachable }
+        return false
+    }
+}
