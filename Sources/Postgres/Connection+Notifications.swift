@@ -21,13 +21,13 @@ extension Connection {
     /// - Parameter channel: The channel name, case-sensitive (it is quoted as an identifier).
     /// - Throws: ``PostgresError`` when the server refuses.
     public func listen(_ channel: String) throws(PostgresError) {
-        try execute(script: "LISTEN \(quoteIdentifier(channel))")
+        try execute(script: "LISTEN \(Self.quoteIdentifier(channel))")
     }
 
     /// Stops listening on a channel.
     /// - Throws: ``PostgresError`` when the server refuses.
     public func unlisten(_ channel: String) throws(PostgresError) {
-        try execute(script: "UNLISTEN \(quoteIdentifier(channel))")
+        try execute(script: "UNLISTEN \(Self.quoteIdentifier(channel))")
     }
 
     /// Sends a notification. Inside a transaction it is delivered at commit, and not at all on
@@ -80,7 +80,7 @@ extension Connection {
 }
 
 /// Quotes an SQL identifier: `"` around it, inner `"` doubled.
-func quoteIdentifier(_ name: String) -> String {
+func quotedIdentifier(_ name: String) -> String {
     var quoted = "\""
     for character in name {
         quoted.append(character)
