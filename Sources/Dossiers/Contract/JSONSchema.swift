@@ -25,7 +25,7 @@ public struct JSONSchema: Sendable {
             if let object = defs.objectValue {
                 for member in object.members {
                     definitions["#/$defs/" + member.key] = compiler.compile(
-                        member.value, at: "$[\"$defs\"]" + Validator.pathComponent(member.key))
+                        member.value, at: "$[\"$defs\"]" + JSONPath.component(member.key))
                 }
             } else {
                 compiler.fail("$[\"$defs\"]", "must be an object")
@@ -153,7 +153,7 @@ extension JSONSchema {
             var maximum: Double?
 
             for (keyword, argument) in object.members {
-                let here = path + Validator.pathComponent(keyword)
+                let here = path + JSONPath.component(keyword)
                 switch keyword {
                 case "$defs" where !isRoot:
                     fail(here, "$defs is supported at the root only")
@@ -184,7 +184,7 @@ extension JSONSchema {
                 case "properties":
                     if let members = argument.objectValue?.members {
                         for member in members {
-                            properties[member.key] = compile(member.value, at: here + Validator.pathComponent(member.key))
+                            properties[member.key] = compile(member.value, at: here + JSONPath.component(member.key))
                         }
                     } else {
                         fail(here, "must be an object")
@@ -260,22 +260,11 @@ extension JSONSchema {
             self.definitions = definitions
         }
 
-        static func pathComponent(_ key: String) -> String {
-            let isIdentifier =
-                !key.isEmpty
-                && key.utf8.allSatisfy { byte in
-                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
-                }
-                && !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(key.utf8.first ?? 0)
-            return isIdentifier ? "." + key : "[" + JSONValue.string(key).jsonText + "]"
-        }
-
         var renderedPath: String {
             var text = "$"
             for element in path {
                 switch element {
-                case .key(let key): text += Self.pathComponent(key)
+                case .key(let key): text += JSONPath.component(key)
                 case .index(let index): text += "[\(index)]"
                 }
             }
