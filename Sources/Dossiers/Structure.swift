@@ -121,10 +121,21 @@ public struct StructurePolicy: Sendable, Equatable {
     public var requiredDocumentKinds: Set<String>
     /// The day children's ages are taken at: the start of the structure's next period.
     public var ageReferenceDate: CalendarDate
+    /// The structure's labels of its document kinds, for messages to families; a kind without a
+    /// label is shown as its code.
+    public var documentLabels: [String: String] = [:]
 
     public init(review: ReviewMode, requiredDocumentKinds: Set<String>, ageReferenceDate: CalendarDate) {
         self.review = review
         self.requiredDocumentKinds = requiredDocumentKinds
         self.ageReferenceDate = ageReferenceDate
+    }
+
+    public init(
+        review: ReviewMode, requiredDocumentKinds: Set<String>, ageReferenceDate: CalendarDate,
+        documentLabels: [String: String]
+    ) {
+        self.init(review: review, requiredDocumentKinds: requiredDocumentKinds, ageReferenceDate: ageReferenceDate)
+        self.documentLabels = documentLabels
     }
 }

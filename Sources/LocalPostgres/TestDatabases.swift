@@ -1,0 +1,127 @@
+import Foundation
+import Postgres
+import Synchronization
+
+/// Fresh, isolated databases for tests, on one server per test process.
+///
+/// With `ETICKET_TEST_DATABASE_URL` set (a libpq URI or `key=value` string naming a database the
+/// user can connect to, as a role allowed to create databases), databases are created on that
+/// server and left there. Otherwise one ``LocalCluster`` (``LocalCluster/Options/fastUnsafe``)
+/// starts at first use and stops when the process exits.
+public final class TestDatabases: Sendable {
+    private let cluster: LocalCluster?
+    private let externalServer: String?
+    private let counter = Atomic<Int>(0)
+    private let templates = Mutex<[String: TemplateSlot]>([:])
+
+    private init(cluster: LocalCluster?, externalServer: String?) {
+        self.cluster = cluster
+        self.externalServer = externalServer
+    }
+
+    private static let sharedInstance: Result<TestDatabases, any Error> = Result {
+        if let url = ProcessInfo.processInfo.environment["ETICKET_TEST_DATABASE_URL"], !url.isEmpty {
+            return TestDatabases(cluster: nil, externalServer: url)
+        }
+        let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
+        // Swift Testing has no process-wide teardown; atexit is the last moment to stop the server.
+        atexit {
+            if case .success(let databases) = TestDatabases.sharedInstance {
+                databases.cluster?.stop()
+            }
+        }
+        return TestDatabases(cluster: cluster, externalServer: nil)
+    }
+
+    /// The process-wide instance, created at first call.
+    /// - Throws: ``LocalPostgresError`` when no server could be started; every later call
+    ///   throws the same error.
+    public static func shared() throws -> TestDatabases {
+        try sharedInstance.get()
+    }
+
+    /// Creates a new empty database with a unique name (`t_<pid>_<n>`).
+    ///
+    /// - Parameter template: A database to copy, such as the name ``template(named:prepare:)``
+    ///   returned; `nil` for PostgreSQL's default template.
+    /// - Returns: A conninfo for the new database.
+    /// - Throws: ``LocalPostgresError`` with code `databaseCreationFailed`.
+    public func create(template: String? = nil) throws -> String {
+        let number = counter.add(1, ordering: .relaxed).newValue
+        let name = "t_\(getpid())_\(number)"
+        var sql = "CREATE DATABASE \(Connection.quoteIdentifier(name))"
+        if let template { sql += " TEMPLATE \(Connection.quoteIdentifier(template))" }
+        try administer(sql, creating: name)
+        return try conninfo(database: name)
+    }
+
+    /// Creates and prepares a template database once per process per name.
+    ///
+    /// The first caller creates the database, runs `prepare` with its conninfo (to run
+    /// migrations, say) and closes every remaining session on it so that it can be copied;
+    /// concurrent callers wait for it, later ones get the result at once (a failure included).
+    /// - Parameters:
+    ///   - name: The template's name in this process; the database is `<name>_<pid>`.
+    ///   - prepare: Fills the template. It must close the connections it opens.
+    /// - Returns: The database name to pass to ``create(template:)``.
+    /// - Throws: ``LocalPostgresError`` with code `databaseCreationFailed`, or what `prepare` threw.
+    public func template(named name: String, prepare: (String) throws -> Void) throws -> String {
+        let slot = templates.withLock { slots in
+            if let slot = slots[name] { return slot }
+            let slot = TemplateSlot()
+            slots[name] = slot
+            return slot
+        }
+        return try slot.result.withLock { (result: inout Result<String, any Error>?) throws -> String in
+            if let result { return try result.get() }
+            let outcome = Result { () throws -> String in
+                let database = "\(name)_\(getpid())"
+                try administer("CREATE DATABASE \(Connection.quoteIdentifier(database))", creating: database)
+                try prepare(try conninfo(database: database))
+                // CREATE DATABASE ... TEMPLATE refuses a template with sessions on it.
+                let admin = try Connection(try adminConninfo())
+                defer { admin.close() }
+                try admin.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    [database])
+                return database
+            }
+            result = outcome
+            return try outcome.get()
+        }
+    }
+
+    private func conninfo(database: String) throws -> String {
+        if let cluster { return cluster.connectionString(database: database) }
+        return try Connection.conninfo(externalServer ?? "", settingDatabase: database)
+    }
+
+    private func adminConninfo() throws -> String {
+        if let cluster { return cluster.connectionString() }
+        return externalServer ?? ""
+    }
+
+    /// Runs a CREATE DATABASE, retrying while a just-closed session on the template lingers.
+    private func administer(_ sql: String, creating database: String) throws {
+        var attempts = 0
+        while true {
+            do {
+                let admin = try Connection(try adminConninfo())
+                defer { admin.close() }
+                try admin.execute(script: sql)
+                return
+            } catch let error as PostgresError where error.sqlState == "55006" && attempts < 20 {
+                attempts += 1
+                usleep(100_000)
+            } catch {
+                throw LocalPostgresError(
+                    code: .databaseCreationFailed, message: "could not create database \(database): \(error)")
+            }
+        }
+    }
+}
+
+/// The once-only outcome of one template's preparation; its lock makes late callers wait.
+private final class TemplateSlot: Sendable {
+    let result = Mutex<Result<String, any Error>?>(nil)
+}

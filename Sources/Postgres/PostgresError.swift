@@ -1,0 +1,72 @@
+/// An error from the PostgreSQL layer: a code a caller can match, and the server's own words.
+///
+/// Match on ``code`` (and ``sqlState`` for server errors); show ``description`` to a person.
+/// The failing SQL is kept in ``query`` for logs; parameter values are never recorded, so an error
+/// can be logged without leaking personal data.
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is. Opaque so that new codes never break existing callers.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case connectionFailed, connectionLost, server, decoding, client
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) { self.base = base }
+
+        /// The connection could not be established: refused, no such socket, authentication failed.
+        public static let connectionFailed = Code(.connectionFailed)
+        /// An established connection dropped: the backend was terminated, the server restarted.
+        public static let connectionLost = Code(.connectionLost)
+        /// The server answered with an error; ``PostgresError/sqlState`` says which.
+        public static let server = Code(.server)
+        /// A column could not be read as the requested type; ``PostgresError/column`` names it.
+        public static let decoding = Code(.decoding)
+        /// The library was misused (a savepoint outside a transaction, a closed connection) or
+        /// the COPY protocol failed on the client side.
+        public static let client = Code(.client)
+
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
+    /// The five-character SQLSTATE the server sent, such as `23505` for a unique violation.
+    public var sqlState: String?
+    /// The primary message, written for a person.
+    public var message: String
+    public var detail: String?
+    public var hint: String?
+    /// The constraint that was violated, when the server names one.
+    public var constraint: String?
+    /// The SQL that failed, for logs. Never contains parameter values.
+    public var query: String?
+    /// The column that could not be decoded.
+    public var column: String?
+
+    public init(
+        code: Code, message: String, sqlState: String? = nil, detail: String? = nil,
+        hint: String? = nil, constraint: String? = nil, query: String? = nil, column: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.sqlState = sqlState
+        self.detail = detail
+        self.hint = hint
+        self.constraint = constraint
+        self.query = query
+        self.column = column
+    }
+
+    /// Whether the database could not be reached or the connection dropped: the operation may
+    /// succeed on a new connection, and nothing about the data itself was wrong.
+    public var isConnectionError: Bool { code == .connectionFailed || code == .connectionLost }
+
+    /// One line a person can act on: the message, then detail and hint, then the SQLSTATE.
+    public var description: String {
+        var line = message
+        if let detail, !detail.isEmpty { line += " (\(detail))" }
+        if let hint, !hint.isEmpty { line += " Hint: \(hint)" }
+        if let sqlState { line += " [SQLSTATE \(sqlState)]" }
+        return line
+    }
+}
