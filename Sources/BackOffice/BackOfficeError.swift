@@ -67,6 +67,7 @@ extension BackOfficeError {
 }
 
 /// Runs `body`, turning a `PostgresError` into a ``BackOfficeError`` that says what was being done.
+@discardableResult
 func database<T>(_ action: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
     do {
         return try body()

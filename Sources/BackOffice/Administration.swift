@@ -1,0 +1,179 @@
+import Dossiers
+import Foundation
+import Logging
+import Postgres
+
+/// The back office as an administrator's commands see it: one connection, one method per action.
+///
+/// The executable parses arguments and formats results; everything it does goes through here.
+public final class Administration {
+    let connection: Connection
+    let logger: Logger
+
+    /// Connects to the database.
+    ///
+    /// - Parameters:
+    ///   - conninfo: a libpq URI or key=value string; empty means the PG* environment.
+    ///   - actor: who the audit trail records for changes made here (`admin:<name>`).
+    /// - Throws: ``BackOfficeError`` `.databaseUnreachable`.
+    public init(conninfo: String, actor: String = Administration.defaultActor, logger: Logger) throws {
+        self.connection = try Database.connect(conninfo, actor: actor)
+        self.logger = logger
+    }
+
+    /// `admin:<login>` of the user running the command.
+    public static var defaultActor: String {
+        "admin:\(ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName)"
+    }
+
+    // MARK: - Schema
+
+    /// Applies the pending migrations of `sql/` (or `directory`) and returns their versions.
+    @discardableResult
+    public func migrate(directory: String? = nil) throws -> [Int] {
+        try migrator(directory).migrate(connection)
+    }
+
+    public func migrationStatus(directory: String? = nil) throws -> [MigrationStatus] {
+        try migrator(directory).status(connection)
+    }
+
+    /// Fails unless every migration is applied, for commands that need the whole schema.
+    public func requireMigrated() throws {
+        let pending = try migrationStatus().filter { $0.state != .applied }
+        if let first = pending.first {
+            throw BackOfficeError(
+                .schema, "the database schema is not up to date (migration \(first.version) \(first.name) is \(first.state)): run eticket db migrate")
+        }
+    }
+
+    private func migrator(_ directory: String?) throws -> Migrator {
+        guard let directory = directory ?? ProjectFiles.directory("sql") else {
+            throw BackOfficeError(.schema, "the migrations were not found (sql/); run from the checkout or set ETICKET_HOME")
+        }
+        return Migrator(migrations: try Migration.load(directory: directory), logger: logger)
+    }
+
+    // MARK: - Intake
+
+    /// Applies a structures file (`contracts/structures.schema.json`), whole or not at all.
+    ///
+    /// - Throws: ``BackOfficeError`` `.badInput` naming each JSON path that is wrong.
+    public func applyStructures(file path: String) throws -> StructureApplyReport {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BackOfficeError(.badInput, "\(path): no such file, or not readable")
+        }
+        switch StructuresContract.decode(Array(data)) {
+        case .failure(let error):
+            throw BackOfficeError(.badInput, ([path + ": not a valid structures file:"] + error.reasons).joined(separator: "\n  "))
+        case .success(let structures):
+            return try StructureCatalog(connection: connection).apply(structures)
+        }
+    }
+
+    /// Imports a JSON Lines file of submitted dossiers and queues them.
+    ///
+    /// - Parameters:
+    ///   - rejectsPath: where refused lines are written, one JSON object per line with the line
+    ///     number, the reasons and the input; no file is left when nothing was refused.
+    public func importDossiers(
+        file path: String, rejectsPath: String? = nil, onProgress: (Int) -> Void = { _ in }
+    ) throws -> ImportReport {
+        let rejects = try rejectsPath.map { try RejectsFile(path: $0) }
+        let report = try DossierImporter(connection: connection, logger: logger).importFile(
+            path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
+        try rejects?.close()
+        return report
+    }
+
+    // MARK: - Reading
+
+    /// One line per dossier: where it stands, its last decision and its rights.
+    public struct DossierLine: Sendable, Equatable, Codable {
+        public var externalID: String
+        public var structure: String
+        public var state: String
+        public var version: Int
+        public var children: Int
+        public var findings: [String]
+        public var decidedBy: String?
+        public var rightsOpened: Int
+        public var queued: Bool
+        public var lastError: String?
+    }
+
+    /// Every dossier, oldest submission first.
+    public func dossiers(structure: String? = nil) throws -> [DossierLine] {
+        try database("cannot list the dossiers") {
+            try connection.query(
+                """
+                SELECT d.external_id, s.code AS structure, d.state::text AS state, d.version,
+                       (SELECT count(*) FROM children c WHERE c.dossier_id = d.id) AS children,
+                       coalesce((SELECT array_agg(f->>'code') FROM jsonb_array_elements(x.findings) f), '{}') AS findings,
+                       x.decided_by,
+                       (SELECT count(*) FROM reservation_rights r WHERE r.dossier_id = d.id) AS rights,
+                       EXISTS (SELECT 1 FROM dossier_queue q WHERE q.dossier_id = d.id) AS queued,
+                       (SELECT q.last_error FROM dossier_queue q WHERE q.dossier_id = d.id ORDER BY q.id LIMIT 1) AS last_error
+                FROM dossiers d
+                JOIN structures s ON s.id = d.structure_id
+                LEFT JOIN LATERAL (
+                    SELECT findings, decided_by FROM decisions WHERE dossier_id = d.id ORDER BY id DESC LIMIT 1
+                ) x ON true
+                WHERE $1::text IS NULL OR s.code = $1
+                ORDER BY d.submitted_at, d.id
+                """, [structure]
+            ).map { row in
+                DossierLine(
+                    externalID: try row.decode("external_id"), structure: try row.decode("structure"),
+                    state: try row.decode("state"), version: try row.decode("version"),
+                    children: try row.decode("children"), findings: try row.decode("findings"),
+                    decidedBy: try row.decodeIfPresent("decided_by"), rightsOpened: try row.decode("rights"),
+                    queued: try row.decode("queued"), lastError: try row.decodeIfPresent("last_error"))
+            }
+        }
+    }
+}
+
+/// The rejects file of an import: one JSON object per refused line.
+final class RejectsFile {
+    private let handle: FileHandle
+    private let path: String
+    private var count = 0
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let handle = FileHandle(forWritingAtPath: path)
+        else { throw BackOfficeError(.failure, "\(path): cannot create the rejects file") }
+        self.handle = handle
+        self.path = path
+    }
+
+    private struct Entry: Encodable {
+        var line: Int
+        var externalID: String?
+        var reasons: [String]
+        /// The line as read; invalid UTF-8 shows as U+FFFD.
+        var input: String
+
+        enum CodingKeys: String, CodingKey {
+            case line, reasons, input
+            case externalID = "external_id"
+        }
+    }
+
+    func write(_ rejected: RejectedLine) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let entry = Entry(
+            line: rejected.line, externalID: rejected.externalID, reasons: rejected.reasons,
+            input: String(decoding: rejected.input, as: UTF8.self))
+        try handle.write(contentsOf: try encoder.encode(entry) + Data("\n".utf8))
+        count += 1
+    }
+
+    func close() throws {
+        try handle.synchronize()
+        try handle.close()
+        if count == 0 { try? FileManager.default.removeItem(atPath: path) }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import BackOffice
+import Foundation
+
+struct DossiersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dossiers", abstract: "Families' dossiers.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import submitted dossiers (JSON Lines, contracts/dossier.schema.json) and queue them.",
+            discussion: """
+                Each line is checked against the contract. A bad line is reported with its line \
+                number, JSON path and reason, written to the rejects file, and nothing of it is \
+                stored; good lines are stored and queued. Exit code 0 when every line was accepted, \
+                3 when any was rejected.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The JSON Lines file, or - for standard input.") var file: String
+        @Option(help: "Write refused lines here, one JSON object each (line, reasons, input).") var rejects: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                try administration.requireMigrated()
+                let report = try administration.importDossiers(file: file, rejectsPath: rejects)
+                for rejected in report.rejected {
+                    for reason in rejected.reasons { printError("\(file):\(rejected.line): \(reason)") }
+                }
+                print(
+                    "\(report.lines) lines: \(report.created) new, \(report.resubmitted) resubmitted, "
+                        + "\(report.rejected.count) rejected\(rejects != nil && !report.rejected.isEmpty ? " (see \(rejects ?? ""))" : "")")
+                if !report.rejected.isEmpty { throw ExitCode(ExitStatus.badInput) }
+            }
+        }
+    }
+}

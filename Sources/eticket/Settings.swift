@@ -1,0 +1,89 @@
+import BackOffice
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+
+/// The resolved configuration: flag > environment (`ETICKET_…`) > config file > default.
+struct Settings {
+    /// `nil` when no database is configured anywhere but possibly in the PG* environment.
+    var databaseURL: String?
+    var worker = WorkerConfiguration()
+    var processes = 1
+    var logLevel = Logger.Level.info
+    var templatesDirectory: String?
+
+    /// The connection string to hand to libpq: empty lets libpq read PGHOST, PGDATABASE, …
+    var conninfo: String { databaseURL ?? "" }
+
+    /// Whether a database is named anywhere, the PG* environment included.
+    var hasDatabase: Bool {
+        databaseURL != nil
+            || ["PGHOST", "PGDATABASE", "PGSERVICE", "PGPORT"].contains { ProcessInfo.processInfo.environment[$0] != nil }
+    }
+
+    /// Reads the layers; `flags` holds the values given on the command line, by config key.
+    static func load(_ options: GlobalOptions, flags: [String: ConfigValue] = [:]) async throws -> Settings {
+        var flags = flags
+        if let url = options.databaseURL { flags["database.url"] = ConfigValue(.string(url), isSecret: true) }
+        if let level = options.logLevel { flags["log.level"] = ConfigValue(.string(level), isSecret: false) }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(
+                name: "flags",
+                values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
+            EnvironmentVariablesProvider(secretsSpecifier: .specific(["ETICKET_DATABASE_URL"])).prefixKeys(with: "eticket"),
+        ]
+        if let file = options.configFile ?? ProcessInfo.processInfo.environment["ETICKET_CONFIG"] {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw BackOfficeError(.badInput, "\(file): no such configuration file")
+            }
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw BackOfficeError(.badInput, "\(file): not a valid JSON configuration file: \(error)")
+            }
+        }
+        return try Settings(ConfigReader(providers: providers))
+    }
+
+    init(_ config: ConfigReader) throws {
+        databaseURL = config.string(forKey: "database.url", isSecret: true)
+        worker.batchSize = try Self.positive(config, "worker.batchSize", default: worker.batchSize)
+        worker.maxAttempts = try Self.positive(config, "worker.maxAttempts", default: worker.maxAttempts)
+        worker.pollInterval = .milliseconds(
+            Int(1000 * config.double(forKey: "worker.pollIntervalSeconds", default: worker.pollInterval.seconds)))
+        worker.retryBaseDelay = .milliseconds(
+            Int(1000 * config.double(forKey: "worker.retryBaseSeconds", default: worker.retryBaseDelay.seconds)))
+        processes = try Self.positive(config, "worker.processes", default: processes)
+        templatesDirectory = config.string(forKey: "templates.directory")
+        let level = config.string(forKey: "log.level", default: "info")
+        guard let parsed = Logger.Level(rawValue: level) else {
+            throw BackOfficeError(.badInput, "log.level: \(level) is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = parsed
+    }
+
+    private static func positive(_ config: ConfigReader, _ key: String, default value: Int) throws -> Int {
+        let number = config.int(forKey: ConfigKey(key), default: value)
+        guard number >= 1 else { throw BackOfficeError(.badInput, "\(key): must be at least 1, not \(number)") }
+        return number
+    }
+
+    /// Logs go to stderr, one line per event; bootstrapped once per process.
+    func bootstrapLogging() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "eticket")
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

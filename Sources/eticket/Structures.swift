@@ -1,0 +1,26 @@
+import ArgumentParser
+import BackOffice
+
+struct Structures: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The structures whose dossiers are processed.", subcommands: [Apply.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or update structures from a file (contracts/structures.schema.json).",
+            discussion: "Idempotent: applying the same file twice changes nothing; what the file does not name is left as it is.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The structures file (JSON).") var file: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                try administration.requireMigrated()
+                for (code, change) in try administration.applyStructures(file: file).structures {
+                    print("\(code): \(change.rawValue)")
+                }
+            }
+        }
+    }
+}
