@@ -1,0 +1,87 @@
+import Foundation
+import LocalPostgres
+import Postgres
+import Synchronization
+import Testing
+
+@Suite struct ConnectionNotificationsTests {
+    @Test func pendingNotificationIsReturnedAtOnce() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let listener = try Connection(conninfo)
+        let sender = try Connection(conninfo)
+        try listener.listen("Dossier Queue")
+        try sender.notify("Dossier Queue", payload: "dossier 42")
+        let notification = try listener.waitForNotification(timeout: .seconds(5))
+        #expect(notification == Notification(channel: "Dossier Queue", payload: "dossier 42", backendPID: sender.backendPID))
+        #expect(try listener.waitForNotification(timeout: .zero) == nil)
+    }
+
+    @Test func waiterInAnotherThreadWakesOnNotify() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let received = Mutex<Result<Notification?, PostgresError>?>(nil)
+        let listening = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let waiter = Thread {
+            do {
+                let listener = try Connection(conninfo)
+                try listener.listen("queue")
+                listening.signal()
+                let notification = try listener.waitForNotification(timeout: .seconds(20))
+                received.withLock { $0 = .success(notification) }
+            } catch let error as PostgresError {
+                listening.signal()
+                received.withLock { $0 = .failure(error) }
+            } catch {}
+            done.signal()
+        }
+        waiter.start()
+        listening.wait()
+        let sender = try Connection(conninfo)
+        let sent = ContinuousClock.now
+        try sender.notify("queue", payload: "wake up")
+        #expect(done.wait(timeout: .now() + 20) == .success)
+        let elapsed = ContinuousClock.now - sent
+        let notification = try received.withLock { try $0?.get() }
+        #expect(notification?.payload == "wake up")
+        #expect(elapsed < .seconds(5), "the waiter wakes on arrival, not at its timeout")
+    }
+
+    @Test func timeoutReturnsNilAfterRoughlyTheTimeoutWithoutSpinning() throws {
+        let listener = try freshConnection()
+        try listener.listen("quiet")
+        let cpuBefore = clock()
+        let start = ContinuousClock.now
+        let notification = try listener.waitForNotification(timeout: .milliseconds(500))
+        let elapsed = ContinuousClock.now - start
+        let cpuSeconds = Double(clock() - cpuBefore) / Double(CLOCKS_PER_SEC)
+        #expect(notification == nil)
+        #expect(elapsed >= .milliseconds(500))
+        #expect(elapsed < .seconds(3))
+        // clock() counts the whole process, so other tests add to it: a busy loop would cost ~0.5 s alone.
+        #expect(cpuSeconds < 0.4, "waiting must sleep in poll, not spin (CPU \(cpuSeconds) s)")
+    }
+
+    @Test func notificationInsideARolledBackTransactionIsNeverDelivered() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let listener = try Connection(conninfo)
+        let sender = try Connection(conninfo)
+        try listener.listen("queue")
+        struct Abort: Error {}
+        _ = try? sender.transaction { sender in
+            try sender.notify("queue", payload: "lost")
+            throw Abort()
+        }
+        try sender.transaction { sender in try sender.notify("queue", payload: "kept") }
+        #expect(try listener.waitForNotification(timeout: .seconds(5))?.payload == "kept")
+    }
+
+    @Test func lostConnectionWhileWaitingThrows() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let listener = try Connection(conninfo)
+        let killer = try Connection(conninfo)
+        try listener.listen("queue")
+        _ = try serverValue("pg_terminate_backend(\(listener.backendPID))", as: Bool.self, on: killer)
+        let error = try #require(throws: PostgresError.self) { try listener.waitForNotification(timeout: .seconds(10)) }
+        #expect(error.code == .connectionLost)
+    }
+}
