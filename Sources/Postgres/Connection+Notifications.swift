@@ -15,6 +15,10 @@ public struct Notification: Sendable, Equatable {
     }
 }
 
+/// ``Notification`` under a name that does not clash with `Foundation.Notification` in files
+/// importing both modules.
+public typealias PostgresNotification = Notification
+
 extension Connection {
     /// Starts listening on a channel. Notifications arrive through ``waitForNotification(timeout:)``.
     ///

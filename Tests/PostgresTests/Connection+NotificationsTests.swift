@@ -12,13 +12,13 @@ import Testing
         try listener.listen("Dossier Queue")
         try sender.notify("Dossier Queue", payload: "dossier 42")
         let notification = try listener.waitForNotification(timeout: .seconds(5))
-        #expect(notification == Notification(channel: "Dossier Queue", payload: "dossier 42", backendPID: sender.backendPID))
+        #expect(notification == PostgresNotification(channel: "Dossier Queue", payload: "dossier 42", backendPID: sender.backendPID))
         #expect(try listener.waitForNotification(timeout: .zero) == nil)
     }
 
     @Test func waiterInAnotherThreadWakesOnNotify() throws {
         let conninfo = try TestDatabases.shared().create()
-        let received = Mutex<Result<Notification?, PostgresError>?>(nil)
+        let received = Mutex<Result<PostgresNotification?, PostgresError>?>(nil)
         let listening = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
         let waiter = Thread {
