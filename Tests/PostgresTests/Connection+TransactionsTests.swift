@@ -1,5 +1,6 @@
-import Postgres
+import Foundation
 import LocalPostgres
+import Postgres
 import Testing
 
 @Suite struct ConnectionTransactionsTests {
@@ -101,7 +102,12 @@ import Testing
             try victim.transaction { victim in
                 _ = try serverValue("pg_terminate_backend(\(victim.backendPID))", as: Bool.self, on: killer)
                 // Wait until the backend has gone, so the next statement must fail.
-                while try serverValue("(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0 {}
+                let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+                while try serverValue("(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0,
+                    ContinuousClock.now < deadline
+                {
+                    usleep(10_000)
+                }
                 try victim.query("SELECT 1")
             }
         }
