@@ -6,13 +6,16 @@ import Synchronization
 ///
 /// With `ETICKET_TEST_DATABASE_URL` set (a libpq URI or `key=value` string naming a database the
 /// user can connect to, as a role allowed to create databases), databases are created on that
-/// server and left there. Otherwise one ``LocalCluster`` (``LocalCluster/Options/fastUnsafe``)
+/// server and dropped when the process exits normally (a crashed run leaves its `t_<pid>_<n>`
+/// databases behind). Otherwise one ``LocalCluster`` (``LocalCluster/Options/fastUnsafe``)
 /// starts at first use and stops when the process exits.
 public final class TestDatabases: Sendable {
     private let cluster: LocalCluster?
     private let externalServer: String?
     private let counter = Atomic<Int>(0)
     private let templates = Mutex<[String: TemplateSlot]>([:])
+    /// Databases to drop at exit on an external server, templates last.
+    private let created = Mutex<[String]>([])
 
     private init(cluster: LocalCluster?, externalServer: String?) {
         self.cluster = cluster
@@ -21,6 +24,11 @@ public final class TestDatabases: Sendable {
 
     private static let sharedInstance: Result<TestDatabases, any Error> = Result {
         if let url = ProcessInfo.processInfo.environment["ETICKET_TEST_DATABASE_URL"], !url.isEmpty {
+            atexit {
+                if case .success(let databases) = TestDatabases.sharedInstance {
+                    databases.dropCreatedDatabases()
+                }
+            }
             return TestDatabases(cluster: nil, externalServer: url)
         }
         let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
@@ -91,6 +99,19 @@ public final class TestDatabases: Sendable {
         }
     }
 
+    /// Drops what this process created on an external server; sessions still open on them are ended.
+    private func dropCreatedDatabases() {
+        let names = created.withLock { names in
+            defer { names.removeAll() }
+            return names
+        }
+        guard !names.isEmpty, let admin = try? Connection(adminConninfo()) else { return }
+        defer { admin.close() }
+        for name in names.reversed() {
+            try? admin.execute(script: "DROP DATABASE IF EXISTS \(Connection.quoteIdentifier(name)) WITH (FORCE)")
+        }
+    }
+
     private func conninfo(database: String) throws -> String {
         if let cluster { return cluster.connectionString(database: database) }
         return try Connection.conninfo(externalServer ?? "", settingDatabase: database)
@@ -109,6 +130,7 @@ public final class TestDatabases: Sendable {
                 let admin = try Connection(try adminConninfo())
                 defer { admin.close() }
                 try admin.execute(script: sql)
+                if externalServer != nil { created.withLock { $0.append(database) } }
                 return
             } catch let error as PostgresError where error.sqlState == "55006" && attempts < 20 {
                 attempts += 1

@@ -15,6 +15,10 @@ public struct Notification: Sendable, Equatable {
     }
 }
 
+/// ``Notification`` under a name that does not clash with `Foundation.Notification` in files
+/// importing both modules.
+public typealias PostgresNotification = Notification
+
 extension Connection {
     /// Starts listening on a channel. Notifications arrive through ``waitForNotification(timeout:)``.
     ///
@@ -65,7 +69,10 @@ extension Connection {
             var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
             let (seconds, attoseconds) = remaining.components
             // Rounded up, so that a wait never ends just before the deadline and spins.
-            let milliseconds = min(seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000, Int64(Int32.max))
+            let milliseconds =
+                seconds >= Int64(Int32.max) / 1000
+                ? Int64(Int32.max)
+                : seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
             let ready = poll(&descriptor, 1, Int32(milliseconds))
             if ready < 0 && errno != EINTR {
                 throw PostgresError(code: .client, message: "poll failed: \(String(cString: strerror(errno)))")

@@ -12,6 +12,7 @@ extension Connection {
     ///   `COMMIT` fails, or when a statement of the body failed but the body swallowed the error:
     ///   PostgreSQL then rolls the whole transaction back at `COMMIT`, and returning normally would
     ///   claim work that was lost.
+    @discardableResult
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try openHandle(for: "BEGIN")
         if PQtransactionStatus(connection) != PQTRANS_IDLE {
@@ -48,6 +49,7 @@ extension Connection {
     /// - Returns: What `body` returned.
     /// - Throws: What `body` threw, after rolling back to the savepoint. ``PostgresError`` with
     ///   code `client` outside a transaction.
+    @discardableResult
     public func savepoint<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try openHandle(for: "SAVEPOINT")
         guard PQtransactionStatus(connection) != PQTRANS_IDLE else {
