@@ -21,6 +21,11 @@ public final class Administration {
         self.logger = logger
     }
 
+    /// Closes the connection; the object is unusable afterwards.
+    public func close() {
+        connection.close()
+    }
+
     /// `admin:<login>` of the user running the command.
     public static var defaultActor: String {
         "admin:\(ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName)"

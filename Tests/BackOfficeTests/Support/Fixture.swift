@@ -1,0 +1,88 @@
+import BackOffice
+import Foundation
+import LocalPostgres
+import Logging
+import Postgres
+
+/// Test databases and files: one PostgreSQL per test process, a migrated template, a fresh
+/// database per test.
+enum Fixture {
+    /// The checkout's root, found from this file.
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let sql = root.appendingPathComponent("sql").path
+    static let templates = root.appendingPathComponent("config/templates").path
+    static let examples = root.appendingPathComponent("config/examples").path
+
+    /// Tests never bootstrap the logging system; their loggers drop everything.
+    static let logger = Logger(label: "eticket-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A fresh database with the whole schema.
+    static func migratedDatabase() throws -> String {
+        let databases = try TestDatabases.shared()
+        let template = try databases.template(named: "eticket_migrated") { conninfo in
+            let administration = try Administration(conninfo: conninfo, logger: logger)
+            defer { administration.close() }
+            try administration.migrate(directory: sql)
+        }
+        return try databases.create(template: template)
+    }
+
+    /// A fresh database with the example structures applied (no dossiers).
+    static func exampleStructuresDatabase() throws -> String {
+        let databases = try TestDatabases.shared()
+        let template = try databases.template(named: "eticket_structures") { conninfo in
+            let administration = try Administration(conninfo: conninfo, logger: logger)
+            defer { administration.close() }
+            try administration.migrate(directory: sql)
+            _ = try administration.applyStructures(file: "\(examples)/structures.json")
+        }
+        return try databases.create(template: template)
+    }
+
+    /// An administration session on `conninfo`, closed by the caller.
+    static func administration(_ conninfo: String) throws -> Administration {
+        try Administration(conninfo: conninfo, actor: "admin:test", logger: logger)
+    }
+
+    /// A plain connection that may change dossiers' states (it names an actor).
+    static func connection(_ conninfo: String, actor: String = "admin:test") throws -> Connection {
+        let connection = try Connection(conninfo)
+        try connection.query("SELECT set_config('eticket.actor', $1, false)", [actor])
+        return connection
+    }
+
+    /// Writes `lines` to a temporary file and returns its path.
+    static func file(_ lines: [String], name: String = "dossiers.jsonl") throws -> String {
+        try data(Data(lines.joined(separator: "\n").utf8), name: name)
+    }
+
+    static func data(_ data: Data, name: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(name).path
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// The example dossiers file's lines, by external id.
+    static func exampleLines() throws -> [String: String] {
+        let text = try String(contentsOfFile: "\(examples)/dossiers.jsonl", encoding: .utf8)
+        var lines: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let range = line.range(of: #""external_id": ""#) else { continue }
+            let id = line[range.upperBound...].prefix { $0 != "\"" }
+            lines[String(id)] = String(line)
+        }
+        return lines
+    }
+}
+
+extension Connection {
+    /// The single value of a one-row, one-column query, for assertions.
+    func scalar<T: PostgresDecodable>(_ sql: String, _ parameters: [(any PostgresBindable)?] = [], as type: T.Type = T.self) throws -> T? {
+        let result = try query(sql, parameters)
+        guard let row = result.first, let column = result.columns.first else { return nil }
+        return try row.decodeIfPresent(T.self, column)
+    }
+}
