@@ -135,7 +135,9 @@ struct Renderer {
         case .serviceLabel: raw = scope.service ?? ""
         case .reasonMessage: raw = scope.reason ?? ""
         }
-        return TextValue.multiLine(raw)
+        // Reasons may run over several lines; every other value is one line (a name with a line
+        // break in it shows as one line with a space).
+        return placeholder == .reasonMessage ? TextValue.multiLine(raw) : TextValue.singleLine(raw)
     }
 
     func isPresent(_ condition: Condition, _ scope: Scope) -> Bool {
