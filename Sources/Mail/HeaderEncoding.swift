@@ -45,19 +45,41 @@ enum HeaderEncoding {
         return fold(name: name, tokens: encodedWords(clean, firstLineBudget: lineLimit - name.utf8.count - 2))
     }
 
-    /// An address field: `Display Name <local@domain>`, the display name encoded apart from the address.
+    /// An address field: `Display Name <local@domain>`, the display name encoded apart from the
+    /// address.
+    ///
+    /// Plain ASCII names stay readable: atoms, or a quoted-string when they hold specials. Otherwise
+    /// words that are plain atoms stay atoms and each run of other words becomes encoded-words (a
+    /// space between two encoded-words would vanish on decoding, so a run keeps its spaces inside).
     static func mailbox(name: String, mailbox: Mailbox) -> Field {
         let display = TextValue.singleLine(mailbox.name)
         let address = "<\(mailbox.address)>"
         guard !display.isEmpty else { return fold(name: name, tokens: [mailbox.address]) }
+        let words = display.split(separator: " ").map(String.init)
         if isPlainASCII(display), !display.contains("=?") {
-            let phrase = display.allSatisfy(isAtomOrSpace) ? display : quoted(display)
-            if name.utf8.count + 2 + phrase.utf8.count + 1 + address.utf8.count <= lineLimit {
-                return Field(name: name, lines: [" \(phrase) \(address)"])
+            if display.allSatisfy(isAtomOrSpace) { return fold(name: name, tokens: words + [address]) }
+            // A quoted-string may fold at its spaces: unfolding gives each space back.
+            let quotedWords = quoted(display).split(separator: " ").map(String.init)
+            return fold(name: name, tokens: quotedWords + [address])
+        }
+        var tokens: [String] = []
+        var run: [String] = []
+        func flushRun() {
+            guard !run.isEmpty else { return }
+            let budget = tokens.isEmpty ? lineLimit - name.utf8.count - 2 : encodedWordLimit
+            tokens += encodedWords(run.joined(separator: " "), firstLineBudget: budget)
+            run = []
+        }
+        for word in words {
+            if isPlainASCII(word), !word.contains("=?"), word.allSatisfy(isAtomOrSpace) {
+                flushRun()
+                tokens.append(word)
+            } else {
+                run.append(word)
             }
         }
-        let words = encodedWords(display, firstLineBudget: lineLimit - name.utf8.count - 2)
-        return fold(name: name, tokens: words + [address])
+        flushRun()
+        return fold(name: name, tokens: tokens + [address])
     }
 
     /// RFC 2047 encoded-words of at most 75 characters, each holding whole UTF-8 characters, so
