@@ -49,7 +49,8 @@ enum DurableFile {
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { buffer in
-                pwrite(descriptor, buffer.baseAddress.map { $0 + written }, bytes.count - written, offset + off_t(written))
+                pwrite(
+                    descriptor, buffer.baseAddress.map { $0 + written }, bytes.count - written, offset + off_t(written))
             }
             if result < 0 {
                 if errno == EINTR { continue }
@@ -108,7 +109,8 @@ enum DurableFile {
             name += keep ? String(UnicodeScalar(byte)) : "%" + HeaderEncoding.hex(byte)
         }
         guard name.utf8.count <= 200 else {
-            throw MailError(code: .invalidOutboxID, reason: "the outbox id \(id.debugDescription) is too long for a file name")
+            throw MailError(
+                code: .invalidOutboxID, reason: "the outbox id \(id.debugDescription) is too long for a file name")
         }
         return name
     }

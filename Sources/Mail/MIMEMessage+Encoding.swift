@@ -104,7 +104,7 @@ enum QuotedPrintable {
                     token = "=" + HeaderEncoding.hex(byte)
                 } else if (33...126).contains(byte), byte != UInt8(ascii: "=") {
                     token = String(UnicodeScalar(byte))
-                } else if (byte == 0x20 || byte == 0x09), !isLast {
+                } else if byte == 0x20 || byte == 0x09, !isLast {
                     token = String(UnicodeScalar(byte))
                 } else {
                     token = "=" + HeaderEncoding.hex(byte)

@@ -37,7 +37,8 @@ public struct MaildirWriter: OutboxWriter {
         for message in messages {
             let name = try Self.fileName(for: message.id)
             if seen.contains(name) { continue }
-            try DurableFile.writeThenRename(message.bytes, temporary: "\(path)/tmp/\(name)", path: "\(path)/new/\(name)")
+            try DurableFile.writeThenRename(
+                message.bytes, temporary: "\(path)/tmp/\(name)", path: "\(path)/new/\(name)")
         }
         try DurableFile.syncDirectory("\(path)/new")
     }

@@ -152,13 +152,29 @@ struct Renderer {
     func items(_ list: ListSource, _ scope: Scope) -> [Scope] {
         switch list {
         case .children:
-            return context.children.map { var inner = scope; inner.child = $0; return inner }
+            return context.children.map {
+                var inner = scope
+                inner.child = $0
+                return inner
+            }
         case .services:
-            return context.services.map { var inner = scope; inner.service = $0; return inner }
+            return context.services.map {
+                var inner = scope
+                inner.service = $0
+                return inner
+            }
         case .childServices:
-            return (scope.child?.services ?? []).map { var inner = scope; inner.service = $0; return inner }
+            return (scope.child?.services ?? []).map {
+                var inner = scope
+                inner.service = $0
+                return inner
+            }
         case .reasons:
-            return context.reasons.map { var inner = scope; inner.reason = $0; return inner }
+            return context.reasons.map {
+                var inner = scope
+                inner.reason = $0
+                return inner
+            }
         }
     }
 

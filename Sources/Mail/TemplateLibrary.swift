@@ -77,13 +77,16 @@ public final class TemplateLibrary: Sendable {
         guard let timeZone = TimeZone(identifier: context.structure.timeZone) else {
             throw MailError(
                 code: .invalidTimeZone,
-                reason: "unknown time zone \(context.structure.timeZone.debugDescription) for structure \(context.structure.code)")
+                reason:
+                    "unknown time zone \(context.structure.timeZone.debugDescription) for structure \(context.structure.code)"
+            )
         }
         let structure = context.structure
         let message = MIMEMessage(
             from: Mailbox(name: structure.senderName, address: structure.senderEmail),
             replyTo: structure.replyTo.map { Mailbox(name: structure.senderName, address: $0) },
-            to: Mailbox(name: "\(context.account.firstName) \(context.account.lastName)", address: context.account.email),
+            to: Mailbox(
+                name: "\(context.account.firstName) \(context.account.lastName)", address: context.account.email),
             subject: content.subject, date: date, timeZone: timeZone, messageID: messageID,
             language: context.language, text: content.text, html: content.html)
         let (headers, bytes) = try message.encoded()
@@ -100,7 +103,9 @@ public final class TemplateLibrary: Sendable {
         return structureCode.map { "\(directory)/\($0)/\(name)" } ?? "\(directory)/\(name)"
     }
 
-    private static func scan(directory: String, requireAllDefaults: Bool) -> (templates: [Template], errors: [TemplateError]) {
+    private static func scan(directory: String, requireAllDefaults: Bool) -> (
+        templates: [Template], errors: [TemplateError]
+    ) {
         var templates: [Template] = []
         var errors: [TemplateError] = []
         let schema: TemplateSchema
@@ -112,7 +117,9 @@ public final class TemplateLibrary: Sendable {
         let loader = TemplateLoader(schema: schema)
         let fileManager = FileManager.default
         guard let entries = try? fileManager.contentsOfDirectory(atPath: directory) else {
-            return ([], [TemplateError(code: .unreadable, file: directory, reason: "the template directory cannot be read")])
+            return (
+                [], [TemplateError(code: .unreadable, file: directory, reason: "the template directory cannot be read")]
+            )
         }
 
         func loadFiles(in folder: String, structureCode: String?) {
@@ -154,7 +161,9 @@ public final class TemplateLibrary: Sendable {
         if requireAllDefaults {
             for kind in EmailKind.allCases {
                 for language in Language.allCases
-                where !templates.contains(where: { $0.structureCode == nil && $0.kind == kind && $0.language == language }) {
+                where !templates.contains(where: {
+                    $0.structureCode == nil && $0.kind == kind && $0.language == language
+                }) {
                     let file = path(directory, nil, kind, language)
                     if !errors.contains(where: { $0.file == file }) {
                         errors.append(

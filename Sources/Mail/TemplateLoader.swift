@@ -231,8 +231,7 @@ private struct Compiler {
 
     private func compileElement(
         _ node: xmlNodePtr, part: TemplatePart, bindings: Set<LoopVariable>, atLineStart: Bool
-    ) throws(TemplateError) -> (TemplateNode, isBlock: Bool)
-    {
+    ) throws(TemplateError) -> (TemplateNode, isBlock: Bool) {
         let elementName = name(node)
         switch elementName {
         case "value":
@@ -284,7 +283,9 @@ private struct Compiler {
                 }
             }
             let body = try compileChildren(of: node, part: part, bindings: bindings)
-            return (.element(HTMLElement(name: elementName, attributes: attributes, hrefOf: hrefOf, children: body)), false)
+            return (
+                .element(HTMLElement(name: elementName, attributes: attributes, hrefOf: hrefOf, children: body)), false
+            )
         }
     }
 
@@ -297,7 +298,9 @@ private struct Compiler {
                 "unknown placeholder \"\(name)\"; known: \(Template.placeholderNames.joined(separator: ", "))")
         }
         if let needed = placeholder.requiredBinding, !bindings.contains(needed) {
-            throw error(.unknownPlaceholder, node, "placeholder \"\(name)\" is only known inside a loop binding \(needed.rawValue)")
+            throw error(
+                .unknownPlaceholder, node,
+                "placeholder \"\(name)\" is only known inside a loop binding \(needed.rawValue)")
         }
         return placeholder
     }

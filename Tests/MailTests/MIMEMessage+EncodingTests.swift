@@ -87,7 +87,8 @@ let hostileNames: [(first: String, last: String)] = [
 
         let summer = Date(timeIntervalSince1970: 1_784_808_000)  // 2026-07-23 12:00:00 UTC
         let zones = [
-            ("Europe/Paris", "Thu, 23 Jul 2026 14:00:00 +0200"), ("America/New_York", "Thu, 23 Jul 2026 08:00:00 -0400"),
+            ("Europe/Paris", "Thu, 23 Jul 2026 14:00:00 +0200"),
+            ("America/New_York", "Thu, 23 Jul 2026 08:00:00 -0400"),
             ("Asia/Kolkata", "Thu, 23 Jul 2026 17:30:00 +0530"), ("UTC", "Thu, 23 Jul 2026 12:00:00 +0000"),
             ("Pacific/Kiritimati", "Fri, 24 Jul 2026 02:00:00 +1400"),
         ]
@@ -95,20 +96,27 @@ let hostileNames: [(first: String, last: String)] = [
             var structure = Fixtures.structure
             structure.timeZone = zone
             let email = try library.render(
-                .dossierProcessed, context: Fixtures.context(structure: structure), messageID: "d@x.example", date: summer)
+                .dossierProcessed, context: Fixtures.context(structure: structure), messageID: "d@x.example",
+                date: summer)
             #expect(MessageInspection.field("Date", in: email.bytes) == expected, "\(zone)")
         }
     }
 
     @Test func fixedHeadersAndMessageID() throws {
         let email = try render(first: "Zoé", last: "Martin", language: .en)
-        #expect(MessageInspection.field("Message-ID", in: email.bytes) == "<0f4e6a52-0b4e-4c1e-9a53-6d1f3f2b8c11@lafayette.example>")
+        #expect(
+            MessageInspection.field("Message-ID", in: email.bytes)
+                == "<0f4e6a52-0b4e-4c1e-9a53-6d1f3f2b8c11@lafayette.example>")
         #expect(email.messageID == "0f4e6a52-0b4e-4c1e-9a53-6d1f3f2b8c11@lafayette.example")
         #expect(MessageInspection.field("MIME-Version", in: email.bytes) == "1.0")
         #expect(MessageInspection.field("Auto-Submitted", in: email.bytes) == "auto-generated")
         #expect(MessageInspection.field("Content-Language", in: email.bytes) == "en")
-        #expect(MessageInspection.field("From", in: email.bytes) == "Service Enfance de Lafayette <enfance@lafayette.example>")
-        #expect(MessageInspection.field("Reply-To", in: email.bytes) == "Service Enfance de Lafayette <contact@lafayette.example>")
+        #expect(
+            MessageInspection.field("From", in: email.bytes)
+                == "Service Enfance de Lafayette <enfance@lafayette.example>")
+        #expect(
+            MessageInspection.field("Reply-To", in: email.bytes)
+                == "Service Enfance de Lafayette <contact@lafayette.example>")
         #expect(email.from == "enfance@lafayette.example")
         #expect(email.to == "zoe.martin@example.org")
         // Same inputs, same bytes: an outbox row re-rendered gives the same message.
@@ -125,25 +133,31 @@ let hostileNames: [(first: String, last: String)] = [
         let apostrophe = try render(first: "Siobhan", last: "O'Connor")
         #expect(MessageInspection.field("To", in: apostrophe.bytes) == "Siobhan O'Connor <zoe.martin@example.org>")
 
-        for address in ["a@b.example\r\nBcc: x@y.example", "no-at-sign", "zoé@example.org", "a b@example.org", "<a@b>"] {
+        for address in ["a@b.example\r\nBcc: x@y.example", "no-at-sign", "zoé@example.org", "a b@example.org", "<a@b>"]
+        {
             let context = EmailContext(
-                language: .fr, dossierExternalID: "VLF-1", account: Person(firstName: "A", lastName: "B", email: address),
+                language: .fr, dossierExternalID: "VLF-1",
+                account: Person(firstName: "A", lastName: "B", email: address),
                 structure: Fixtures.structure, outcome: .validated)
             #expect(throws: MailError.self, "\(address)") {
                 try library.render(.dossierProcessed, context: context, messageID: "m@x.example", date: Fixtures.date)
             }
         }
         #expect(throws: MailError.self) {
-            try library.render(.dossierProcessed, context: Fixtures.context(), messageID: "no id\r\nX: y", date: Fixtures.date)
+            try library.render(
+                .dossierProcessed, context: Fixtures.context(), messageID: "no id\r\nX: y", date: Fixtures.date)
         }
         var structure = Fixtures.structure
         structure.timeZone = "Mars/Olympus_Mons"
         #expect(throws: MailError.self) {
-            try library.render(.dossierProcessed, context: Fixtures.context(structure: structure), messageID: "m@x.example", date: Fixtures.date)
+            try library.render(
+                .dossierProcessed, context: Fixtures.context(structure: structure), messageID: "m@x.example",
+                date: Fixtures.date)
         }
     }
 
-    @Test(.enabled(if: MessageInspection.pythonAvailable, "python3 with its email package is not installed"),
+    @Test(
+        .enabled(if: MessageInspection.pythonAvailable, "python3 with its email package is not installed"),
         arguments: hostileNames.indices)
     func pythonReadsTheMessageBack(_ index: Int) throws {
         let name = hostileNames[index]

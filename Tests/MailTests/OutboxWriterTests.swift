@@ -14,7 +14,8 @@ private func batch() throws -> [OutboxMessage] {
             messageID: "msg-\(index)@lafayette.example", date: Fixtures.date)
         messages.append(OutboxMessage(id: "row-\(index)", email: email, createdAt: Fixtures.date))
     }
-    let raw = "From: a@b.example\r\nTo: c@d.example\r\nSubject: raw\r\nMessage-ID: <raw@b.example>\r\n\r\n"
+    let raw =
+        "From: a@b.example\r\nTo: c@d.example\r\nSubject: raw\r\nMessage-ID: <raw@b.example>\r\n\r\n"
         + "From the start\r\n>From quoted\r\n>>From twice\r\nFromage\r\n"
     messages.append(
         OutboxMessage(
@@ -119,9 +120,13 @@ private func lfText(_ bytes: [UInt8]) -> String {
         }
         #expect(try mode(path) == 0o700)
         #expect(throws: MailError.self) {
-            try writer.write([OutboxMessage(id: "", email: RenderedEmail(
-                messageID: "x@y", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: []),
-                createdAt: Fixtures.date)])
+            try writer.write([
+                OutboxMessage(
+                    id: "",
+                    email: RenderedEmail(
+                        messageID: "x@y", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: []),
+                    createdAt: Fixtures.date)
+            ])
         }
     }
 

@@ -82,8 +82,10 @@ private func template(kind: String = "dossier-processed", lang: String = "fr", t
 
     @Test func schemaInvalidIsRefusedWithFileAndLine() throws {
         let invalid = template(text: "Bonjour\n<blink>now</blink>\n")
-        let directory = try templateDirectory(replacing: ["planning-open.en.xml": invalid.replacingOccurrences(
-            of: "kind=\"dossier-processed\" lang=\"fr\"", with: "kind=\"planning-open\" lang=\"en\"")])
+        let directory = try templateDirectory(replacing: [
+            "planning-open.en.xml": invalid.replacingOccurrences(
+                of: "kind=\"dossier-processed\" lang=\"fr\"", with: "kind=\"planning-open\" lang=\"en\"")
+        ])
         let error = try #require(loadError(directory))
         #expect(error.code == .schemaInvalid)
         #expect(error.file == "\(directory)/planning-open.en.xml")
