@@ -198,3 +198,41 @@ enum TextValueForTests {
         value.replacingOccurrences(of: "\r\n", with: " ").split(separator: " ").joined(separator: " ")
     }
 }
+
+@Suite struct QuotedPrintableBodyTests {
+    static let text =
+        "From here on, a line mbox would mangle.\n.\nTrailing space \nTab\t\n"
+        + String(repeating: "long line with é and = signs ", count: 12) + "\nLast line\n"
+
+    func message() -> MIMEMessage {
+        MIMEMessage(
+            from: Mailbox(name: "Ville", address: "ville@example.org"), to: Mailbox(name: "", address: "a@example.org"),
+            subject: "=?UTF-8?Q?not_an_encoded_word?=", date: Fixtures.date,
+            timeZone: TimeZone(identifier: "Europe/Paris") ?? .gmt, messageID: "<q@example.org>", text: Self.text,
+            html: "<p>x</p>\n")
+    }
+
+    @Test func bodiesAreQuotedPrintableWithinLimits() throws {
+        let (headers, bytes) = try message().encoded()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(
+            text.contains("\r\n=46rom here on, a line mbox would mangle.\r\n=2E\r\nTrailing space=20\r\nTab=09\r\n"))
+        #expect(!text.contains("\nFrom "))
+        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        #expect(body.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 76 })
+        #expect(headers.first { $0.name == "To" }?.value == "a@example.org")
+        // A subject that looks like an encoded-word is itself encoded, so it reads back as typed.
+        let subject = try #require(headers.first { $0.name == "Subject" }?.value)
+        #expect(MessageInspection.decodeEncodedWords(subject) == "=?UTF-8?Q?not_an_encoded_word?=")
+    }
+
+    @Test(.enabled(if: MessageInspection.pythonAvailable, "python3 with its email package is not installed"))
+    func pythonDecodesTheBodies() throws {
+        let parsed = try MessageInspection.parseWithPython(try message().encoded().bytes)
+        #expect((parsed["defects"] as? [String]) == [])
+        let parts = try #require(parsed["parts"] as? [[String: Any]])
+        #expect(parts.first?["body"] as? String == Self.text)
+        #expect(parts.map { $0["encoding"] as? String } == ["quoted-printable", "quoted-printable"])
+        #expect(parsed["subject"] as? String == "=?UTF-8?Q?not_an_encoded_word?=")
+    }
+}
