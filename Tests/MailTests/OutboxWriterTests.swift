@@ -167,6 +167,21 @@ private func lfText(_ bytes: [UInt8]) -> String {
         #expect(read.map(\.body) == messages.prefix(3).map { lfText($0.bytes) })
     }
 
+    @Test func mboxTakenAwayStartsAgainAndCutsATornFirstAppend() throws {
+        let path = try Fixtures.temporaryDirectory() + "/outbox.mbox"
+        let writer = try MboxWriter(path: path)
+        let messages = try batch()
+        try writer.write([messages[0]])
+        // The relay takes the file by renaming it; a later run creates a new file, appends half a
+        // message and crashes before recording it.
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".taken")
+        try Data(MboxTestEntry.half(of: messages[1])).write(to: URL(fileURLWithPath: path))
+        try writer.write([messages[1], messages[2]])
+
+        #expect(try mboxMessages(path).map(\.body) == [messages[1], messages[2]].map { lfText($0.bytes) })
+        #expect(try mboxMessages(path + ".taken").map(\.body) == [lfText(messages[0].bytes)])
+    }
+
     @Test func jsonlHasOneObjectPerMessageOnce() throws {
         let path = try Fixtures.temporaryDirectory() + "/outbox.jsonl"
         let writer = try makeOutboxWriter(.jsonl, path: path)
