@@ -1,0 +1,108 @@
+import Dossiers
+import Foundation
+import Mail
+import Testing
+
+@Suite struct TemplateRenderingTests {
+    let library: TemplateLibrary
+
+    init() throws { library = try Fixtures.library() }
+
+    func content(_ context: EmailContext, _ kind: EmailKind = .dossierProcessed) throws -> RenderedContent {
+        try library.template(kind, language: context.language, structureCode: context.structure.code).render(context)
+    }
+
+    @Test(arguments: [Outcome.validated, .returned, .rejected])
+    func eachOutcomeSectionAppearsOnlyForItsOutcome(_ outcome: Outcome) throws {
+        let phrases: [Outcome: (subject: String, body: String)] = [
+            .validated: ("is validated", "Your dossier is validated."),
+            .returned: ("needs completing", "Your dossier has been returned to you"),
+            .rejected: ("was not accepted", "Your dossier was not accepted."),
+        ]
+        let rendered = try content(Fixtures.context(language: .en, outcome: outcome, reasons: ["Reason one"]))
+        for (other, phrase) in phrases {
+            #expect(rendered.subject.contains(phrase.subject) == (other == outcome), "\(other) in subject")
+            #expect(rendered.text.contains(phrase.body) == (other == outcome), "\(other) in text")
+        }
+        #expect(rendered.text.contains("- Reason one") == (outcome != .validated))
+        #expect(rendered.html.contains("<li>Reason one</li>") == (outcome != .validated))
+        #expect(
+            rendered.subject
+                == "Your dossier VLF-0001 \(phrases[outcome]?.subject ?? "?") – Ville de Lafayette – Enfance")
+    }
+
+    @Test func returnedDossierListsEveryReasonInOrder() throws {
+        let reasons = ["Il manque un enfant", "Aucun payeur", "Pièce manquante : attestation"]
+        let rendered = try content(Fixtures.context(outcome: .returned, reasons: reasons))
+        #expect(
+            rendered.text.contains(
+                "Ce qu’il manque :\n- Il manque un enfant\n- Aucun payeur\n- Pièce manquante : attestation\n"))
+        #expect(
+            rendered.html.contains(
+                "<ul><li>Il manque un enfant</li><li>Aucun payeur</li><li>Pièce manquante : attestation</li></ul>"))
+        // The text body's layout: no indentation from the XML, no double blank lines.
+        #expect(!rendered.text.contains("\n "))
+        #expect(!rendered.text.contains("\n\n\n"))
+        #expect(rendered.text.hasPrefix("Bonjour Zoé Martin,\n\n"))
+    }
+
+    @Test func planningOpenLoopsOverChildrenAndServices() throws {
+        let context = Fixtures.context(
+            language: .en, outcome: nil, services: ["Canteen", "Morning care"], period: Fixtures.period)
+        let rendered = try content(context, .planningOpen)
+        #expect(
+            rendered.text.contains(
+                "You can reserve:\n- for Léa Martin: Cantine, Accueil du matin\n- for Tom Martin: Cantine\n\nServices offered: Canteen, Morning care.\n"
+            ))
+        #expect(rendered.text.contains("from 1 September 2026 to 3 July 2027"))
+        #expect(rendered.html.contains("<strong>Léa Martin</strong>"))
+        #expect(
+            rendered.subject
+                == "The reservation planning is open – Année scolaire 2026–2027 – Ville de Lafayette – Enfance")
+
+        let french = try content(Fixtures.context(outcome: nil, period: Fixtures.period), .planningOpen)
+        #expect(french.text.contains("du 1er septembre 2026 au 3 juillet 2027"))
+        // `<if has="services">` drops its section when there are none.
+        #expect(!french.text.contains("Services proposés"))
+    }
+
+    @Test func valuesAreTextNeverMarkup() throws {
+        let script = "<script>alert(1)</script>"
+        let rendered = try content(
+            Fixtures.context(outcome: .returned, firstName: script, reasons: ["\(script) & \"quotes\" 'single'"]))
+        #expect(!rendered.html.contains("<script>"))
+        #expect(rendered.html.contains("Bonjour &lt;script&gt;alert(1)&lt;/script&gt; Martin"))
+        #expect(
+            rendered.html.contains(
+                "<li>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot; &#39;single&#39;</li>"))
+        #expect(rendered.html.contains("<title>Votre dossier VLF-0001 est à compléter"))
+        // The text body shows the value as typed.
+        #expect(rendered.text.contains("Bonjour <script>alert(1)</script> Martin"))
+    }
+
+    @Test func onlyWebLinksBecomeHrefs() throws {
+        var structure = Fixtures.structure
+        structure.portalURL = "javascript:alert(1)"
+        let rendered = try content(Fixtures.context(structure: structure))
+        #expect(rendered.html.contains("<a>Accéder au portail famille</a>"))
+        #expect(!rendered.html.contains("href=\"javascript"))
+
+        structure.portalURL = "https://portail.example/?a=1&b=\"2\""
+        let escaped = try content(Fixtures.context(structure: structure))
+        #expect(escaped.html.contains("<a href=\"https://portail.example/?a=1&amp;b=&quot;2&quot;\">"))
+
+        structure.portalURL = nil
+        let none = try content(Fixtures.context(structure: structure))
+        #expect(!none.html.contains("<a"))
+        #expect(!none.text.contains("Portail famille"))
+    }
+
+    @Test func lineBreaksInNamesStayOnOneLineAndReasonsKeepTheirs() throws {
+        let rendered = try content(
+            Fixtures.context(
+                outcome: .returned, firstName: "Zoé\r\nBcc: evil@attacker.example", reasons: ["Line 1\r\nLine 2"]))
+        #expect(rendered.text.hasPrefix("Bonjour Zoé Bcc: evil@attacker.example Martin,\n"))
+        #expect(rendered.text.contains("- Line 1\nLine 2\n"))
+        #expect(rendered.subject.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F })
+    }
+}
