@@ -10,9 +10,10 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             With no database configured, starts a throw-away local PostgreSQL (removed at the end). \
             Migrates, applies config/examples/structures.json, imports config/examples/dossiers.jsonl, \
-            runs the workers until the queue is empty and prints the decisions.
+            runs the workers until the queue is empty, prints the decisions and exports the emails to a Maildir.
             """)
     @OptionGroup var options: GlobalOptions
+    @Option(help: "Where to export the emails (a Maildir; default a new temporary directory).") var outboxPath: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -44,6 +45,12 @@ struct Demo: AsyncParsableCommand {
             print("processed \(summary.claimed): \(describe(summary))")
             print("\n== decisions")
             print(try render(administration.dossiers(), format: .table))
+
+            let maildir = outboxPath ?? FileManager.default.temporaryDirectory
+                .appendingPathComponent("eticket-demo-\(ProcessInfo.processInfo.processIdentifier)/maildir").path
+            let export = try administration.outbox.export(to: maildir, format: .maildir)
+            print("\n== outbox")
+            print("\(export.exported) emails exported to the Maildir \(export.path) (new/ holds one file per message)")
         }
     }
 

@@ -1,0 +1,240 @@
+import Dossiers
+import Foundation
+import Mail
+import Postgres
+
+/// Renders the family's emails into `email_outbox`, in the transaction of the decision or the
+/// opening that causes them: a decision without its email, or an email without its decision,
+/// cannot exist.
+public final class EmailOutbox: FamilyNotifier {
+    let templates: TemplateLibrary
+
+    /// - Parameter templates: loaded and validated at start, so a broken template stops a worker
+    ///   before it decides anything.
+    public init(templates: TemplateLibrary) {
+        self.templates = templates
+    }
+
+    /// Loads `config/templates` (or `directory`), refusing to start on a broken template.
+    public convenience init(directory: String? = nil) throws {
+        self.init(templates: try EmailTemplates.library(directory))
+    }
+
+    func decisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws {
+        try insert(try render(decisions: decisionIDs, on: connection), on: connection)
+    }
+
+    func rightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws {
+        try insert(try render(openings: openings, on: connection), on: connection)
+    }
+
+    func render(decisions decisionIDs: [Int64], on connection: Connection) throws -> [PendingEmail] {
+        guard !decisionIDs.isEmpty else { return [] }
+        let rows = try connection.query(
+            """
+            SELECT x.id AS decision_id, x.outcome::text AS outcome, x.findings::text AS findings, x.reason,
+                   d.id AS dossier_id, d.external_id, d.locale, d.structure_id,
+                   a.email, a.first_name, a.last_name, \(Self.structureColumns)
+            FROM decisions x
+            JOIN dossiers d ON d.id = x.dossier_id
+            JOIN accounts a ON a.id = d.account_id
+            JOIN structures s ON s.id = d.structure_id
+            WHERE x.id = ANY($1::bigint[]) AND x.outcome <> 'awaiting_review'
+            """, [decisionIDs])
+        guard !rows.isEmpty else { return [] }
+        let children = try childrenNames(of: try rows.map { try $0.decode(Int64.self, "dossier_id") }, on: connection)
+        var pending: [PendingEmail] = []
+        for row in rows {
+            let dossierID: Int64 = try row.decode("dossier_id")
+            guard let outcome = Outcome(rawValue: try row.decode("outcome")) else { continue }
+            var context = try Self.context(row)
+            context.outcome = outcome
+            context.children = children[dossierID] ?? []
+            let findings = try JSONDecoder().decode([Finding].self, from: Data(try row.decode(String.self, "findings").utf8))
+            context.reasons = findings.map { $0.message(in: context.language) }
+                + [try row.decodeIfPresent(String.self, "reason")].compactMap { $0 }
+            pending.append(
+                PendingEmail(
+                    dossierID: dossierID, structureID: try row.decode("structure_id"), kind: .dossierProcessed,
+                    decisionID: try row.decode("decision_id"), periodID: nil,
+                    email: try render(.dossierProcessed, context)))
+        }
+        return pending
+    }
+
+    func render(openings: [DecisionStore.Opening], on connection: Connection) throws -> [PendingEmail] {
+        guard !openings.isEmpty else { return [] }
+        let rows = try connection.query(
+            """
+            SELECT o.dossier_id, o.period_id, d.external_id, d.locale, d.structure_id,
+                   a.email, a.first_name, a.last_name, \(Self.structureColumns),
+                   p.label AS period_label, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on
+            FROM unnest($1::bigint[], $2::bigint[]) AS o(dossier_id, period_id)
+            JOIN dossiers d ON d.id = o.dossier_id
+            JOIN accounts a ON a.id = d.account_id
+            JOIN structures s ON s.id = d.structure_id
+            JOIN periods p ON p.id = o.period_id
+            """, [openings.map(\.dossierID), openings.map(\.periodID)])
+        let rights = try childrenRights(openings, on: connection)
+        var pending: [PendingEmail] = []
+        for row in rows {
+            let dossierID: Int64 = try row.decode("dossier_id")
+            let periodID: Int64 = try row.decode("period_id")
+            var context = try Self.context(row)
+            guard let startsOn = CalendarDate(iso: try row.decode(String.self, "starts_on")),
+                let endsOn = CalendarDate(iso: try row.decode(String.self, "ends_on"))
+            else { continue }
+            context.period = PeriodInfo(label: try row.decode("period_label"), startsOn: startsOn, endsOn: endsOn)
+            context.children = rights[PeriodKey(dossierID: dossierID, periodID: periodID)] ?? []
+            context.services = Array(Set(context.children.flatMap(\.services))).sorted()
+            pending.append(
+                PendingEmail(
+                    dossierID: dossierID, structureID: try row.decode("structure_id"), kind: .planningOpen,
+                    decisionID: nil, periodID: periodID, email: try render(.planningOpen, context)))
+        }
+        return pending
+    }
+
+    // MARK: - Reading the context
+
+    static let structureColumns = """
+        s.code AS structure_code, s.name AS structure_name, s.portal_url, s.sender_name, s.sender_email,
+        s.reply_to, s.timezone
+        """
+
+    static func context(_ row: Row) throws -> EmailContext {
+        let language = Language(rawValue: try row.decode("locale")) ?? .fr
+        let account = Person(
+            firstName: try row.decode("first_name"), lastName: try row.decode("last_name"), email: try row.decode("email"))
+        let structure = StructureInfo(
+            code: try row.decode("structure_code"), name: try row.decode("structure_name"),
+            portalURL: try row.decodeIfPresent("portal_url"), senderName: try row.decode("sender_name"),
+            senderEmail: try row.decode("sender_email"), replyTo: try row.decodeIfPresent("reply_to"),
+            timeZone: try row.decode("timezone"))
+        return EmailContext(
+            language: language, dossierExternalID: try row.decode("external_id"), account: account,
+            familyName: account.lastName, structure: structure)
+    }
+
+    private func childrenNames(of dossierIDs: [Int64], on connection: Connection) throws -> [Int64: [ChildInfo]] {
+        var children: [Int64: [ChildInfo]] = [:]
+        for row in try connection.query(
+            "SELECT dossier_id, first_name, last_name FROM children WHERE dossier_id = ANY($1::bigint[]) ORDER BY dossier_id, position",
+            [dossierIDs])
+        {
+            children[try row.decode("dossier_id"), default: []].append(
+                ChildInfo(firstName: try row.decode("first_name"), lastName: try row.decode("last_name")))
+        }
+        return children
+    }
+
+    private struct PeriodKey: Hashable {
+        var dossierID: Int64
+        var periodID: Int64
+    }
+
+    /// Each child's services with rights in the period, by (dossier, period).
+    private func childrenRights(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> [PeriodKey: [ChildInfo]] {
+        var rights: [PeriodKey: [ChildInfo]] = [:]
+        for row in try connection.query(
+            """
+            SELECT r.dossier_id, r.period_id, c.first_name, c.last_name,
+                   array_agg(v.label ORDER BY v.label) AS services
+            FROM unnest($1::bigint[], $2::bigint[]) AS o(dossier_id, period_id)
+            JOIN reservation_rights r USING (dossier_id, period_id)
+            JOIN children c ON c.id = r.child_id
+            JOIN services v ON v.id = r.service_id
+            GROUP BY r.dossier_id, r.period_id, c.id, c.position, c.first_name, c.last_name
+            ORDER BY r.dossier_id, r.period_id, c.position
+            """, [openings.map(\.dossierID), openings.map(\.periodID)])
+        {
+            let key = PeriodKey(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"))
+            rights[key, default: []].append(
+                ChildInfo(
+                    firstName: try row.decode("first_name"), lastName: try row.decode("last_name"),
+                    services: try row.decode([String].self, "services")))
+        }
+        return rights
+    }
+
+    // MARK: - Writing
+
+    struct PendingEmail {
+        var dossierID: Int64
+        var structureID: Int64
+        var kind: EmailKind
+        var decisionID: Int64?
+        var periodID: Int64?
+        var email: RenderedEmail
+    }
+
+    private func render(_ kind: EmailKind, _ context: EmailContext) throws -> RenderedEmail {
+        try templates.render(
+            kind, context: context, messageID: makeMessageID(senderEmail: context.structure.senderEmail), date: Date())
+    }
+
+    /// One set-based insert; a (dossier, decision) or (dossier, period) already mailed is skipped,
+    /// so a retried batch never makes a second copy. (Array parameters carry no NULL elements:
+    /// an empty string stands for a missing decision or period.)
+    func insert(_ emails: [PendingEmail], on connection: Connection) throws {
+        guard !emails.isEmpty else { return }
+        let headers = try emails.map { String(decoding: try JSONEncoder().encode($0.email.headers), as: UTF8.self) }
+        try connection.query(
+            """
+            INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id,
+                sender, recipient, subject, text_body, html_body, headers, message)
+            SELECT dossier_id, structure_id, kind::email_kind, nullif(decision_id, '')::bigint,
+                   nullif(period_id, '')::bigint, message_id, sender,
+                   recipient, subject, text_body, html_body, headers::jsonb, decode(message, 'base64')
+            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+                AS e(dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
+                     subject, text_body, html_body, headers, message)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                emails.map(\.dossierID), emails.map(\.structureID), emails.map(\.kind.rawValue),
+                emails.map { $0.decisionID.map(String.init) ?? "" },
+                emails.map { $0.periodID.map(String.init) ?? "" },
+                emails.map(\.email.messageID), emails.map(\.email.from), emails.map(\.email.to),
+                emails.map(\.email.subject), emails.map(\.email.text), emails.map(\.email.html), headers,
+                emails.map { Data($0.email.bytes).base64EncodedString() },
+            ])
+    }
+}
+
+extension EmailOutbox {
+    /// Renders `kind` for an existing dossier without storing it: its last decision for
+    /// dossier-processed, its first period with rights for planning-open.
+    func preview(_ kind: EmailKind, externalID: String, on connection: Connection) throws -> RenderedEmail {
+        let found = try connection.query("SELECT id FROM dossiers WHERE external_id = $1", [externalID]).first
+        guard let dossierID: Int64 = try found?.decode("id") else {
+            throw BackOfficeError(.notFound, "no dossier \(externalID)")
+        }
+        let rendered: [PendingEmail]
+        switch kind {
+        case .dossierProcessed:
+            let decision = try connection.query(
+                "SELECT id FROM decisions WHERE dossier_id = $1 AND outcome <> 'awaiting_review' ORDER BY id DESC LIMIT 1",
+                [dossierID]
+            ).first
+            guard let decisionID: Int64 = try decision?.decode("id") else {
+                throw BackOfficeError(.notFound, "dossier \(externalID) has no decision the family is told of yet")
+            }
+            rendered = try render(decisions: [decisionID], on: connection)
+        case .planningOpen:
+            let period = try connection.query(
+                "SELECT period_id FROM reservation_rights WHERE dossier_id = $1 ORDER BY period_id LIMIT 1", [dossierID]
+            ).first
+            guard let periodID: Int64 = try period?.decode("period_id") else {
+                throw BackOfficeError(.notFound, "dossier \(externalID) has no reservation rights yet")
+            }
+            rendered = try render(openings: [.init(dossierID: dossierID, periodID: periodID, children: 0)], on: connection)
+        }
+        guard let email = rendered.first?.email else {
+            throw BackOfficeError(.notFound, "nothing to render for \(externalID)")
+        }
+        return email
+    }
+}
+

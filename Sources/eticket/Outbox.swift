@@ -1,0 +1,117 @@
+import ArgumentParser
+import BackOffice
+import Foundation
+
+struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The families' emails waiting for the mail relay.", subcommands: [Export.self, List.self, Show.self])
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write pending messages as mail files and mark them exported.",
+            discussion: """
+                Exactly once: killed at any moment and run again, every message appears once in the \
+                output. maildir: tmp/ then new/; eml: one file per message; mbox: mboxrd; jsonl: one \
+                object per message (from, to, subject, text, html, headers, message_id). Files are \
+                readable by their owner only.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "maildir, eml, mbox or jsonl.") var format: ExportFormat
+        @Option(help: "The Maildir or directory (maildir, eml) or file (mbox, jsonl).") var to: String
+        @Option(help: "Only this structure's messages.") var structure: String?
+        @Option(help: "At most this many messages.") var limit: Int?
+        @Option(help: "Export again the messages exported since this time (ISO 8601), on purpose.") var again: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                let since = try again.map { text in
+                    guard let date = parseTimestamp(text) else { throw ValidationError("--again: not an ISO 8601 time: \(text)") }
+                    return date
+                }
+                let progress = Progress(label: "exported")
+                let report = try administration.outbox.export(
+                    to: to, format: format.value,
+                    selection: .init(structure: structure, limit: limit, againSince: since), onProgress: progress.update)
+                progress.finish()
+                print("\(report.exported) messages exported to \(report.path) (\(report.format.rawValue))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the outbox, newest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this structure's messages.") var structure: String?
+        @Flag(help: "Only messages not exported yet.") var pending = false
+        @Option(help: "At most this many.") var limit = 100
+        @Option(help: "table or json.") var format: OutputFormat = .table
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                let entries = try administration.outbox.list(structure: structure, pendingOnly: pending, limit: limit)
+                switch format {
+                case .json:
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    encoder.dateEncodingStrategy = .iso8601
+                    print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                case .table:
+                    var table = Table(headers: ["ID", "DOSSIER", "KIND", "EXPORTED", "SUBJECT"])
+                    table.rows = entries.map {
+                        [String($0.id), $0.dossier, $0.kind, $0.exportedAt == nil ? "no" : "yes", $0.subject]
+                    }
+                    print(table.render())
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one message exactly as it will be exported.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The outbox id (see outbox list).") var id: Int64
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                FileHandle.standardOutput.write(Data(try administration.outbox.message(id: id)))
+            }
+        }
+    }
+}
+
+enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
+    case maildir, eml, mbox, jsonl
+    var value: BackOffice.ExportFormatValue { BackOffice.ExportFormatValue(rawValue: rawValue) ?? .maildir }
+}
+
+func parseTimestamp(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withFullDate]
+    return formatter.date(from: text)
+}
+
+/// Progress on a terminal (done/total, rate); silent when stderr is not a terminal.
+final class Progress {
+    private let label: String
+    private let started = Date()
+    private let interactive = isatty(STDERR_FILENO) == 1
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int) {
+        guard interactive else { return }
+        let rate = Double(done) / max(Date().timeIntervalSince(started), 0.001)
+        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total) (\(Int(rate))/s)   ".utf8))
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

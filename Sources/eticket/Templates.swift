@@ -1,0 +1,56 @@
+import ArgumentParser
+import BackOffice
+import Foundation
+
+struct Templates: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The XML email templates of config/templates.", subcommands: [Check.self, Preview.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate every template (well-formed, schema, known placeholders).",
+            discussion: "Exit code 3 when any template is refused; each problem is printed as file:line: reason.")
+        @Option(help: "The templates directory (default config/templates).") var directory: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let (files, problems) = try EmailTemplates.check(directory: directory)
+                for problem in problems { printError(problem) }
+                guard problems.isEmpty else { throw ExitCode(ExitStatus.badInput) }
+                print("\(files.count) templates ok")
+            }
+        }
+    }
+
+    struct Preview: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a rendered message (RFC 5322) without storing it.",
+            discussion: "Either for a dossier of the database (--dossier) or for an invented family (--example).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "dossier-processed or planning-open.") var kind: String
+        @Option(help: "A dossier's external id.") var dossier: String?
+        @Flag(help: "Render for an invented family instead of a dossier.") var example = false
+        @Option(help: "With --example: fr or en.") var language = "fr"
+        @Option(help: "With --example: validated, returned or rejected.") var outcome = "validated"
+        @Option(help: "The templates directory (default config/templates).") var directory: String?
+
+        func validate() throws {
+            guard (dossier != nil) != example else { throw ValidationError("give either --dossier ID or --example") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let bytes: [UInt8]
+                if let dossier {
+                    let settings = try await Settings.load(options)
+                    let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                    bytes = try administration.previewEmail(kind: kind, dossier: dossier, templates: directory)
+                } else {
+                    bytes = try EmailTemplates.previewExample(
+                        kind: kind, language: language, outcome: outcome, directory: directory)
+                }
+                FileHandle.standardOutput.write(Data(bytes))
+            }
+        }
+    }
+}
