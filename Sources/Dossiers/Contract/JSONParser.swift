@@ -131,8 +131,8 @@ extension JSONParser {
         }
 
         static func hex(_ byte: UInt8) -> String {
-            let digits = Array("0123456789ABCDEF")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+            let text = String(byte, radix: 16, uppercase: true)
+            return byte < 0x10 ? "0" + text : text
         }
 
         mutating func skipWhitespace() {
@@ -287,48 +287,52 @@ extension JSONParser {
         }
 
         /// Parses the string whose opening quote is at `index`.
+        ///
+        /// Scans runs of plain ASCII in a tight loop and copies whole runs: a string without escapes
+        /// (nearly all of them) becomes a `String` straight from the input, with no intermediate copy.
         mutating func parseString() throws(Failure) -> String {
             let start = index + 1
             var cursor = start
-            // Fast path: no escapes, the string is a slice of the input.
-            while cursor < bytes.count {
-                let byte = bytes[cursor]
-                if byte == UInt8(ascii: "\"") {
-                    index = cursor + 1
-                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<cursor]), as: UTF8.self)
+            var runStart = start
+            var hasEscapes = false
+            let count = bytes.count
+            while true {
+                while cursor < count {
+                    let byte = bytes[cursor]
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+                    cursor += 1
                 }
-                if byte == UInt8(ascii: "\\") { break }
-                cursor = try advance(from: cursor)
-            }
-            guard cursor < bytes.count else { throw Failure(offset: bytes.count, reason: "unterminated string") }
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<cursor]))
-            while cursor < bytes.count {
+                guard cursor < count else { throw Failure(offset: count, reason: "unterminated string") }
                 let byte = bytes[cursor]
                 if byte == UInt8(ascii: "\"") {
                     index = cursor + 1
+                    guard hasEscapes else {
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<cursor]), as: UTF8.self)
+                    }
+                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<cursor]))
                     return String(decoding: scratch, as: UTF8.self)
-                }
-                if byte == UInt8(ascii: "\\") {
+                } else if byte == UInt8(ascii: "\\") {
+                    if !hasEscapes {
+                        hasEscapes = true
+                        scratch.removeAll(keepingCapacity: true)
+                    }
+                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<cursor]))
                     cursor = try unescape(at: cursor)
+                    runStart = cursor
+                } else if byte < 0x20 {
+                    let name = byte == 0 ? "NUL byte" : "control character U+00\(Self.hex(byte))"
+                    throw Failure(offset: cursor, reason: "unescaped \(name) in a string")
                 } else {
-                    let next = try advance(from: cursor)
-                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[cursor..<next]))
-                    cursor = next
+                    cursor = try skipMultibyte(at: cursor)
                 }
             }
-            throw Failure(offset: bytes.count, reason: "unterminated string")
         }
 
-        /// Checks the unescaped character at `offset` and returns where the next one starts.
-        func advance(from offset: Int) throws(Failure) -> Int {
+        /// Checks the multi-byte UTF-8 sequence at `offset` and returns where the next character
+        /// starts. Well-formed means RFC 3629: no overlong forms, no surrogates, nothing past
+        /// U+10FFFF.
+        func skipMultibyte(at offset: Int) throws(Failure) -> Int {
             let lead = bytes[offset]
-            if lead < 0x20 {
-                let name = lead == 0 ? "NUL byte" : "control character U+00\(Self.hex(lead))"
-                throw Failure(offset: offset, reason: "unescaped \(name) in a string")
-            }
-            if lead < 0x80 { return offset + 1 }
-            // RFC 3629 well-formed sequences: no overlong forms, no surrogates, nothing past U+10FFFF.
             let length: Int
             var secondRange: ClosedRange<UInt8> = 0x80...0xBF
             switch lead {
@@ -350,10 +354,14 @@ extension JSONParser {
             default:
                 throw Failure(offset: offset, reason: "invalid UTF-8 byte 0x\(Self.hex(lead))")
             }
-            let invalid = Failure(offset: offset, reason: "invalid UTF-8 sequence starting with byte 0x\(Self.hex(lead))")
-            guard offset + length <= bytes.count, secondRange.contains(bytes[offset + 1]) else { throw invalid }
-            for position in (offset + 2)..<(offset + length) where bytes[position] & 0xC0 != 0x80 {
-                throw invalid
+            var valid = offset + length <= bytes.count && secondRange.contains(bytes[offset + 1])
+            if valid && length > 2 {
+                for position in (offset + 2)..<(offset + length) where bytes[position] & 0xC0 != 0x80 {
+                    valid = false
+                }
+            }
+            guard valid else {
+                throw Failure(offset: offset, reason: "invalid UTF-8 sequence starting with byte 0x\(Self.hex(lead))")
             }
             return offset + length
         }

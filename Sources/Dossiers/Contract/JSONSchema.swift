@@ -102,18 +102,6 @@ extension JSONSchema {
         }
     }
 
-    /// A compiled `pattern`. `NSRegularExpression` is immutable once built and documented as safe
-    /// to share between threads.
-    fileprivate struct Pattern: @unchecked Sendable {
-        let source: String
-        let expression: NSRegularExpression
-
-        func matches(_ string: String) -> Bool {
-            let range = NSRange(string.startIndex..<string.endIndex, in: string)
-            return expression.firstMatch(in: string, options: [], range: range) != nil
-        }
-    }
-
     fileprivate static let supportedTypes: Set<String> = ["null", "boolean", "integer", "number", "string", "array", "object"]
     fileprivate static let supportedFormats: Set<String> = ["date", "date-time", "email", "uri"]
     fileprivate static let annotations: Set<String> = [
@@ -208,8 +196,8 @@ extension JSONSchema {
                         fail(here, "must be a number")
                     }
                 case "pattern":
-                    if let source = argument.stringValue, let expression = try? NSRegularExpression(pattern: source) {
-                        pattern = Pattern(source: source, expression: expression)
+                    if let source = argument.stringValue, let compiled = Pattern(source) {
+                        pattern = compiled
                     } else {
                         fail(here, "must be a valid regular expression")
                     }
@@ -331,14 +319,14 @@ extension JSONSchema {
         }
 
         mutating func validate(string: String, against node: Node) {
-            if node.minLength != nil || node.maxLength != nil {
-                let length = string.unicodeScalars.count
-                if let minLength = node.minLength, length < minLength {
-                    fail(minLength == 1 ? "must not be empty" : "shorter than \(Self.plural(minLength, "character"))")
-                }
-                if let maxLength = node.maxLength, length > maxLength {
-                    fail("longer than \(Self.plural(maxLength, "character"))")
-                }
+            // A string has at most as many scalars as UTF-8 bytes, and at least a quarter as many:
+            // most strings are judged without counting.
+            let bytes = string.utf8.count
+            if let minLength = node.minLength, bytes / 4 < minLength, string.unicodeScalars.count < minLength {
+                fail(minLength == 1 ? "must not be empty" : "shorter than \(Self.plural(minLength, "character"))")
+            }
+            if let maxLength = node.maxLength, bytes > maxLength, string.unicodeScalars.count > maxLength {
+                fail("longer than \(Self.plural(maxLength, "character"))")
             }
             if let pattern = node.pattern, !pattern.matches(string) {
                 fail("does not match the pattern \(pattern.source)")

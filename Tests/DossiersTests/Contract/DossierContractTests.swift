@@ -79,6 +79,7 @@ import Testing
         (["children", 0, "age"], .integer(8), "$.children[0].age", "unknown field (additionalProperties: false)"),
         (["guardians", 0, "address", "country"], .text("FR"), "$.guardians[0].address.country", "unknown field (additionalProperties: false)"),
         (["external_id"], .text("VLF 0001"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
+        (["external_id"], .text("VLF-0001\n"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
         (["children", 1, "birth_date"], .text("2026-02-30"), "$.children[1].birth_date", "is not a valid date (YYYY-MM-DD): 2026-02-30"),
         (["children", 0, "birth_date"], .text("2018-3-14"), "$.children[0].birth_date", "is not a valid date (YYYY-MM-DD): 2018-3-14"),
         (["submitted_at"], .text("2026-08-21T19:04:11"), "$.submitted_at", "is not a valid date-time (RFC 3339, with a time zone): 2026-08-21T19:04:11"),
