@@ -40,13 +40,14 @@ struct QueueStore {
     }
 
     /// Puts a failed row back with exponential backoff, or parks it as failed after `maxAttempts`.
+    /// The delay counts from now, not from the start of the (possibly long) batch transaction.
     /// - Returns: whether the row is now parked.
     @discardableResult
     func retryLater(_ id: Int64, error: String, maxAttempts: Int, baseDelay: Duration) throws -> Bool {
         let rows = try connection.query(
             """
             UPDATE dossier_queue SET attempts = attempts + 1, last_error = left($2, 2000),
-                run_at = now() + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
+                run_at = clock_timestamp() + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
                 failed_at = CASE WHEN attempts + 1 >= $3 THEN now() END
             WHERE id = $1
             RETURNING failed_at IS NOT NULL AS parked

@@ -1,0 +1,70 @@
+import BackOffice
+import Foundation
+import Postgres
+import Testing
+
+@Suite("Outbox export")
+struct OutboxExporterTests {
+    /// The examples decided: four emails pending.
+    private func decidedExamples() throws -> (String, Administration) {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        _ = try WorkerRunner(
+            conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
+            logger: Fixture.logger
+        ).drain()
+        return (conninfo, administration)
+    }
+
+    private func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)/\(name)").path
+    }
+
+    @Test func jsonlCarriesEachMessageOnceAndARerunAddsNothing() throws {
+        let (conninfo, administration) = try decidedExamples()
+        defer { administration.close() }
+        let path = temporaryPath("outbox.jsonl")
+        #expect(try administration.outbox.export(to: path, format: .jsonl).exported == 4)
+        #expect(try administration.outbox.export(to: path, format: .jsonl).exported == 0)
+
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        for key in ["from", "to", "subject", "text", "html", "headers", "message_id"] {
+            #expect(objects.allSatisfy { $0[key] != nil }, "every object has \(key)")
+        }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL", as: Int.self) == 0)
+    }
+
+    @Test func limitStructureAndAgainSelectWhatIsExported() throws {
+        let (_, administration) = try decidedExamples()
+        defer { administration.close() }
+        let directory = temporaryPath("maildir")
+        let started = Date().addingTimeInterval(-1)
+        #expect(try administration.outbox.export(to: directory, format: .maildir, selection: .init(structure: "saint-amour")).exported == 0)
+        #expect(try administration.outbox.export(to: directory, format: .maildir, selection: .init(limit: 3)).exported == 3)
+        #expect(try administration.outbox.export(to: directory, format: .maildir).exported == 1)
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new")
+        #expect(files.count == 4)
+
+        let again = temporaryPath("again.mbox")
+        #expect(try administration.outbox.export(to: again, format: .mbox, selection: .init(againSince: started)).exported == 4)
+        let mbox = try String(contentsOfFile: again, encoding: .utf8)
+        #expect(mbox.components(separatedBy: "\nFrom ").count + (mbox.hasPrefix("From ") ? 0 : -1) == 4)
+    }
+
+    @Test func listAndShowGiveTheStoredMessage() throws {
+        let (_, administration) = try decidedExamples()
+        defer { administration.close() }
+        let entries = try administration.outbox.list()
+        #expect(entries.count == 4)
+        #expect(entries.filter { $0.kind == "planning-open" }.map(\.dossier) == ["VLF-0001"])
+        let bytes = try administration.outbox.message(id: try #require(entries.first).id)
+        #expect(String(decoding: bytes, as: UTF8.self).contains("MIME-Version: 1.0\r\n"))
+        #expect(throws: BackOfficeError.self) { try administration.outbox.message(id: 999_999) }
+    }
+}

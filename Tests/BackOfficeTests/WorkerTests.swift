@@ -1,0 +1,188 @@
+import BackOffice
+import Dossiers
+import Foundation
+import Postgres
+import Testing
+
+@Suite("Worker: decisions, retries, scheduled rights, emails")
+struct WorkerTests {
+    /// A database with the examples imported and nothing decided yet.
+    private func importedExamples() throws -> String {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        return conninfo
+    }
+
+    private func drain(_ conninfo: String, _ configure: (inout WorkerConfiguration) -> Void = { _ in }) throws -> BatchSummary {
+        var configuration = WorkerConfiguration()
+        configure(&configuration)
+        let outbox = try EmailOutbox(directory: Fixture.templates)
+        return try WorkerRunner(conninfo: conninfo, configuration: configuration, outbox: outbox, logger: Fixture.logger)
+            .drain()
+    }
+
+    @Test func aDecisionRecordsWhoWhatAndOnWhichContent() throws {
+        let conninfo = try importedExamples()
+        _ = try drain(conninfo) { $0.identity = "worker:test-host:42" }
+        let connection = try Fixture.connection(conninfo)
+        let row = try #require(
+            try connection.query(
+                """
+                SELECT x.outcome::text AS outcome, x.rules_version, x.decided_by, x.dossier_version,
+                       x.content_sha256 = encode(sha256(convert_to(d.content::text, 'UTF8')), 'hex') AS hash_matches,
+                       x.findings::text AS findings
+                FROM decisions x JOIN dossiers d ON d.id = x.dossier_id WHERE d.external_id = 'VLF-0002'
+                """
+            ).first)
+        #expect(try row.decode(String.self, "outcome") == "returned")
+        #expect(try row.decode(String.self, "rules_version") == CompletenessRules.version)
+        #expect(try row.decode(String.self, "decided_by") == "worker:test-host:42")
+        #expect(try row.decode(Int.self, "dossier_version") == 1)
+        #expect(try row.decode(Bool.self, "hash_matches"))
+        let findings = try JSONDecoder().decode([Finding].self, from: Data(try row.decode(String.self, "findings").utf8))
+        #expect(findings.map(\.code) == ["payer.missing"])
+        #expect(findings.allSatisfy { !$0.messageFR.isEmpty && !$0.messageEN.isEmpty })
+    }
+
+    @Test func everyTransitionLeavesItsEvent() throws {
+        let conninfo = try importedExamples()
+        _ = try drain(conninfo) { $0.identity = "worker:h:1" }
+        let connection = try Fixture.connection(conninfo)
+        let events = try connection.query(
+            """
+            SELECT coalesce(e.from_state::text, '-') || '>' || e.to_state::text AS move, e.actor,
+                   e.decision_id IS NOT NULL AS has_decision
+            FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id
+            WHERE d.external_id = 'VLF-0001' ORDER BY e.id
+            """
+        ).map { (try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"), try $0.decode(Bool.self, "has_decision")) }
+        #expect(events.map(\.0) == ["draft>submitted", "submitted>validated", "validated>planning_open"])
+        #expect(events.map(\.1) == ["import", "worker:h:1", "worker:h:1"])
+        #expect(events.map(\.2) == [false, true, false])
+    }
+
+    @Test func familiesHearOfDecisionsOnceAndNotOfAReview() throws {
+        let conninfo = try importedExamples()
+        _ = try drain(conninfo)
+        let connection = try Fixture.connection(conninfo)
+        let emails = try connection.query(
+            """
+            SELECT d.external_id, o.kind::text AS kind FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
+            ORDER BY d.external_id, o.kind
+            """
+        ).map { "\(try $0.decode(String.self, "external_id")) \(try $0.decode(String.self, "kind"))" }
+        #expect(
+            emails == [
+                "VLF-0001 dossier-processed", "VLF-0001 planning-open", "VLF-0002 dossier-processed",
+                "VLF-0003 dossier-processed",
+            ])
+        // Every notifying decision has exactly one email, and the stored bytes are the whole message.
+        #expect(
+            try connection.scalar(
+                """
+                SELECT count(*) FROM decisions x LEFT JOIN email_outbox o ON o.decision_id = x.id
+                WHERE x.outcome <> 'awaiting_review' AND o.id IS NULL
+                """, as: Int.self) == 0)
+        let message = try #require(try connection.scalar("SELECT convert_from(message, 'UTF8') FROM email_outbox LIMIT 1", as: String.self))
+        #expect(message.contains("Auto-Submitted: auto-generated\r\n"))
+        #expect(message.contains("multipart/alternative"))
+    }
+
+    @Test func aPoisonDossierIsRetriedWithBackoffThenParkedWhileTheRestIsDecided() throws {
+        let conninfo = try importedExamples()
+        let connection = try Fixture.connection(conninfo)
+        // A real failure inside processing: the database refuses this one dossier's decision.
+        let poisoned = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'VLF-0002'", as: Int64.self))
+        try connection.execute(
+            script: """
+                CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'poisoned dossier'; END $$;
+                CREATE TRIGGER poison BEFORE INSERT ON decisions FOR EACH ROW
+                    WHEN (NEW.dossier_id = \(poisoned))
+                    EXECUTE FUNCTION poison();
+                """)
+        func configure(_ configuration: inout WorkerConfiguration) {
+            configuration.maxAttempts = 3
+            configuration.retryBaseDelay = .milliseconds(200)
+        }
+        let first = try drain(conninfo, configure)
+        #expect(first.outcomes[.validated] == 1)
+        #expect(first.outcomes[.returned] == 1)  // VLF-0003; VLF-0002 is the poison
+        #expect(first.outcomes[.awaitingReview] == 1)
+        #expect(first.retried == 1)
+
+        let queued = """
+            SELECT q.attempts, q.last_error, q.failed_at IS NOT NULL AS parked,
+                   extract(epoch FROM q.run_at - now()) AS wait
+            FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id WHERE d.external_id = 'VLF-0002'
+            """
+        var row = try #require(try connection.query(queued).first)
+        #expect(try row.decode(Int.self, "attempts") == 1)
+        #expect(try row.decode(String.self, "last_error").contains("poisoned dossier"))
+        #expect(try row.decode(Double.self, "wait") > 0.1)  // not retried at once
+
+        var waits: [Double] = []
+        for _ in 0..<2 {
+            Thread.sleep(forTimeInterval: max(0, try row.decode(Double.self, "wait")) + 0.05)
+            _ = try drain(conninfo, configure)
+            row = try #require(try connection.query(queued).first)
+            waits.append(try row.decode(Double.self, "wait"))
+        }
+        #expect(try row.decode(Int.self, "attempts") == 3)
+        #expect(try row.decode(Bool.self, "parked"))
+        #expect(waits[0] > 0.3)  // the second retry waits twice the first
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "submitted")
+        // Parked: later drains leave it alone.
+        Thread.sleep(forTimeInterval: max(0, waits[1]) + 0.05)
+        #expect(try drain(conninfo, configure).claimed == 0)
+    }
+
+    @Test func scheduledRightsOpenAtTheirTimeAndOnlyOnce() throws {
+        let conninfo = try Fixture.migratedDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        // saint-amour, reviewed automatically, its planning opening two seconds from now.
+        let opensAt = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2))
+        var structures = try String(contentsOfFile: "\(Fixture.examples)/structures.json", encoding: .utf8)
+        structures = structures.replacingOccurrences(of: #""review": "manual""#, with: #""review": "automatic""#)
+        structures = structures.replacingOccurrences(of: "2027-01-15T09:00:00+01:00", with: opensAt)
+        _ = try administration.applyStructures(file: try Fixture.data(Data(structures.utf8), name: "structures.json"))
+        let lines = try Fixture.exampleLines()
+        _ = try administration.importDossiers(file: try Fixture.file([try #require(lines["PTL-0001"])]))
+        let connection = try Fixture.connection(conninfo)
+        let rights = "SELECT count(*) FROM reservation_rights"
+        let state = "SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'"
+
+        let before = try drain(conninfo)
+        #expect(before.outcomes[.validated] == 1)
+        #expect(try connection.scalar(state, as: String.self) == "validated")
+        #expect(try connection.scalar(rights, as: Int.self) == 0)
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
+        #expect(try drain(conninfo).claimed == 0)  // not due yet
+
+        Thread.sleep(forTimeInterval: 2.1)
+        let after = try drain(conninfo)
+        #expect(after.planningOpened == 1)
+        #expect(try connection.scalar(state, as: String.self) == "planning_open")
+        #expect(try connection.scalar(rights, as: Int.self) == 1)  // Aoife, centre-loisirs
+        #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE kind = 'planning-open'", as: Int.self) == 1)
+
+        // Opening again (a retried job, an administrator) changes nothing and mails nothing.
+        try connection.query(
+            "INSERT INTO dossier_queue (dossier_id, job, period_id) SELECT dossier_id, 'open_rights', period_id FROM reservation_rights")
+        #expect(try drain(conninfo).planningOpened == 0)
+        #expect(try connection.scalar(rights, as: Int.self) == 1)
+        #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE kind = 'planning-open'", as: Int.self) == 1)
+    }
+
+    @Test func aBrokenTemplateStopsTheWorkerBeforeItDecidesAnything() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: Fixture.templates, toPath: directory)
+        try Data("<email kind=\"planning-open\" lang=\"fr\"><subject>".utf8)
+            .write(to: URL(fileURLWithPath: "\(directory)/planning-open.fr.xml"))
+        let error = try #require(throws: BackOfficeError.self) { try EmailOutbox(directory: directory) }
+        #expect(error.message.contains("planning-open.fr.xml"))
+    }
+}
