@@ -4,7 +4,7 @@ import Foundation
 
 struct DossiersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dossiers", abstract: "Families' dossiers.", subcommands: [Import.self])
+        commandName: "dossiers", abstract: "Families' dossiers.", subcommands: [Import.self, Purge.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -32,6 +32,38 @@ struct DossiersCommand: AsyncParsableCommand {
                     "\(report.lines) lines: \(report.created) new, \(report.resubmitted) resubmitted, "
                         + "\(report.rejected.count) rejected\(rejects != nil && !report.rejected.isEmpty ? " (see \(rejects ?? ""))" : "")")
                 if !report.rejected.isEmpty { throw ExitCode(ExitStatus.badInput) }
+            }
+        }
+    }
+}
+
+extension DossiersCommand {
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove families' personal data from dossiers returned long ago.",
+            discussion: """
+                A dossier is purged when it was returned before --returned-before and longer ago than its \
+                structure's retention (eticket structures retention). Its children, guardians, trusted \
+                persons, documents, notes, content and emails go; decisions, events and a record of the \
+                purge stay.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only dossiers returned before this date (YYYY-MM-DD or ISO 8601).") var returnedBefore: String
+        @Option(help: "Only this structure's dossiers.") var structure: String?
+        @Flag(help: "List what would be purged; change nothing.") var dryRun = false
+
+        func run() async throws {
+            try await reportingErrors {
+                guard let before = parseTimestamp(returnedBefore) else {
+                    throw ValidationError("--returned-before: not a date: \(returnedBefore)")
+                }
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                let purged = try administration.purge(returnedBefore: before, structure: structure, dryRun: dryRun)
+                var table = Table(headers: ["DOSSIER", "STRUCTURE", "RETURNED AT"])
+                table.rows = purged.map { [$0.dossier, $0.structure, "\($0.returnedAt)"] }
+                if !purged.isEmpty { print(table.render()) }
+                print(dryRun ? "\(purged.count) dossiers would be purged (dry run)" : "\(purged.count) dossiers purged")
             }
         }
     }

@@ -3,7 +3,7 @@ import BackOffice
 
 struct Structures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The structures whose dossiers are processed.", subcommands: [Apply.self])
+        abstract: "The structures whose dossiers are processed.", subcommands: [Apply.self, Retention.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -20,6 +20,25 @@ struct Structures: AsyncParsableCommand {
                 for (code, change) in try administration.applyStructures(file: file).structures {
                     print("\(code): \(change.rawValue)")
                 }
+            }
+        }
+    }
+}
+
+extension Structures {
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set how long a structure keeps a returned dossier's personal data (default 365 days).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The structure's code.") var structure: String
+        @Option(help: "Days after the return.") var days: Int
+
+        func run() async throws {
+            try await reportingErrors {
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                try administration.setRetention(structure: structure, days: days)
+                print("\(structure) keeps returned dossiers' personal data \(days) days")
             }
         }
     }
