@@ -156,7 +156,7 @@ public final class DossierImporter {
         do {
             return try connection.transaction { try IntakeStaging(connection: $0).store(batch) }
         } catch let error as PostgresError where !error.isConnectionError && batch.count > 1 {
-            logger.warning("import batch refused, retrying line by line", metadata: ["error": "\(error.message)"])
+            logger.warning("import batch refused, retrying line by line", metadata: ["error": "\(error.logDescription)"])
             var outcome = StagingOutcome()
             for line in batch {
                 outcome.merge(try store([line]))

@@ -85,7 +85,7 @@ public final class Worker {
             do {
                 return try connection.savepoint { try handle(items, on: $0) }
             } catch let error where !error.isConnectionLoss {
-                logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error)"])
+                logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error.logDescription)"])
                 return try handleOneByOne(items, on: connection)
             }
         }
@@ -115,7 +115,7 @@ public final class Worker {
                     baseDelay: configuration.retryBaseDelay)
                 logger.error(
                     parked ? "dossier failed, parked" : "dossier failed, will retry",
-                    metadata: ["dossier_id": "\(item.dossierID)", "attempt": "\(item.attempts + 1)", "error": "\(error)"])
+                    metadata: ["dossier_id": "\(item.dossierID)", "attempt": "\(item.attempts + 1)", "error": "\(error.logDescription)"])
                 summary.claimed += 1
                 if parked { summary.failed += 1 } else { summary.retried += 1 }
             }
@@ -188,6 +188,15 @@ public final class Worker {
 }
 
 extension Error {
+    /// The error as logs may show it: no row values, which may be a family's personal data.
+    var logDescription: String {
+        switch self {
+        case let error as PostgresError: error.logDescription
+        case let error as BackOfficeError: (error.underlying as? PostgresError)?.logDescription ?? error.message
+        default: "\(type(of: self)): \(self)"
+        }
+    }
+
     /// Whether the database connection is gone, so that nothing more can be done on it.
     var isConnectionLoss: Bool {
         if let error = self as? PostgresError { return error.isConnectionError }

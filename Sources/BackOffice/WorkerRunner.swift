@@ -45,7 +45,7 @@ public final class WorkerRunner {
                 try waitForWork(shutdown: shutdown)
                 backoff = .milliseconds(200)
             } catch {
-                logger.error("worker error, retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(backoff.seconds * 1000))"])
+                logger.error("worker error, retrying", metadata: ["error": "\(error.logDescription)", "retry_in_ms": "\(Int(backoff.seconds * 1000))"])
                 if error.isConnectionLoss { dropConnection() }
                 sleep(backoff, unless: shutdown)
                 backoff = min(backoff * 2, .seconds(30))

@@ -61,6 +61,15 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// succeed on a new connection, and nothing about the data itself was wrong.
     public var isConnectionError: Bool { code == .connectionFailed || code == .connectionLost }
 
+    /// The message, constraint and SQLSTATE, without the detail: the server's detail may quote the
+    /// failing row ("Failing row contains …"), which holds personal data that logs must not carry.
+    public var logDescription: String {
+        var line = message
+        if let constraint { line += " (constraint \(constraint))" }
+        if let sqlState { line += " [SQLSTATE \(sqlState)]" }
+        return line
+    }
+
     /// One line a person can act on: the message, then detail and hint, then the SQLSTATE.
     public var description: String {
         var line = message
