@@ -85,8 +85,15 @@ public final class Administration {
         file path: String, rejectsPath: String? = nil, onProgress: (Int) -> Void = { _ in }
     ) throws -> ImportReport {
         let rejects = try rejectsPath.map { try RejectsFile(path: $0) }
-        let report = try DossierImporter(connection: connection, logger: logger).importFile(
-            path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
+        let report: ImportReport
+        do {
+            report = try DossierImporter(connection: connection, logger: logger).importFile(
+                path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
+        } catch {
+            // Keep what was refused before the failure; leave no empty file behind.
+            try? rejects?.close()
+            throw error
+        }
         try rejects?.close()
         return report
     }
