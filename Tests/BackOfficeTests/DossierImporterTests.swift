@@ -83,7 +83,7 @@ struct DossierImporterTests {
         BadLine(
             description: "a wrong type",
             bytes: { Array(try good("BAD-3").replacingOccurrences(of: #""size": 182734"#, with: #""size": "182734""#).utf8) },
-            path: "$.documents[0].size", reason: ""),
+            path: "$.documents[0].size", reason: "expected integer, found string"),
         BadLine(
             description: "an unknown structure",
             bytes: {
@@ -112,7 +112,7 @@ struct DossierImporterTests {
                     try good("BAD-7").replacingOccurrences(of: #""confirmed": true"#, with: #""confirmed": true, "notes": "\#(notes)""#)
                         .utf8)
             },
-            path: "$.notes", reason: ""),
+            path: "$.notes", reason: "longer than 4000 characters"),
         BadLine(description: "a blank line", bytes: { [] }, path: "$", reason: "empty line"),
         BadLine(description: "a line of spaces", bytes: { Array("  \t ".utf8) }, path: "$", reason: "empty line"),
         BadLine(
@@ -194,6 +194,18 @@ struct DossierImporterTests {
         #expect(try connection.scalar("SELECT count(*) FROM dossiers", as: Int.self) == 0)
     }
 
+    @Test func anEmptyFileLeavesNoRejectsFile() throws {
+        let administration = try Fixture.administration(try Fixture.exampleStructuresDatabase())
+        defer { administration.close() }
+        let file = try Fixture.data(Data(), name: "empty.jsonl")
+        let rejectsPath = file + ".rejects"
+        let error = try #require(throws: BackOfficeError.self) {
+            try administration.importDossiers(file: file, rejectsPath: rejectsPath)
+        }
+        #expect(error.code == .badInput)
+        #expect(!FileManager.default.fileExists(atPath: rejectsPath))
+    }
+
     @Test func aMissingFileIsBadInput() throws {
         let administration = try Fixture.administration(try Fixture.exampleStructuresDatabase())
         defer { administration.close() }
@@ -272,6 +284,30 @@ struct DossierImporterTests {
                 "SELECT outcome::text FROM decisions WHERE dossier_version = 2", as: String.self) == "validated")
     }
 
+    @Test func aReturnedDossierCannotMoveToAnotherStructure() throws {
+        let conninfo = try Fixture.processedExamplesDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let moved = try Self.correctedVLF0002().replacingOccurrences(
+            of: #""structure": "villefranche""#, with: #""structure": "saint-amour""#)
+        let report = try administration.importDossiers(file: try Fixture.file([moved]))
+        #expect(report.resubmitted == 0)
+        let rejected = try #require(report.rejected.first)
+        #expect(rejected.reasons.count == 1)
+        #expect(rejected.reasons.first?.hasPrefix("$.structure: ") == true)
+        #expect(rejected.reasons.first?.contains("villefranche") == true, "\(rejected.reasons)")
+
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        #expect(
+            try connection.scalar(
+                """
+                SELECT s.code || ' ' || d.state::text || ' v' || d.version || ' ' || (a.structure_id = d.structure_id)::text
+                FROM dossiers d JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
+                WHERE d.external_id = 'VLF-0002'
+                """, as: String.self) == "villefranche returned v1 true")
+    }
+
     @Test(arguments: [("VLF-0001", "planning_open"), ("PTL-0001", "awaiting_review")])
     func aProcessedDossierCannotBeSentAgain(externalID: String, state: String) throws {
         let conninfo = try Fixture.processedExamplesDatabase()
@@ -322,10 +358,16 @@ struct DossierImporterTests {
     // MARK: - Lines the database refuses
 
     @Test(arguments: [
-        ("a year 0 birth date", "2018-03-14", "0000-03-14"),
-        ("a document size beyond bigint", #""size": 182734"#, #""size": 99999999999999999999"#),
+        // The contract sets no maximum number of trusted persons; positions are smallint.
+        (
+            "32769 trusted persons", #""trusted_persons": ["#,
+            #""trusted_persons": ["# + String(repeating: #"{"first_name": "A", "last_name": "B"}, "#, count: 32_768),
+            "smallint out of range"
+        )
     ])
-    func aLineTheDatabaseRefusesCostsNoOtherLine(problem: String, original: String, replacement: String) throws {
+    func aLineTheDatabaseRefusesCostsNoOtherLine(problem: String, original: String, replacement: String, reason: String)
+        throws
+    {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let connection = try Connection(conninfo)
         defer { connection.close() }
@@ -337,11 +379,37 @@ struct DossierImporterTests {
         #expect(report.created == 2)
         let rejected = try #require(report.rejected.first)
         #expect(rejected.line == 2)
+        #expect(rejected.externalID == "DB-1")
         #expect(rejected.reasons.count == 1)
-        #expect(rejected.reasons.first?.hasPrefix("$") == true)
+        // The contract let it through: the reason is the database's, for the whole line.
+        #expect(rejected.reasons.first?.hasPrefix("$: ") == true)
+        #expect(rejected.reasons.first?.contains(reason) == true, "\(rejected.reasons)")
         #expect(try Self.storedRows(connection, "DB-1") == 0)
         #expect(try Self.storedRows(connection, "DB-0") == Self.rowsPerGoodLine)
         #expect(try Self.storedRows(connection, "DB-2") == Self.rowsPerGoodLine)
+    }
+
+    @Test func textSurvivesTheCopyIntact() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let line = try Self.good("TEXT-1")
+            .replacingOccurrences(
+                of: #""notes": "Allergie à l'arachide""#,
+                with: #""notes": "tab\there\nnew line \\N back\\slash \"quoted\" \\.""#)
+            .replacingOccurrences(
+                of: #""services": ["cantine", "mercredi"]"#, with: #""services": ["a,b", "c\"d", "{e}", "NULL", "f\\g"]"#)
+        let report = try administration.importDossiers(file: try Fixture.file([line]))
+        #expect(report.rejected.isEmpty, "\(report.rejected)")
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        #expect(
+            try connection.scalar("SELECT notes FROM children WHERE position = 0", as: String.self)
+                == "tab\there\nnew line \\N back\\slash \"quoted\" \\.")
+        #expect(
+            try connection.scalar("SELECT array_to_json(services)::text FROM children WHERE position = 0", as: String.self)
+                == #"["a,b","c\"d","{e}","NULL","f\\g"]"#)
+        #expect(try connection.scalar("SELECT services[4] IS NOT NULL FROM children WHERE position = 0", as: Bool.self) == true)
     }
 
     @Test func batchesAreCommittedAsTheyGo() throws {
