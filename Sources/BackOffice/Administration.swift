@@ -72,7 +72,12 @@ public final class Administration {
         case .failure(let error):
             throw BackOfficeError(.badInput, ([path + ": not a valid structures file:"] + error.reasons).joined(separator: "\n  "))
         case .success(let structures):
-            return try StructureCatalog(connection: connection).apply(structures)
+            do {
+                return try StructureCatalog(connection: connection).apply(structures)
+            } catch let error as BackOfficeError where error.code == .badInput {
+                throw BackOfficeError(
+                    .badInput, "\(path): not a valid structures file:\n  \(error.message)", underlying: error.underlying)
+            }
         }
     }
 
