@@ -112,6 +112,36 @@ struct MigrationsTests {
             try connection.scalar("SELECT count(DISTINCT version) FROM schema_migrations", as: Int.self) == migrations.count)
     }
 
+    /// A directory of migration files named `names`, each creating nothing.
+    static func directory(_ names: [String]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in names {
+            try Data("SELECT 1;\n".utf8).write(to: directory.appendingPathComponent(name))
+        }
+        return directory.path
+    }
+
+    @Test func migrationsLoadInVersionOrderNotNameOrder() throws {
+        let migrations = try Migration.load(directory: try Self.directory(["9_nine.sql", "010_ten.sql", "2_two.sql", "README"]))
+        #expect(migrations.map(\.version) == [2, 9, 10])
+        #expect(migrations.map(\.name) == ["two", "nine", "ten"])
+    }
+
+    @Test(arguments: [["001_a.sql", "1_b.sql"], ["001_a.sql", "002_b.sql", "1_c.sql"]])
+    func aVersionUsedTwiceIsRefused(names: [String]) throws {
+        let error = try #require(throws: BackOfficeError.self) { try Migration.load(directory: try Self.directory(names)) }
+        #expect(error.code == .schema)
+        #expect(error.message.contains("version 1 is used twice"))
+    }
+
+    @Test(arguments: ["one.sql", "x_one.sql", "001.sql"])
+    func aMisnamedMigrationIsRefused(name: String) throws {
+        let error = try #require(throws: BackOfficeError.self) { try Migration.load(directory: try Self.directory([name])) }
+        #expect(error.code == .schema)
+        #expect(error.message.contains("\(name): a migration is named NNN_name.sql"))
+    }
+
     @Test func aMigrationThatFailsLeavesNoTrace() throws {
         let conninfo = try Fixture.migratedDatabase()
         let connection = try Fixture.connection(conninfo)

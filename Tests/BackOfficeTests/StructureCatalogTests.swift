@@ -177,6 +177,39 @@ struct StructureCatalogTests {
         #expect(try connection.scalar("SELECT count(*) FROM structures", as: Int.self) == 0)
     }
 
+    /// What the schema cannot say but the database refuses is still the file's fault: bad input,
+    /// with the path of the part concerned, and nothing stored.
+    @Test(arguments: [
+        ("a time zone PostgreSQL does not know", "$.structures[0].timezone"),
+        ("the reserved document kind free", "$.structures[0].documents[1].kind"),
+        ("another structure's registration code", "$.structures[1].registration_code"),
+    ])
+    func whatOnlyTheDatabaseChecksIsBadInputToo(problem: String, path: String) throws {
+        let conninfo = try Fixture.migratedDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let file = try Self.changedFile(problem.hasPrefix("another") ? 1 : 0) { structure in
+            switch problem {
+            case "a time zone PostgreSQL does not know":
+                structure["timezone"] = "Europe/Villefranche"
+            case "the reserved document kind free":
+                var documents = structure["documents"] as! [[String: Any]]
+                documents[1]["kind"] = "free"
+                structure["documents"] = documents
+            default:
+                structure["registration_code"] = "VLF-2026-ENF"
+            }
+        }
+        let error = try #require(throws: BackOfficeError.self) { try administration.applyStructures(file: file) }
+        #expect(error.code == .badInput)
+        #expect(error.message.hasPrefix("\(file): not a valid structures file:"))
+        #expect(error.message.contains("\(path): "), "\(error.message)")
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        #expect(try connection.scalar("SELECT count(*) FROM structures", as: Int.self) == 0)
+        #expect(try connection.scalar("SELECT count(*) FROM document_kinds", as: Int.self) == 0)
+    }
+
     @Test(arguments: ["", "{", "{\"structures\": []}", "[]"])
     func notAStructuresFile(text: String) throws {
         let conninfo = try Fixture.migratedDatabase()
