@@ -98,6 +98,21 @@ struct SchemaConstraintsTests {
         #expect(try connection.scalar("SELECT count(*) FROM dossier_events", as: Int.self) == events)
     }
 
+    @Test(arguments: ["", nil] as [String?])
+    func aDossierSubmittedWithoutAnActorIsRefused(actor: String?) throws {
+        let connection = try Connection(try Fixture.processedExamplesDatabase())
+        defer { connection.close() }
+        if let actor { try connection.query("SELECT set_config('eticket.actor', $1, false)", [actor]) }
+        let error = try connection.refusal(
+            """
+            INSERT INTO dossiers (structure_id, account_id, external_id, state, confirmed, submitted_at, content)
+            SELECT structure_id, account_id, 'NEW-2', 'submitted', true, now(), '{}' FROM dossiers
+            WHERE external_id = 'VLF-0001'
+            """)
+        #expect(error.sqlState == "ETK05")
+        #expect(try connection.scalar("SELECT count(*) FROM dossiers WHERE external_id = 'NEW-2'", as: Int.self) == 0)
+    }
+
     // MARK: - Read-only after sending
 
     @Test(arguments: [
@@ -171,6 +186,7 @@ struct SchemaConstraintsTests {
         "TRUNCATE dossier_events",
         "UPDATE decisions SET reason = 'rewritten'",
         "DELETE FROM decisions",
+        "TRUNCATE decisions CASCADE",  // takes dossier_events with it, whose trigger says no
     ])
     func theAuditTrailIsAppendOnly(sql: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
