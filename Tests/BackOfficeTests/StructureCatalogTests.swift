@@ -87,6 +87,21 @@ struct StructureCatalogTests {
         #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
     }
 
+    @Test func whatTheFileNoLongerNamesIsLeftAsItIs() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let file = try Self.changedFile(0) { structure in
+            structure["services"] = (structure["services"] as! [[String: Any]]).filter { $0["code"] as? String != "garderie-matin" }
+            structure["documents"] = nil
+        }
+        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        #expect(try connection.scalar("SELECT count(*) FROM services WHERE code = 'garderie-matin'", as: Int.self) == 1)
+        #expect(try connection.scalar("SELECT count(*) FROM document_kinds", as: Int.self) == 3)
+    }
+
     @Test func aChangedLabelIsStored() throws {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let administration = try Fixture.administration(conninfo)
