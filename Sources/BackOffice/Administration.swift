@@ -72,7 +72,12 @@ public final class Administration {
         case .failure(let error):
             throw BackOfficeError(.badInput, ([path + ": not a valid structures file:"] + error.reasons).joined(separator: "\n  "))
         case .success(let structures):
-            return try StructureCatalog(connection: connection).apply(structures)
+            do {
+                return try StructureCatalog(connection: connection).apply(structures)
+            } catch let error as BackOfficeError where error.code == .badInput {
+                throw BackOfficeError(
+                    .badInput, "\(path): not a valid structures file:\n  \(error.message)", underlying: error.underlying)
+            }
         }
     }
 
@@ -85,8 +90,15 @@ public final class Administration {
         file path: String, rejectsPath: String? = nil, onProgress: (Int) -> Void = { _ in }
     ) throws -> ImportReport {
         let rejects = try rejectsPath.map { try RejectsFile(path: $0) }
-        let report = try DossierImporter(connection: connection, logger: logger).importFile(
-            path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
+        let report: ImportReport
+        do {
+            report = try DossierImporter(connection: connection, logger: logger).importFile(
+                path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
+        } catch {
+            // Keep what was refused before the failure; leave no empty file behind.
+            try? rejects?.close()
+            throw error
+        }
         try rejects?.close()
         return report
     }

@@ -106,31 +106,42 @@ struct IntakeStaging {
     }
 
     /// Takes out of the batch the dossiers that exist and are not returned: they are read-only
-    /// while submitted, under review or decided.
+    /// while submitted, under review or decided. A dossier also stays with its structure: a line
+    /// naming another one is refused rather than leave the dossier with another structure's account.
     private func refuseReadOnly(_ batch: [IntakeLine]) throws -> [RejectedLine] {
         let rows = try connection.query(
             """
             WITH locked AS (
-                SELECT d.external_id, d.state FROM dossiers d
+                SELECT d.external_id, d.state, d.structure_id, st.code AS structure FROM dossiers d
+                JOIN structures st ON st.id = d.structure_id
                 JOIN intake_dossiers s USING (external_id)
                 FOR UPDATE OF d
             ), refused AS (
                 DELETE FROM intake_dossiers s USING locked l
-                WHERE s.external_id = l.external_id AND l.state <> 'returned'
-                RETURNING s.line, l.state
+                WHERE s.external_id = l.external_id AND (l.state <> 'returned' OR l.structure_id <> s.structure_id)
+                RETURNING s.line, l.state, l.state <> 'returned' AS read_only,
+                          l.structure_id <> s.structure_id AS moved, l.structure
             )
-            SELECT line, state::text AS state FROM refused
+            SELECT line, state::text AS state, read_only, moved, structure FROM refused
             """)
         let byLine = Dictionary(batch.map { ($0.number, $0) }, uniquingKeysWith: { first, _ in first })
         return try rows.compactMap { row in
             guard let line = byLine[try row.decode(Int.self, "line")] else { return nil }
-            let state = try row.decode(String.self, "state")
-            return RejectedLine(
-                line: line.number, externalID: line.dossier.externalID,
-                reasons: [
-                    "$.external_id: dossier \(line.dossier.externalID) is \(state) and read-only; "
-                        + "it can be sent again only after it has been returned"
-                ], input: line.input)
+            let id = line.dossier.externalID
+            var reasons: [String] = []
+            if try row.decode(Bool.self, "read_only") {
+                let state = try row.decode(String.self, "state")
+                reasons.append(
+                    "$.external_id: dossier \(id) is \(state) and read-only; "
+                        + "it can be sent again only after it has been returned")
+            }
+            if try row.decode(Bool.self, "moved") {
+                let structure = try row.decode(String.self, "structure")
+                reasons.append(
+                    "$.structure: dossier \(id) belongs to the structure \(structure); "
+                        + "it cannot be sent again to another one")
+            }
+            return RejectedLine(line: line.number, externalID: id, reasons: reasons, input: line.input)
         }
     }
 

@@ -26,6 +26,7 @@ public struct Migration: Sendable, Equatable {
             throw BackOfficeError(.schema, "cannot read the migrations in \(directory): \(error.localizedDescription)")
         }
         var migrations: [Migration] = []
+        var files: [Int: String] = [:]
         for file in names.sorted() {
             let stem = file.dropLast(4)
             guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]) else {
@@ -35,12 +36,14 @@ public struct Migration: Sendable, Equatable {
             guard let sql = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw BackOfficeError(.schema, "\(path): not readable as UTF-8")
             }
-            if let previous = migrations.last, previous.version == version {
-                throw BackOfficeError(.schema, "\(path): version \(version) is used twice")
+            // Compare numbers, not names: 1_a.sql and 001_b.sql share a version, and 9_a.sql comes before 010_b.sql.
+            if let previous = files[version] {
+                throw BackOfficeError(.schema, "\(path): version \(version) is used twice (also \(previous))")
             }
+            files[version] = file
             migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql))
         }
-        return migrations
+        return migrations.sorted { $0.version < $1.version }
     }
 }
 

@@ -26,16 +26,17 @@ public struct StructureCatalog {
         try database("cannot apply the structures") {
             try connection.transaction { _ in
                 var report = StructureApplyReport()
-                for structure in structures {
-                    report.structures.append((structure.code, try apply(structure)))
+                for (index, structure) in structures.enumerated() {
+                    report.structures.append((structure.code, try apply(structure, at: "$.structures[\(index)]")))
                 }
                 return report
             }
         }
     }
 
-    private func apply(_ structure: Structure) throws -> StructureApplyReport.Change {
-        let upsert = try connection.query(
+    private func apply(_ structure: Structure, at path: String) throws -> StructureApplyReport.Change {
+        let upsert = try statement(at: path) {
+            try connection.query(
             """
             INSERT INTO structures AS s (code, name, postal_codes, registration_code, timezone, locale,
                 sender_name, sender_email, reply_to, portal_url, review, rights_opening)
@@ -60,29 +61,33 @@ public struct StructureCatalog {
                 structure.sender.replyTo, structure.portalURL, structure.review.rawValue,
                 structure.rightsOpening.rawValue,
             ])
+        }
         var changed = 0
-        for kind in structure.documentKinds {
-            changed += try connection.query(
+        for (index, kind) in structure.documentKinds.enumerated() {
+            changed += try statement(at: "\(path).documents[\(index)]") {
+                try connection.query(
                 """
                 INSERT INTO document_kinds AS k (structure_id, kind, label, required)
                 SELECT id, $2, $3, $4 FROM structures WHERE code = $1
                 ON CONFLICT (structure_id, kind) DO UPDATE SET label = EXCLUDED.label, required = EXCLUDED.required
                 WHERE (k.label, k.required) IS DISTINCT FROM (EXCLUDED.label, EXCLUDED.required)
-                """, [structure.code, kind.kind, kind.label, kind.required]
-            ).rowsAffected
+                """, [structure.code, kind.kind, kind.label, kind.required])
+            }.rowsAffected
         }
-        for service in structure.services {
-            changed += try connection.query(
+        for (index, service) in structure.services.enumerated() {
+            changed += try statement(at: "\(path).services[\(index)]") {
+                try connection.query(
                 """
                 INSERT INTO services AS v (structure_id, code, label, weekdays)
                 SELECT id, $2, $3, $4::smallint[] FROM structures WHERE code = $1
                 ON CONFLICT (structure_id, code) DO UPDATE SET label = EXCLUDED.label, weekdays = EXCLUDED.weekdays
                 WHERE (v.label, v.weekdays) IS DISTINCT FROM (EXCLUDED.label, EXCLUDED.weekdays)
-                """, [structure.code, service.code, service.label, service.weekdays]
-            ).rowsAffected
+                """, [structure.code, service.code, service.label, service.weekdays])
+            }.rowsAffected
         }
-        for period in structure.periods {
-            changed += try connection.query(
+        for (index, period) in structure.periods.enumerated() {
+            changed += try statement(at: "\(path).periods[\(index)]") {
+                try connection.query(
                 """
                 INSERT INTO periods AS p (structure_id, code, label, starts_on, ends_on, planning_opens_at, closed_dates)
                 SELECT id, $2, $3, $4::date, $5::date, $6, $7::date[] FROM structures WHERE code = $1
@@ -96,10 +101,30 @@ public struct StructureCatalog {
                 [
                     structure.code, period.code, period.label, period.startsOn.description,
                     period.endsOn.description, period.planningOpensAt, period.closedDates.map(\.description),
-                ]
-            ).rowsAffected
+                ])
+            }.rowsAffected
         }
         if let row = upsert.first, try row.decode(Bool.self, "created") { return .created }
         return upsert.isEmpty && changed == 0 ? .unchanged : .updated
+    }
+
+    /// The file's fields behind the constraints the contract does not repeat.
+    static let constraintFields = [
+        "structures_timezone_check": ".timezone", "structures_registration_code_key": ".registration_code",
+        "structures_sender_email_check": ".sender.email", "structures_reply_to_check": ".sender.reply_to",
+        "structures_portal_url_check": ".portal_url", "document_kinds_kind_check": ".kind",
+    ]
+
+    /// Runs one statement for the part of the file at `path`. A check or unique constraint the
+    /// schema cannot express (a time zone PostgreSQL does not know, another structure's
+    /// registration code, the reserved document kind `free`) is the file's fault: bad input, with
+    /// the path.
+    private func statement(at path: String, _ body: () throws -> QueryResult) throws -> QueryResult {
+        do {
+            return try body()
+        } catch let error as PostgresError where error.sqlState == "23514" || error.sqlState == "23505" {
+            let field = error.constraint.flatMap { Self.constraintFields[$0] } ?? ""
+            throw BackOfficeError(.badInput, "\(path)\(field): \(error.message)", underlying: error)
+        }
     }
 }
