@@ -101,8 +101,13 @@ struct ContractReader {
     }
 
     mutating func int(_ object: JSONObject, _ key: String, at path: String) -> Int {
-        guard let value = object[key]?.numberValue?.intValue else {
+        guard let number = object[key]?.numberValue else {
             missing(path + JSONPath.component(key))
+            return 0
+        }
+        // The schema allows any integer; ours are 64-bit.
+        guard let value = number.intValue else {
+            missing(path + JSONPath.component(key), "is too large: \(number.text)")
             return 0
         }
         return value

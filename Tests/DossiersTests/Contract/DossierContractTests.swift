@@ -153,3 +153,13 @@ import Testing
         #expect(elapsed < .seconds(10))
     }
 }
+
+@Test func anIntegerBeyond64BitsIsTooLargeNotMissing() throws {
+    let line = #"{"external_id":"X-1","structure":"s","account":{"email":"a@b","first_name":"A","last_name":"B"},"submitted_at":"2026-08-21T19:04:11+02:00","confirmed":true,"children":[],"guardians":[],"documents":[{"kind":"free","filename":"f","media_type":"m","size":99999999999999999999,"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}"#
+    guard case .failure(let error) = DossierContract.decode(line: Array(line.utf8)) else {
+        Issue.record("a 20-digit size was accepted")
+        return
+    }
+    #expect(error.violations.map(\.path) == ["$.documents[0].size"])
+    #expect(error.violations.first?.reason == "is too large: 99999999999999999999")
+}
