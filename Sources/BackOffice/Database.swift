@@ -11,7 +11,10 @@ enum Database {
         do {
             connection = try Connection(conninfo)
         } catch {
-            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(error.message)", underlying: error)
+            // libpq's reason spans lines ("…failed: …\n\tIs the server running…"): one line is read better.
+            let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .joined(separator: " ")
+            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)", underlying: error)
         }
         try database("cannot prepare the connection") {
             try connection.query("SELECT set_config('eticket.actor', $1, false)", [actor])

@@ -23,6 +23,28 @@ struct ETicket: AsyncParsableCommand {
         ])
 }
 
+extension ETicket {
+    /// ArgumentParser's own entry point, with DESIGN.md's exit codes: 2 for a usage error (not
+    /// sysexits' 64), and the command's own codes otherwise.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure || code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
 /// Options every command that touches the database takes.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "The database: a postgresql:// URI or a libpq key=value string.")

@@ -34,9 +34,7 @@ struct Settings {
             EnvironmentVariablesProvider(secretsSpecifier: .specific(["ETICKET_DATABASE_URL"])).prefixKeys(with: "eticket"),
         ]
         if let file = options.configFile ?? ProcessInfo.processInfo.environment["ETICKET_CONFIG"] {
-            guard FileManager.default.fileExists(atPath: file) else {
-                throw BackOfficeError(.badInput, "\(file): no such configuration file")
-            }
+            try ConfigurationFile.validate(file)
             do {
                 providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
             } catch {
@@ -50,10 +48,8 @@ struct Settings {
         databaseURL = config.string(forKey: "database.url", isSecret: true)
         worker.batchSize = try Self.positive(config, "worker.batchSize", default: worker.batchSize)
         worker.maxAttempts = try Self.positive(config, "worker.maxAttempts", default: worker.maxAttempts)
-        worker.pollInterval = .milliseconds(
-            Int(1000 * config.double(forKey: "worker.pollIntervalSeconds", default: worker.pollInterval.seconds)))
-        worker.retryBaseDelay = .milliseconds(
-            Int(1000 * config.double(forKey: "worker.retryBaseSeconds", default: worker.retryBaseDelay.seconds)))
+        worker.pollInterval = try Self.seconds(config, "worker.pollIntervalSeconds", default: worker.pollInterval)
+        worker.retryBaseDelay = try Self.seconds(config, "worker.retryBaseSeconds", default: worker.retryBaseDelay)
         processes = try Self.positive(config, "worker.processes", default: processes)
         templatesDirectory = config.string(forKey: "templates.directory")
         let level = config.string(forKey: "log.level", default: "info")
@@ -64,9 +60,37 @@ struct Settings {
     }
 
     private static func positive(_ config: ConfigReader, _ key: String, default value: Int) throws -> Int {
-        let number = config.int(forKey: ConfigKey(key), default: value)
-        guard number >= 1 else { throw BackOfficeError(.badInput, "\(key): must be at least 1, not \(number)") }
-        return number
+        guard let number = try self.number(config, key) else { return value }
+        guard number >= 1, number == number.rounded(), number < 1e9 else {
+            throw BackOfficeError(.badInput, "\(key): must be a whole number of at least 1, not \(number)")
+        }
+        return Int(number)
+    }
+
+    private static func seconds(_ config: ConfigReader, _ key: String, default value: Duration) throws -> Duration {
+        guard let number = try self.number(config, key) else { return value }
+        guard number > 0, number <= 86_400 else {
+            throw BackOfficeError(.badInput, "\(key): must be a number of seconds above 0 and at most 86400, not \(number)")
+        }
+        return .milliseconds(Int((number * 1000).rounded()))
+    }
+
+    /// A number however the layer holds it (an integer or a decimal in JSON, text in the
+    /// environment); a value that is there but no number is an error, never silently the default.
+    private static func number(_ config: ConfigReader, _ key: String) throws -> Double? {
+        let key = ConfigKey(key)
+        if let value = config.int(forKey: key) { return Double(value) }
+        if let value = config.double(forKey: key) { return value }
+        if let text = config.string(forKey: key) {
+            guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+                throw BackOfficeError(.badInput, "\(key): not a number: \(text)")
+            }
+            return value
+        }
+        if config.bool(forKey: key) != nil {
+            throw BackOfficeError(.badInput, "\(key): not a number: a boolean")
+        }
+        return nil
     }
 
     /// Logs go to stderr, one line per event; bootstrapped once per process.
