@@ -1,0 +1,96 @@
+import BackOffice
+import Foundation
+import Postgres
+import Testing
+
+/// A small seeded generator, so that a failing case can be replayed from its seed.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    mutating func next() -> UInt64 {
+        // SplitMix64.
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Ways to damage a valid line, each a kind of bad input met in real exports.
+enum Damage: CaseIterable {
+    case truncate, flipByte, insertControl, invalidUTF8, dropQuote, duplicateKey, deepNesting, hugeString, wrongType, nulEscape
+
+    func apply(to line: [UInt8], using random: inout SeededRandom) -> [UInt8] {
+        var bytes = line
+        let at = Int.random(in: 1..<max(2, bytes.count - 1), using: &random)
+        switch self {
+        case .truncate: return Array(bytes.prefix(at))
+        case .flipByte: bytes[at] ^= UInt8.random(in: 1...255, using: &random)
+        case .insertControl: bytes.insert(UInt8.random(in: 0...31, using: &random), at: at)
+        case .invalidUTF8: bytes.insert(contentsOf: [0xC3, 0x28], at: at)
+        case .dropQuote:
+            if let quote = bytes[at...].firstIndex(of: UInt8(ascii: "\"")) { bytes.remove(at: quote) }
+        case .duplicateKey: return Array(#"{"confirmed": true, "#.utf8) + bytes.dropFirst()
+        case .deepNesting: return Array(String(repeating: "[", count: 5_000).utf8) + bytes
+        case .hugeString:
+            let text = String(decoding: bytes, as: UTF8.self)
+                .replacingOccurrences(of: "Allergie à l'arachide", with: String(repeating: "é", count: 1_000_000))
+            return Array(text.utf8)
+        case .wrongType:
+            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: #""confirmed": true"#, with: #""confirmed": "yes""#)
+            return Array(text.utf8)
+        case .nulEscape:
+            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "Martin", with: #"Mar\u0000tin"#)
+            return Array(text.utf8)
+        }
+        return bytes
+    }
+}
+
+@Suite("Bad input, tried systematically: the import")
+struct ImportFuzzTests {
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func damagedLinesAreRefusedAloneAndLeaveNothingBehind(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let examples = try Fixture.exampleLines()
+        let base = Array(try #require(examples["VLF-0001"]).utf8)
+        var lines: [[UInt8]] = []
+        var intact: Set<String> = []
+        for index in 0..<60 {
+            var line = Array(String(decoding: base, as: UTF8.self)
+                .replacingOccurrences(of: "VLF-0001", with: "FUZZ-\(seed)-\(index)").utf8)
+            if index % 3 == 0 {
+                intact.insert("FUZZ-\(seed)-\(index)")
+            } else {
+                let damage = Damage.allCases.randomElement(using: &random) ?? .truncate
+                line = damage.apply(to: line, using: &random)
+            }
+            lines.append(line)
+        }
+        let path = try Fixture.data(Data(lines.joined(separator: [UInt8(ascii: "\n")])), name: "fuzz.jsonl")
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let rejects = path + ".rejects"
+        let report = try administration.importDossiers(file: path, rejectsPath: rejects)
+
+        #expect(report.lines == 60)
+        #expect(report.accepted + report.rejected.count == 60)
+        #expect(report.rejected.allSatisfy { !$0.reasons.isEmpty && $0.reasons.allSatisfy { $0.hasPrefix("$") } })
+        let owner = try Fixture.connection(conninfo)
+        let stored = Set(try owner.query("SELECT external_id FROM dossiers").map { try $0.decode(String.self, "external_id") })
+        // Every intact line is in; whatever is in was accepted whole (its children and queue row too).
+        #expect(intact.isSubset(of: stored))
+        #expect(stored.count == report.accepted)
+        #expect(try owner.scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == report.accepted)
+        #expect(
+            try owner.scalar(
+                "SELECT count(*) FROM dossiers d WHERE (SELECT count(*) FROM children c WHERE c.dossier_id = d.id) <> jsonb_array_length(d.content->'children')",
+                as: Int.self) == 0)
+        let rejectLines = try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n")
+        #expect(rejectLines.count == report.rejected.count)
+    }
+}
