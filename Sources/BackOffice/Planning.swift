@@ -10,7 +10,7 @@ public struct ChildPlanning: Sendable, Equatable, Codable {
         case reserved
         /// Open to reserve: rights, a day the service runs, inside the period and not closed.
         case open
-        /// A closed date of the period (a public holiday).
+        /// A closed date of the period (a public holiday) on a day the service would run.
         case closed
         /// The service does not run on this weekday.
         case notRunning = "not_running"
@@ -85,8 +85,8 @@ extension Administration {
                        CASE
                            WHEN x.id IS NOT NULL THEN 'reserved'
                            WHEN p.id IS NULL THEN 'outside_period'
-                           WHEN g.day::date = ANY (p.closed_dates) THEN 'closed'
                            WHEN NOT (extract(isodow FROM g.day)::smallint = ANY (s.weekdays)) THEN 'not_running'
+                           WHEN g.day::date = ANY (p.closed_dates) THEN 'closed'
                            WHEN r.id IS NULL THEN 'no_rights'
                            ELSE 'open'
                        END AS cell,

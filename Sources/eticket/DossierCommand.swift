@@ -50,14 +50,14 @@ func renderDetails(_ d: DossierDetails) -> String {
             + "house rules \(d.account.houseRulesAcceptedAt == nil ? "NOT accepted" : "accepted")")
     if let notes = d.notes { out.append("Notes       \(notes)") }
 
-    var children = Table(headers: ["#", "CHILD", "BORN", "AGE", "SERVICES", "NOTES"])
+    var children = Table(headers: ["#", "ID", "CHILD", "BORN", "AGE", "SERVICES", "NOTES"])
     children.rows = d.children.map {
         [
-            "\($0.number)", "\($0.firstName) \($0.lastName)", $0.birthDate, "\($0.age)",
+            "\($0.number)", "\($0.id)", "\($0.firstName) \($0.lastName)", $0.birthDate, "\($0.age)",
             $0.services?.joined(separator: ",") ?? "all", $0.notes ?? "",
         ]
     }
-    section("Children (child id: \(d.children.map { "\($0.number)=\($0.id)" }.joined(separator: " ")))", d.children.isEmpty ? [] : [children.render()])
+    section("Children (# is N in \(d.externalID)/N)", d.children.isEmpty ? [] : [children.render()])
 
     section(
         "Guardians (★ payer, ✚ emergency contact)",
@@ -76,16 +76,18 @@ func renderDetails(_ d: DossierDetails) -> String {
             "  \(p.emergencyContact ? "✚" : " ") \(p.firstName) \(p.lastName)" + (p.relationship.map { " (\($0))" } ?? "")
                 + " — \(p.phone ?? "no phone")" + (p.canPickUp ? ", may pick up" : ", may not pick up")
         })
+    func file(_ document: DossierDetails.Document) -> String {
+        "\(document.filename) (\(document.mediaType), \(document.size) bytes)"
+    }
     section(
         "Documents",
-        d.expectedDocuments.map { k in
-            let status = k.present > 0 ? "present" + (k.present > 1 ? " (\(k.present))" : "") : (k.required ? "MISSING" : "absent")
-            return "  \(k.required ? "required " : "suggested") \(k.kind.padding(toLength: 22, withPad: " ", startingAt: 0)) \(status)"
+        d.expectedDocuments.flatMap { k -> [String] in
+            let head = "  \(k.required ? "required " : "suggested") \(k.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) "
+            let files = d.documents.filter { $0.kind == k.kind }
+            guard !files.isEmpty else { return [head + (k.required ? "MISSING" : "absent")] }
+            return [head + file(files[0])] + files.dropFirst().map { String(repeating: " ", count: head.count) + file($0) }
         }
-            + d.freeDocuments.map { "  free      \($0.kind.padding(toLength: 22, withPad: " ", startingAt: 0)) \($0.filename)" }
-            + d.documents.filter { doc in d.expectedDocuments.contains { $0.kind == doc.kind } }.map {
-                "            \($0.filename) (\($0.mediaType), \($0.size) bytes)"
-            })
+            + d.freeDocuments.map { "  free      \($0.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(file($0))" })
     section(
         "Current findings (the rules run now)",
         d.currentFindings.map { "  \($0.code.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.part): \($0.messageEN)" },

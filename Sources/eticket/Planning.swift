@@ -41,17 +41,6 @@ extension ChildPlanning.Day {
         case .outsidePeriod: " "
         }
     }
-
-    var legend: String {
-        switch self {
-        case .reserved: "reserved"
-        case .open: "open to reserve"
-        case .closed: "closed"
-        case .notRunning: "service not running"
-        case .noRights: "no rights"
-        case .outsidePeriod: "(blank) outside the period"
-        }
-    }
 }
 
 /// One Monday-to-Sunday calendar per service: each day is its number and its symbol.
@@ -74,7 +63,8 @@ func renderPlanning(_ planning: ChildPlanning) -> String {
         if !line.isEmpty { out.append(line) }
     }
     out.append("")
-    out.append(ChildPlanning.Day.allCases.map { $0 == .outsidePeriod ? $0.legend : "\($0.symbol) \($0.legend)" }.joined(separator: "  "))
+    out.append("● reserved  ○ open to reserve  ✕ closed (holiday)  - service not running")
+    out.append("· no rights for this service  (blank) outside the period")
     return out.joined(separator: "\n")
 }
 

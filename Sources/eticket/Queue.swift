@@ -78,7 +78,7 @@ struct Queue: AsyncParsableCommand {
         @Option(help: "With --all-failed: only this structure's items.") var structure: String?
 
         func validate() throws {
-            if (id == nil) == !allFailed { throw ValidationError("give a dossier ID or --all-failed, not both") }
+            if (id == nil) == !allFailed { throw ValidationError("give either a dossier ID or --all-failed") }
             if id != nil, structure != nil { throw ValidationError("--structure goes with --all-failed") }
         }
 
@@ -135,15 +135,18 @@ func render(_ entries: [QueueEntry], format: OutputFormat) throws -> String {
         return try json(entries)
     case .table:
         guard !entries.isEmpty else { return "no dossier matches" }
-        var table = Table(headers: ["DOSSIER", "FAMILY", "CHILDREN", "SUBMITTED", "AGE", "STATE", "TRIES", "LAST ERROR"])
+        var table = Table(headers: ["DOSSIER", "FAMILY", "CHILDREN", "SUBMITTED", "AGE", "STATE", "TRIES"])
         let day = DateFormatter()
         day.dateFormat = "yyyy-MM-dd"
         table.rows = entries.map {
             [
-                $0.externalID, cut($0.family, 12), cut($0.children.joined(separator: ","), 14), day.string(from: $0.submittedAt),
-                formatAge($0.ageSeconds), $0.failed ? "failed" : $0.state, String($0.attempts), $0.lastError ?? "",
+                $0.externalID, cut($0.family, 14), cut($0.children.joined(separator: ","), 16), day.string(from: $0.submittedAt),
+                formatAge($0.ageSeconds), $0.failed ? "failed" : $0.state, String($0.attempts),
             ]
         }
+        // Errors are long: one line each under the table, cut at 80 columns.
+        let errors = entries.compactMap { entry in entry.lastError.map { cut("  \(entry.externalID)  \($0)", 80) } }
+        if !errors.isEmpty { return table.render() + "\n\nLast errors:\n" + errors.joined(separator: "\n") }
         return table.render()
     }
 }

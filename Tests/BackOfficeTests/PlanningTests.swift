@@ -31,6 +31,7 @@ struct PlanningTests {
         #expect(planning.day(3, of: "mercredi") == .notRunning)
         #expect(planning.day(3, of: "garderie-matin") == .noRights)  // Zoé asked for cantine and mercredi only
         #expect(planning.day(25, of: "garderie-matin") == .closed)
+        #expect(planning.day(25, of: "mercredi") == .notRunning)  // closed, but a Friday: not a mercredi day anyway
         #expect(planning.day(32, of: "cantine") == nil)
         #expect(planning.services[0].days.filter { $0 == .reserved }.count == 2)
     }
@@ -44,6 +45,7 @@ struct PlanningTests {
         #expect(november.firstWeekday == 7)
         #expect(november.services.map(\.rightsPeriods) == [["2026-2027"], ["2026-2027"], ["2026-2027"]])
         #expect(november.day(11, of: "mercredi") == .closed)
+        #expect(november.day(11, of: "cantine") == .notRunning)
         #expect(november.day(18, of: "mercredi") == .open)
         #expect(november.day(12, of: "garderie-matin") == .open)
         #expect(november.services.first?.days.count == 30)
