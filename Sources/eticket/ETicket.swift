@@ -19,7 +19,8 @@ struct ETicket: AsyncParsableCommand {
             """,
         subcommands: [
             Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
-            Templates.self, Outbox.self, Admins.self, Audit.self,
+            Templates.self, Outbox.self, Admins.self, Audit.self, DossierCommand.self, Planning.self,
+            Reservations.self,
         ])
 }
 

@@ -1,0 +1,30 @@
+import BackOffice
+import Foundation
+import Postgres
+
+extension Fixture {
+    /// A fresh database with the example dossiers imported and decided by a worker:
+    /// VLF-0001 planning_open (rights: Zoé cantine and mercredi, Noé all three services),
+    /// VLF-0002 and VLF-0003 returned, PTL-0001 awaiting review. The queue is empty.
+    static func decidedExamples() throws -> String {
+        let conninfo = try exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        _ = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
+        var configuration = WorkerConfiguration()
+        configuration.identity = "worker:test:1"
+        _ = try WorkerRunner(
+            conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: templates), logger: logger
+        ).drain()
+        return conninfo
+    }
+
+    /// Parks a `process` queue row for the dossier as a worker that ran out of attempts would.
+    static func park(_ externalID: String, error: String = "boom", on connection: Connection) throws {
+        try connection.query(
+            """
+            INSERT INTO dossier_queue (dossier_id, attempts, last_error, failed_at, run_at)
+            SELECT id, 5, $2, now(), now() - interval '1 minute' FROM dossiers WHERE external_id = $1
+            """, [externalID, error])
+    }
+}
