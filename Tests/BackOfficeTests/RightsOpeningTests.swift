@@ -20,9 +20,12 @@ struct RightsOpeningTests {
         return conninfo
     }
 
+    /// PTL-0001's rights, its planning-open emails and its state.
     private let counts = """
-        SELECT (SELECT count(*) FROM reservation_rights) || '/' ||
-               (SELECT count(*) FROM email_outbox WHERE kind = 'planning-open') || '/' ||
+        SELECT (SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id
+                WHERE d.external_id LIKE 'PTL%') || '/' ||
+               (SELECT count(*) FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
+                WHERE o.kind = 'planning-open' AND d.external_id LIKE 'PTL%') || '/' ||
                (SELECT string_agg(external_id || '=' || state::text, ',' ORDER BY external_id) FROM dossiers
                 WHERE external_id LIKE 'PTL%')
         """
@@ -33,7 +36,7 @@ struct RightsOpeningTests {
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)
         let before = try #require(try connection.scalar(counts, as: String.self))
-        #expect(before == "1/1/PTL-0001=validated")  // VLF-0001's right and email, from the worker
+        #expect(before == "0/0/PTL-0001=validated")
 
         let first = try administration.openRights(structure: "saint-amour", period: "2027-hiver", outbox: outbox)
         #expect(first.children == 1)
@@ -41,7 +44,7 @@ struct RightsOpeningTests {
         #expect(first.emails == 1)
         #expect(first.eligibleDossiers == 1)
         #expect(first.scheduledAt == nil)
-        #expect(try connection.scalar(counts, as: String.self) == "2/2/PTL-0001=planning_open")
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
         let opener = try connection.scalar(
             "SELECT opened_by FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'",
             as: String.self)
@@ -52,7 +55,7 @@ struct RightsOpeningTests {
         #expect(second.families == 0)
         #expect(second.emails == 0)
         #expect(second.eligibleDossiers == 1)
-        #expect(try connection.scalar(counts, as: String.self) == "2/2/PTL-0001=planning_open")
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
     }
 
     @Test func anAlreadyOpenPlanningGainsNothing() throws {
@@ -81,7 +84,7 @@ struct RightsOpeningTests {
         #expect(rows.count == 1)
         let runAt = try #require(try rows.first?.decode(Double.self, "at"))
         #expect(abs(runAt - at.timeIntervalSince1970) < 0.001)
-        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=validated")
+        #expect(try connection.scalar(counts, as: String.self) == "0/0/PTL-0001=validated")
     }
 
     @Test func aPastTimeOpensNow() throws {
@@ -93,7 +96,7 @@ struct RightsOpeningTests {
             structure: "saint-amour", period: "2027-hiver", at: Date().addingTimeInterval(-60), outbox: outbox)
         #expect(report.scheduledAt == nil)
         #expect(report.children == 1)
-        #expect(try connection.scalar(counts, as: String.self) == "2/2/PTL-0001=planning_open")
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
     }
 
     @Test func unknownNamesAndAScheduledServiceAreRefused() throws {
@@ -115,7 +118,7 @@ struct RightsOpeningTests {
         }
         #expect(scheduled.code == .refused)
         let connection = try Fixture.connection(conninfo)
-        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=validated")
+        #expect(try connection.scalar(counts, as: String.self) == "0/0/PTL-0001=validated")
     }
 
     @Test func oneServiceOpensOnlyThatService() throws {
