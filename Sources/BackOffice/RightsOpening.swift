@@ -48,7 +48,7 @@ extension Administration {
     /// one period (and one service, or all), with the planning-open emails, in one transaction.
     ///
     /// Idempotent: rights are never opened twice and a family is mailed once per period, so a
-    /// second run reports zero. With `at` in the future nothing opens now: one `open_rights` queue
+    /// second run reports zero. Opening a whole period now cancels its queued openings. With `at` in the future nothing opens now: one `open_rights` queue
     /// row per dossier is set to that time, for the worker (or `eticket batch run`) to carry out.
     ///
     /// - Parameters:
@@ -97,6 +97,12 @@ extension Administration {
                 }
                 let openings = try DecisionStore(connection: connection).openRights(
                     dossiers, periods: .period(periodID), serviceID: serviceID, openedBy: try found.decode("actor"))
+                if serviceID == nil {
+                    // The period is open for them now: a queued opening has nothing left to do.
+                    try connection.query(
+                        "DELETE FROM dossier_queue WHERE job = 'open_rights' AND period_id = $1 AND dossier_id = ANY($2::bigint[])",
+                        [periodID, dossiers])
+                }
                 report.children = openings.map(\.children).reduce(0, +)
                 report.families = Set(openings.map(\.dossierID)).count
                 report.emails = try outbox.writeRightsOpened(openings, on: connection)

@@ -257,4 +257,57 @@ struct DecisionsTests {
         }
         #expect(unknown.code == .notFound)
     }
+
+    /// saint-amour with its rights opening set to `policy`, and PTL-0001 awaiting review.
+    private func saintAmour(opening policy: String) throws -> String {
+        let conninfo = try Fixture.migratedDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        var structures = try String(contentsOfFile: "\(Fixture.examples)/structures.json", encoding: .utf8)
+        structures = structures.replacingOccurrences(of: #""rights_opening": "scheduled""#, with: #""rights_opening": "\#(policy)""#)
+        _ = try administration.applyStructures(file: try Fixture.data(Data(structures.utf8), name: "structures.json"))
+        _ = try administration.importDossiers(file: try Fixture.file([try #require(try Fixture.exampleLines()["PTL-0001"])]))
+        _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: outbox, logger: Fixture.logger).drain()
+        return conninfo
+    }
+
+    @Test func approvalOpensRightsAtOnceWhereTheStructureOpensThemOnValidation() throws {
+        let conninfo = try saintAmour(opening: "on_validation")
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.decide("PTL-0001", .approve, reason: "vu au guichet", by: "alice", outbox: outbox)
+        #expect(report.planningOpened == 1)
+        #expect(report.childrenWithRights == 1)
+        #expect(report.openingsScheduled == 0)
+        #expect(report.emails == 2)  // dossier-processed and planning-open
+        let connection = try Fixture.connection(conninfo)
+        #expect(try state("PTL-0001", connection) == "planning_open")
+        #expect(try connection.scalar("SELECT opened_by FROM reservation_rights", as: String.self) == "admin:alice")
+        let events = try connection.query(
+            """
+            SELECT e.from_state::text || '>' || e.to_state::text AS move, e.actor, coalesce(e.reason, '-') AS reason
+            FROM dossier_events e WHERE e.actor LIKE 'admin:%' ORDER BY e.id
+            """
+        ).map { "\(try $0.decode(String.self, "move")) \(try $0.decode(String.self, "actor")) \(try $0.decode(String.self, "reason"))" }
+        #expect(
+            events == [
+                "awaiting_review>validated admin:alice vu au guichet", "validated>planning_open admin:alice -",
+            ])
+        #expect(
+            try connection.scalar("SELECT string_agg(kind::text, ',' ORDER BY kind) FROM email_outbox", as: String.self)
+                == "dossier-processed,planning-open")
+    }
+
+    @Test func approvalOpensNothingWhereTheStructureOpensRightsByHand() throws {
+        let conninfo = try saintAmour(opening: "manual")
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.decide("PTL-0001", .approve, reason: nil, by: "alice", outbox: outbox)
+        #expect(report.planningOpened == 0 && report.openingsScheduled == 0)
+        #expect(report.emails == 1)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try state("PTL-0001", connection) == "validated")
+        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 0)
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == 0)
+    }
 }

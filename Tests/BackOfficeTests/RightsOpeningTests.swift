@@ -97,6 +97,8 @@ struct RightsOpeningTests {
         #expect(report.scheduledAt == nil)
         #expect(report.children == 1)
         #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
+        // The opening queued at approval for planning_opens_at has nothing left to do: it is gone.
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 0)
     }
 
     @Test func unknownNamesAndAScheduledServiceAreRefused() throws {
@@ -129,5 +131,8 @@ struct RightsOpeningTests {
             structure: "saint-amour", period: "2027-hiver", service: "centre-loisirs", outbox: outbox)
         #expect(report.children == 1)
         #expect(report.service == "centre-loisirs")
+        // A single service does not cover the period: the queued opening stays for the rest.
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
     }
 }
