@@ -134,20 +134,29 @@ extension EmailOutbox {
     /// Writes the planning-open emails of these openings and returns how many were new (a dossier
     /// and period already mailed is skipped by the outbox's unique index).
     func writeRightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> Int {
-        try emailsWritten(on: connection) { try rightsOpened(openings, on: connection) }
+        guard !openings.isEmpty else { return 0 }
+        // Read through the (dossier_id, period_id) index of planning-open emails, before and after.
+        let count = {
+            try connection.query(
+                """
+                SELECT count(*) AS n FROM email_outbox o
+                JOIN unnest($1::bigint[], $2::bigint[]) AS i(dossier_id, period_id) USING (dossier_id, period_id)
+                WHERE o.kind = 'planning-open'
+                """, [openings.map(\.dossierID), openings.map(\.periodID)]
+            ).first?.decode(Int.self, "n") ?? 0
+        }
+        let before = try count()
+        try rightsOpened(openings, on: connection)
+        return try count() - before
     }
 
-    /// Writes the dossier-processed emails of these decisions and returns how many were written.
+    /// Writes the dossier-processed emails of these new decisions and returns how many were written
+    /// (none for a decision the family is not told of).
     func writeDecisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws -> Int {
-        try emailsWritten(on: connection) { try decisionsRecorded(decisionIDs, on: connection) }
-    }
-
-    /// Counts the outbox rows `body` adds in this transaction.
-    private func emailsWritten(on connection: Connection, _ body: () throws -> Void) throws -> Int {
-        let count = "SELECT count(*) AS n FROM email_outbox WHERE created_at = now()"
-        let before: Int = try connection.query(count).first?.decode("n") ?? 0
-        try body()
-        let after: Int = try connection.query(count).first?.decode("n") ?? 0
-        return after - before
+        guard !decisionIDs.isEmpty else { return 0 }
+        try decisionsRecorded(decisionIDs, on: connection)
+        return try connection.query(
+            "SELECT count(*) AS n FROM email_outbox WHERE decision_id = ANY($1::bigint[])", [decisionIDs]
+        ).first?.decode(Int.self, "n") ?? 0
     }
 }
