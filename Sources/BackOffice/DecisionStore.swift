@@ -112,9 +112,12 @@ struct DecisionStore {
     }
 
     /// Queues rights opening for the periods of these dossiers whose planning opens later.
-    func scheduleRights(_ dossierIDs: [Int64]) throws {
-        guard !dossierIDs.isEmpty else { return }
-        try connection.query(
+    ///
+    /// - Returns: the queue rows added.
+    @discardableResult
+    func scheduleRights(_ dossierIDs: [Int64]) throws -> Int {
+        guard !dossierIDs.isEmpty else { return 0 }
+        return try connection.query(
             """
             INSERT INTO dossier_queue (dossier_id, job, period_id, run_at)
             SELECT d.id, 'open_rights', p.id, p.planning_opens_at
@@ -124,6 +127,7 @@ struct DecisionStore {
             WHERE d.id = ANY($1::bigint[]) AND p.planning_opens_at > now()
               AND p.ends_on >= (now() AT TIME ZONE s.timezone)::date
             ON CONFLICT DO NOTHING
-            """, [dossierIDs])
+            """, [dossierIDs]
+        ).rowsAffected
     }
 }

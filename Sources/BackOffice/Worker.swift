@@ -177,13 +177,7 @@ public final class Worker {
     /// Opens rights by each structure's policy: now, at the period's scheduled time, or by hand.
     private func openRights(after validated: [Judged], on decisions: DecisionStore) throws -> [DecisionStore.Opening] {
         let byPolicy = Dictionary(grouping: validated, by: \.rightsOpening).mapValues { $0.map(\.record.dossierID) }
-        var openings = try decisions.openRights(
-            byPolicy[.onValidation] ?? [], periods: .current, openedBy: configuration.identity)
-        if let scheduled = byPolicy[.scheduled] {
-            openings += try decisions.openRights(scheduled, periods: .due, openedBy: configuration.identity)
-            try decisions.scheduleRights(scheduled)
-        }
-        return openings
+        return try decisions.openRights(byPolicy: byPolicy, openedBy: configuration.identity).openings
     }
 }
 

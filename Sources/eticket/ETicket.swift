@@ -19,8 +19,8 @@ struct ETicket: AsyncParsableCommand {
             """,
         subcommands: [
             Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
-            Templates.self, Outbox.self, Admins.self, Audit.self, DossierCommand.self, Planning.self,
-            Reservations.self,
+            Templates.self, Outbox.self, DossierCommand.self, Decide.self, Rights.self, Planning.self,
+            Reservations.self, Batch.self, Admins.self, Audit.self,
         ])
 }
 

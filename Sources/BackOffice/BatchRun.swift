@@ -1,0 +1,235 @@
+import Dossiers
+import Foundation
+import Logging
+import Mail
+import Postgres
+
+/// What a scheduled batch run did, for its summary, its exit status and its metrics.
+public struct BatchRunReport: Sendable, Equatable, Codable {
+    /// Why processing stopped.
+    public enum Stop: String, Sendable, Codable {
+        /// Nothing was due any more.
+        case empty
+        /// The maximum duration was reached with work still due.
+        case deadline
+        /// A signal asked the run to stop.
+        case shutdown
+    }
+
+    public var stoppedBy: Stop = .empty
+    /// Queue rows taken and handled (decided, opened, retried or parked).
+    public var processed = 0
+    public var batches = 0
+    /// Decisions recorded, by outcome (`validated`, `returned`, `awaiting_review`, `rejected`).
+    public var outcomes: [String: Int] = [:]
+    /// Dossiers whose reservation planning opened (at validation or at its scheduled time).
+    public var planningOpened = 0
+    /// Dossiers whose processing failed and that will be tried again.
+    public var retried = 0
+    /// Dossiers parked as failed after their last attempt.
+    public var failed = 0
+    /// Emails written to the outbox by this run, by kind.
+    public var emails: [String: Int] = [:]
+    /// Emails exported for the mail relay (0 without an export).
+    public var emailsExported = 0
+    public var exportPath: String?
+    /// Queue rows still due when the run stopped.
+    public var remaining = 0
+    public var startedAt: Date
+    public var durationSeconds = 0.0
+
+    public init(startedAt: Date) {
+        self.startedAt = startedAt
+    }
+
+    /// Whether some dossiers failed (retried or parked): the run is done, with failures.
+    public var hasFailures: Bool { retried > 0 || failed > 0 }
+}
+
+/// The scheduled run (`eticket batch run`): process the queue until it is empty or the time is
+/// up, scheduled openings included, then export the outbox — one run at a time.
+///
+/// Overlapping runs are impossible: the run holds a session-level advisory lock
+/// (``BatchRun/lockKey``) on its connection for its whole length; a second run fails at once with
+/// ``BackOfficeError`` `.busy`.
+public final class BatchRun {
+    /// The advisory lock key of the batch run (`"eticket"` + 1 in ASCII).
+    public static let lockKey: Int64 = 0x6574_6963_6b65_7401
+
+    /// Where and how to export the outbox after processing.
+    public struct Export: Sendable {
+        public var path: String
+        public var format: OutboxFormat
+        public init(path: String, format: OutboxFormat) {
+            self.path = path
+            self.format = format
+        }
+    }
+
+    private let conninfo: String
+    private let configuration: WorkerConfiguration
+    private let worker: Worker
+    private let logger: Logger
+
+    /// - Parameter outbox: renders the families' emails with each decision and opening.
+    public init(conninfo: String, configuration: WorkerConfiguration, outbox: EmailOutbox, logger: Logger) {
+        self.conninfo = conninfo
+        self.configuration = configuration
+        self.worker = Worker(configuration: configuration, notifier: outbox, logger: logger)
+        self.logger = logger
+    }
+
+    /// Runs once: takes the lock, processes batch by batch while time remains (the deadline is
+    /// checked between batches, so a run overshoots by at most one batch), exports, reports.
+    ///
+    /// - Parameters:
+    ///   - maxDuration: processing stops starting new batches after this long.
+    ///   - export: the outbox export after processing; `nil` for none.
+    ///   - shutdown: stops the run after the batch in hand (the export still runs).
+    ///   - onProgress: after each batch, (rows processed, rows to process), the total growing
+    ///     when rows fall due during the run.
+    /// - Throws: ``BackOfficeError`` `.busy` when another run holds the lock; `.databaseUnreachable`.
+    public func run(
+        maxDuration: Duration, export: Export? = nil, shutdown: ShutdownSignal? = nil,
+        onProgress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> BatchRunReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let deadline = started + maxDuration
+        let connection = try Database.connect(conninfo, actor: configuration.identity)
+        defer { connection.close() }
+        var report = BatchRunReport(startedAt: Date())
+        try lock(on: connection)
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
+        logger.info("batch run started", metadata: ["max_seconds": "\(Int(maxDuration.seconds))"])
+
+        let runStart: Date = try database("cannot read the database time") {
+            try connection.query("SELECT now() AS now").first?.decode("now") ?? Date()
+        }
+        var total = try dueCount(on: connection)
+        onProgress(0, total)
+        var summary = BatchSummary()
+        while true {
+            if shutdown?.isRequested == true {
+                report.stoppedBy = .shutdown
+                break
+            }
+            if clock.now >= deadline {
+                report.stoppedBy = .deadline
+                break
+            }
+            let batch = try database("cannot process the queue") { try worker.processBatch(on: connection) }
+            guard let batch else { break }
+            summary.add(batch)
+            report.batches += 1
+            total = max(total, summary.claimed + (try dueCount(on: connection)))
+            onProgress(summary.claimed, total)
+        }
+        report.processed = summary.claimed
+        report.planningOpened = summary.planningOpened
+        report.retried = summary.retried
+        report.failed = summary.failed
+        report.outcomes = Dictionary(uniqueKeysWithValues: summary.outcomes.map { ($0.key.rawValue, $0.value) })
+        report.remaining = try dueCount(on: connection)
+        if report.stoppedBy == .empty, report.remaining > 0 { report.stoppedBy = .deadline }
+        report.emails = try database("cannot count the emails") {
+            var emails: [String: Int] = [:]
+            for row in try connection.query(
+                "SELECT kind::text AS kind, count(*) AS n FROM email_outbox WHERE created_at >= $1 GROUP BY kind",
+                [runStart])
+            {
+                emails[try row.decode("kind")] = try row.decode("n")
+            }
+            return emails
+        }
+        if let export {
+            let exported = try OutboxExporter(connection: connection, logger: logger).export(
+                to: export.path, format: export.format)
+            report.emailsExported = exported.exported
+            report.exportPath = exported.path
+        }
+        report.durationSeconds = (clock.now - started).seconds
+        logger.info(
+            "batch run finished",
+            metadata: [
+                "processed": "\(report.processed)", "retried": "\(report.retried)", "failed": "\(report.failed)",
+                "exported": "\(report.emailsExported)", "stopped_by": "\(report.stoppedBy.rawValue)",
+                "seconds": "\(Int(report.durationSeconds))",
+            ])
+        return report
+    }
+
+    /// Takes the run's advisory lock for this session, or says who holds it.
+    private func lock(on connection: Connection) throws {
+        try database("cannot take the batch run lock") {
+            let taken: Bool = try connection.query("SELECT pg_try_advisory_lock($1) AS taken", [Self.lockKey])
+                .first?.decode("taken") ?? false
+            guard !taken else { return }
+            // A bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits).
+            let holder: Int? = try connection.query(
+                """
+                SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                  AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)
+                LIMIT 1
+                """, [Self.lockKey]
+            ).first?.decodeIfPresent("pid")
+            throw BackOfficeError(
+                .busy,
+                "another batch run is in progress\(holder.map { " (database backend \($0))" } ?? ""): this run is skipped")
+        }
+    }
+
+    private func dueCount(on connection: Connection) throws -> Int {
+        try database("cannot count the queue") {
+            try connection.query(
+                "SELECT count(*) AS n FROM dossier_queue WHERE failed_at IS NULL AND run_at <= now()"
+            ).first?.decode("n") ?? 0
+        }
+    }
+}
+
+extension Duration {
+    /// Parses an operator's duration: `90s`, `15m`, `2h`, `1h30m`, `500ms`; a bare number is seconds.
+    ///
+    /// - Returns: `nil` for anything else, or for a zero or negative duration.
+    public init?(parsing text: String) {
+        let text = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let seconds = Double(text) {
+            guard seconds > 0 else { return nil }
+            self = .milliseconds(Int64(seconds * 1000))
+            return
+        }
+        var total: Duration = .zero
+        var number = ""
+        var unit = ""
+        func flush() -> Bool {
+            guard let value = Double(number) else { return false }
+            let factor: Double
+            switch unit {
+            case "ms": factor = 0.001
+            case "s": factor = 1
+            case "m": factor = 60
+            case "h": factor = 3600
+            case "d": factor = 86400
+            default: return false
+            }
+            total += .milliseconds(Int64(value * factor * 1000))
+            number = ""
+            unit = ""
+            return true
+        }
+        for character in text {
+            if character.isNumber || character == "." {
+                if !unit.isEmpty { guard flush() else { return nil } }
+                number.append(character)
+            } else if character.isLetter {
+                guard !number.isEmpty else { return nil }
+                unit.append(character)
+            } else {
+                return nil
+            }
+        }
+        guard !number.isEmpty, flush(), total > .zero else { return nil }
+        self = total
+    }
+}

@@ -1,0 +1,162 @@
+import Dossiers
+import Foundation
+import Postgres
+
+extension DecisionStore {
+    /// What opening rights by policy did: the openings (for the planning-open emails) and how many
+    /// (dossier, period) openings were queued for later.
+    struct PolicyOpening {
+        var openings: [Opening] = []
+        var scheduled = 0
+    }
+
+    /// Opens the rights of freshly validated dossiers by their structure's `rights_opening`: now
+    /// (`on_validation`), the due periods now and the later ones queued for their time
+    /// (`scheduled`), or not at all (`manual`). Shared by the worker and an administrator's approval.
+    func openRights(byPolicy dossiers: [RightsOpening: [Int64]], openedBy: String) throws -> PolicyOpening {
+        var result = PolicyOpening()
+        result.openings = try openRights(dossiers[.onValidation] ?? [], periods: .current, openedBy: openedBy)
+        if let scheduled = dossiers[.scheduled], !scheduled.isEmpty {
+            result.openings += try openRights(scheduled, periods: .due, openedBy: openedBy)
+            result.scheduled = try scheduleRights(scheduled)
+        }
+        return result
+    }
+}
+
+/// What `eticket rights open` did.
+public struct RightsOpeningReport: Sendable, Equatable, Codable {
+    public var structure: String
+    public var period: String
+    public var service: String?
+    /// Validated or planning-open dossiers of the structure: the ones rights are for.
+    public var eligibleDossiers = 0
+    /// Children who gained a right in this run (none twice).
+    public var children = 0
+    /// Dossiers (families) that gained a right in this run.
+    public var families = 0
+    /// Planning-open emails written to the outbox.
+    public var emails = 0
+    /// When the opening was queued for later instead (`--at` in the future).
+    public var scheduledAt: Date?
+    /// Dossiers whose opening is queued for `scheduledAt`.
+    public var scheduledDossiers = 0
+}
+
+extension Administration {
+    /// Opens reservation rights for every validated (or planning-open) dossier of a structure, for
+    /// one period (and one service, or all), with the planning-open emails, in one transaction.
+    ///
+    /// Idempotent: rights are never opened twice and a family is mailed once per period, so a
+    /// second run reports zero. Opening a whole period now cancels its queued openings. With `at` in the future nothing opens now: one `open_rights` queue
+    /// row per dossier is set to that time, for the worker (or `eticket batch run`) to carry out.
+    ///
+    /// - Parameters:
+    ///   - at: when to open; `nil`, now or a past time opens now.
+    ///   - outbox: renders the planning-open emails.
+    /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure, period or service;
+    ///   `.refused` for a service with a future `at` (queued openings cover whole periods).
+    public func openRights(
+        structure code: String, period periodCode: String, service serviceCode: String? = nil, at: Date? = nil,
+        outbox: EmailOutbox
+    ) throws -> RightsOpeningReport {
+        var report = RightsOpeningReport(structure: code, period: periodCode, service: serviceCode)
+        return try database("cannot open the reservation rights") {
+            try connection.transaction { connection in
+                let found = try connection.query(
+                    """
+                    SELECT s.id AS structure_id, p.id AS period_id, v.id AS service_id,
+                           current_setting('eticket.actor') AS actor,
+                           ARRAY(SELECT id FROM dossiers WHERE structure_id = s.id
+                                 AND state IN ('validated', 'planning_open') ORDER BY id) AS dossiers
+                    FROM structures s
+                    LEFT JOIN periods p ON p.structure_id = s.id AND p.code = $2
+                    LEFT JOIN services v ON v.structure_id = s.id AND v.code = $3
+                    WHERE s.code = $1
+                    """, [code, periodCode, serviceCode]
+                ).first
+                guard let found else { throw BackOfficeError(.notFound, "no structure \(code)") }
+                guard let periodID: Int64 = try found.decodeIfPresent("period_id") else {
+                    throw BackOfficeError(.notFound, "structure \(code) has no period \(periodCode)")
+                }
+                let serviceID: Int64? = try found.decodeIfPresent("service_id")
+                if let serviceCode, serviceID == nil {
+                    throw BackOfficeError(.notFound, "structure \(code) has no service \(serviceCode)")
+                }
+                let dossiers: [Int64] = try found.decode("dossiers")
+                report.eligibleDossiers = dossiers.count
+                if let at, at > Date() {
+                    guard serviceCode == nil else {
+                        throw BackOfficeError(
+                            .refused, "a scheduled opening covers the whole period: drop --service, or open it now without --at")
+                    }
+                    report.scheduledAt = at
+                    report.scheduledDossiers = try DecisionStore(connection: connection).scheduleRights(
+                        dossiers, period: periodID, at: at)
+                    return report
+                }
+                let openings = try DecisionStore(connection: connection).openRights(
+                    dossiers, periods: .period(periodID), serviceID: serviceID, openedBy: try found.decode("actor"))
+                if serviceID == nil {
+                    // The period is open for them now: a queued opening has nothing left to do.
+                    try connection.query(
+                        "DELETE FROM dossier_queue WHERE job = 'open_rights' AND period_id = $1 AND dossier_id = ANY($2::bigint[])",
+                        [periodID, dossiers])
+                }
+                report.children = openings.map(\.children).reduce(0, +)
+                report.families = Set(openings.map(\.dossierID)).count
+                report.emails = try outbox.writeRightsOpened(openings, on: connection)
+                return report
+            }
+        }
+    }
+}
+
+extension DecisionStore {
+    /// Queues the opening of one period's rights for these dossiers at `at`; a queued opening of
+    /// the same dossier and period is moved to that time (and given its attempts back).
+    ///
+    /// - Returns: the queue rows written.
+    func scheduleRights(_ dossierIDs: [Int64], period periodID: Int64, at: Date) throws -> Int {
+        guard !dossierIDs.isEmpty else { return 0 }
+        return try connection.query(
+            """
+            INSERT INTO dossier_queue (dossier_id, job, period_id, run_at)
+            SELECT id, 'open_rights', $2, $3 FROM unnest($1::bigint[]) AS id
+            ON CONFLICT (dossier_id, job, period_id)
+            DO UPDATE SET run_at = EXCLUDED.run_at, attempts = 0, last_error = NULL, failed_at = NULL
+            """, [dossierIDs, periodID, at]
+        ).rowsAffected
+    }
+}
+
+extension EmailOutbox {
+    /// Writes the planning-open emails of these openings and returns how many were new (a dossier
+    /// and period already mailed is skipped by the outbox's unique index).
+    func writeRightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> Int {
+        guard !openings.isEmpty else { return 0 }
+        // Read through the (dossier_id, period_id) index of planning-open emails, before and after.
+        let count = {
+            try connection.query(
+                """
+                SELECT count(*) AS n FROM email_outbox o
+                JOIN unnest($1::bigint[], $2::bigint[]) AS i(dossier_id, period_id) USING (dossier_id, period_id)
+                WHERE o.kind = 'planning-open'
+                """, [openings.map(\.dossierID), openings.map(\.periodID)]
+            ).first?.decode(Int.self, "n") ?? 0
+        }
+        let before = try count()
+        try rightsOpened(openings, on: connection)
+        return try count() - before
+    }
+
+    /// Writes the dossier-processed emails of these new decisions and returns how many were written
+    /// (none for a decision the family is not told of).
+    func writeDecisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws -> Int {
+        guard !decisionIDs.isEmpty else { return 0 }
+        try decisionsRecorded(decisionIDs, on: connection)
+        return try connection.query(
+            "SELECT count(*) AS n FROM email_outbox WHERE decision_id = ANY($1::bigint[])", [decisionIDs]
+        ).first?.decode(Int.self, "n") ?? 0
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import BackOffice
+import Configuration
+import Foundation
+import Logging
+
+struct Batch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The scheduled run, for cron or a systemd timer.", subcommands: [Run.self])
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Process the queue until it is empty or the time is up, then export the outbox.",
+            discussion: """
+                Scheduled rights openings whose time has come are carried out with the rest of the \
+                queue. One run at a time: a run that finds another in progress exits at once with \
+                status 75 (EX_TEMPFAIL). Exit status: 0 done, 5 done with failures (dossiers retried \
+                or parked), 75 another run in progress, 4 database unreachable, 1 other failure.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Stop starting batches after this long: 90s, 15m, 2h, 1h30m.") var maxDuration = "15m"
+        @Option(help: "Export the outbox here after processing.") var exportTo: String?
+        @Option(help: "maildir, eml, mbox or jsonl.") var exportFormat: ExportFormat = .maildir
+        @Option(help: "Dossiers per batch (default 100, or worker.batchSize).") var batchSize: Int?
+        @Option(help: "table or json.") var format: OutputFormat = .table
+        @Option(help: "Write the run's metrics here (Prometheus text format, replaced atomically).")
+        var metricsFile: String?
+
+        func validate() throws {
+            guard Duration(parsing: maxDuration) != nil else {
+                throw ValidationError("--max-duration: not a duration: \(maxDuration) (try 90s, 15m, 2h)")
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                var flags: [String: ConfigValue] = [:]
+                if let batchSize { flags["worker.batchSize"] = .init(.int(batchSize), isSecret: false) }
+                let settings = try await Settings.load(options, flags: flags)
+                let logger = settings.bootstrapLogging()
+                let shutdown = ShutdownSignal.install(logger: logger)
+                let batch = BatchRun(
+                    conninfo: settings.conninfo, configuration: settings.worker,
+                    outbox: try EmailOutbox(directory: settings.templatesDirectory), logger: logger)
+                let progress = BatchProgress(logger: logger)
+                let report: BatchRunReport
+                do {
+                    report = try batch.run(
+                        maxDuration: Duration(parsing: maxDuration) ?? .seconds(900),
+                        export: exportTo.map { BatchRun.Export(path: $0, format: exportFormat.value) },
+                        shutdown: shutdown, onProgress: progress.update)
+                } catch let error as BackOfficeError where error.code == .busy {
+                    printError(error.message)
+                    throw ExitCode(ExitStatus.temporaryFailure)
+                }
+                progress.finish()
+                let status = report.hasFailures ? ExitStatus.doneWithFailures : 0
+                print(try render(report, format: format))
+                if let metricsFile { try BatchMetrics.save(BatchMetrics.render(report, exitStatus: status), to: metricsFile) }
+                if status != 0 { throw ExitCode(status) }
+            }
+        }
+    }
+}
+
+extension ExitStatus {
+    /// The run finished, but some dossiers failed (retried later or parked).
+    static let doneWithFailures: Int32 = 5
+    /// EX_TEMPFAIL: could not run now (another run holds the lock); try again later.
+    static let temporaryFailure: Int32 = 75
+}
+
+func render(_ report: BatchRunReport, format: OutputFormat) throws -> String {
+    switch format {
+    case .json:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    case .table:
+        var table = Table(headers: ["WHAT", "COUNT"])
+        table.rows =
+            ["validated", "awaiting_review", "returned", "rejected"].map { [$0, String(report.outcomes[$0, default: 0])] }
+            + [
+                ["planning opened", String(report.planningOpened)], ["retried", String(report.retried)],
+                ["failed", String(report.failed)],
+                ["emails written", String(report.emails.values.reduce(0, +))],
+                ["emails exported", String(report.emailsExported)], ["still due", String(report.remaining)],
+            ]
+        let stop =
+            switch report.stoppedBy {
+            case .empty: "queue empty"
+            case .deadline: "time is up"
+            case .shutdown: "stopped by a signal"
+            }
+        return table.render()
+            + "\nprocessed \(report.processed) in \(report.batches) batches, \(String(format: "%.1f", report.durationSeconds))s (\(stop))"
+    }
+}
+
+/// The run's progress: on a terminal a line rewritten in place (done/total, rate, ETA) on stderr;
+/// otherwise a log line every few seconds.
+final class BatchProgress {
+    private let logger: Logger
+    private let started = Date()
+    private let interactive = isatty(STDERR_FILENO) == 1
+    private var lastLog = Date.distantPast
+
+    init(logger: Logger) { self.logger = logger }
+
+    func update(_ done: Int, _ total: Int) {
+        let elapsed = max(Date().timeIntervalSince(started), 0.001)
+        let rate = Double(done) / elapsed
+        let eta = rate > 0 ? "\(Int(Double(max(total - done, 0)) / rate))s" : "?"
+        if interactive {
+            FileHandle.standardError.write(Data("\rprocessed \(done)/\(total) (\(Int(rate))/s, ETA \(eta))   ".utf8))
+        } else if Date().timeIntervalSince(lastLog) >= 5 {
+            lastLog = Date()
+            logger.info("batch progress", metadata: ["done": "\(done)", "total": "\(total)", "rate": "\(Int(rate))", "eta": "\(eta)"])
+        }
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

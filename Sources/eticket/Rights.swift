@@ -1,0 +1,78 @@
+import ArgumentParser
+import BackOffice
+import Foundation
+
+struct Rights: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reservation rights, for administrators.", subcommands: [Open.self])
+
+    struct Open: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open a period's reservation rights for every validated dossier of a structure.",
+            discussion: """
+                Idempotent: rights are never opened twice, and each family gets one planning-open \
+                email per period. With --at in the future the opening is queued for that time and \
+                carried out by the worker or the batch run; --at now or in the past opens now.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The structure's code.") var structure: String
+        @Option(help: "The period's code.") var period: String
+        @Option(help: "Only this service (default: every service the children asked for).") var service: String?
+        @Option(help: "When to open: ISO 8601 (2027-01-15T09:00:00+01:00) or YYYY-MM-DD HH:MM in local time.")
+        var at: String?
+        @Option(help: "table or json.") var format: OutputFormat = .table
+
+        func run() async throws {
+            try await reportingErrors {
+                let when = try at.map { text in
+                    guard let date = parseDateTime(text) else { throw ValidationError("--at: not a date and time: \(text)") }
+                    return date
+                }
+                let settings = try await Settings.load(options)
+                let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                defer { administration.close() }
+                let report = try administration.openRights(
+                    structure: structure, period: period, service: service, at: when,
+                    outbox: try EmailOutbox(directory: settings.templatesDirectory))
+                print(try render(report, format: format))
+            }
+        }
+    }
+}
+
+func render(_ report: RightsOpeningReport, format: OutputFormat) throws -> String {
+    switch format {
+    case .json:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    case .table:
+        let what = "\(report.structure) \(report.period)" + (report.service.map { " \($0)" } ?? "")
+        if let at = report.scheduledAt {
+            return "\(what): opening scheduled at \(ISO8601DateFormatter().string(from: at)) "
+                + "for \(report.scheduledDossiers) of \(report.eligibleDossiers) validated dossiers"
+        }
+        return """
+            \(what): \(report.children) children in \(report.families) families gained reservation rights \
+            (\(report.eligibleDossiers) validated dossiers); \(report.emails) planning-open emails queued
+            """
+    }
+}
+
+/// ISO 8601 (with or without fractional seconds, or a date alone), or `YYYY-MM-DD HH:MM[:SS]` in
+/// the local time zone.
+func parseDateTime(_ text: String) -> Date? {
+    if let date = parseTimestamp(text) { return date }
+    let iso = ISO8601DateFormatter()
+    iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = iso.date(from: text) { return date }
+    let local = DateFormatter()
+    local.locale = Locale(identifier: "en_US_POSIX")
+    local.timeZone = .current
+    for pattern in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm"] {
+        local.dateFormat = pattern
+        if let date = local.date(from: text) { return date }
+    }
+    return nil
+}

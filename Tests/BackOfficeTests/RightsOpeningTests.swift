@@ -1,0 +1,138 @@
+import BackOffice
+import Foundation
+import Postgres
+import Testing
+
+@Suite("Opening reservation rights by hand")
+struct RightsOpeningTests {
+    let outbox: EmailOutbox
+
+    init() throws {
+        outbox = try EmailOutbox(directory: Fixture.templates)
+    }
+
+    /// The drained examples with PTL-0001 approved: validated, its opening queued for 2027-01-15.
+    private func approvedSaintAmour() throws -> String {
+        let conninfo = try drainedExamples()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "alice", outbox: outbox)
+        return conninfo
+    }
+
+    /// PTL-0001's rights, its planning-open emails and its state.
+    private let counts = """
+        SELECT (SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id
+                WHERE d.external_id LIKE 'PTL%') || '/' ||
+               (SELECT count(*) FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
+                WHERE o.kind = 'planning-open' AND d.external_id LIKE 'PTL%') || '/' ||
+               (SELECT string_agg(external_id || '=' || state::text, ',' ORDER BY external_id) FROM dossiers
+                WHERE external_id LIKE 'PTL%')
+        """
+
+    @Test func openingTwiceOpensOnceAndReportsNothingNewTheSecondTime() throws {
+        let conninfo = try approvedSaintAmour()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let connection = try Fixture.connection(conninfo)
+        let before = try #require(try connection.scalar(counts, as: String.self))
+        #expect(before == "0/0/PTL-0001=validated")
+
+        let first = try administration.openRights(structure: "saint-amour", period: "2027-hiver", outbox: outbox)
+        #expect(first.children == 1)
+        #expect(first.families == 1)
+        #expect(first.emails == 1)
+        #expect(first.eligibleDossiers == 1)
+        #expect(first.scheduledAt == nil)
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
+        let opener = try connection.scalar(
+            "SELECT opened_by FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'",
+            as: String.self)
+        #expect(opener == "admin:test")
+
+        let second = try administration.openRights(structure: "saint-amour", period: "2027-hiver", outbox: outbox)
+        #expect(second.children == 0)
+        #expect(second.families == 0)
+        #expect(second.emails == 0)
+        #expect(second.eligibleDossiers == 1)
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
+    }
+
+    @Test func anAlreadyOpenPlanningGainsNothing() throws {
+        let conninfo = try drainedExamples()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.openRights(structure: "villefranche", period: "2026-2027", outbox: outbox)
+        #expect(report.eligibleDossiers == 1)  // VLF-0001, opened at validation
+        #expect(report.children == 0)
+        #expect(report.emails == 0)
+    }
+
+    @Test func aFutureTimeQueuesTheOpeningForThatTimeAndOpensNothing() throws {
+        let conninfo = try approvedSaintAmour()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let connection = try Fixture.connection(conninfo)
+        let at = Date().addingTimeInterval(3 * 86400)
+        let report = try administration.openRights(structure: "saint-amour", period: "2027-hiver", at: at, outbox: outbox)
+        #expect(report.scheduledDossiers == 1)
+        #expect(report.children == 0)
+        #expect(report.scheduledAt == at)
+        // The opening queued at approval (for planning_opens_at) moves to the new time: one row.
+        let rows = try connection.query(
+            "SELECT extract(epoch FROM run_at)::float8 AS at FROM dossier_queue WHERE job = 'open_rights'")
+        #expect(rows.count == 1)
+        let runAt = try #require(try rows.first?.decode(Double.self, "at"))
+        #expect(abs(runAt - at.timeIntervalSince1970) < 0.001)
+        #expect(try connection.scalar(counts, as: String.self) == "0/0/PTL-0001=validated")
+    }
+
+    @Test func aPastTimeOpensNow() throws {
+        let conninfo = try approvedSaintAmour()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let connection = try Fixture.connection(conninfo)
+        let report = try administration.openRights(
+            structure: "saint-amour", period: "2027-hiver", at: Date().addingTimeInterval(-60), outbox: outbox)
+        #expect(report.scheduledAt == nil)
+        #expect(report.children == 1)
+        #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
+        // The opening queued at approval for planning_opens_at has nothing left to do: it is gone.
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 0)
+    }
+
+    @Test func unknownNamesAndAScheduledServiceAreRefused() throws {
+        let conninfo = try approvedSaintAmour()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let period = try #require(throws: BackOfficeError.self) {
+            try administration.openRights(structure: "saint-amour", period: "2099", outbox: outbox)
+        }
+        #expect(period.message == "structure saint-amour has no period 2099")
+        let service = try #require(throws: BackOfficeError.self) {
+            try administration.openRights(structure: "saint-amour", period: "2027-hiver", service: "piscine", outbox: outbox)
+        }
+        #expect(service.code == .notFound)
+        let scheduled = try #require(throws: BackOfficeError.self) {
+            try administration.openRights(
+                structure: "saint-amour", period: "2027-hiver", service: "centre-loisirs",
+                at: Date().addingTimeInterval(3600), outbox: outbox)
+        }
+        #expect(scheduled.code == .refused)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar(counts, as: String.self) == "0/0/PTL-0001=validated")
+    }
+
+    @Test func oneServiceOpensOnlyThatService() throws {
+        let conninfo = try approvedSaintAmour()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.openRights(
+            structure: "saint-amour", period: "2027-hiver", service: "centre-loisirs", outbox: outbox)
+        #expect(report.children == 1)
+        #expect(report.service == "centre-loisirs")
+        // A single service does not cover the period: the queued opening stays for the rest.
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
+    }
+}
