@@ -2,7 +2,7 @@ import Foundation
 import LocalPostgres
 import Testing
 
-/// Worker processes racing, killed and cut off from their database, on 2,000 queued dossiers.
+/// Worker processes racing, killed and cut off from their database, on `Load.count` queued dossiers.
 ///
 /// Serialized: each test keeps both cores busy.
 @Suite("Workers under load", .serialized)
@@ -35,7 +35,8 @@ struct WorkerRaceTests {
         let conninfo = try Databases.withLoad()
         let database = Database(conninfo: conninfo)
 
-        let worker = try Child(["worker", "--batch-size", "500", "--poll-interval", "0.2", "--database-url", conninfo])
+        let batch = Load.count / 4
+        let worker = try Child(["worker", "--batch-size", "\(batch)", "--poll-interval", "0.2", "--database-url", conninfo])
         defer { worker.kill() }
         // Kill as soon as the first batch is committed, so that the second is in hand.
         let deadline = ContinuousClock.now + .seconds(60)
@@ -49,10 +50,10 @@ struct WorkerRaceTests {
 
         let decided = try database.count("SELECT count(*) FROM decisions")
         #expect(decided > 0 && decided < Load.count, "killed at \(decided) decisions")
-        #expect(decided % 500 == 0, "a batch was half kept: \(decided) decisions")
+        #expect(decided % batch == 0, "a batch was half kept: \(decided) decisions")
         try database.expectConsistent()
 
-        let rerun = try CLI.succeed(["worker", "--once", "--batch-size", "500"], database: conninfo, timeout: 120)
+        let rerun = try CLI.succeed(["worker", "--once", "--batch-size", "\(batch)"], database: conninfo, timeout: 120)
         print(
             "SIGKILL \(String(format: "%.2f", killedAt)) s after start with \(decided) decided; "
                 + "worker --once finished the rest in \(String(format: "%.2f", rerun.seconds)) s: \(rerun.stdout)")
@@ -73,7 +74,7 @@ struct WorkerRaceTests {
         let worker = try Child(["worker", "--poll-interval", "0.2", "--database-url", conninfo])
         defer { worker.kill() }
         let deadline = ContinuousClock.now + .seconds(60)
-        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 < 200 {
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 < Load.count / 10 {
             usleep(5_000)
         }
         let before = try database.count("SELECT count(*) FROM decisions")
