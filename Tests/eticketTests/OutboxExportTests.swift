@@ -39,7 +39,7 @@ struct OutboxExportTests {
         var kills: [String] = []
         var finished: CLI.Result?
         // The first kills land while it starts; from about 300 ms (debug build, 2 cores) it is writing.
-        for delay in [0, 20, 50, 100, 150, 200] + Array(stride(from: 250, to: 3000, by: 40)) {
+        for delay in [0, 20, 50, 100, 150, 200] + Array(stride(from: 250, to: 3000, by: 60)) {
             let run = try Child(arguments)
             defer { run.kill() }
             usleep(useconds_t(delay * 1000))
