@@ -63,6 +63,38 @@ struct WorkerRaceTests {
         try database.expectEachDecidedOnce()
     }
 
+    /// One SIGTERM mid-batch: the batch in hand is committed, then exit 0. A second one: exit at
+    /// once (130), the open transaction rolled back. Either way nothing is half written.
+    @Test(arguments: [1, 2])
+    func aBusyWorkerStopsOnSIGTERM(signals: Int) throws {
+        let conninfo = try Databases.withLoad()
+        let database = Database(conninfo: conninfo)
+        let batch = Load.count / 4
+        let worker = try Child(["worker", "--batch-size", "\(batch)", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { worker.kill() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 == 0 {
+            usleep(5_000)
+        }
+        let signaled = ContinuousClock.now
+        for _ in 0..<signals {
+            worker.signal(SIGTERM)
+            usleep(50_000)
+        }
+        let result = worker.wait(timeout: 60)
+        let seconds = (ContinuousClock.now - signaled).secondsValue
+        let decided = try database.count("SELECT count(*) FROM decisions")
+        print("busy worker, \(signals) SIGTERM: exit \(result.status) after \(String(format: "%.2f", seconds)) s, \(decided) decided")
+        #expect(!result.signaled)
+        #expect(result.status == (signals == 1 ? 0 : 130), "\(result.stderr.suffix(1000))")
+        #expect(decided % batch == 0 && decided < Load.count, "\(decided) decided")
+        if signals == 1 {
+            // The batch in hand when the signal came was finished, not dropped.
+            #expect(decided >= 2 * batch || seconds < 0.5, "\(decided) decided")
+        }
+        try database.expectConsistent()
+    }
+
     @Test func aWorkerSurvivesAPostgreSQLRestart() throws {
         let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
         defer { cluster.stop() }
@@ -84,6 +116,12 @@ struct WorkerRaceTests {
         let after = try database.count("SELECT count(*) FROM decisions")
         #expect(after < Load.count, "the worker had finished before the restart")
 
+        // How long until the worker, reconnected, commits again.
+        let resumeDeadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < resumeDeadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 <= after {
+            usleep(20_000)
+        }
+        let resumed = (ContinuousClock.now - restartStarted).secondsValue - restart
         let drained = try database.wait(until: "SELECT count(*) FROM dossier_queue", equals: 0, timeout: 120)
         #expect(worker.isRunning, "the worker died: \(worker.stderr.suffix(2000))")
         worker.signal(SIGTERM)
@@ -91,7 +129,7 @@ struct WorkerRaceTests {
         #expect(result.status == 0 && !result.signaled, "\(result.stderr.suffix(2000))")
         print(
             "restart under a worker: \(before) decided before, restart took \(String(format: "%.2f", restart)) s, "
-                + "\(after) decided right after, drained \(String(format: "%.2f", drained)) s later; "
+                + "\(after) decided right after, next commit \(String(format: "%.2f", resumed)) s after the restart, drained \(String(format: "%.2f", drained)) s later; "
                 + "reconnections: \(result.stderr.components(separatedBy: "worker connected").count - 2)")
         #expect(result.stderr.components(separatedBy: "worker connected").count - 1 >= 2, "no reconnection logged")
         try database.expectEachDecidedOnce()
