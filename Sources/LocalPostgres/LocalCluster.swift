@@ -31,12 +31,16 @@ public final class LocalCluster: Sendable {
     /// The port number in the socket's name (`.s.PGSQL.5432`); nothing listens on TCP.
     public let port = 5432
 
-    private let server: ChildProcess
+    /// The running server; replaced by ``restart()``.
+    private let server: Mutex<ChildProcess>
+    /// How to start the server again: the program and its arguments.
+    private let serverCommand: (executable: String, arguments: [String])
     private let stopped = Mutex(false)
 
-    private init(directory: String, server: ChildProcess) {
+    private init(directory: String, server: ChildProcess, serverCommand: (executable: String, arguments: [String])) {
         self.directory = directory
-        self.server = server
+        self.server = Mutex(server)
+        self.serverCommand = serverCommand
     }
 
     deinit {
@@ -88,10 +92,12 @@ public final class LocalCluster: Sendable {
             settings.merge(options.extraSettings) { _, extra in extra }
             let arguments = ["-D", directory + "/data", "-p", "5432"]
                 + settings.sorted { $0.key < $1.key }.flatMap { ["-c", "\($0.key)=\($0.value)"] }
-            let server = try ChildProcess.spawn(
-                runAs.executable(for: binaries.postgres), runAs.arguments(for: binaries.postgres, arguments),
-                logPath: directory + "/server.log")
-            let cluster = LocalCluster(directory: directory, server: server)
+            let command = (
+                executable: runAs.executable(for: binaries.postgres),
+                arguments: runAs.arguments(for: binaries.postgres, arguments)
+            )
+            let server = try ChildProcess.spawn(command.executable, command.arguments, logPath: directory + "/server.log")
+            let cluster = LocalCluster(directory: directory, server: server, serverCommand: command)
             try cluster.waitUntilAccepting(timeout: .seconds(30))
             return cluster
         } catch {
@@ -113,6 +119,30 @@ public final class LocalCluster: Sendable {
             return stopped
         }
         guard !alreadyStopped else { return }
+        shutDownServer()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended) and starts it again on the same data
+    /// directory and socket, then waits until it accepts connections. The data is kept.
+    ///
+    /// For tests of clients that must survive a server restart.
+    /// - Throws: ``LocalPostgresError``: `startFailed` when the cluster was stopped or the server
+    ///   exits while starting, `system` when it cannot be started, `timeout` after 30 seconds.
+    public func restart() throws(LocalPostgresError) {
+        guard !stopped.withLock({ $0 }) else {
+            throw LocalPostgresError(code: .startFailed, message: "the cluster in \(directory) was stopped")
+        }
+        shutDownServer()
+        let server = try ChildProcess.spawn(
+            serverCommand.executable, serverCommand.arguments, logPath: directory + "/server.log")
+        self.server.withLock { $0 = server }
+        try waitUntilAccepting(timeout: .seconds(30))
+    }
+
+    /// Asks the server for a fast shutdown (SIGINT) and waits for it to end; SIGKILL after 30 s.
+    private func shutDownServer() {
+        let server = self.server.withLock { $0 }
         kill(server.pid, SIGINT)
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while server.exitCodeIfEnded() == nil {
@@ -123,14 +153,13 @@ public final class LocalCluster: Sendable {
             }
             usleep(10_000)
         }
-        try? FileManager.default.removeItem(atPath: directory)
     }
 
     private func waitUntilAccepting(timeout: Duration) throws(LocalPostgresError) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var lastError = ""
         while ContinuousClock.now < deadline {
-            if let status = server.exitCodeIfEnded() {
+            if let status = server.withLock({ $0 }).exitCodeIfEnded() {
                 stopped.withLock { $0 = true }
                 throw LocalPostgresError(
                     code: .startFailed,

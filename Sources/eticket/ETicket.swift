@@ -83,6 +83,12 @@ func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     }
 }
 
+/// Prints `message` on stderr as one line: libpq's messages span lines ("\n\tIs the server
+/// running…"), and a script or a log reader expects one line per error.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("eticket: \(message)\n".utf8))
+    let line = message.split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
+        .joined(separator: " ")
+    FileHandle.standardError.write(Data("eticket: \(line)\n".utf8))
 }

@@ -1,0 +1,137 @@
+import Foundation
+import LocalPostgres
+import Testing
+
+/// Worker processes racing, killed and cut off from their database, on `Load.count` queued dossiers.
+///
+/// Serialized: each test keeps both cores busy.
+@Suite("Workers under load", .serialized)
+struct WorkerRaceTests {
+    @Test(arguments: [2, 4])
+    func supervisedWorkersDecideEachDossierOnce(processes: Int) throws {
+        let conninfo = try Databases.withLoad()
+        let database = Database(conninfo: conninfo)
+        #expect(try database.count("SELECT count(*) FROM dossier_queue") == Load.count)
+
+        let worker = try Child(["worker", "--processes", "\(processes)", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { worker.kill() }
+        let drained = try database.wait(until: "SELECT count(*) FROM dossier_queue", equals: 0, timeout: 120)
+        worker.signal(SIGTERM)
+        let signaled = ContinuousClock.now
+        let result = worker.wait(timeout: 20)
+        let stopping = (ContinuousClock.now - signaled).secondsValue
+        #expect(result.status == 0 && !result.signaled, "\(result.stderr.suffix(2000))")
+
+        try database.expectEachDecidedOnce()
+        let deciders = try database.strings("SELECT decided_by || ' ' || count(*) FROM decisions GROUP BY decided_by ORDER BY 1")
+        print(
+            "\(processes) processes: \(Load.count) dossiers drained in \(String(format: "%.2f", drained)) s, "
+                + "stopped \(String(format: "%.2f", stopping)) s after SIGTERM; decisions per worker: \(deciders)")
+        #expect(deciders.count >= 2, "only one worker decided: \(deciders)")
+        #expect(!result.stderr.contains("worker process ended"), "a worker died: \(result.stderr.suffix(2000))")
+    }
+
+    @Test func aWorkerKilledMidBatchLosesNothingAndDelaysNothing() throws {
+        let conninfo = try Databases.withLoad()
+        let database = Database(conninfo: conninfo)
+
+        let batch = Load.count / 4
+        let worker = try Child(["worker", "--batch-size", "\(batch)", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { worker.kill() }
+        // Kill as soon as the first batch is committed, so that the second is in hand.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 == 0 {
+            usleep(5_000)
+        }
+        let killedAt = (ContinuousClock.now - worker.started).secondsValue
+        worker.signal(SIGKILL)
+        let killed = worker.wait(timeout: 10)
+        #expect(killed.signaled && killed.status == SIGKILL)
+
+        let decided = try database.count("SELECT count(*) FROM decisions")
+        #expect(decided > 0 && decided < Load.count, "killed at \(decided) decisions")
+        #expect(decided % batch == 0, "a batch was half kept: \(decided) decisions")
+        try database.expectConsistent()
+
+        let rerun = try CLI.succeed(["worker", "--once", "--batch-size", "\(batch)"], database: conninfo, timeout: 120)
+        print(
+            "SIGKILL \(String(format: "%.2f", killedAt)) s after start with \(decided) decided; "
+                + "worker --once finished the rest in \(String(format: "%.2f", rerun.seconds)) s: \(rerun.stdout)")
+        #expect(rerun.stdout.contains("processed \(Load.count - decided)"), "\(rerun.stdout)")
+        // No lease to wait out: the killed worker's rows were free as soon as its connection closed.
+        #expect(rerun.seconds < 60)
+        try database.expectEachDecidedOnce()
+    }
+
+    /// One SIGTERM mid-batch: the batch in hand is committed, then exit 0. A second one: exit at
+    /// once (130), the open transaction rolled back. Either way nothing is half written.
+    @Test(arguments: [1, 2])
+    func aBusyWorkerStopsOnSIGTERM(signals: Int) throws {
+        let conninfo = try Databases.withLoad()
+        let database = Database(conninfo: conninfo)
+        let batch = Load.count / 4
+        let worker = try Child(["worker", "--batch-size", "\(batch)", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { worker.kill() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 == 0 {
+            usleep(5_000)
+        }
+        let signaled = ContinuousClock.now
+        for _ in 0..<signals {
+            worker.signal(SIGTERM)
+            usleep(50_000)
+        }
+        let result = worker.wait(timeout: 60)
+        let seconds = (ContinuousClock.now - signaled).secondsValue
+        let decided = try database.count("SELECT count(*) FROM decisions")
+        print("busy worker, \(signals) SIGTERM: exit \(result.status) after \(String(format: "%.2f", seconds)) s, \(decided) decided")
+        #expect(!result.signaled)
+        #expect(result.status == (signals == 1 ? 0 : 130), "\(result.stderr.suffix(1000))")
+        #expect(decided % batch == 0 && decided < Load.count, "\(decided) decided")
+        if signals == 1 {
+            // The batch in hand when the signal came was finished, not dropped.
+            #expect(decided >= 2 * batch || seconds < 0.5, "\(decided) decided")
+        }
+        try database.expectConsistent()
+    }
+
+    @Test func aWorkerSurvivesAPostgreSQLRestart() throws {
+        let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
+        defer { cluster.stop() }
+        let conninfo = cluster.connectionString()
+        try Databases.prepareStructures(conninfo)
+        try Databases.importLines(Load.lines(), into: conninfo)
+        let database = Database(conninfo: conninfo)
+
+        let worker = try Child(["worker", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { worker.kill() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 < Load.count / 10 {
+            usleep(5_000)
+        }
+        let before = try database.count("SELECT count(*) FROM decisions")
+        let restartStarted = ContinuousClock.now
+        try cluster.restart()
+        let restart = (ContinuousClock.now - restartStarted).secondsValue
+        let after = try database.count("SELECT count(*) FROM decisions")
+        #expect(after < Load.count, "the worker had finished before the restart")
+
+        // How long until the worker, reconnected, commits again.
+        let resumeDeadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < resumeDeadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 <= after {
+            usleep(20_000)
+        }
+        let resumed = (ContinuousClock.now - restartStarted).secondsValue - restart
+        let drained = try database.wait(until: "SELECT count(*) FROM dossier_queue", equals: 0, timeout: 120)
+        #expect(worker.isRunning, "the worker died: \(worker.stderr.suffix(2000))")
+        worker.signal(SIGTERM)
+        let result = worker.wait(timeout: 20)
+        #expect(result.status == 0 && !result.signaled, "\(result.stderr.suffix(2000))")
+        print(
+            "restart under a worker: \(before) decided before, restart took \(String(format: "%.2f", restart)) s, "
+                + "\(after) decided right after, next commit \(String(format: "%.2f", resumed)) s after the restart, drained \(String(format: "%.2f", drained)) s later; "
+                + "reconnections: \(result.stderr.components(separatedBy: "worker connected").count - 2)")
+        #expect(result.stderr.components(separatedBy: "worker connected").count - 1 >= 2, "no reconnection logged")
+        try database.expectEachDecidedOnce()
+    }
+}
