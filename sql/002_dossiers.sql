@@ -20,7 +20,8 @@ INSERT INTO dossier_transitions (from_state, to_state) VALUES
     ('awaiting_review', 'rejected'),
     ('returned', 'submitted'),
     ('validated', 'planning_open'),
-    ('validated', 'returned');
+    ('validated', 'returned'),
+    ('planning_open', 'returned');
 
 CREATE TABLE accounts (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -22,14 +22,14 @@ public enum Verdict: String, Sendable, Codable, CaseIterable {
     public var allowedFrom: [DossierState] {
         switch self {
         case .approve, .reject: [.awaitingReview]
-        case .return: [.awaitingReview, .validated]
+        case .return: [.awaitingReview, .validated, .planningOpen]
         }
     }
 
     var needs: String {
         switch self {
         case .approve, .reject: "a dossier awaiting review"
-        case .return: "a dossier awaiting review or validated"
+        case .return: "a dossier awaiting review, validated or with its planning open"
         }
     }
 }
@@ -152,7 +152,7 @@ extension Administration {
                     }
                     return DecisionRecord(dossierID: loaded.id, outcome: verdict.outcome, findings: findings, reason: reason)
                 }
-                let returning = dossiers.filter { $0.state == .validated }.map(\.id)
+                let returning = dossiers.filter { $0.state == .validated || $0.state == .planningOpen }.map(\.id)
                 if verdict == .return, !returning.isEmpty {
                     let removed = try DecisionStore(connection: connection).removeRights(returning)
                     report.rightsRemoved = removed.rights

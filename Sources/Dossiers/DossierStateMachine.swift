@@ -31,8 +31,10 @@ extension DossierState {
         Transition(from: .returned, to: .submitted),
         // Reservation rights open.
         Transition(from: .validated, to: .planningOpen),
-        // An administrator reopens a validated dossier for the family to correct.
+        // An administrator reopens a validated dossier for the family to correct, even once its
+        // planning is open (its rights and reservations are withdrawn with it).
         Transition(from: .validated, to: .returned),
+        Transition(from: .planningOpen, to: .returned),
     ]
 
     /// Whether a dossier in this state may move to `next`.

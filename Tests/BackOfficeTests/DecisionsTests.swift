@@ -139,8 +139,7 @@ struct DecisionsTests {
         ("VLF-0002", Verdict.approve, "VLF-0002 is returned: approve needs a dossier awaiting review"),
         ("VLF-0002", Verdict.reject, "VLF-0002 is returned: reject needs a dossier awaiting review"),
         ("VLF-0001", Verdict.approve, "VLF-0001 is planning_open: approve needs a dossier awaiting review"),
-        ("VLF-0001", Verdict.return, "VLF-0001 is planning_open: return needs a dossier awaiting review or validated"),
-        ("VLF-0003", Verdict.return, "VLF-0003 is returned: return needs a dossier awaiting review or validated"),
+        ("VLF-0003", Verdict.return, "VLF-0003 is returned: return needs a dossier awaiting review, validated or with its planning open"),
     ])
     func aDecisionTheStateDoesNotAllowIsRefusedAndWritesNothing(_ id: String, _ verdict: Verdict, _ message: String) throws {
         let conninfo = try drainedExamples()
@@ -208,6 +207,27 @@ struct DecisionsTests {
                 SELECT count(*) FROM email_outbox o JOIN decisions x ON x.id = o.decision_id
                 WHERE x.decided_by LIKE 'admin:%'
                 """, as: Int.self) == 2)
+    }
+
+    @Test func aDossierWithItsPlanningOpenCanBeReturnedAndLosesItsRights() throws {
+        let conninfo = try drainedExamples()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let connection = try Fixture.connection(conninfo)
+        // Zoé's canteen on Thursday 3 December 2026.
+        try connection.query(
+            """
+            INSERT INTO reservations (child_id, service_id, period_id, day, created_by)
+            SELECT r.child_id, r.service_id, r.period_id, '2026-12-03', 'admin:test' FROM reservation_rights r
+            JOIN children c ON c.id = r.child_id JOIN services v ON v.id = r.service_id
+            WHERE c.first_name = 'Zoé' AND v.code = 'cantine'
+            """)
+        let report = try administration.decide("VLF-0001", .return, reason: "attestation d'assurance illisible", by: "dan", outbox: outbox)
+        #expect(report.decided.first?.from == "planning_open")
+        #expect(report.rightsRemoved == 5)
+        #expect(report.reservationsRemoved == 1)
+        #expect(try state("VLF-0001", connection) == "returned")
+        #expect(try connection.scalar("SELECT count(*) FROM reservations", as: Int.self) == 0)
     }
 
     @Test func returnAndRejectNeedAReasonAndTheStructureMustMatch() throws {

@@ -21,7 +21,7 @@ struct SchemaConstraintsTests {
             table.insert(Transition(from: from, to: to))
         }
         #expect(table == DossierState.allowedTransitions)
-        #expect(table.count == 10)
+        #expect(table.count == 11)
         // And the enum has the Swift enum's values, in order.
         let labels = try connection.query("SELECT unnest(enum_range(NULL::dossier_state))::text AS s").map {
             try $0.decode(String.self, "s")
@@ -47,7 +47,7 @@ struct SchemaConstraintsTests {
     @Test(arguments: [
         ("VLF-0002", "returned", "validated"),
         ("VLF-0002", "returned", "planning_open"),
-        ("VLF-0001", "planning_open", "returned"),
+        ("VLF-0001", "planning_open", "validated"),
         ("PTL-0001", "awaiting_review", "planning_open"),
     ])
     func anIllegalTransitionOfAProcessedDossierIsRefused(externalID: String, from: String, to: String) throws {

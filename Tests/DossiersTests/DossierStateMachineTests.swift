@@ -7,7 +7,7 @@ import Testing
     static let expected: Set<String> = [
         "draft→submitted", "submitted→validated", "submitted→awaiting_review", "submitted→returned",
         "awaiting_review→validated", "awaiting_review→returned", "awaiting_review→rejected", "returned→submitted",
-        "validated→planning_open", "validated→returned",
+        "validated→planning_open", "validated→returned", "planning_open→returned",
     ]
 
     @Test(arguments: DossierState.allCases, DossierState.allCases)
@@ -23,7 +23,7 @@ import Testing
 
     @Test func finalStatesLeadNowhere() {
         #expect(DossierState.rejected.nextStates == [])
-        #expect(DossierState.planningOpen.nextStates == [])
+        #expect(DossierState.planningOpen.nextStates == [.returned])
         #expect(DossierState.returned.nextStates == [.submitted])
     }
 }
