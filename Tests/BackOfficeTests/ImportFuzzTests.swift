@@ -77,8 +77,9 @@ struct ImportFuzzTests {
         let rejects = path + ".rejects"
         let report = try administration.importDossiers(file: path, rejectsPath: rejects)
 
-        #expect(report.lines == 60)
-        #expect(report.accepted + report.rejected.count == 60)
+        // A flipped byte may become a newline and split a line in two: count what was read.
+        #expect(report.lines >= 60)
+        #expect(report.accepted + report.rejected.count == report.lines)
         #expect(report.rejected.allSatisfy { !$0.reasons.isEmpty && $0.reasons.allSatisfy { $0.hasPrefix("$") } })
         let owner = try Fixture.connection(conninfo)
         let stored = Set(try owner.query("SELECT external_id FROM dossiers").map { try $0.decode(String.self, "external_id") })
