@@ -18,27 +18,32 @@ CREATE TABLE reservation_rights (
 );
 CREATE INDEX reservation_rights_dossier ON reservation_rights (dossier_id);
 
+-- Statement-level: opening rights for a batch of dossiers is checked once, set-based.
 CREATE FUNCTION reservation_rights_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    current dossier_state;
+    bad record;
 BEGIN
-    SELECT d.state INTO current
-    FROM children c JOIN dossiers d ON d.id = c.dossier_id
-    WHERE c.id = NEW.child_id AND d.id = NEW.dossier_id;
-    IF current IS NULL THEN
-        RAISE EXCEPTION 'child % does not belong to dossier %', NEW.child_id, NEW.dossier_id
-            USING ERRCODE = 'ETK04';
+    SELECT r.child_id, r.dossier_id, c.id AS found_child, d.state INTO bad
+    FROM new_rights r
+    LEFT JOIN children c ON c.id = r.child_id AND c.dossier_id = r.dossier_id
+    LEFT JOIN dossiers d ON d.id = r.dossier_id
+    WHERE c.id IS NULL OR d.state NOT IN ('validated', 'planning_open')
+    LIMIT 1;
+    IF FOUND AND bad.found_child IS NULL THEN
+        RAISE EXCEPTION 'child % does not belong to dossier %', bad.child_id, bad.dossier_id USING ERRCODE = 'ETK04';
+    ELSIF FOUND THEN
+        RAISE EXCEPTION 'reservation rights need a validated dossier; this one is %', bad.state USING ERRCODE = 'ETK04';
     END IF;
-    IF current NOT IN ('validated', 'planning_open') THEN
-        RAISE EXCEPTION 'reservation rights need a validated dossier; this one is %', current
-            USING ERRCODE = 'ETK04';
-    END IF;
-    RETURN NEW;
+    RETURN NULL;
 END
 $$;
-CREATE TRIGGER reservation_rights_guard BEFORE INSERT OR UPDATE ON reservation_rights
-    FOR EACH ROW EXECUTE FUNCTION reservation_rights_guard();
+CREATE TRIGGER reservation_rights_inserted AFTER INSERT ON reservation_rights
+    REFERENCING NEW TABLE AS new_rights
+    FOR EACH STATEMENT EXECUTE FUNCTION reservation_rights_guard();
+CREATE TRIGGER reservation_rights_updated AFTER UPDATE ON reservation_rights
+    REFERENCING NEW TABLE AS new_rights
+    FOR EACH STATEMENT EXECUTE FUNCTION reservation_rights_guard();
 
 CREATE TABLE reservations (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
