@@ -123,6 +123,15 @@ public final class LocalCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Leaves the server running past this object and this process: ``stop()`` and deinit no longer
+    /// touch it. Stop it later with SIGINT to the returned process id, then remove ``directory``.
+    /// - Returns: the server's process id.
+    @discardableResult
+    public func detach() -> Int32 {
+        stopped.withLock { $0 = true }
+        return server.withLock { $0 }.pid
+    }
+
     /// Stops the server (fast shutdown: sessions are ended) and starts it again on the same data
     /// directory and socket, then waits until it accepts connections. The data is kept.
     ///

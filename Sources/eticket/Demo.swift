@@ -14,6 +14,8 @@ struct Demo: AsyncParsableCommand {
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Where to export the emails (a Maildir; default a new temporary directory).") var outboxPath: String?
+    @Flag(help: "Leave the throw-away PostgreSQL running at the end, to go on with the other commands.")
+    var keep = false
 
     func run() async throws {
         try await reportingErrors {
@@ -51,6 +53,16 @@ struct Demo: AsyncParsableCommand {
             let export = try administration.outbox.export(to: maildir, format: .maildir)
             print("\n== outbox")
             print("\(export.exported) emails exported to the Maildir \(export.path) (new/ holds one file per message)")
+            if keep, let cluster {
+                let pid = cluster.detach()
+                print(
+                    """
+
+                    == the database stays up (--keep)
+                    export ETICKET_DATABASE_URL="\(conninfo)"
+                    stop it with: kill -INT \(pid) && rm -rf \(cluster.directory)
+                    """)
+            }
         }
     }
 
