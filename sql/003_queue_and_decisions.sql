@@ -18,6 +18,8 @@ CREATE TABLE dossier_queue (
     run_at      timestamptz NOT NULL DEFAULT now(),
     attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error  text,
+    -- When the last attempt failed; run_at is then this plus the backoff.
+    last_attempt_at timestamptz,
     -- Set when the attempts ran out: the row is parked for an administrator (eticket queue retry).
     failed_at   timestamptz,
     enqueued_at timestamptz NOT NULL DEFAULT now(),

@@ -47,6 +47,7 @@ struct QueueStore {
         let rows = try connection.query(
             """
             UPDATE dossier_queue SET attempts = attempts + 1, last_error = left($2, 2000),
+                last_attempt_at = clock_timestamp(),
                 run_at = clock_timestamp() + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
                 failed_at = CASE WHEN attempts + 1 >= $3 THEN now() END
             WHERE id = $1

@@ -6,14 +6,8 @@ import Testing
 @Suite("The tamper-evident audit trail")
 struct AuditTrailTests {
     private func decidedExamples() throws -> (String, Administration, Connection) {
-        let conninfo = try Fixture.exampleStructuresDatabase()
-        let administration = try Fixture.administration(conninfo)
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-        _ = try WorkerRunner(
-            conninfo: conninfo, configuration: WorkerConfiguration(), outbox: nil, logger: Fixture.logger
-        ).drain()
-        let owner = try Fixture.connection(conninfo)
-        return (conninfo, administration, owner)
+        let conninfo = try Fixture.decidedExamples()
+        return (conninfo, try Fixture.administration(conninfo), try Fixture.connection(conninfo))
     }
 
     /// What someone with the owner's rights could do by hand: switch the guard off and edit.

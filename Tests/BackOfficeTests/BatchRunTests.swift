@@ -6,11 +6,7 @@ import Testing
 @Suite("The scheduled batch run")
 struct BatchRunTests {
     private func importedExamples() throws -> String {
-        let conninfo = try Fixture.exampleStructuresDatabase()
-        let administration = try Fixture.administration(conninfo)
-        defer { administration.close() }
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-        return conninfo
+        try Fixture.submittedExamplesDatabase()
     }
 
     private func batchRun(_ conninfo: String, _ configure: (inout WorkerConfiguration) -> Void = { _ in }) throws -> BatchRun {
@@ -97,7 +93,7 @@ struct BatchRunTests {
     }
 
     @Test func scheduledOpeningsWhoseTimeHasComeAreCarriedOut() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let outbox = try EmailOutbox(directory: Fixture.templates)

@@ -6,18 +6,6 @@ import Testing
 
 /// The examples after one worker pass: VLF-0001 planning_open, VLF-0002 and VLF-0003 returned,
 /// PTL-0001 awaiting_review (saint-amour reviews by hand and opens rights on 2027-01-15).
-func drainedExamples() throws -> String {
-    let conninfo = try Fixture.exampleStructuresDatabase()
-    let administration = try Fixture.administration(conninfo)
-    defer { administration.close() }
-    _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-    _ = try WorkerRunner(
-        conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
-        logger: Fixture.logger
-    ).drain()
-    return conninfo
-}
-
 @Suite("Administrators' decisions")
 struct DecisionsTests {
     let outbox: EmailOutbox
@@ -38,7 +26,7 @@ struct DecisionsTests {
     }
 
     @Test func approvingASaintAmourDossierValidatesItAndSchedulesItsRights() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let report = try administration.decide("PTL-0001", .approve, reason: "pièces vérifiées", by: "alice", outbox: outbox)
@@ -87,7 +75,7 @@ struct DecisionsTests {
 
     @Test(arguments: [Verdict.return, .reject])
     func returningOrRejectingADossierAwaitingReviewTellsTheFamilyWhy(_ verdict: Verdict) throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let reason = "attestation illisible"
@@ -117,7 +105,7 @@ struct DecisionsTests {
     }
 
     @Test func aReturnCarriesTheRulesCurrentFindingsAndTheReason() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         _ = try administration.decide("PTL-0001", .return, reason: "photo floue", by: "bob", outbox: outbox)
@@ -142,7 +130,7 @@ struct DecisionsTests {
         ("VLF-0003", Verdict.return, "VLF-0003 is returned: return needs a dossier awaiting review, validated or with its planning open"),
     ])
     func aDecisionTheStateDoesNotAllowIsRefusedAndWritesNothing(_ id: String, _ verdict: Verdict, _ message: String) throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)
@@ -158,7 +146,7 @@ struct DecisionsTests {
     }
 
     @Test func aValidatedDossierCannotBeApprovedOrRejectedAgain() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "alice", outbox: outbox)
@@ -171,7 +159,7 @@ struct DecisionsTests {
     }
 
     @Test func returningAValidatedDossierRemovesItsRightsReservationsAndScheduledOpenings() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "alice", outbox: outbox)
@@ -210,7 +198,7 @@ struct DecisionsTests {
     }
 
     @Test func aDossierWithItsPlanningOpenCanBeReturnedAndLosesItsRights() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)
@@ -231,7 +219,7 @@ struct DecisionsTests {
     }
 
     @Test func returnAndRejectNeedAReasonAndTheStructureMustMatch() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         for verdict in [Verdict.return, .reject] {
@@ -253,7 +241,7 @@ struct DecisionsTests {
     }
 
     @Test func allAwaitingDecidesEveryDossierOfTheStructureAwaitingReviewAtOnce() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)

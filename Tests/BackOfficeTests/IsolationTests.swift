@@ -7,14 +7,9 @@ import Testing
 struct IsolationTests {
     /// The examples imported and decided, and a fresh login role administering villefranche.
     private func villefrancheAdmin() throws -> (conninfo: String, role: String) {
-        let conninfo = try Fixture.exampleStructuresDatabase()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-        _ = try WorkerRunner(
-            conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
-            logger: Fixture.logger
-        ).drain()
         let role = "admin_\(UUID().uuidString.prefix(8).lowercased())"
         let owner = try Fixture.connection(conninfo)
         try owner.execute(script: "CREATE ROLE \(role) LOGIN")
@@ -79,10 +74,7 @@ struct IsolationTests {
     }
 
     @Test func theWorkerRoleHasWhatAWorkerNeeds() throws {
-        let conninfo = try Fixture.exampleStructuresDatabase()
-        let administration = try Fixture.administration(conninfo)
-        defer { administration.close() }
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        let conninfo = try Fixture.submittedExamplesDatabase()
         let role = "worker_\(UUID().uuidString.prefix(8).lowercased())"
         let owner = try Fixture.connection(conninfo)
         try owner.execute(script: "CREATE ROLE \(role) LOGIN IN ROLE eticket_worker")

@@ -7,14 +7,8 @@ import Testing
 struct OutboxExporterTests {
     /// The examples decided: four emails pending.
     private func decidedExamples() throws -> (String, Administration) {
-        let conninfo = try Fixture.exampleStructuresDatabase()
-        let administration = try Fixture.administration(conninfo)
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-        _ = try WorkerRunner(
-            conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
-            logger: Fixture.logger
-        ).drain()
-        return (conninfo, administration)
+        let conninfo = try Fixture.decidedExamples()
+        return (conninfo, try Fixture.administration(conninfo))
     }
 
     private func temporaryPath(_ name: String) -> String {

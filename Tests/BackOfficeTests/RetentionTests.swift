@@ -6,14 +6,9 @@ import Testing
 @Suite("Retention: purging returned dossiers' personal data")
 struct RetentionTests {
     @Test func aPurgeEmptiesOldReturnedDossiersAndRecordsIt() throws {
-        let conninfo = try Fixture.exampleStructuresDatabase()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
-        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
-        _ = try WorkerRunner(
-            conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
-            logger: Fixture.logger
-        ).drain()
         let owner = try Fixture.connection(conninfo)
         let tomorrow = Date().addingTimeInterval(86_400)
 

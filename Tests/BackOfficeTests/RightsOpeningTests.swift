@@ -13,7 +13,7 @@ struct RightsOpeningTests {
 
     /// The drained examples with PTL-0001 approved: validated, its opening queued for 2027-01-15.
     private func approvedSaintAmour() throws -> String {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "alice", outbox: outbox)
@@ -59,7 +59,7 @@ struct RightsOpeningTests {
     }
 
     @Test func anAlreadyOpenPlanningGainsNothing() throws {
-        let conninfo = try drainedExamples()
+        let conninfo = try Fixture.decidedExamples()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let report = try administration.openRights(structure: "villefranche", period: "2026-2027", outbox: outbox)

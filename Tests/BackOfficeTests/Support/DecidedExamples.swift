@@ -1,22 +1,29 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Postgres
 
 extension Fixture {
     /// A fresh database with the example dossiers imported and decided by a worker:
     /// VLF-0001 planning_open (rights: Zoé cantine and mercredi, Noé all three services),
     /// VLF-0002 and VLF-0003 returned, PTL-0001 awaiting review. The queue is empty.
+    /// Their emails (four, pending) are in the outbox; decisions are by `worker:test:1`. Built once
+    /// per test process as a template.
     static func decidedExamples() throws -> String {
-        let conninfo = try exampleStructuresDatabase()
-        let administration = try Fixture.administration(conninfo)
-        defer { administration.close() }
-        _ = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
-        var configuration = WorkerConfiguration()
-        configuration.identity = "worker:test:1"
-        _ = try WorkerRunner(
-            conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: templates), logger: logger
-        ).drain()
-        return conninfo
+        let databases = try TestDatabases.shared()
+        let template = try databases.template(named: "eticket_decided") { conninfo in
+            let administration = try Fixture.administration(conninfo)
+            defer { administration.close() }
+            try administration.migrate(directory: sql)
+            _ = try administration.applyStructures(file: "\(examples)/structures.json")
+            _ = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
+            var configuration = WorkerConfiguration()
+            configuration.identity = "worker:test:1"
+            _ = try WorkerRunner(
+                conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: templates), logger: logger
+            ).drain()
+        }
+        return try databases.create(template: template)
     }
 
     /// Parks a `process` queue row for the dossier as a worker that ran out of attempts would.
