@@ -165,10 +165,12 @@ public final class BatchRun {
             let taken: Bool = try connection.query("SELECT pg_try_advisory_lock($1) AS taken", [Self.lockKey])
                 .first?.decode("taken") ?? false
             guard !taken else { return }
-            // A bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits).
+            // A bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits);
+            // advisory locks belong to one database, as does the run they stand for.
             let holder: Int? = try connection.query(
                 """
                 SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                   AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)
                 LIMIT 1
                 """, [Self.lockKey]

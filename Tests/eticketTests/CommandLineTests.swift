@@ -19,11 +19,12 @@ struct CommandLineTests {
         #expect(worker.stdout.contains("processed 4"))
         #expect(try database.count("SELECT count(*) FROM dossier_queue") == 0)
 
-        let list = try CLI.succeed(["queue", "list", "--format", "json"], database: conninfo)
+        let list = try CLI.succeed(
+            ["queue", "list", "--state", "planning_open,returned,awaiting_review", "--format", "json"], database: conninfo)
         let lines = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         var states: [String: String] = [:]
         for line in lines {
-            if let id = line["externalID"] as? String, let state = line["state"] as? String { states[id] = state }
+            if let id = line["external_id"] as? String, let state = line["state"] as? String { states[id] = state }
         }
         #expect(states.count == 4)
         #expect(states["VLF-0001"] == "planning_open")
