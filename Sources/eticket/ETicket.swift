@@ -19,7 +19,7 @@ struct ETicket: AsyncParsableCommand {
             """,
         subcommands: [
             Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
-            Templates.self, Outbox.self,
+            Templates.self, Outbox.self, Bench.self,
         ])
 }
 
