@@ -165,7 +165,7 @@ enum DurableFile {
 
 #if os(Linux)
     /// `syncfs(2)`, which Glibc's Swift module does not export; looked up once.
-    nonisolated(unsafe) private let syncfsFunction: (@convention(c) (Int32) -> Int32)? = {
+    private let syncfsFunction: (@convention(c) (Int32) -> Int32)? = {
         guard let symbol = dlsym(nil, "syncfs") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
     }()
