@@ -48,7 +48,8 @@ public struct BenchReport: Codable, Sendable {
     public struct Workers: Codable, Sendable {
         /// VmHWM of each worker process (kB), sampled while it ran; empty for in-process workers.
         public var peakRSSKiB: [Int]
-        /// getrusage(RUSAGE_CHILDREN).ru_maxrss after they exited: the largest of any child (kB).
+        /// getrusage(RUSAGE_CHILDREN).ru_maxrss after they exited: the largest of any child (kB);
+        /// absent when an earlier child (initdb, when the bench started the cluster) was larger.
         public var childrenMaxRSSKiB: Int?
         public var outcomes: [String: Int]
         public var emails: Int

@@ -116,6 +116,7 @@ public struct Bench {
         }
         var childrenRSS: Int?
         if case .processes = options.workerMode {
+            // Only meaningful when above what an earlier child (initdb's bootstrap backend) reached.
             let after = BenchWorkerSet.childrenMaxRSS()
             childrenRSS = after > childrenRSSBefore ? after : nil
         }
