@@ -5,7 +5,10 @@ let package = Package(
     name: "eticket",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "eticket", targets: ["eticket"])
+        .executable(name: "eticket", targets: ["eticket"]),
+        // For Benchmarks/ (a package of its own): the pure modules whose hot paths it measures.
+        .library(name: "Dossiers", targets: ["Dossiers"]),
+        .library(name: "Mail", targets: ["Mail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

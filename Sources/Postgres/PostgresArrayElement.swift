@@ -26,17 +26,28 @@ extension Array: PostgresDecodable where Element: PostgresArrayElement {
 /// quotes, backslashes, spaces and the word NULL stay data. NULL elements are not supported.
 extension PostgresArrayElement where Self: PostgresBindable & PostgresDecodable {
     public static func postgresText(ofArray elements: [Self]) -> String {
-        var text = "{"
+        // In UTF-8 bytes, into one buffer: a worker sends a batch's rendered emails this way (about
+        // 1 MB per batch), and appending scalar by scalar to a String was a quarter of its time.
+        // `"` and `\` are ASCII, so no byte of a multi-byte character can be taken for them.
+        var text: [UInt8] = [UInt8(ascii: "{")]
         for (index, element) in elements.enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for character in element.postgresText.unicodeScalars {
-                if character == "\"" || character == "\\" { text += "\\" }
-                text.unicodeScalars.append(character)
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            text.append(UInt8(ascii: "\""))
+            var value = element.postgresText
+            value.withUTF8 { bytes in
+                if !bytes.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                    text.append(contentsOf: bytes)
+                    return
+                }
+                for byte in bytes {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { text.append(UInt8(ascii: "\\")) }
+                    text.append(byte)
+                }
             }
-            text += "\""
+            text.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        text.append(UInt8(ascii: "}"))
+        return String(decoding: text, as: UTF8.self)
     }
 
     public static func postgresArray(fromText text: String) throws(PostgresDecodingFailure) -> [Self] {

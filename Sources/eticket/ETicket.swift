@@ -20,7 +20,7 @@ struct ETicket: AsyncParsableCommand {
         subcommands: [
             Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
             Templates.self, Outbox.self, DossierCommand.self, Decide.self, Rights.self, Planning.self,
-            Reservations.self, Batch.self, Admins.self, Audit.self,
+            Reservations.self, Batch.self, Admins.self, Audit.self, Bench.self,
         ])
 }
 

@@ -1,0 +1,142 @@
+import Foundation
+
+/// What `eticket bench` measured; encoded as JSON for `--format json`.
+public struct BenchReport: Codable, Sendable {
+    public struct Machine: Codable, Sendable {
+        public var cores: Int
+        public var memoryMiB: Int
+        public var cpu: String
+        public var kernel: String
+        public var postgres: String
+    }
+
+    /// The server settings that decide what a commit costs.
+    public struct DatabaseSettings: Codable, Sendable {
+        /// Whether the benchmark started its own throw-away cluster (on this machine).
+        public var localCluster: Bool
+        public var fsync: String
+        public var synchronousCommit: String
+        public var fullPageWrites: String
+        public var walSyncMethod: String
+        public var sharedBuffers: String
+        public var trackCommitTimestamp: String
+    }
+
+    public struct Parameters: Codable, Sendable {
+        public var dossiers: Int
+        public var workers: Int
+        public var batch: Int
+        public var incomplete: Double
+        public var seed: UInt64
+    }
+
+    public struct Phase: Codable, Sendable {
+        public var name: String
+        public var count: Int
+        public var seconds: Double
+        /// count / seconds.
+        public var rate: Double
+
+        init(_ name: String, count: Int, seconds: Double) {
+            self.name = name
+            self.count = count
+            self.seconds = (seconds * 1000).rounded() / 1000
+            self.rate = seconds > 0 ? (Double(count) / seconds).rounded() : 0
+        }
+    }
+
+    public struct Workers: Codable, Sendable {
+        /// VmHWM of each worker process (kB), sampled while it ran; empty for in-process workers.
+        public var peakRSSKiB: [Int]
+        /// getrusage(RUSAGE_CHILDREN).ru_maxrss after they exited: the largest of any child (kB);
+        /// absent when an earlier child (initdb, when the bench started the cluster) was larger.
+        public var childrenMaxRSSKiB: Int?
+        public var outcomes: [String: Int]
+        public var emails: Int
+        /// Due queue rows left after the workers stopped (0 when they drained the queue).
+        public var dueLeft: Int
+    }
+
+    public struct Baseline: Codable, Sendable {
+        public var method: String
+        public var connections: Int
+        public var batch: Int
+        public var rows: Int
+        public var seconds: Double
+        public var rate: Double
+        /// The workers' end-to-end dossier rate over this plain-SQL rate.
+        public var ratio: Double
+    }
+
+    public struct Latency: Codable, Sendable {
+        public var samples: Int
+        public var method: String
+        /// Import commit → decision commit, server clock (pg_xact_commit_timestamp), when available.
+        public var commitToCommitMs: Percentiles?
+        /// Import commit acknowledged → decision visible to a client polling every 0.5 ms.
+        public var clientObservedMs: Percentiles
+    }
+
+    public struct Percentiles: Codable, Sendable {
+        public var p50: Double
+        public var p90: Double
+        public var p99: Double
+        public var max: Double
+
+        init(_ values: [Double]) {
+            let sorted = values.sorted()
+            func at(_ q: Double) -> Double {
+                guard !sorted.isEmpty else { return 0 }
+                let value = sorted[min(sorted.count - 1, Int((q * Double(sorted.count)).rounded(.up)) - 1)]
+                return (value * 100).rounded() / 100
+            }
+            p50 = at(0.5)
+            p90 = at(0.9)
+            p99 = at(0.99)
+            max = at(1)
+        }
+    }
+
+    public struct Depth: Codable, Sendable {
+        public var method: String
+        public var shallow: Phase
+        public var shallowQueued: Int
+        public var deep: Phase
+        public var deepQueued: Int
+        public var deepImport: Phase
+        /// deep rate / shallow rate.
+        public var ratio: Double
+    }
+
+    public var machine: Machine
+    public var database: DatabaseSettings
+    public var parameters: Parameters
+    public var phases: [Phase]
+    public var workers: Workers
+    public var baseline: Baseline?
+    public var latency: Latency?
+    public var depth: Depth?
+    public var notes: [String]
+
+    /// The phase called `name`.
+    public func phase(_ name: String) -> Phase? {
+        phases.first { $0.name == name }
+    }
+}
+
+extension BenchReport.Machine {
+    /// This machine, as /proc describes it.
+    static func current(postgres: String) -> Self {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown"
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return Self(
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryMiB: Int(ProcessInfo.processInfo.physicalMemory / (1 << 20)), cpu: model, kernel: "Linux \(release)",
+            postgres: postgres)
+    }
+}

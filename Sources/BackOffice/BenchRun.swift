@@ -1,0 +1,312 @@
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+
+/// What `eticket bench` does; see ``Bench``.
+public struct BenchOptions: Sendable {
+    public var dossiers = 10_000
+    public var workers = 2
+    public var batchSize = 100
+    /// Share of the generated dossiers that are incomplete (returned with reasons).
+    public var incompleteShare = 0.3
+    public var seed: UInt64 = 1
+    /// Single dossiers imported one at a time with an idle worker listening; 0 skips the phase.
+    public var latencySamples = 200
+    /// Run the plain-SQL speed limit on the same database.
+    public var baseline = true
+    /// Compare the processing rate with `depthQueued` rows queued against `shallowQueued`.
+    public var depthTest = false
+    public var depthQueued = 1_000_000
+    public var shallowQueued = 10_000
+    public var workerMode: BenchWorkerMode = .threads
+    public var templatesDirectory: String?
+    /// Whether the database is a throw-away cluster the benchmark started (reported only).
+    public var localCluster = false
+
+    public init() {}
+}
+
+/// The benchmark in the product: generate, import, process, export, measured phase by phase, with
+/// the plain-SQL speed limit, the idle-queue latency and (optionally) the depth test measured in
+/// the same run on the same database.
+///
+/// - Important: it writes thousands of dossiers, decisions and emails: run it on a throw-away
+///   database (the default), never on one that holds real families' data. It refuses a database
+///   that already holds dossiers.
+public struct Bench {
+    let conninfo: String
+    let options: BenchOptions
+    let logger: Logger
+    /// Told of each phase as it starts, for a progress line.
+    let progress: @Sendable (String) -> Void
+
+    public init(conninfo: String, options: BenchOptions, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.conninfo = conninfo
+        self.options = options
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func run() throws -> BenchReport {
+        let administration = try Administration(conninfo: conninfo, actor: "admin:bench", logger: logger)
+        defer { administration.close() }
+        let connection = administration.connection
+        try administration.migrate()
+        let existing = try database("cannot count the dossiers") {
+            try connection.query("SELECT count(*) AS n FROM dossiers").first?.decode(Int.self, "n") ?? 0
+        }
+        guard existing == 0 else {
+            throw BackOfficeError(
+                .badInput, "the benchmark needs a database without dossiers (this one holds \(existing)); use a throw-away database")
+        }
+        let settings = try databaseSettings(connection)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        var generator = BenchGenerator(seed: options.seed, incompleteShare: options.incompleteShare, prefix: "B\(options.seed)")
+        let structuresPath = work.appendingPathComponent("structures.json").path
+        try Data(generator.structuresJSON().utf8).write(to: URL(fileURLWithPath: structuresPath))
+        _ = try administration.applyStructures(file: structuresPath)
+
+        var phases: [BenchReport.Phase] = []
+        var notes: [String] = []
+
+        progress("generate \(options.dossiers) dossiers")
+        let dossiersPath = work.appendingPathComponent("dossiers.jsonl").path
+        var started = ContinuousClock.now
+        let incomplete = try generator.writeDossiers(count: options.dossiers, to: dossiersPath)
+        phases.append(.init("generate", count: options.dossiers, seconds: (ContinuousClock.now - started).benchSeconds))
+        notes.append("\(incomplete) of \(options.dossiers) generated dossiers are incomplete")
+
+        progress("import")
+        started = ContinuousClock.now
+        let imported = try administration.importDossiers(file: dossiersPath)
+        phases.append(.init("import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds))
+        if !imported.rejected.isEmpty {
+            throw BackOfficeError(
+                .failure, "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)")
+        }
+        try? FileManager.default.removeItem(atPath: dossiersPath)
+
+        progress("process with \(options.workers) workers")
+        let childrenRSSBefore = BenchWorkerSet.childrenMaxRSS()
+        started = ContinuousClock.now
+        let workers = try BenchWorkerSet.start(
+            options.workers, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: true,
+            templatesDirectory: options.templatesDirectory, logger: logger)
+        try workers.wait()
+        let processSeconds = (ContinuousClock.now - started).benchSeconds
+        let outcomes = try database("cannot count the decisions") {
+            var outcomes: [String: Int] = [:]
+            for row in try connection.query("SELECT outcome::text AS outcome, count(*) AS n FROM decisions GROUP BY 1") {
+                outcomes[try row.decode(String.self, "outcome")] = try row.decode(Int.self, "n")
+            }
+            return outcomes
+        }
+        let decided = outcomes.values.reduce(0, +)
+        phases.append(.init("process", count: decided, seconds: processSeconds))
+        let (emails, dueLeft) = try database("cannot count the outbox") {
+            let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
+            let due =
+                try connection.query("SELECT count(*) AS n FROM dossier_queue WHERE failed_at IS NULL AND run_at <= now()")
+                .first?.decode(Int.self, "n") ?? 0
+            return (emails, due)
+        }
+        var childrenRSS: Int?
+        if case .processes = options.workerMode {
+            // Only meaningful when above what an earlier child (initdb's bootstrap backend) reached.
+            let after = BenchWorkerSet.childrenMaxRSS()
+            childrenRSS = after > childrenRSSBefore ? after : nil
+        }
+        let workerReport = BenchReport.Workers(
+            peakRSSKiB: workers.peakRSSKiB.filter { $0 > 0 }, childrenMaxRSSKiB: childrenRSS, outcomes: outcomes,
+            emails: emails, dueLeft: dueLeft)
+
+        progress("export \(emails) emails to a Maildir")
+        started = ContinuousClock.now
+        let export = try administration.outbox.export(to: work.appendingPathComponent("maildir").path, format: .maildir)
+        phases.append(.init("export", count: export.exported, seconds: (ContinuousClock.now - started).benchSeconds))
+
+        var baseline: BenchReport.Baseline?
+        if options.baseline, decided > 0 {
+            progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
+            let result = try BenchBaseline(conninfo: conninfo).run(
+                rows: decided, connections: options.workers, batchSize: options.batchSize)
+            let rate = Double(result.rows) / result.seconds
+            let processRate = Double(decided) / processSeconds
+            baseline = BenchReport.Baseline(
+                method:
+                    "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B ~4 KB outbox rows; DELETE; COMMIT",
+                connections: options.workers, batch: options.batchSize, rows: result.rows,
+                seconds: (result.seconds * 1000).rounded() / 1000, rate: rate.rounded(),
+                ratio: (processRate / rate * 1000).rounded() / 1000)
+        }
+
+        var latency: BenchReport.Latency?
+        if options.latencySamples > 0 {
+            progress("idle-queue latency: \(options.latencySamples) single imports")
+            latency = try measureLatency(
+                administration: administration, work: work.path, commitTimestamps: settings.trackCommitTimestamp == "on")
+        }
+
+        var depth: BenchReport.Depth?
+        if options.depthTest {
+            depth = try depthTest(administration: administration, generator: &generator, work: work.path)
+        }
+
+        return BenchReport(
+            machine: .current(postgres: try serverVersion(connection)), database: settings,
+            parameters: .init(
+                dossiers: options.dossiers, workers: options.workers, batch: options.batchSize,
+                incomplete: options.incompleteShare, seed: options.seed),
+            phases: phases, workers: workerReport, baseline: baseline, latency: latency, depth: depth, notes: notes)
+    }
+
+    // MARK: - Latency
+
+    /// Imports single dossiers one at a time while one idle worker waits on LISTEN, and measures
+    /// how long each waits for its decision.
+    ///
+    /// Two clocks: the server's commit timestamps of the import's `submitted` event and of the
+    /// decision row (both append-only, so their `xmin` is the committing transaction), which is
+    /// exact and costs nothing, when `track_commit_timestamp` is on; and the client's, from the
+    /// import's commit being acknowledged to the decision becoming visible to a poll every 0.5 ms.
+    func measureLatency(
+        administration: Administration, work: String, commitTimestamps: Bool
+    ) throws -> BenchReport.Latency {
+        let connection = administration.connection
+        let idle = try BenchWorkerSet.start(
+            1, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: false,
+            templatesDirectory: options.templatesDirectory, logger: logger)
+        defer { idle.stop() }
+        Thread.sleep(forTimeInterval: 1)  // the worker connects, drains nothing, and LISTENs
+        var observed: [Double] = []
+        var server: [Double] = []
+        var random = SeededRandom(seed: options.seed &+ 7)
+        let path = "\(work)/latency.jsonl"
+        for sample in 0..<options.latencySamples {
+            var single = BenchGenerator(seed: options.seed &+ UInt64(sample), incompleteShare: options.incompleteShare, prefix: "LAT\(options.seed)")
+            _ = try single.writeDossiers(count: 1, first: sample, to: path)
+            let externalID = "LAT\(options.seed)-\(sample)"
+            let report = try administration.importDossiers(file: path)
+            let committed = ContinuousClock.now
+            guard report.accepted == 1 else { throw BackOfficeError(.failure, "latency sample \(sample) was not imported") }
+            var decisionID: Int64?
+            while decisionID == nil {
+                decisionID = try connection.query(
+                    "SELECT x.id FROM decisions x JOIN dossiers d ON d.id = x.dossier_id WHERE d.external_id = $1", [externalID]
+                ).first?.decode(Int64.self, "id")
+                if decisionID == nil {
+                    if ContinuousClock.now - committed > .seconds(10) {
+                        throw BackOfficeError(.failure, "latency sample \(sample): no decision after 10 s; is the worker running?")
+                    }
+                    Thread.sleep(forTimeInterval: 0.0005)
+                }
+            }
+            observed.append((ContinuousClock.now - committed).benchSeconds * 1000)
+            if commitTimestamps, let decisionID {
+                if let ms = try connection.query(
+                    """
+                    SELECT extract(epoch FROM pg_xact_commit_timestamp(x.xmin) - pg_xact_commit_timestamp(e.xmin))::float8 * 1000 AS ms
+                    FROM decisions x JOIN dossier_events e ON e.dossier_id = x.dossier_id AND e.to_state = 'submitted'
+                    WHERE x.id = $1
+                    """, [decisionID]
+                ).first?.decodeIfPresent(Double.self, "ms") {
+                    server.append(ms)
+                }
+            }
+            // An idle queue: let the worker go back to waiting before the next submission.
+            Thread.sleep(forTimeInterval: 0.01 + Double(random.below(20)) / 1000)
+        }
+        return BenchReport.Latency(
+            samples: observed.count,
+            method:
+                "one dossier per import transaction, one idle worker on LISTEN dossier_queue; commit-to-commit from pg_xact_commit_timestamp of the submitted event and of the decision; client-observed from the import's acknowledged commit to the decision seen by a 0.5 ms poll",
+            commitToCommitMs: server.isEmpty ? nil : .init(server), clientObservedMs: .init(observed))
+    }
+
+    // MARK: - Depth
+
+    /// Processes `shallowQueued` dossiers from a queue that holds only them, then the same number from
+    /// a queue `depthQueued` deep, with the same workers, and compares the rates.
+    func depthTest(administration: Administration, generator: inout BenchGenerator, work: String) throws -> BenchReport.Depth {
+        let connection = administration.connection
+        let sample = options.shallowQueued
+        progress("depth test: \(sample) queued")
+        let shallowPath = "\(work)/shallow.jsonl"
+        _ = try generator.writeDossiers(count: sample, first: 10_000_000, to: shallowPath)
+        _ = try administration.importDossiers(file: shallowPath)
+        try? FileManager.default.removeItem(atPath: shallowPath)
+        try connection.execute(script: "VACUUM ANALYZE dossier_queue")
+        let shallow = try processInThreads(limit: sample)
+
+        progress("depth test: import \(options.depthQueued) dossiers")
+        let deepPath = "\(work)/deep.jsonl"
+        _ = try generator.writeDossiers(count: options.depthQueued, first: 20_000_000, to: deepPath)
+        let started = ContinuousClock.now
+        let deepImport = try administration.importDossiers(file: deepPath)
+        let importSeconds = (ContinuousClock.now - started).benchSeconds
+        try? FileManager.default.removeItem(atPath: deepPath)
+        try connection.execute(script: "VACUUM ANALYZE dossier_queue")
+        let queued = try connection.query("SELECT count(*) AS n FROM dossier_queue").first?.decode(Int.self, "n") ?? 0
+        progress("depth test: process \(sample) of \(queued) queued")
+        let deep = try processInThreads(limit: sample)
+        return BenchReport.Depth(
+            method:
+                "\(options.workers) worker loops (threads of the bench, the worker's own batch code) process \(sample) dossiers from a queue holding only them, then \(sample) from a queue \(queued) deep; VACUUM ANALYZE dossier_queue after each import",
+            shallow: .init("process at shallow depth", count: shallow.count, seconds: shallow.seconds), shallowQueued: sample,
+            deep: .init("process at depth", count: deep.count, seconds: deep.seconds), deepQueued: queued,
+            deepImport: .init("import", count: deepImport.accepted, seconds: importSeconds),
+            ratio: ((Double(deep.count) / deep.seconds) / (Double(shallow.count) / shallow.seconds) * 1000).rounded() / 1000)
+    }
+
+    /// Runs the worker's batches on `options.workers` threads until `limit` dossiers are processed.
+    private func processInThreads(limit: Int) throws -> (count: Int, seconds: Double) {
+        let outbox = try EmailOutbox(directory: options.templatesDirectory)
+        let templates = outbox.templates
+        var configuration = WorkerConfiguration()
+        configuration.batchSize = options.batchSize
+        let processed = BenchCounter()
+        let failure = FirstError()
+        let started = ContinuousClock.now
+        onThreads(options.workers) { [conninfo, logger, configuration] _ in
+            do {
+                let connection = try Database.connect(conninfo, actor: configuration.identity)
+                defer { connection.close() }
+                let worker = Worker(configuration: configuration, notifier: EmailOutbox(templates: templates), logger: logger)
+                while processed.value < limit {
+                    guard let summary = try worker.processBatch(on: connection) else { break }
+                    processed.add(summary.claimed)
+                }
+            } catch {
+                failure.record(error)
+            }
+        }
+        let seconds = (ContinuousClock.now - started).benchSeconds
+        if let error = failure.value { throw BackOfficeError(.failure, "a depth-test worker failed: \(error)") }
+        return (processed.value, seconds)
+    }
+
+    // MARK: - Settings
+
+    private func databaseSettings(_ connection: Connection) throws -> BenchReport.DatabaseSettings {
+        try database("cannot read the server settings") {
+            func show(_ name: String) throws -> String {
+                try connection.query("SELECT current_setting($1) AS v", [name]).first?.decode(String.self, "v") ?? "?"
+            }
+            return BenchReport.DatabaseSettings(
+                localCluster: options.localCluster, fsync: try show("fsync"),
+                synchronousCommit: try show("synchronous_commit"), fullPageWrites: try show("full_page_writes"),
+                walSyncMethod: try show("wal_sync_method"), sharedBuffers: try show("shared_buffers"),
+                trackCommitTimestamp: try show("track_commit_timestamp"))
+        }
+    }
+
+    private func serverVersion(_ connection: Connection) throws -> String {
+        try database("cannot read the server version") {
+            try connection.query("SELECT current_setting('server_version') AS v").first?.decode(String.self, "v") ?? "?"
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import BackOffice
+import Foundation
+import LocalPostgres
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the pipeline: import, process, export, against the plain-SQL speed limit.",
+        discussion: """
+            Generates N synthetic dossiers (seeded), imports them, runs W worker processes until the \
+            queue is empty, exports the outbox to a Maildir, and reports each phase's count, seconds \
+            and rate, the workers' peak RSS, the plain-SQL queue loop's rate on the same database, \
+            and the idle-queue latency. With no database configured it starts a throw-away \
+            PostgreSQL (fsync and synchronous_commit on unless --unsafe-fast); a configured \
+            database must hold no dossiers.
+            """)
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Dossiers to generate and import.") var dossiers = 10_000
+    @Option(help: "Worker processes.") var workers = 2
+    @Option(help: "Dossiers per worker batch.") var batch = 100
+    @Option(help: "Share of incomplete dossiers (0…1).") var incomplete = 0.3
+    @Option(help: "Generator seed.") var seed: UInt64 = 1
+    @Option(help: "Single imports timed for the idle-queue latency (0 skips it).") var latencySamples = 200
+    @Flag(help: "Also compare the rate with 1,000,000 queued against 10,000 (takes minutes).") var depthTest = false
+    @Option(help: "Rows queued for the depth test.") var depthQueued = 1_000_000
+    @Flag(help: "Skip the plain-SQL baseline.") var noBaseline = false
+    @Flag(help: "Local cluster only: fsync, synchronous_commit and full_page_writes off (figures not durable).")
+    var unsafeFast = false
+    @Option(help: "text or json.") var format: Format = .text
+
+    func validate() throws {
+        guard dossiers >= 1, workers >= 1, batch >= 1 else { throw ValidationError("--dossiers, --workers and --batch must be at least 1") }
+        guard (0...1).contains(incomplete) else { throw ValidationError("--incomplete must be between 0 and 1") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let settings = try await Settings.load(options)
+            var logger = settings.bootstrapLogging()
+            // The import's and workers' info lines would drown the report.
+            if options.logLevel == nil { logger.logLevel = .warning }
+            var bench = BenchOptions()
+            bench.dossiers = dossiers
+            bench.workers = workers
+            bench.batchSize = batch
+            bench.incompleteShare = incomplete
+            bench.seed = seed
+            bench.latencySamples = latencySamples
+            bench.depthTest = depthTest
+            bench.depthQueued = depthQueued
+            bench.baseline = !noBaseline
+            bench.templatesDirectory = settings.templatesDirectory
+            bench.workerMode = .processes(executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path)
+            bench.localCluster = !settings.hasDatabase
+            let cluster: LocalCluster?
+            do {
+                cluster = settings.hasDatabase
+                    ? nil
+                    : try LocalCluster.start(
+                        options: .init(fastUnsafe: unsafeFast, extraSettings: ["track_commit_timestamp": "on"]))
+            } catch {
+                throw BackOfficeError(.failure, (error as? LocalPostgresError)?.message ?? "\(error)")
+            }
+            defer { cluster?.stop() }
+            let json = format == .json
+            let report = try BackOffice.Bench(
+                conninfo: cluster?.connectionString() ?? settings.conninfo, options: bench, logger: logger,
+                progress: { if !json { print("… \($0)") } }
+            ).run()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(Self.text(report))
+            }
+        }
+    }
+
+    static func text(_ report: BenchReport) -> String {
+        var lines = [
+            "machine: \(report.machine.cores) cores, \(report.machine.memoryMiB) MiB, \(report.machine.cpu), PostgreSQL \(report.machine.postgres)",
+            "database: \(report.database.localCluster ? "local throw-away cluster" : "configured"), fsync=\(report.database.fsync), synchronous_commit=\(report.database.synchronousCommit), full_page_writes=\(report.database.fullPageWrites)",
+            "",
+        ]
+        for phase in report.phases {
+            lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
+        }
+        lines.append("workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(report.workers.outcomes); \(report.workers.emails) emails")
+        if let baseline = report.baseline {
+            lines.append("plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it")
+        }
+        if let latency = report.latency {
+            let server = latency.commitToCommitMs.map { "commit→commit p50 \($0.p50) ms, p99 \($0.p99) ms; " } ?? ""
+            lines.append("latency (\(latency.samples)): \(server)client-observed p50 \(latency.clientObservedMs.p50) ms, p99 \(latency.clientObservedMs.p99) ms")
+        }
+        if let depth = report.depth {
+            lines.append("depth: \(Int(depth.shallow.rate))/s with \(depth.shallowQueued) queued, \(Int(depth.deep.rate))/s with \(depth.deepQueued) queued: \(Int(depth.ratio * 100)) %")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
