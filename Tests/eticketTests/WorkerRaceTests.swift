@@ -135,3 +135,30 @@ struct WorkerRaceTests {
         try database.expectEachDecidedOnce()
     }
 }
+
+@Suite("The supervisor")
+struct SupervisorTests {
+    @Test func aWorkerProcessThatDiesIsReplaced() throws {
+        let conninfo = try Databases.withStructures()
+        let supervisor = try Child(["worker", "--processes", "2", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { supervisor.kill() }
+        func workers() -> [pid_t] { Child.descendants(of: supervisor.pid) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while workers().count < 2, ContinuousClock.now < deadline { usleep(50_000) }
+        let first = workers()
+        #expect(first.count == 2)
+        kill(try #require(first.first), SIGKILL)
+        var replaced: [pid_t] = []
+        while ContinuousClock.now < deadline {
+            replaced = workers()
+            if replaced.count == 2, !replaced.contains(first[0]) { break }
+            usleep(50_000)
+        }
+        #expect(replaced.count == 2 && !replaced.contains(first[0]), "the dead worker was not replaced: \(replaced)")
+        #expect(supervisor.isRunning)
+        supervisor.signal(SIGTERM)
+        let result = supervisor.wait(timeout: 20)
+        #expect(result.status == 0, "\(result.stderr.suffix(1000))")
+        #expect(result.stderr.contains("worker process ended"))
+    }
+}

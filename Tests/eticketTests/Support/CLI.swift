@@ -68,14 +68,15 @@ final class Child: @unchecked Sendable {
     let directory: URL
     let started = ContinuousClock.now
 
-    init(_ arguments: [String]) throws {
+    /// - Parameter environment: variables added to ``CLI/environment`` for this process.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: directory.appendingPathComponent("stdout").path, contents: nil)
         FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = arguments
-        process.environment = CLI.environment
+        process.environment = CLI.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: directory.appendingPathComponent("stdout"))
         process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// Bad configuration files and command-line values: each gets a clear message and its exit code
+/// (3 for bad data, 2 for a usage error), and nothing runs.
+@Suite("Bad configuration and command-line values")
+struct BadInputTests {
+    private func configFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-config-\(UUID().uuidString).json").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test(arguments: [
+        (#"{"worker": {"batchSize": 0"#, "json:1:27: not valid JSON: unexpected end of input"),
+        (#"{"worker": {"batchSize": 1, "batchSize": 2}}"#, #"duplicate key "batchSize""#),
+        (#"["worker"]"#, "a configuration file is a JSON object"),
+        (#"{"worker": {"batchSize": "many"}}"#, "worker.batchSize: not a number: many"),
+        (#"{"worker": {"batchSize": 0}}"#, "worker.batchSize: must be a whole number of at least 1"),
+        (#"{"worker": {"pollIntervalSeconds": -1}}"#, "worker.pollIntervalSeconds: must be a number of seconds above 0"),
+        (#"{"log": {"level": "loud"}}"#, "log.level: loud is not one of"),
+    ])
+    func aBadConfigurationFileIsRefusedWithItsReason(_ text: String, _ reason: String) throws {
+        let path = try configFile(text)
+        let result = try CLI.run(["worker", "--once", "--config", path, "--database-url", "host=/nonexistent"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains(reason), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func aMissingConfigurationFileIsBadInput() throws {
+        let result = try CLI.run(["worker", "--once", "--config", "/nonexistent/eticket.json"])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("/nonexistent/eticket.json: no such configuration file"))
+    }
+
+    @Test func environmentValuesAreCheckedLikeTheFile() throws {
+        let child = try Child(["worker", "--once", "--database-url", "host=/nonexistent"], environment: ["ETICKET_WORKER_MAX_ATTEMPTS": "lots"])
+        let result = child.wait(timeout: 30)
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("worker.maxAttempts: not a number: lots"))
+    }
+
+    @Test(arguments: [
+        ["frobnicate"],
+        ["worker", "--batch-size"],
+        ["worker", "--batch-size", "many"],
+        ["queue", "list", "--format", "yaml"],
+        ["outbox", "export", "--format", "pigeon", "--to", "/tmp/x"],
+        ["templates", "preview", "dossier-processed"],
+        ["dossiers", "import"],
+    ])
+    func aBadCommandLineIsAUsageError(_ arguments: [String]) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
+        #expect(result.stderr.contains("Usage:") || result.stderr.contains("Error:"), "\(result.stderr)")
+    }
+
+    @Test func aFlagOverridesTheEnvironmentWhichOverridesTheFile() throws {
+        // The file says 0 (refused); the environment says 7; the flag says 5: the flag wins, and the
+        // file's bad value is never read. Without the flag, the environment's good value wins.
+        let path = try configFile(#"{"worker": {"batchSize": 0}}"#)
+        let withFlag = try Child(
+            ["worker", "--once", "--config", path, "--batch-size", "5", "--database-url", "host=/nonexistent"],
+            environment: ["ETICKET_WORKER_BATCH_SIZE": "7"]
+        ).wait(timeout: 30)
+        #expect(withFlag.status == 4, "\(withFlag.stderr)")  // it got as far as connecting
+        let withEnvironment = try Child(
+            ["worker", "--once", "--config", path, "--database-url", "host=/nonexistent"],
+            environment: ["ETICKET_WORKER_BATCH_SIZE": "7"]
+        ).wait(timeout: 30)
+        #expect(withEnvironment.status == 4, "\(withEnvironment.stderr)")
+        let withFile = try CLI.run(["worker", "--once", "--config", path, "--database-url", "host=/nonexistent"])
+        #expect(withFile.status == 3)
+    }
+}
