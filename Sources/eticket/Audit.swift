@@ -21,9 +21,7 @@ struct Audit: AsyncParsableCommand {
                 let report = try administration.verifyAudit(structure: structure)
                 switch format {
                 case .json:
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    print(try json(report))
                 case .table:
                     print("\(report.events) events of \(report.dossiers) dossiers checked")
                     if !report.breaks.isEmpty {

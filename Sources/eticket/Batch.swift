@@ -73,10 +73,7 @@ extension ExitStatus {
 func render(_ report: BatchRunReport, format: OutputFormat) throws -> String {
     switch format {
     case .json:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(report), as: UTF8.self)
+        return try json(report)
     case .table:
         var table = Table(headers: ["WHAT", "COUNT"])
         table.rows =

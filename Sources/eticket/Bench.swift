@@ -65,15 +65,13 @@ struct Bench: AsyncParsableCommand {
                 throw BackOfficeError(.failure, (error as? LocalPostgresError)?.message ?? "\(error)")
             }
             defer { cluster?.stop() }
-            let json = format == .json
+            let forMachines = format == .json
             let report = try BackOffice.Bench(
                 conninfo: cluster?.connectionString() ?? settings.conninfo, options: bench, logger: logger,
-                progress: { if !json { print("… \($0)") } }
+                progress: { if !forMachines { print("… \($0)") } }
             ).run()
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            if forMachines {
+                print(try json(report))
             } else {
                 print(Self.text(report))
             }

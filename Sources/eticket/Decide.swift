@@ -68,9 +68,7 @@ struct Decide: AsyncParsableCommand {
 func render(_ report: DecisionReport, format: OutputFormat) throws -> String {
     switch format {
     case .json:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(report), as: UTF8.self)
+        return try json(report)
     case .table:
         guard !report.decided.isEmpty else { return "no dossier awaiting review: nothing decided" }
         var table = Table(headers: ["DOSSIER", "FROM", "TO", "DECISION"])

@@ -55,10 +55,7 @@ struct Outbox: AsyncParsableCommand {
                 let entries = try administration.outbox.list(structure: structure, pendingOnly: pending, limit: limit)
                 switch format {
                 case .json:
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    encoder.dateEncodingStrategy = .iso8601
-                    print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                    print(try json(entries))
                 case .table:
                     var table = Table(headers: ["ID", "DOSSIER", "KIND", "EXPORTED", "SUBJECT"])
                     table.rows = entries.map {

@@ -43,10 +43,7 @@ struct Rights: AsyncParsableCommand {
 func render(_ report: RightsOpeningReport, format: OutputFormat) throws -> String {
     switch format {
     case .json:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(report), as: UTF8.self)
+        return try json(report)
     case .table:
         let what = "\(report.structure) \(report.period)" + (report.service.map { " \($0)" } ?? "")
         if let at = report.scheduledAt {
