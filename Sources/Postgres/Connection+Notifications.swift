@@ -28,12 +28,6 @@ extension Connection {
         try execute(script: "LISTEN \(Self.quoteIdentifier(channel))")
     }
 
-    /// Stops listening on a channel.
-    /// - Throws: ``PostgresError`` when the server refuses.
-    public func unlisten(_ channel: String) throws(PostgresError) {
-        try execute(script: "UNLISTEN \(Self.quoteIdentifier(channel))")
-    }
-
     /// Sends a notification. Inside a transaction it is delivered at commit, and not at all on
     /// rollback.
     /// - Throws: ``PostgresError`` when the server refuses (a payload over 8000 bytes, say).

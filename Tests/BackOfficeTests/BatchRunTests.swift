@@ -112,15 +112,7 @@ struct BatchRunTests {
     @Test func aFailingDossierMakesTheRunDoneWithFailures() throws {
         let conninfo = try importedExamples()
         let connection = try Fixture.connection(conninfo)
-        let poisoned = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'VLF-0002'", as: Int64.self))
-        try connection.execute(
-            script: """
-                CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'poisoned dossier'; END $$;
-                CREATE TRIGGER poison BEFORE INSERT ON decisions FOR EACH ROW
-                    WHEN (NEW.dossier_id = \(poisoned))
-                    EXECUTE FUNCTION poison();
-                """)
+        try Fixture.poison("VLF-0002", on: connection)
         let report = try batchRun(conninfo) { $0.retryBaseDelay = .seconds(60) }.run(maxDuration: .seconds(60))
         #expect(report.retried == 1)
         #expect(report.hasFailures)

@@ -89,16 +89,7 @@ struct WorkerTests {
     @Test func aPoisonDossierIsRetriedWithBackoffThenParkedWhileTheRestIsDecided() throws {
         let conninfo = try importedExamples()
         let connection = try Fixture.connection(conninfo)
-        // A real failure inside processing: the database refuses this one dossier's decision.
-        let poisoned = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'VLF-0002'", as: Int64.self))
-        try connection.execute(
-            script: """
-                CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'poisoned dossier'; END $$;
-                CREATE TRIGGER poison BEFORE INSERT ON decisions FOR EACH ROW
-                    WHEN (NEW.dossier_id = \(poisoned))
-                    EXECUTE FUNCTION poison();
-                """)
+        try Fixture.poison("VLF-0002", on: connection)
         func configure(_ configuration: inout WorkerConfiguration) {
             configuration.maxAttempts = 3
             configuration.retryBaseDelay = .milliseconds(200)

@@ -34,4 +34,19 @@ extension Fixture {
             SELECT id, 5, $2, now(), now() - interval '1 minute' FROM dossiers WHERE external_id = $1
             """, [externalID, error])
     }
+
+    /// Makes the database refuse `externalID`'s decision, as a real failure inside processing
+    /// would: the worker must retry it and decide the rest of its batch.
+    static func poison(_ externalID: String, on connection: Connection) throws {
+        let dossier = try connection.scalar("SELECT id FROM dossiers WHERE external_id = $1", [externalID], as: Int64.self)
+        guard let dossier else { throw BackOfficeError(.notFound, "no dossier \(externalID)") }
+        try connection.execute(
+            script: """
+                CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'poisoned dossier'; END $$;
+                CREATE TRIGGER poison BEFORE INSERT ON decisions FOR EACH ROW
+                    WHEN (NEW.dossier_id = \(dossier))
+                    EXECUTE FUNCTION poison();
+                """)
+    }
 }
