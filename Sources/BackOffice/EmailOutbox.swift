@@ -178,18 +178,16 @@ public final class EmailOutbox: FamilyNotifier {
     /// an empty string stands for a missing decision or period.)
     func insert(_ emails: [PendingEmail], on connection: Connection) throws {
         guard !emails.isEmpty else { return }
-        let headers = try emails.map { String(decoding: try JSONEncoder().encode($0.email.headers), as: UTF8.self) }
         try connection.query(
             """
             INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id,
-                sender, recipient, subject, text_body, html_body, headers, message)
+                sender, recipient, subject, message)
             SELECT dossier_id, structure_id, kind::email_kind, nullif(decision_id, '')::bigint,
-                   nullif(period_id, '')::bigint, message_id, sender,
-                   recipient, subject, text_body, html_body, headers::jsonb, decode(message, 'base64')
+                   nullif(period_id, '')::bigint, message_id, sender, recipient, subject, decode(message, 'base64')
             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                        $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+                        $7::text[], $8::text[], $9::text[], $10::text[])
                 AS e(dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
-                     subject, text_body, html_body, headers, message)
+                     subject, message)
             ON CONFLICT DO NOTHING
             """,
             [
@@ -197,8 +195,7 @@ public final class EmailOutbox: FamilyNotifier {
                 emails.map { $0.decisionID.map(String.init) ?? "" },
                 emails.map { $0.periodID.map(String.init) ?? "" },
                 emails.map(\.email.messageID), emails.map(\.email.from), emails.map(\.email.to),
-                emails.map(\.email.subject), emails.map(\.email.text), emails.map(\.email.html), headers,
-                emails.map { Data($0.email.bytes).base64EncodedString() },
+                emails.map(\.email.subject), emails.map { Data($0.email.bytes).base64EncodedString() },
             ])
     }
 }

@@ -108,8 +108,7 @@ public struct OutboxExporter {
     private func pending(_ selection: Selection, after lastID: Int64, limit: Int, on connection: Connection) throws -> [Pending] {
         try connection.query(
             """
-            SELECT o.id, o.message_id, o.sender, o.recipient, o.subject, o.text_body, o.html_body,
-                   o.headers::text AS headers, o.message, o.created_at
+            SELECT o.id, o.message_id, o.sender, o.recipient, o.subject, o.message, o.created_at
             FROM email_outbox o JOIN structures s ON s.id = o.structure_id
             WHERE \(Self.filter) AND o.id > $3
             ORDER BY o.id LIMIT $4
@@ -117,13 +116,14 @@ public struct OutboxExporter {
             """, [selection.structure, selection.againSince, lastID, limit]
         ).map { row in
             let id: Int64 = try row.decode("id")
-            let headers = try JSONDecoder().decode([EmailHeader].self, from: Data(try row.decode(String.self, "headers").utf8))
+            let bytes = try row.decode([UInt8].self, "message")
+            let parts = try ComposedMessageParts(reading: bytes)
             return Pending(
                 id: id,
                 message: OutboxMessage(
                     id: String(id), messageID: try row.decode("message_id"), from: try row.decode("sender"),
-                    to: try row.decode("recipient"), subject: try row.decode("subject"), text: try row.decode("text_body"),
-                    html: try row.decode("html_body"), headers: headers, bytes: try row.decode([UInt8].self, "message"),
+                    to: try row.decode("recipient"), subject: try row.decode("subject"), text: parts.text,
+                    html: parts.html, headers: parts.headers, bytes: bytes,
                     createdAt: try row.decode("created_at")))
         }
     }

@@ -14,6 +14,8 @@ public struct MailError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let invalidTimeZone = Code(rawValue: "invalid_time_zone")
         /// An outbox message id that cannot name a file (empty, or too long).
         public static let invalidOutboxID = Code(rawValue: "invalid_outbox_id")
+        /// Stored message bytes that are not in the layout this library composes.
+        public static let unreadableMessage = Code(rawValue: "unreadable_message")
         /// A file system call failed; `errno` says why.
         public static let io = Code(rawValue: "io")
     }

@@ -1,6 +1,7 @@
 import BackOffice
 import Dossiers
 import Foundation
+import Mail
 import Postgres
 import Testing
 
@@ -93,14 +94,15 @@ struct DecisionsTests {
             ).first)
         #expect(try event.decode(String.self, "actor") == "admin:bob")
         #expect(try event.decode(String.self, "reason") == reason)
-        let email = try #require(
-            try connection.scalar(
+        let message = try #require(
+            try connection.query(
                 """
-                SELECT o.text_body FROM email_outbox o JOIN decisions x ON x.id = o.decision_id
+                SELECT o.message FROM email_outbox o JOIN decisions x ON x.id = o.decision_id
                 JOIN dossiers d ON d.id = o.dossier_id
                 WHERE d.external_id = 'PTL-0001' AND x.decided_by = 'admin:bob'
-                """, as: String.self))
-        #expect(email.contains(reason))
+                """
+            ).first?.decode([UInt8].self, "message"))
+        #expect(try ComposedMessageParts(reading: message).text.contains(reason))
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 0)
     }
 

@@ -170,6 +170,41 @@ struct SchemaConstraintsTests {
         #expect(error.message == "dossier VLF-0001 is \(state) and read-only")
     }
 
+    /// A change to each column the family wrote, for the column-by-column read-only check (the
+    /// state trigger lists the columns; a new column must join both lists).
+    static let familyColumnChanges: [(column: String, assignment: String)] = [
+        ("structure_id", "structure_id = (SELECT id FROM structures WHERE code = 'saint-amour')"),
+        ("account_id", "account_id = (SELECT min(id) FROM accounts WHERE id <> account_id)"),
+        ("external_id", "external_id = 'VLF-9999'"),
+        ("version", "version = version + 1"),
+        ("locale", "locale = 'en'"),
+        ("confirmed", "confirmed = false"),
+        ("terms_accepted_at", "terms_accepted_at = now() - interval '1 day'"),
+        ("house_rules_accepted_at", "house_rules_accepted_at = NULL"),
+        ("submitted_at", "submitted_at = submitted_at + interval '1 second'"),
+        ("notes", "notes = 'edited'"),
+        ("content", "content = content || '{\"notes\": \"edited\"}'"),
+        ("created_at", "created_at = created_at - interval '1 day'"),
+        ("purged_at", "purged_at = now()"),
+    ]
+
+    @Test func everyColumnButTheStateIsReadOnlyOnceSent() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        let columns = try connection.query(
+            """
+            SELECT column_name::text AS name FROM information_schema.columns
+            WHERE table_name = 'dossiers' AND column_name NOT IN ('id', 'state', 'updated_at')
+            """
+        ).map { try $0.decode(String.self, "name") }
+        #expect(Set(columns) == Set(Self.familyColumnChanges.map(\.column)))
+        for change in Self.familyColumnChanges {
+            let error = try connection.refusal("UPDATE dossiers SET \(change.assignment) WHERE external_id = 'VLF-0001'")
+            #expect(error.sqlState == "ETK01", "\(change.column)")
+            #expect(error.message == "dossier VLF-0001 is submitted and read-only", "\(change.column)")
+        }
+    }
+
     @Test func aPlanningOpenDossiersNotesAreReadOnly() throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
         defer { connection.close() }
@@ -336,9 +371,9 @@ struct SchemaConstraintsTests {
         defer { connection.close() }
         let insert = """
             INSERT INTO email_outbox (dossier_id, structure_id, kind, period_id, message_id, sender, recipient,
-                subject, text_body, html_body, headers, message)
-            SELECT d.id, d.structure_id, 'planning-open', p.id, $1, 'a@example.org', 'b@example.org', 's', 't',
-                   '<p>t</p>', '{}', '\\x00'::bytea
+                subject, message)
+            SELECT d.id, d.structure_id, 'planning-open', p.id, $1, 'a@example.org', 'b@example.org', 's',
+                   '\\x00'::bytea
             FROM dossiers d JOIN periods p ON p.structure_id = d.structure_id WHERE d.external_id = 'VLF-0001'
             """
         #expect(try connection.query(insert, ["<one@example.org>"]).rowsAffected == 1)
