@@ -9,6 +9,9 @@ import Postgres
 public final class Administration {
     let connection: Connection
     let logger: Logger
+    /// For the extra connections of work that runs in parallel (the import).
+    private let conninfo: String
+    private let actor: String
 
     /// Connects to the database.
     ///
@@ -19,6 +22,8 @@ public final class Administration {
     public init(conninfo: String, actor: String = Administration.defaultActor, logger: Logger) throws {
         self.connection = try Database.connect(conninfo, actor: actor)
         self.logger = logger
+        self.conninfo = conninfo
+        self.actor = actor
     }
 
     /// Closes the connection; the object is unusable afterwards.
@@ -86,13 +91,18 @@ public final class Administration {
     /// - Parameters:
     ///   - rejectsPath: where refused lines are written, one JSON object per line with the line
     ///     number, the reasons and the input; no file is left when nothing was refused.
+    ///   - connections: batches stored at once (each its own transaction); 2 keeps both of a
+    ///     small server's cores busy while this process parses. With more than one, batches may
+    ///     commit, and refused lines be reported, out of the file's order.
     public func importDossiers(
-        file path: String, rejectsPath: String? = nil, onProgress: (Int) -> Void = { _ in }
+        file path: String, rejectsPath: String? = nil, connections: Int = 1, onProgress: (Int) -> Void = { _ in }
     ) throws -> ImportReport {
         let rejects = try rejectsPath.map { try RejectsFile(path: $0) }
+        let extra = try (1..<max(1, connections)).map { _ in try Database.connect(conninfo, actor: actor) }
+        defer { extra.forEach { $0.close() } }
         let report: ImportReport
         do {
-            report = try DossierImporter(connection: connection, logger: logger).importFile(
+            report = try DossierImporter(connections: [connection] + extra, logger: logger).importFile(
                 path, onRejected: { try rejects?.write($0) }, onProgress: onProgress)
         } catch {
             // Keep what was refused before the failure; leave no empty file behind.

@@ -82,7 +82,7 @@ public struct Bench {
 
         progress("import")
         started = ContinuousClock.now
-        let imported = try administration.importDossiers(file: dossiersPath)
+        let imported = try administration.importDossiers(file: dossiersPath, connections: 2)
         phases.append(.init("import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds))
         if !imported.rejected.isEmpty {
             throw BackOfficeError(

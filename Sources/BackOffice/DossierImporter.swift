@@ -32,16 +32,24 @@ public struct ImportReport: Sendable, Equatable {
 /// `INSERT … SELECT` per batch. Should the database refuse a batch, its lines are retried one by one
 /// so that one bad line never costs the others.
 public final class DossierImporter {
-    private let connection: Connection
+    private let connections: [Connection]
     private let logger: Logger
     private let batchSize: Int
 
     /// - Parameters:
+    ///   - connections: where batches are stored. With two or more, batches are stored in
+    ///     parallel, one per connection, while the next lines are parsed; each is still its own
+    ///     transaction, but they may commit out of the file's order.
     ///   - batchSize: lines per transaction; larger batches import faster and hold locks longer.
-    public init(connection: Connection, logger: Logger, batchSize: Int = 2_000) {
-        self.connection = connection
+    public init(connections: [Connection], logger: Logger, batchSize: Int = 2_000) {
+        precondition(!connections.isEmpty, "an import needs a connection")
+        self.connections = connections
         self.logger = logger
         self.batchSize = max(1, batchSize)
+    }
+
+    public convenience init(connection: Connection, logger: Logger, batchSize: Int = 2_000) {
+        self.init(connections: [connection], logger: logger, batchSize: batchSize)
     }
 
     /// Imports every line of `path` (`-` for standard input).
@@ -60,19 +68,40 @@ public final class DossierImporter {
         let structures = try structureIDs()
         var batch: [IntakeLine] = []
         var seen: [String: Int] = [:]
+        let lanes = ImportLanes(connections: connections, logger: logger)
+        // However this ends, no batch may still be using a connection when the caller gets it back.
+        defer { _ = lanes.finish() }
+        var stored = 0
+        var failure: (any Error)?
 
         func reject(_ rejected: RejectedLine) throws {
             report.rejected.append(rejected)
             try onRejected(rejected)
         }
+        func account(for finished: [ImportLanes.Completed]) throws {
+            for batch in finished {
+                switch batch.outcome {
+                case .success(let outcome):
+                    report.created += outcome.created
+                    report.resubmitted += outcome.resubmitted
+                    for rejected in outcome.rejected { try reject(rejected) }
+                    stored = max(stored, batch.linesRead)
+                    onProgress(stored)
+                case .failure(let error):
+                    failure = failure ?? error
+                }
+            }
+        }
         func flush() throws {
             guard !batch.isEmpty else { return }
-            let outcome = try store(batch)
-            report.created += outcome.created
-            report.resubmitted += outcome.resubmitted
-            for rejected in outcome.rejected { try reject(rejected) }
+            lanes.submit(batch, linesRead: report.lines)
             batch.removeAll(keepingCapacity: true)
-            onProgress(report.lines)
+            try account(for: lanes.takeCompleted())
+            // Batches already handed over finish (and stay committed); nothing more is started.
+            if let failure {
+                try account(for: lanes.finish())
+                throw failure
+            }
         }
 
         while let (number, bytes) = reader.next() {
@@ -95,6 +124,8 @@ public final class DossierImporter {
             }
         }
         try flush()
+        try account(for: lanes.finish())
+        if let failure { throw failure }
         if report.lines == 0 {
             throw BackOfficeError(.badInput, "\(path): empty file, no dossier to import")
         }
@@ -108,7 +139,7 @@ public final class DossierImporter {
     }
 
     /// A line that passed the contract, ready to store.
-    struct IntakeLine {
+    struct IntakeLine: Sendable {
         var number: Int
         var dossier: Dossier
         var structureID: Int64
@@ -144,7 +175,7 @@ public final class DossierImporter {
     private func structureIDs() throws -> [String: Int64] {
         try database("cannot read the structures") {
             var ids: [String: Int64] = [:]
-            for row in try connection.query("SELECT id, code FROM structures") {
+            for row in try connections[0].query("SELECT id, code FROM structures") {
                 ids[try row.decode(String.self, "code")] = try row.decode(Int64.self, "id")
             }
             return ids
@@ -152,14 +183,14 @@ public final class DossierImporter {
     }
 
     /// Stores a batch in one transaction; on a database refusal, line by line.
-    private func store(_ batch: [IntakeLine]) throws -> StagingOutcome {
+    static func store(_ batch: [IntakeLine], on connection: Connection, logger: Logger) throws -> StagingOutcome {
         do {
             return try connection.transaction { try IntakeStaging(connection: $0).store(batch) }
         } catch let error as PostgresError where !error.isConnectionError && batch.count > 1 {
             logger.warning("import batch refused, retrying line by line", metadata: ["error": "\(error.logDescription)"])
             var outcome = StagingOutcome()
             for line in batch {
-                outcome.merge(try store([line]))
+                outcome.merge(try store([line], on: connection, logger: logger))
             }
             return outcome
         } catch let error as PostgresError where !error.isConnectionError {

@@ -3,7 +3,7 @@ import Foundation
 import Postgres
 
 /// What storing one batch did.
-struct StagingOutcome {
+struct StagingOutcome: Sendable {
     var created = 0
     var resubmitted = 0
     var rejected: [RejectedLine] = []

@@ -18,13 +18,22 @@ struct DossiersCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The JSON Lines file, or - for standard input.") var file: String
         @Option(help: "Write refused lines here, one JSON object each (line, reasons, input).") var rejects: String?
+        @Option(
+            help: """
+                Batches stored at once, each in its own transaction (1 keeps the file's order in \
+                commits and in the rejects file).
+                """)
+        var connections = 2
 
         func run() async throws {
             try await reportingErrors {
+                guard (1...16).contains(connections) else {
+                    throw ValidationError("--connections must be between 1 and 16, not \(connections)")
+                }
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 try administration.requireMigrated()
-                let report = try administration.importDossiers(file: file, rejectsPath: rejects)
+                let report = try administration.importDossiers(file: file, rejectsPath: rejects, connections: connections)
                 for rejected in report.rejected {
                     for reason in rejected.reasons { printError("\(file):\(rejected.line): \(reason)") }
                 }

@@ -412,6 +412,29 @@ struct DossierImporterTests {
         #expect(try connection.scalar("SELECT services[4] IS NOT NULL FROM children WHERE position = 0", as: Bool.self) == true)
     }
 
+    @Test func batchesStoredInParallelLoseAndDuplicateNothing() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let connections = try (0..<2).map { _ in try Connection(conninfo) }
+        defer { connections.forEach { $0.close() } }
+        let importer = DossierImporter(connections: connections, logger: Fixture.logger, batchSize: 3)
+        var lines = try (1...30).map { try Self.good("PAR-\($0)") }
+        lines[7] = "{not json"
+        lines[20] = try Self.good("PAR-21").replacingOccurrences(
+            of: #""trusted_persons": ["#,
+            with: #""trusted_persons": ["# + String(repeating: #"{"first_name": "A", "last_name": "B"}, "#, count: 32_768))
+        var progress: [Int] = []
+        let report = try importer.importFile(try Fixture.file(lines), onProgress: { progress.append($0) })
+        #expect(report.lines == 30)
+        #expect(report.created == 28)
+        #expect(Set(report.rejected.map(\.line)) == [8, 21])
+        #expect(progress == progress.sorted() && progress.last == 30, "\(progress)")
+        for number in 1...30 where ![8, 21].contains(number) {
+            #expect(try Self.storedRows(connections[0], "PAR-\(number)") == Self.rowsPerGoodLine, "PAR-\(number)")
+        }
+        #expect(try Self.storedRows(connections[0], "PAR-21") == 0)
+        #expect(try connections[0].scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == 28)
+    }
+
     @Test func batchesAreCommittedAsTheyGo() throws {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let connection = try Connection(conninfo)
