@@ -25,11 +25,14 @@ struct DossiersCommand: AsyncParsableCommand {
                 """)
         var connections = 2
 
+        func validate() throws {
+            guard (1...16).contains(connections) else {
+                throw ValidationError("--connections must be between 1 and 16, not \(connections)")
+            }
+        }
+
         func run() async throws {
             try await reportingErrors {
-                guard (1...16).contains(connections) else {
-                    throw ValidationError("--connections must be between 1 and 16, not \(connections)")
-                }
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 try administration.requireMigrated()

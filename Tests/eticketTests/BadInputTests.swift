@@ -49,6 +49,7 @@ struct BadInputTests {
         ["outbox", "export", "--format", "pigeon", "--to", "/tmp/x"],
         ["templates", "preview", "dossier-processed"],
         ["dossiers", "import"],
+        ["dossiers", "import", "dossiers.jsonl", "--connections", "0"],
     ])
     func aBadCommandLineIsAUsageError(_ arguments: [String]) throws {
         let result = try CLI.run(arguments)
