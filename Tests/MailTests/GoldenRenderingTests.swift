@@ -165,6 +165,19 @@ import Testing
                         endsOn: CalendarDate(year: 2027, month: 12, day: 31)!),
                     structure: structure))
         }
+        // Graphemes that join an ASCII character to its neighbour: a combining mark after a space or
+        // `&`, an enclosing mark after `<`, a ZWJ after a quote, a prepended mark before a space.
+        let joined = ["a \u{301}b", "&\u{301}x", "<\u{20DD}script>", "\"\u{200D}'\u{302}", "\u{600} \t", "x\u{600}&y"]
+        for (index, text) in joined.enumerated() {
+            let structure = StructureInfo(
+                code: "J\(index)", name: "Nom \(text) fin ", portalURL: "https://x.example/\(text)",
+                senderName: text, senderEmail: "j@j.example")
+            add(
+                "joined graphemes \(index)",
+                Fixtures.context(
+                    outcome: .returned, firstName: text, lastName: "\(text) ", reasons: [" \u{301}", "\(text) \n \u{301}\n"],
+                    services: [text], period: Fixtures.period, structure: structure))
+        }
         let children = (1...5).map { index in
             ChildInfo(
                 firstName: "Enfant\(index)", lastName: "Famille-Très-Longue-Nom",
