@@ -12,9 +12,92 @@ public struct Template: Sendable {
     /// The structure this template overrides the default for, or `nil` for a default template.
     public let structureCode: String?
 
-    let subject: [TemplateNode]
-    let text: [TemplateNode]
-    let html: [TemplateNode]
+    /// The three parts compiled for rendering (see ``RenderNode``).
+    let subject: [RenderNode]
+    let text: [RenderNode]
+    let html: [RenderNode]
+
+    /// Compiles the parsed parts for rendering.
+    init(
+        kind: EmailKind, language: Language, file: String, structureCode: String?, subject: [TemplateNode],
+        text: [TemplateNode], html: [TemplateNode]
+    ) {
+        self.kind = kind
+        self.language = language
+        self.file = file
+        self.structureCode = structureCode
+        self.subject = RenderNode.compile(subject, html: false)
+        self.text = RenderNode.compile(text, html: false)
+        self.html = RenderNode.compile(html, html: true)
+    }
+}
+
+/// A template part as rendering walks it: literal text already in UTF-8 (and already HTML-escaped
+/// in the HTML part), markup that holds no value folded into the literals around it, and
+/// neighbouring literals merged. Rendering then only copies bytes and inserts values.
+indirect enum RenderNode: Sendable {
+    case literal([UInt8])
+    case value(Placeholder)
+    /// ` href="…"` when the value is a web address; nothing otherwise.
+    case href(Placeholder)
+    case ifOutcome(Outcome, [RenderNode])
+    case ifPresent(Condition, present: Bool, [RenderNode])
+    /// The separator as it is written between items (escaped in the HTML part).
+    case forEach(ListSource, separator: [UInt8], [RenderNode])
+
+    /// Compiles parsed nodes; `html` says whether they are the HTML part.
+    static func compile(_ nodes: [TemplateNode], html: Bool) -> [RenderNode] {
+        var result: [RenderNode] = []
+        for node in nodes { append(node, html: html, to: &result) }
+        return result
+    }
+
+    private static func append(_ node: TemplateNode, html: Bool, to result: inout [RenderNode]) {
+        func literal(_ text: String) {
+            let bytes = Array((html ? HTMLEscaping.escape(text) : text).utf8)
+            if case .literal(let previous)? = result.last {
+                result[result.count - 1] = .literal(previous + bytes)
+            } else if !bytes.isEmpty {
+                result.append(.literal(bytes))
+            }
+        }
+        switch node {
+        case .text(let text): literal(text)
+        case .value(let placeholder): result.append(.value(placeholder))
+        case .ifOutcome(let outcome, let body): result.append(.ifOutcome(outcome, compile(body, html: html)))
+        case .ifPresent(let condition, let present, let body):
+            result.append(.ifPresent(condition, present: present, compile(body, html: html)))
+        case .forEach(let list, let separator, let body):
+            let written = html ? HTMLEscaping.escape(separator) : separator
+            result.append(.forEach(list, separator: Array(written.utf8), compile(body, html: html)))
+        case .element(let element) where !html:
+            // The schema keeps elements out of subject and text; render their content if one slips by.
+            for child in element.children { append(child, html: html, to: &result) }
+        case .element(let element):
+            var open = "<" + element.name
+            for attribute in element.attributes {
+                open += " \(attribute.name)=\"\(HTMLEscaping.escape(attribute.value))\""
+            }
+            if let hrefOf = element.hrefOf {
+                appendMarkup(open, to: &result)
+                result.append(.href(hrefOf))
+                open = ""
+            }
+            appendMarkup(open + ">", to: &result)
+            if element.name == "br" || element.name == "hr" { return }
+            for child in element.children { append(child, html: html, to: &result) }
+            appendMarkup("</\(element.name)>", to: &result)
+        }
+    }
+
+    /// Appends template markup as it is (``literal`` escapes text).
+    private static func appendMarkup(_ markup: String, to result: inout [RenderNode]) {
+        if case .literal(let previous)? = result.last {
+            result[result.count - 1] = .literal(previous + Array(markup.utf8))
+        } else {
+            result.append(.literal(Array(markup.utf8)))
+        }
+    }
 }
 
 /// A node of a template body, as parsed from the XML.
