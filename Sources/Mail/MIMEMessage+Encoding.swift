@@ -86,6 +86,18 @@ extension MIMEMessage {
         output.append(contentsOf: [0x0D, 0x0A])
     }
 
+    /// Printable ASCII but the specials `<>"\()[],;:`.
+    private static func isMessageIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "("),
+            UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ","), UInt8(ascii: ";"),
+            UInt8(ascii: ":"):
+            return false
+        default:
+            return (0x21...0x7E).contains(byte)
+        }
+    }
+
     /// Strips the angle brackets and checks `left@right` in printable ASCII.
     static func normalizedMessageID(_ raw: String) throws(MailError) -> String {
         var id = Substring(raw)
@@ -94,7 +106,7 @@ extension MIMEMessage {
         let ats = bytes.count(where: { $0 == UInt8(ascii: "@") })
         let valid =
             ats == 1 && bytes.first != UInt8(ascii: "@") && bytes.last != UInt8(ascii: "@") && bytes.count <= 250
-            && bytes.allSatisfy { (0x21...0x7E).contains($0) && !"<>\"\\()[],;:".utf8.contains($0) }
+            && bytes.allSatisfy(isMessageIDByte)
         guard valid else {
             throw MailError(code: .invalidMessageID, reason: "not a usable Message-ID: \(raw.debugDescription)")
         }
@@ -141,15 +153,20 @@ struct Boundary {
 /// Addresses that can stand in a header as they are: ASCII `local@domain`, no spaces or specials.
 enum Address {
     static func validate(_ address: String) throws(MailError) {
-        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-        let localAllowed = "!#$%&'*+-/=?^_`{|}~.".utf8
+        let bytes = address.utf8
+        let at = bytes.firstIndex(of: UInt8(ascii: "@"))
         func isAlnum(_ byte: UInt8) -> Bool {
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
         }
+        // Only ASCII passes, where bytes are `Character`s: splitting the bytes is splitting the text.
         let valid =
-            parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && address.utf8.count <= 254
-            && parts[0].utf8.allSatisfy { isAlnum($0) || localAllowed.contains($0) }
-            && parts[1].utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            at.map { at in
+                let local = bytes[..<at]
+                let domain = bytes[bytes.index(after: at)...]
+                return !local.isEmpty && !domain.isEmpty && bytes.count <= 254
+                    && local.allSatisfy { ($0 != 0x20 && HeaderWriter.isAtomOrSpace($0)) || $0 == UInt8(ascii: ".") }
+                    && domain.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            } ?? false
         guard valid else {
             throw MailError(
                 code: .invalidAddress,
@@ -166,22 +183,59 @@ enum QuotedPrintable {
     /// Trailing spaces are encoded, and a line starting `From ` or `.` has its first character
     /// encoded, so mbox and SMTP transports never alter the message.
     static func encode(_ text: [UInt8], to output: inout [UInt8]) {
-        text.withUnsafeBufferPointer { input in
-            var lineStart = 0
-            while lineStart <= input.count {
-                var lineEnd = lineStart
-                while lineEnd < input.count, input[lineEnd] != 0x0A, input[lineEnd] != 0x0D { lineEnd += 1 }
-                encodeLine(UnsafeBufferPointer(rebasing: input[lineStart..<lineEnd]), to: &output)
-                guard lineEnd < input.count else { return }
-                output.append(contentsOf: [0x0D, 0x0A])
-                let crlf = input[lineEnd] == 0x0D && lineEnd + 1 < input.count && input[lineEnd + 1] == 0x0A
-                lineStart = lineEnd + (crlf ? 2 : 1)
+        // Written through a pointer into room made first: each byte takes at most 3 characters,
+        // a soft break 3 more per 73, a line break 2 for 1.
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: 4 * text.count + 16))
+        let end = text.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { buffer in
+                var writer = Writer(buffer: buffer, position: start)
+                encode(input, to: &writer)
+                return writer.position
             }
+        }
+        output.removeSubrange(end...)
+    }
+
+    /// Appends bytes to a buffer that has room for them.
+    struct Writer {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var position: Int
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8) {
+            buffer[position] = byte
+            position += 1
+        }
+
+        @inline(__always)
+        mutating func append(_ a: UInt8, _ b: UInt8, _ c: UInt8) {
+            buffer[position] = a
+            buffer[position + 1] = b
+            buffer[position + 2] = c
+            position += 3
         }
     }
 
-    private static func encodeLine(_ line: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+    private static func encode(_ input: UnsafeBufferPointer<UInt8>, to output: inout Writer) {
+        var lineStart = 0
+        while lineStart <= input.count {
+            var lineEnd = lineStart
+            while lineEnd < input.count, input[lineEnd] != 0x0A, input[lineEnd] != 0x0D { lineEnd += 1 }
+            encodeLine(UnsafeBufferPointer(rebasing: input[lineStart..<lineEnd]), to: &output)
+            guard lineEnd < input.count else { return }
+            output.append(0x0D)
+            output.append(0x0A)
+            let crlf = input[lineEnd] == 0x0D && lineEnd + 1 < input.count && input[lineEnd + 1] == 0x0A
+            lineStart = lineEnd + (crlf ? 2 : 1)
+        }
+    }
+
+    /// One line, without its break. The first character (`From `, `.`) and the last (a space or
+    /// tab) have rules of their own; in between, a character is kept or written `=XX`.
+    private static func encodeLine(_ line: UnsafeBufferPointer<UInt8>, to output: inout Writer) {
         let count = line.count
+        guard count > 0 else { return }
         let startsWithFrom = count >= 5 && line[0..<5].elementsEqual("From ".utf8)
         var length = 0
         for offset in 0..<count {
@@ -190,24 +244,30 @@ enum QuotedPrintable {
             let literal: Bool
             if offset == 0, startsWithFrom || byte == UInt8(ascii: ".") {
                 literal = false
-            } else if (33...126).contains(byte), byte != UInt8(ascii: "=") {
-                literal = true
+            } else if isLast {
+                literal = (33...126).contains(byte) && byte != UInt8(ascii: "=")
             } else {
-                literal = (byte == 0x20 || byte == 0x09) && !isLast
+                literal = isLiteralInside(byte)
             }
             let width = literal ? 1 : 3
             // Keep room for the soft break's "=" unless this is the line's last token.
             if length + width > (isLast ? 76 : 75) {
-                output.append(contentsOf: [UInt8(ascii: "="), 0x0D, 0x0A])
+                output.append(UInt8(ascii: "="), 0x0D, 0x0A)
                 length = 0
             }
             if literal {
                 output.append(byte)
             } else {
-                output.append(contentsOf: [UInt8(ascii: "="), Hex.upper(byte >> 4), Hex.upper(byte & 0x0F)])
+                output.append(UInt8(ascii: "="), Hex.upper(byte >> 4), Hex.upper(byte & 0x0F))
             }
             length += width
         }
+    }
+
+    /// Printable ASCII but `=`, space and tab: kept as they are inside a line.
+    @inline(__always)
+    private static func isLiteralInside(_ byte: UInt8) -> Bool {
+        (byte &- 32) < 95 ? byte != UInt8(ascii: "=") : byte == 0x09
     }
 }
 

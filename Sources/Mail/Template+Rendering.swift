@@ -29,14 +29,16 @@ extension Template {
 
     /// ``render(_:)`` into byte buffers, one per part, each allocated once.
     func renderBytes(_ context: EmailContext) -> RenderedBytes {
-        var renderer = Renderer(context: context)
+        let renderer = Renderer(context: context)
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(256)
         var subject: [UInt8] = []
         subject.reserveCapacity(256)
-        renderer.render(self.subject, Renderer.Scope(), html: false, into: &subject)
+        renderer.render(self.subject, Renderer.Scope(), html: false, into: &subject, scratch: &scratch)
         UTF8Text.makeSingleLine(&subject, from: 0)
         var text: [UInt8] = []
         text.reserveCapacity(4096)
-        renderer.render(self.text, Renderer.Scope(), html: false, into: &text)
+        renderer.render(self.text, Renderer.Scope(), html: false, into: &text, scratch: &scratch)
         UTF8Text.tidyText(&text)
         var html: [UInt8] = []
         html.reserveCapacity(8192)
@@ -46,7 +48,7 @@ extension Template {
         UTF8Text.appendEscapingHTML(subject, to: &html)
         UTF8Text.appendStatic("</title>\n</head>\n<body>\n", to: &html)
         let body = html.count
-        renderer.render(self.html, Renderer.Scope(), html: true, into: &html)
+        renderer.render(self.html, Renderer.Scope(), html: true, into: &html, scratch: &scratch)
         UTF8Text.tidyHTML(&html, from: body)
         UTF8Text.appendStatic("\n</body>\n</html>\n", to: &html)
         return RenderedBytes(subject: subject, text: text, html: html)
@@ -74,15 +76,12 @@ enum HTMLEscaping {
 }
 
 /// Walks a compiled template for one context, appending UTF-8.
+///
+/// Its functions take `scratch`, a buffer for a value being cleaned before it is escaped, reused
+/// for every value of the rendering (as a stored property it would make Swift copy the renderer,
+/// context and all, at every value).
 struct Renderer {
     let context: EmailContext
-    /// A value being cleaned before it is escaped, reused for every value of the rendering.
-    private var scratch: [UInt8] = []
-
-    init(context: EmailContext) {
-        self.context = context
-        scratch.reserveCapacity(256)
-    }
 
     struct Scope {
         var child: ChildInfo?
@@ -90,23 +89,27 @@ struct Renderer {
         var reason: String?
     }
 
-    mutating func render(_ nodes: [RenderNode], _ scope: Scope, html: Bool, into output: inout [UInt8]) {
+    func render(
+        _ nodes: [RenderNode], _ scope: Scope, html: Bool, into output: inout [UInt8], scratch: inout [UInt8]
+    ) {
         for node in nodes {
             switch node {
             case .literal(let bytes): output.append(contentsOf: bytes)
             case .value(let placeholder) where html:
-                clean(placeholder, scope)
+                clean(placeholder, scope, into: &scratch)
                 UTF8Text.appendEscapingHTML(scratch, to: &output)
             case .value(let placeholder): appendValue(placeholder, scope, to: &output)
-            case .href(let placeholder): appendHref(placeholder, scope, to: &output)
+            case .href(let placeholder): appendHref(placeholder, scope, to: &output, scratch: &scratch)
             case .ifOutcome(let outcome, let body):
-                if context.outcome == outcome { render(body, scope, html: html, into: &output) }
+                if context.outcome == outcome { render(body, scope, html: html, into: &output, scratch: &scratch) }
             case .ifPresent(let condition, let present, let body):
-                if isPresent(condition, scope) == present { render(body, scope, html: html, into: &output) }
+                if isPresent(condition, scope, scratch: &scratch) == present {
+                    render(body, scope, html: html, into: &output, scratch: &scratch)
+                }
             case .forEach(let list, let separator, let body):
                 for index in 0..<count(list, scope) {
                     if index > 0 { output.append(contentsOf: separator) }
-                    render(body, item(list, index, scope), html: html, into: &output)
+                    render(body, item(list, index, scope), html: html, into: &output, scratch: &scratch)
                 }
             }
         }
@@ -130,15 +133,17 @@ struct Renderer {
         }
     }
 
-    /// The value in ``scratch``.
-    private mutating func clean(_ placeholder: Placeholder, _ scope: Scope) {
+    /// The value, alone in `scratch`.
+    private func clean(_ placeholder: Placeholder, _ scope: Scope, into scratch: inout [UInt8]) {
         scratch.removeAll(keepingCapacity: true)
         appendValue(placeholder, scope, to: &scratch)
     }
 
     /// ` href="…"` when the value is a web address.
-    private mutating func appendHref(_ placeholder: Placeholder, _ scope: Scope, to output: inout [UInt8]) {
-        clean(placeholder, scope)
+    private func appendHref(
+        _ placeholder: Placeholder, _ scope: Scope, to output: inout [UInt8], scratch: inout [UInt8]
+    ) {
+        clean(placeholder, scope, into: &scratch)
         UTF8Text.makeSingleLine(&scratch, from: 0)
         guard Self.isWebURL(scratch) else { return }
         UTF8Text.appendStatic(" href=\"", to: &output)
@@ -169,13 +174,13 @@ struct Renderer {
     }
 
     /// Whether the value has a character that is not white space, or the list an item.
-    mutating func isPresent(_ condition: Condition, _ scope: Scope) -> Bool {
+    func isPresent(_ condition: Condition, _ scope: Scope, scratch: inout [UInt8]) -> Bool {
         switch condition {
         case .value(.outcome): return context.outcome != nil
         case .value(.periodStartsOn), .value(.periodEndsOn): return context.period != nil
         case .value(.reasonMessage):
             // Several lines may hold only white space `Character`s: ask the standard library.
-            clean(.reasonMessage, scope)
+            clean(.reasonMessage, scope, into: &scratch)
             return !String(decoding: scratch, as: UTF8.self).allSatisfy(\.isWhitespace)
         case .value(let placeholder):
             // A one-line value starts with a scalar that is not white space, hence a `Character`

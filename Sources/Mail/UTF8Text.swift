@@ -65,22 +65,58 @@ enum UTF8Text {
 
     // MARK: Values
 
+    /// Unicode's White_Space property (`Unicode.Scalar.Properties.isWhitespace`), whose list has
+    /// not changed since Unicode 6.3, without the property table look-up.
+    @inline(__always)
+    static func isWhitespace(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Whether a scalar counts as white space for ``appendSingleLine(_:to:)``: controls, line and
     /// paragraph separators and Unicode white space.
     @inline(__always)
     static func isSingleLineSpace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x00...0x20, 0x7F...0x9F, 0x2028, 0x2029: return true
-        // ASCII and Latin/Greek/Cyrillic/… up to U+167F hold no White_Space character: no
-        // Unicode property look-up for them.
-        case 0x21...0x7E, 0xA1...0x167F: return false
-        default: return scalar.properties.isWhitespace
+        case 0x00...0x20, 0x7F...0x9F: return true
+        default: return isWhitespace(scalar.value)
         }
+    }
+
+    /// Whether `value` is already one clean line: no white space or control character but single
+    /// spaces inside. Such text (nearly every value) is copied as it is.
+    static func isSingleLine(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = utf8.first, let last = utf8.last, first != 0x20, last != 0x20 else { return utf8.isEmpty }
+        var previous: UInt8 = 0
+        for byte in utf8 {
+            switch byte {
+            case 0x21...0x7E: break
+            case 0x20: if previous == 0x20 { return false }
+            case 0x00...0x1F, 0x7F: return false
+            // Lead bytes of U+0080–U+00BF, U+1xxx, U+2xxx and U+3xxx, where the C1 controls and
+            // the white space above ASCII are: look closer.
+            case 0xC2, 0xE1, 0xE2, 0xE3: return false
+            default: break
+            }
+            previous = byte
+        }
+        return true
     }
 
     /// Appends `value` as one line: every control character, line and paragraph separator
     /// becomes a space, runs of white space become one space, and the ends are trimmed.
     static func appendSingleLine(_ value: String, to output: inout [UInt8]) {
+        var value = value
+        let copied = value.withUTF8 { utf8 in
+            guard isSingleLine(utf8) else { return false }
+            output.append(contentsOf: utf8)
+            return true
+        }
+        if copied { return }
         let start = output.count
         var pendingSpace = false
         for scalar in value.unicodeScalars {
@@ -266,7 +302,7 @@ enum UTF8Text {
         while index < line.upperBound {
             let (value, length) = scalar(bytes, at: index)
             index += length
-            guard let scalar = Unicode.Scalar(value), !scalar.properties.isWhitespace else { continue }
+            if isWhitespace(value) { continue }
             // Below U+0300 a scalar starts a `Character`, which is then not white space; above, it
             // may extend the white space before it: ask the standard library about the line.
             if value < 0x300 { return false }
