@@ -5,14 +5,16 @@ extension MIMEMessage {
     /// The header fields in message order, unfolded, and the exact message bytes (CRLF).
     /// - Throws: ``MailError`` for an address or a `Message-ID` that cannot go in a header.
     public func encoded() throws(MailError) -> (headers: [EmailHeader], bytes: [UInt8]) {
-        try Self.compose(
+        let message = try Self.compose(
             from: from, replyTo: replyTo, to: to.address, subject: Array(subject.utf8), date: date,
             timeZone: timeZone, messageID: messageID, language: language, text: Array(text.utf8),
             html: Array(html.utf8)
         ) { UTF8Text.appendSingleLine(to.name, to: &$0) }
+        return (message.headers, message.bytes)
     }
 
     /// Validates the addresses and the `Message-ID`, then writes the message in one buffer.
+    /// - Returns: the fields, the message and the `Message-ID` without angle brackets.
     /// - Parameters:
     ///   - subject: UTF-8, made one line here.
     ///   - text: the text/plain body, UTF-8 with LF or CRLF line endings.
@@ -23,7 +25,7 @@ extension MIMEMessage {
         from: Mailbox, replyTo: Mailbox?, to: String, subject: [UInt8], date: Date, timeZone: TimeZone,
         messageID: String, language: Language?, text: [UInt8], html: [UInt8],
         toName: (inout [UInt8]) -> Void
-    ) throws(MailError) -> (headers: [EmailHeader], bytes: [UInt8]) {
+    ) throws(MailError) -> (headers: [EmailHeader], bytes: [UInt8], messageID: String) {
         try Address.validate(from.address)
         try Address.validate(to)
         if let replyTo { try Address.validate(replyTo.address) }
@@ -71,7 +73,7 @@ extension MIMEMessage {
         appendPart("text/plain", text, boundary, to: &writer.bytes)
         appendPart("text/html", html, boundary, to: &writer.bytes)
         boundary.appendDelimiter(to: &writer.bytes, closing: true)
-        return (writer.headers, writer.bytes)
+        return (writer.headers, writer.bytes, id)
     }
 
     private static func appendPart(
@@ -189,58 +191,46 @@ enum QuotedPrintable {
         output.append(contentsOf: repeatElement(0, count: 4 * text.count + 16))
         let end = text.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { buffer in
-                var writer = Writer(buffer: buffer, position: start)
-                encode(input, to: &writer)
-                return writer.position
+                // Valid: `buffer` holds at least `start` bytes and the room appended.
+                encode(input, to: buffer.baseAddress.unsafelyUnwrapped, at: start)
             }
         }
         output.removeSubrange(end...)
     }
 
-    /// Appends bytes to a buffer that has room for them.
-    struct Writer {
-        let buffer: UnsafeMutableBufferPointer<UInt8>
-        var position: Int
-
-        @inline(__always)
-        mutating func append(_ byte: UInt8) {
-            buffer[position] = byte
-            position += 1
-        }
-
-        @inline(__always)
-        mutating func append(_ a: UInt8, _ b: UInt8, _ c: UInt8) {
-            buffer[position] = a
-            buffer[position + 1] = b
-            buffer[position + 2] = c
-            position += 3
-        }
-    }
-
-    private static func encode(_ input: UnsafeBufferPointer<UInt8>, to output: inout Writer) {
+    /// Writes `input` encoded from `output + position`; returns the position after it.
+    private static func encode(
+        _ input: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>, at position: Int
+    ) -> Int {
+        var position = position
         var lineStart = 0
         while lineStart <= input.count {
             var lineEnd = lineStart
-            while lineEnd < input.count, input[lineEnd] != 0x0A, input[lineEnd] != 0x0D { lineEnd += 1 }
-            encodeLine(UnsafeBufferPointer(rebasing: input[lineStart..<lineEnd]), to: &output)
-            guard lineEnd < input.count else { return }
-            output.append(0x0D)
-            output.append(0x0A)
+            while lineEnd < input.count, input[lineEnd] != 0x0A, input[lineEnd] != 0x0D { lineEnd &+= 1 }
+            position = encodeLine(UnsafeBufferPointer(rebasing: input[lineStart..<lineEnd]), to: output, at: position)
+            guard lineEnd < input.count else { break }
+            output[position] = 0x0D
+            output[position &+ 1] = 0x0A
+            position &+= 2
             let crlf = input[lineEnd] == 0x0D && lineEnd + 1 < input.count && input[lineEnd + 1] == 0x0A
-            lineStart = lineEnd + (crlf ? 2 : 1)
+            lineStart = lineEnd &+ (crlf ? 2 : 1)
         }
+        return position
     }
 
     /// One line, without its break. The first character (`From `, `.`) and the last (a space or
     /// tab) have rules of their own; in between, a character is kept or written `=XX`.
-    private static func encodeLine(_ line: UnsafeBufferPointer<UInt8>, to output: inout Writer) {
+    private static func encodeLine(
+        _ line: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>, at position: Int
+    ) -> Int {
         let count = line.count
-        guard count > 0 else { return }
+        guard count > 0 else { return position }
+        var position = position
         let startsWithFrom = count >= 5 && line[0..<5].elementsEqual("From ".utf8)
         var length = 0
         for offset in 0..<count {
             let byte = line[offset]
-            let isLast = offset == count - 1
+            let isLast = offset == count &- 1
             let literal: Bool
             if offset == 0, startsWithFrom || byte == UInt8(ascii: ".") {
                 literal = false
@@ -251,17 +241,25 @@ enum QuotedPrintable {
             }
             let width = literal ? 1 : 3
             // Keep room for the soft break's "=" unless this is the line's last token.
-            if length + width > (isLast ? 76 : 75) {
-                output.append(UInt8(ascii: "="), 0x0D, 0x0A)
+            if length &+ width > (isLast ? 76 : 75) {
+                output[position] = UInt8(ascii: "=")
+                output[position &+ 1] = 0x0D
+                output[position &+ 2] = 0x0A
+                position &+= 3
                 length = 0
             }
             if literal {
-                output.append(byte)
+                output[position] = byte
+                position &+= 1
             } else {
-                output.append(UInt8(ascii: "="), Hex.upper(byte >> 4), Hex.upper(byte & 0x0F))
+                output[position] = UInt8(ascii: "=")
+                output[position &+ 1] = Hex.upper(byte >> 4)
+                output[position &+ 2] = Hex.upper(byte & 0x0F)
+                position &+= 3
             }
-            length += width
+            length &+= width
         }
+        return position
     }
 
     /// Printable ASCII but `=`, space and tab: kept as they are inside a line.

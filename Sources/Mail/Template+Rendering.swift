@@ -34,11 +34,11 @@ extension Template {
         scratch.reserveCapacity(256)
         var subject: [UInt8] = []
         subject.reserveCapacity(256)
-        renderer.render(self.subject, Renderer.Scope(), html: false, into: &subject, scratch: &scratch)
+        renderer.render(self.subject, html: false, into: &subject, scratch: &scratch)
         UTF8Text.makeSingleLine(&subject, from: 0)
         var text: [UInt8] = []
         text.reserveCapacity(4096)
-        renderer.render(self.text, Renderer.Scope(), html: false, into: &text, scratch: &scratch)
+        renderer.render(self.text, html: false, into: &text, scratch: &scratch)
         UTF8Text.tidyText(&text)
         var html: [UInt8] = []
         html.reserveCapacity(8192)
@@ -48,7 +48,7 @@ extension Template {
         UTF8Text.appendEscapingHTML(subject, to: &html)
         UTF8Text.appendStatic("</title>\n</head>\n<body>\n", to: &html)
         let body = html.count
-        renderer.render(self.html, Renderer.Scope(), html: true, into: &html, scratch: &scratch)
+        renderer.render(self.html, html: true, into: &html, scratch: &scratch)
         UTF8Text.tidyHTML(&html, from: body)
         UTF8Text.appendStatic("\n</body>\n</html>\n", to: &html)
         return RenderedBytes(subject: subject, text: text, html: html)
@@ -83,34 +83,64 @@ enum HTMLEscaping {
 struct Renderer {
     let context: EmailContext
 
+    /// The current item of each loop, as indices: copying a scope retains nothing.
     struct Scope {
-        var child: ChildInfo?
-        var service: String?
-        var reason: String?
+        var child: Int?
+        var service: Int?
+        /// Whether `service` indexes the current child's services rather than the context's.
+        var serviceOfChild = false
+        var reason: Int?
     }
 
-    func render(
-        _ nodes: [RenderNode], _ scope: Scope, html: Bool, into output: inout [UInt8], scratch: inout [UInt8]
+    /// A compiled part being walked, through pointers valid for the walk.
+    private struct Walk {
+        let operations: UnsafeBufferPointer<CompiledPart.Operation>
+        let literals: UnsafeBufferPointer<UInt8>
+        let html: Bool
+
+        func literal(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: literals[range])
+        }
+    }
+
+    /// Appends `part` rendered; `html` says whether it is the HTML part (values escaped).
+    func render(_ part: CompiledPart, html: Bool, into output: inout [UInt8], scratch: inout [UInt8]) {
+        part.operations.withUnsafeBufferPointer { operations in
+            part.literals.withUnsafeBufferPointer { literals in
+                let walk = Walk(operations: operations, literals: literals, html: html)
+                render(walk, operations.indices, Scope(), into: &output, scratch: &scratch)
+            }
+        }
+    }
+
+    private func render(
+        _ walk: Walk, _ range: Range<Int>, _ scope: Scope, into output: inout [UInt8], scratch: inout [UInt8]
     ) {
-        for node in nodes {
-            switch node {
-            case .literal(let bytes): output.append(contentsOf: bytes)
-            case .value(let placeholder) where html:
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let operation = walk.operations[index]
+            index += 1
+            switch operation {
+            case .literal(let bytes): output.append(contentsOf: walk.literal(bytes))
+            case .value(let placeholder) where walk.html:
                 clean(placeholder, scope, into: &scratch)
                 UTF8Text.appendEscapingHTML(scratch, to: &output)
             case .value(let placeholder): appendValue(placeholder, scope, to: &output)
             case .href(let placeholder): appendHref(placeholder, scope, to: &output, scratch: &scratch)
-            case .ifOutcome(let outcome, let body):
-                if context.outcome == outcome { render(body, scope, html: html, into: &output, scratch: &scratch) }
-            case .ifPresent(let condition, let present, let body):
+            case .ifOutcome(let outcome, let end):
+                if context.outcome == outcome { render(walk, index..<end, scope, into: &output, scratch: &scratch) }
+                index = end
+            case .ifPresent(let condition, let present, let end):
                 if isPresent(condition, scope, scratch: &scratch) == present {
-                    render(body, scope, html: html, into: &output, scratch: &scratch)
+                    render(walk, index..<end, scope, into: &output, scratch: &scratch)
                 }
-            case .forEach(let list, let separator, let body):
-                for index in 0..<count(list, scope) {
-                    if index > 0 { output.append(contentsOf: separator) }
-                    render(body, item(list, index, scope), html: html, into: &output, scratch: &scratch)
+                index = end
+            case .forEach(let list, let separator, let end):
+                for item in 0..<count(list, scope) {
+                    if item > 0 { output.append(contentsOf: walk.literal(separator)) }
+                    render(walk, index..<end, self.item(list, item, scope), into: &output, scratch: &scratch)
                 }
+                index = end
             }
         }
     }
@@ -128,7 +158,7 @@ struct Renderer {
             if let period = context.period { Self.appendLongDate(period.endsOn, in: language, to: &output) }
         // Reasons may run over several lines; every other value is one line (a name with a line
         // break in it shows as one line with a space).
-        case .reasonMessage: UTF8Text.appendMultiLine(scope.reason ?? "", to: &output)
+        case .reasonMessage: UTF8Text.appendMultiLine(text(.reasonMessage, scope), to: &output)
         default: UTF8Text.appendSingleLine(text(placeholder, scope), to: &output)
         }
     }
@@ -165,10 +195,11 @@ struct Renderer {
         case .senderName: context.structure.senderName
         case .senderEmail: context.structure.senderEmail
         case .periodLabel: context.period?.label ?? ""
-        case .childFirstName: scope.child?.firstName ?? ""
-        case .childLastName: scope.child?.lastName ?? ""
-        case .serviceLabel: scope.service ?? ""
-        case .reasonMessage: scope.reason ?? ""
+        case .childFirstName: scope.child.map { context.children[$0].firstName } ?? ""
+        case .childLastName: scope.child.map { context.children[$0].lastName } ?? ""
+        case .serviceLabel:
+            scope.service.map { scope.serviceOfChild ? childServices(scope)[$0] : context.services[$0] } ?? ""
+        case .reasonMessage: scope.reason.map { context.reasons[$0] } ?? ""
         case .outcome, .periodStartsOn, .periodEndsOn: ""
         }
     }
@@ -195,7 +226,7 @@ struct Renderer {
         switch list {
         case .children: context.children.count
         case .services: context.services.count
-        case .childServices: scope.child?.services.count ?? 0
+        case .childServices: childServices(scope).count
         case .reasons: context.reasons.count
         }
     }
@@ -204,12 +235,18 @@ struct Renderer {
     func item(_ list: ListSource, _ index: Int, _ scope: Scope) -> Scope {
         var inner = scope
         switch list {
-        case .children: inner.child = context.children[index]
-        case .services: inner.service = context.services[index]
-        case .childServices: inner.service = scope.child?.services[index]
-        case .reasons: inner.reason = context.reasons[index]
+        case .children: inner.child = index
+        case .services, .childServices:
+            inner.service = index
+            inner.serviceOfChild = list == .childServices
+        case .reasons: inner.reason = index
         }
         return inner
+    }
+
+    /// The current child's services; none outside a loop over children.
+    func childServices(_ scope: Scope) -> [String] {
+        scope.child.map { context.children[$0].services } ?? []
     }
 
     /// Only http and https links are made from values: a `javascript:` URL is no link.

@@ -83,7 +83,7 @@ public final class TemplateLibrary: Sendable {
         }
         let structure = context.structure
         let account = context.account
-        let (headers, bytes) = try MIMEMessage.compose(
+        let message = try MIMEMessage.compose(
             from: Mailbox(name: structure.senderName, address: structure.senderEmail),
             replyTo: structure.replyTo.map { Mailbox(name: structure.senderName, address: $0) }, to: account.email,
             subject: content.subject, date: date, timeZone: timeZone, messageID: messageID,
@@ -97,10 +97,10 @@ public final class TemplateLibrary: Sendable {
             UTF8Text.makeSingleLine(&name, from: start)
         }
         return RenderedEmail(
-            messageID: try MIMEMessage.normalizedMessageID(messageID), from: structure.senderEmail,
+            messageID: message.messageID, from: structure.senderEmail,
             to: account.email, subject: String(decoding: content.subject, as: UTF8.self),
             text: String(decoding: content.text, as: UTF8.self), html: String(decoding: content.html, as: UTF8.self),
-            headers: headers, bytes: bytes)
+            headers: message.headers, bytes: message.bytes)
     }
 
     private static func path(_ directory: String, _ structureCode: String?, _ kind: EmailKind, _ language: Language)

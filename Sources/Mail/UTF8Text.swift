@@ -7,7 +7,13 @@
 /// library whenever a neighbour could join (``joins(_:_:)``), which plain text never needs.
 enum UTF8Text {
     /// Decodes the scalar whose first byte is at `index` (the buffer holds valid UTF-8).
+    @inline(__always)
     static func scalar(_ bytes: [UInt8], at index: Int) -> (value: UInt32, length: Int) {
+        bytes.withUnsafeBufferPointer { scalar($0, at: index) }
+    }
+
+    @inline(__always)
+    static func scalar(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (value: UInt32, length: Int) {
         let lead = UInt32(bytes[index])
         if lead < 0x80 { return (lead, 1) }
         if lead < 0xE0 { return ((lead & 0x1F) << 6 | UInt32(bytes[index + 1] & 0x3F), 2) }
@@ -21,7 +27,7 @@ enum UTF8Text {
     }
 
     /// The scalar that ends just before `index`, not looking before `start`.
-    static func scalar(_ bytes: [UInt8], before index: Int, from start: Int) -> UInt32? {
+    static func scalar(_ bytes: UnsafeBufferPointer<UInt8>, before index: Int, from start: Int) -> UInt32? {
         guard index > start else { return nil }
         var first = index - 1
         while first > start, bytes[first] & 0xC0 == 0x80 { first -= 1 }
@@ -50,6 +56,10 @@ enum UTF8Text {
 
     /// Whether the ASCII byte at `index` is a `Character` of its own within `start..<bytes.count`.
     static func standsAlone(_ bytes: [UInt8], at index: Int, from start: Int) -> Bool {
+        bytes.withUnsafeBufferPointer { standsAlone($0, at: index, from: start) }
+    }
+
+    static func standsAlone(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, from start: Int) -> Bool {
         let byte = UInt32(bytes[index])
         if index > start, bytes[index - 1] >= 0x80, let previous = scalar(bytes, before: index, from: start),
             joins(previous, byte)
@@ -92,17 +102,24 @@ enum UTF8Text {
     static func isSingleLine(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let first = utf8.first, let last = utf8.last, first != 0x20, last != 0x20 else { return utf8.isEmpty }
         var previous: UInt8 = 0
-        for byte in utf8 {
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
             switch byte {
             case 0x21...0x7E: break
             case 0x20: if previous == 0x20 { return false }
             case 0x00...0x1F, 0x7F: return false
-            // Lead bytes of U+0080–U+00BF, U+1xxx, U+2xxx and U+3xxx, where the C1 controls and
-            // the white space above ASCII are: look closer.
-            case 0xC2, 0xE1, 0xE2, 0xE3: return false
+            // U+0080–U+00A0: C1 controls and the no-break space.
+            case 0xC2: if utf8[index + 1] <= 0xA0 { return false }
+            // U+1xxx, U+2xxx, U+3xxx: the other white space above ASCII.
+            case 0xE1, 0xE2, 0xE3:
+                let value = UInt32(byte & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
+                if isSingleLineSpace(Unicode.Scalar(value) ?? " ") { return false }
+                index += 2
             default: break
             }
             previous = byte
+            index += 1
         }
         return true
     }
@@ -132,26 +149,37 @@ enum UTF8Text {
 
     /// ``appendSingleLine(_:to:)`` applied in place to `bytes[start...]`: it never lengthens text.
     static func makeSingleLine(_ bytes: inout [UInt8], from start: Int) {
-        var read = start
-        var write = start
+        let end = bytes.withUnsafeMutableBufferPointer { buffer in
+            let text = UnsafeMutableBufferPointer(rebasing: buffer[start...])
+            if isSingleLine(UnsafeBufferPointer(text)) { return buffer.count }
+            return start + makeSingleLine(text)
+        }
+        bytes.removeSubrange(end...)
+    }
+
+    /// Returns the length of the cleaned text.
+    private static func makeSingleLine(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let text = UnsafeBufferPointer(bytes)
+        var read = 0
+        var write = 0
         var pendingSpace = false
-        while read < bytes.count {
-            let (value, length) = scalar(bytes, at: read)
+        while read < text.count {
+            let (value, length) = scalar(text, at: read)
             // Valid UTF-8 decodes to valid scalars.
             if isSingleLineSpace(Unicode.Scalar(value) ?? " ") {
-                pendingSpace = write > start
+                pendingSpace = write > 0
             } else {
                 if pendingSpace {
                     bytes[write] = 0x20
                     write += 1
                 }
                 pendingSpace = false
-                for offset in 0..<length { bytes[write + offset] = bytes[read + offset] }
+                for offset in 0..<length { bytes[write + offset] = text[read + offset] }
                 write += length
             }
             read += length
         }
-        bytes.removeSubrange(write...)
+        return write
     }
 
     /// Whether ``appendSingleLine(_:to:)`` would append anything.
@@ -179,25 +207,23 @@ enum UTF8Text {
 
     /// Appends `bytes` escaped for an HTML text node or a quoted attribute value.
     static func appendEscapingHTML(_ bytes: [UInt8], to output: inout [UInt8]) {
+        var run = 0
         for index in bytes.indices {
-            let byte = bytes[index]
             let entity: StaticString
-            switch byte {
+            switch bytes[index] {
             case UInt8(ascii: "&"): entity = "&amp;"
             case UInt8(ascii: "<"): entity = "&lt;"
             case UInt8(ascii: ">"): entity = "&gt;"
             case UInt8(ascii: "\""): entity = "&quot;"
             case UInt8(ascii: "'"): entity = "&#39;"
-            default:
-                output.append(byte)
-                continue
+            default: continue
             }
-            if standsAlone(bytes, at: index, from: 0) {
-                appendStatic(entity, to: &output)
-            } else {
-                output.append(byte)
-            }
+            guard standsAlone(bytes, at: index, from: 0) else { continue }
+            output.append(contentsOf: bytes[run..<index])
+            appendStatic(entity, to: &output)
+            run = index + 1
         }
+        output.append(contentsOf: bytes[run...])
     }
 
     static func appendStatic(_ text: StaticString, to output: inout [UInt8]) {
@@ -215,15 +241,24 @@ enum UTF8Text {
             bytes = Array(tidyTextSlowly(String(decoding: bytes, as: UTF8.self)).utf8)
             return
         }
+        // The final LF: one byte more than the text when it had no line break at all.
+        bytes.append(0x0A)
+        let end = bytes.withUnsafeMutableBufferPointer { tidyText(in: $0, count: $0.count - 1) }
+        bytes.removeSubrange(end...)
+    }
+
+    /// Tidies `bytes[..<count]` into `bytes`, final LF included; returns its length.
+    private static func tidyText(in bytes: UnsafeMutableBufferPointer<UInt8>, count: Int) -> Int {
+        let text = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(bytes)[..<count])
         var write = 0
         var wroteLine = false
         var pendingBlank = false
         var lineStart = 0
-        while lineStart <= bytes.count {
-            let lineEnd = bytes[lineStart...].firstIndex(of: 0x0A) ?? bytes.count
+        while lineStart <= count {
+            let lineEnd = text[lineStart...].firstIndex(of: 0x0A) ?? count
             var end = lineEnd
-            while end > lineStart, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09,
-                standsAlone(bytes, at: end - 1, from: lineStart)
+            while end > lineStart, text[end - 1] == 0x20 || text[end - 1] == 0x09,
+                standsAlone(text, at: end - 1, from: lineStart)
             {
                 end -= 1
             }
@@ -238,8 +273,9 @@ enum UTF8Text {
                         write += 1
                     }
                 }
+                // Overlapping ranges, writing at or before reading: a forward copy.
                 for index in lineStart..<end {
-                    bytes[write] = bytes[index]
+                    bytes[write] = text[index]
                     write += 1
                 }
                 wroteLine = true
@@ -247,13 +283,8 @@ enum UTF8Text {
             }
             lineStart = lineEnd + 1
         }
-        // The final LF may land one past the text when it had no line break at all.
-        if write < bytes.count {
-            bytes[write] = 0x0A
-            bytes.removeSubrange((write + 1)...)
-        } else {
-            bytes.append(0x0A)
-        }
+        bytes[write] = 0x0A
+        return write + 1
     }
 
     /// The `String` form of ``tidyText(_:)``, for text holding a CR.
@@ -277,27 +308,36 @@ enum UTF8Text {
             bytes.replaceSubrange(start..., with: tidy.utf8)
             return
         }
-        var write = start
-        var lineStart = start
-        while lineStart < bytes.count {
-            let lineEnd = bytes[lineStart...].firstIndex(of: 0x0A) ?? bytes.count
-            if !isBlank(bytes, lineStart..<lineEnd) {
-                if write > start {
+        let end = bytes.withUnsafeMutableBufferPointer { buffer in
+            start + tidyHTML(UnsafeMutableBufferPointer(rebasing: buffer[start...]))
+        }
+        bytes.removeSubrange(end...)
+    }
+
+    /// Returns the length of the tidy HTML.
+    private static func tidyHTML(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let text = UnsafeBufferPointer(bytes)
+        var write = 0
+        var lineStart = 0
+        while lineStart < text.count {
+            let lineEnd = text[lineStart...].firstIndex(of: 0x0A) ?? text.count
+            if !isBlank(text, lineStart..<lineEnd) {
+                if write > 0 {
                     bytes[write] = 0x0A
                     write += 1
                 }
                 for index in lineStart..<lineEnd {
-                    bytes[write] = bytes[index]
+                    bytes[write] = text[index]
                     write += 1
                 }
             }
             lineStart = lineEnd + 1
         }
-        bytes.removeSubrange(write...)
+        return write
     }
 
     /// Whether every `Character` of the line is white space (an empty line is blank).
-    static func isBlank(_ bytes: [UInt8], _ line: Range<Int>) -> Bool {
+    static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) -> Bool {
         var index = line.lowerBound
         while index < line.upperBound {
             let (value, length) = scalar(bytes, at: index)
