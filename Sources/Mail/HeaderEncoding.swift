@@ -1,133 +1,233 @@
-/// Header field bodies for RFC 5322 with RFC 2047 encoded-words: values are cleaned of control
-/// characters, encoded when not plain ASCII, and folded to lines of at most 78 characters.
-enum HeaderEncoding {
+/// Header fields for RFC 5322 with RFC 2047 encoded-words, written straight into the message
+/// bytes: values are cleaned of control characters, encoded when not plain ASCII, and folded to
+/// lines of at most 78 characters.
+struct HeaderWriter {
     static let lineLimit = 78
     static let encodedWordLimit = 75
 
-    /// A complete header field, folded, without the final CRLF. Folds are `CRLF SP`.
-    struct Field {
-        var name: String
-        /// The field body's lines; unfolding joins them with nothing (each continuation starts
-        /// with its space).
-        var lines: [String]
+    /// The message being written.
+    var bytes: [UInt8]
+    /// Every field written, unfolded, in order.
+    var headers: [EmailHeader] = []
+    /// The display name or subject being encoded.
+    var value: [UInt8] = []
 
-        /// The field body as one line: what a reader sees after unfolding.
-        var unfolded: String { lines.joined() }
-        var folded: String { "\(name):" + lines.joined(separator: "\r\n") }
+    private var name = ""
+    private var bodyStart = 0
+    /// Characters on the current line of the field.
+    private var used = 0
+    /// Tokens written in the field.
+    private var tokens = 0
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        headers.reserveCapacity(10)
+        value.reserveCapacity(256)
     }
 
-    /// Lays tokens out on lines of at most 78 characters, one space apart, starting after `Name:`.
-    static func fold(name: String, tokens: [String]) -> Field {
-        var lines: [String] = []
-        var current = ""
-        var used = name.utf8.count + 1  // "Name:"
-        for token in tokens {
-            let width = token.utf8.count + 1
-            if !current.isEmpty, used + width > lineLimit {
-                lines.append(current)
-                current = ""
-                used = 0
+    // MARK: Fields
+
+    /// Starts the field `name` (a literal: never allocated).
+    mutating func begin(_ name: String) {
+        self.name = name
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        bodyStart = bytes.count
+        used = name.utf8.count + 1
+        tokens = 0
+    }
+
+    /// Ends the field: its CRLF, and its unfolded body (without the space after the colon) in
+    /// ``headers``.
+    mutating func end() {
+        let body = bodyStart..<bytes.count
+        let unfolded = String(unsafeUninitializedCapacity: body.count) { buffer in
+            var count = 0
+            var index = body.lowerBound + 1
+            while index < body.upperBound {
+                if bytes[index] == 0x0D {
+                    index += 2
+                    continue
+                }
+                buffer[count] = bytes[index]
+                count += 1
+                index += 1
             }
-            current += " " + token
-            used += width
+            return count
         }
-        lines.append(current)
-        return Field(name: name, lines: lines)
+        headers.append(EmailHeader(name: name, value: unfolded))
+        bytes.append(contentsOf: [0x0D, 0x0A])
     }
 
-    /// An unstructured field (Subject): plain words when printable ASCII, else encoded-words.
-    static func unstructured(name: String, value: String) -> Field {
-        let clean = TextValue.singleLine(value)
-        let words = clean.split(separator: " ").map(String.init)
-        if isPlainASCII(clean), !clean.contains("=?"), words.allSatisfy({ $0.utf8.count <= lineLimit - 2 }) {
-            return fold(name: name, tokens: words)
-        }
-        return fold(name: name, tokens: encodedWords(clean, firstLineBudget: lineLimit - name.utf8.count - 2))
+    /// A whole field whose body is written as it is, folds included.
+    mutating func field(_ name: String, _ body: StaticString) {
+        begin(name)
+        UTF8Text.appendStatic(body, to: &bytes)
+        end()
     }
 
-    /// An address field: `Display Name <local@domain>`, the display name encoded apart from the
-    /// address.
+    /// Starts a token of `width` characters, on a new line when it would pass the line limit.
+    private mutating func beginToken(width: Int) {
+        if tokens > 0, used + width + 1 > Self.lineLimit {
+            bytes.append(contentsOf: [0x0D, 0x0A])
+            used = 0
+        }
+        bytes.append(0x20)
+        used += width + 1
+        tokens += 1
+    }
+
+    private mutating func token(_ text: some Collection<UInt8>) {
+        beginToken(width: text.count)
+        bytes.append(contentsOf: text)
+    }
+
+    private mutating func angleAddress(_ address: String) {
+        beginToken(width: address.utf8.count + 2)
+        bytes.append(UInt8(ascii: "<"))
+        bytes.append(contentsOf: address.utf8)
+        bytes.append(UInt8(ascii: ">"))
+    }
+
+    // MARK: Unstructured and address fields
+
+    /// An unstructured field (Subject) from ``value``: plain words when printable ASCII, else
+    /// encoded-words.
+    mutating func unstructured(_ name: String) {
+        UTF8Text.makeSingleLine(&value, from: 0)
+        begin(name)
+        let all = value.indices
+        if Self.isPlainASCII(value[all]), !Self.containsEncodedWordStart(value[all]),
+            !words(all).contains(where: { $0.count > Self.lineLimit - 2 })
+        {
+            for word in words(all) { token(value[word]) }
+        } else {
+            encodedWords(all, firstLineBudget: Self.lineLimit - name.utf8.count - 2)
+        }
+        end()
+    }
+
+    /// An address field: `Display Name <local@domain>`, the display name (``value``, already one
+    /// line) encoded apart from the address.
     ///
     /// Plain ASCII names stay readable: atoms, or a quoted-string when they hold specials. Otherwise
     /// words that are plain atoms stay atoms and each run of other words becomes encoded-words (a
     /// space between two encoded-words would vanish on decoding, so a run keeps its spaces inside).
-    static func mailbox(name: String, mailbox: Mailbox) -> Field {
-        let display = TextValue.singleLine(mailbox.name)
-        let address = "<\(mailbox.address)>"
-        guard !display.isEmpty else { return fold(name: name, tokens: [mailbox.address]) }
-        let words = display.split(separator: " ").map(String.init)
-        if isPlainASCII(display), !display.contains("=?") {
-            if display.allSatisfy(isAtomOrSpace) { return fold(name: name, tokens: words + [address]) }
-            // A quoted-string may fold at its spaces: unfolding gives each space back.
-            let quotedWords = quoted(display).split(separator: " ").map(String.init)
-            return fold(name: name, tokens: quotedWords + [address])
-        }
-        var tokens: [String] = []
-        var run: [String] = []
-        func flushRun() {
-            guard !run.isEmpty else { return }
-            let budget = tokens.isEmpty ? lineLimit - name.utf8.count - 2 : encodedWordLimit
-            tokens += encodedWords(run.joined(separator: " "), firstLineBudget: budget)
-            run = []
-        }
-        for word in words {
-            if isPlainASCII(word), !word.contains("=?"), word.allSatisfy(isAtomOrSpace) {
-                flushRun()
-                tokens.append(word)
+    mutating func mailbox(_ name: String, address: String) {
+        begin(name)
+        defer { end() }
+        guard !value.isEmpty else { return token(address.utf8) }
+        let all = value.indices
+        if Self.isPlainASCII(value[all]), !Self.containsEncodedWordStart(value[all]) {
+            if value.allSatisfy(Self.isAtomOrSpace) {
+                for word in words(all) { token(value[word]) }
             } else {
-                run.append(word)
+                quotedWords()
+            }
+            return angleAddress(address)
+        }
+        var run: Range<Int>?
+        for word in words(all) {
+            let text = value[word]
+            if Self.isPlainASCII(text), !Self.containsEncodedWordStart(text), text.allSatisfy(Self.isAtomOrSpace) {
+                if let pending = run { encodedWords(pending, firstLineBudget: runBudget(name)) }
+                run = nil
+                token(text)
+            } else {
+                run = (run?.lowerBound ?? word.lowerBound)..<word.upperBound
             }
         }
-        flushRun()
-        return fold(name: name, tokens: tokens + [address])
+        if let pending = run { encodedWords(pending, firstLineBudget: runBudget(name)) }
+        angleAddress(address)
     }
 
-    /// RFC 2047 encoded-words of at most 75 characters, each holding whole UTF-8 characters, so
-    /// every word decodes on its own. Q encoding for mostly-Latin text, B for the rest.
-    static func encodedWords(_ text: String, firstLineBudget: Int) -> [String] {
-        let bytes = Array(text.utf8)
-        let escaped = bytes.filter { !isQLiteral($0) && $0 != 0x20 }.count
-        let useBase64 = escaped * 3 > bytes.count
-        let prefix = useBase64 ? "=?UTF-8?B?" : "=?UTF-8?Q?"
-        let overhead = prefix.utf8.count + 2
+    private func runBudget(_ name: String) -> Int {
+        tokens == 0 ? Self.lineLimit - name.utf8.count - 2 : Self.encodedWordLimit
+    }
 
-        var words: [String] = []
-        var budget = min(encodedWordLimit, firstLineBudget)
-        var chunk: [UInt8] = []
-        var chunkLength = 0
-
-        func flush() {
-            guard !chunk.isEmpty else { return }
-            let body = useBase64 ? Base64.encode(chunk) : chunk.map(qEncode).joined()
-            words.append(prefix + body + "?=")
-            chunk = []
-            chunkLength = 0
-            budget = encodedWordLimit
-        }
-
-        for scalar in text.unicodeScalars {
-            let scalarBytes = Array(String(scalar).utf8)
-            let newLength: Int
-            if useBase64 {
-                newLength = (chunk.count + scalarBytes.count + 2) / 3 * 4
-            } else {
-                newLength = chunkLength + scalarBytes.map { qEncode($0).utf8.count }.reduce(0, +)
+    /// The display name as a quoted-string, one token per word: it may fold at its spaces, as
+    /// unfolding gives each space back.
+    private mutating func quotedWords() {
+        let all = words(value.indices)
+        for (index, word) in all.enumerated() {
+            let first = index == 0
+            let last = index == all.count - 1
+            let escapes = value[word].count(where: Self.needsBackslash)
+            beginToken(width: word.count + escapes + (first ? 1 : 0) + (last ? 1 : 0))
+            if first { bytes.append(UInt8(ascii: "\"")) }
+            for byte in value[word] {
+                if Self.needsBackslash(byte) { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
+            if last { bytes.append(UInt8(ascii: "\"")) }
+        }
+    }
+
+    /// The words of `value[range]`: what `split(separator: " ")` gives on the `String`, where a
+    /// space joined to a neighbour (a combining mark after it) separates nothing.
+    private func words(_ range: Range<Int>) -> [Range<Int>] {
+        var result: [Range<Int>] = []
+        var start = range.lowerBound
+        for index in range where value[index] == 0x20 && UTF8Text.standsAlone(value, at: index, from: 0) {
+            if index > start { result.append(start..<index) }
+            start = index + 1
+        }
+        if range.upperBound > start { result.append(start..<range.upperBound) }
+        return result
+    }
+
+    // MARK: Encoded-words
+
+    /// RFC 2047 encoded-words of at most 75 characters for `value[range]`, each holding whole
+    /// UTF-8 characters, so every word decodes on its own. Q encoding for mostly-Latin text, B for
+    /// the rest.
+    private mutating func encodedWords(_ range: Range<Int>, firstLineBudget: Int) {
+        let escaped = value[range].count { !Self.isQLiteral($0) && $0 != 0x20 }
+        let useBase64 = escaped * 3 > range.count
+        let overhead = 12  // =?UTF-8?Q? and ?=
+        var budget = min(Self.encodedWordLimit, firstLineBudget)
+        var chunk = range.lowerBound..<range.lowerBound
+        var chunkLength = 0
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let length = UTF8Text.scalar(value, at: index).length
+            let scalarLength = useBase64 ? 0 : value[index..<index + length].reduce(0) { $0 + Self.qLength($1) }
+            let newLength = useBase64 ? (chunk.count + length + 2) / 3 * 4 : chunkLength + scalarLength
             if overhead + newLength > budget, !chunk.isEmpty {
-                flush()
-                let fresh =
-                    useBase64
-                    ? (scalarBytes.count + 2) / 3 * 4 : scalarBytes.map { qEncode($0).utf8.count }.reduce(0, +)
-                chunk = scalarBytes
-                chunkLength = fresh
+                encodedWord(chunk, base64: useBase64, length: chunkLength)
+                budget = Self.encodedWordLimit
+                chunk = index..<index + length
+                chunkLength = useBase64 ? (length + 2) / 3 * 4 : scalarLength
             } else {
-                chunk += scalarBytes
+                chunk = chunk.lowerBound..<index + length
                 chunkLength = newLength
             }
+            index += length
         }
-        flush()
-        return words
+        if !chunk.isEmpty { encodedWord(chunk, base64: useBase64, length: chunkLength) }
     }
+
+    private mutating func encodedWord(_ chunk: Range<Int>, base64: Bool, length: Int) {
+        beginToken(width: 12 + length)
+        UTF8Text.appendStatic(base64 ? "=?UTF-8?B?" : "=?UTF-8?Q?", to: &bytes)
+        if base64 {
+            Base64.encode(value[chunk], to: &bytes)
+        } else {
+            for byte in value[chunk] {
+                if Self.isQLiteral(byte) {
+                    bytes.append(byte)
+                } else if byte == 0x20 {
+                    bytes.append(UInt8(ascii: "_"))
+                } else {
+                    bytes.append(contentsOf: [UInt8(ascii: "="), Hex.upper(byte >> 4), Hex.upper(byte & 0x0F)])
+                }
+            }
+        }
+        UTF8Text.appendStatic("?=", to: &bytes)
+    }
+
+    // MARK: Character classes
 
     /// Characters RFC 2047 allows unencoded in a Q encoded-word anywhere, phrases included.
     static func isQLiteral(_ byte: UInt8) -> Bool {
@@ -141,56 +241,70 @@ enum HeaderEncoding {
         }
     }
 
-    static func qEncode(_ byte: UInt8) -> String {
-        if isQLiteral(byte) { return String(UnicodeScalar(byte)) }
-        if byte == 0x20 { return "_" }
-        return "=" + hex(byte)
+    /// The length of a byte in a Q encoded-word: itself, `_` for a space, or `=XX`.
+    static func qLength(_ byte: UInt8) -> Int {
+        isQLiteral(byte) || byte == 0x20 ? 1 : 3
     }
 
-    static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+    static func isPlainASCII(_ text: ArraySlice<UInt8>) -> Bool {
+        text.allSatisfy { (0x20...0x7E).contains($0) }
     }
 
-    static func isPlainASCII(_ text: String) -> Bool {
-        text.utf8.allSatisfy { (0x20...0x7E).contains($0) }
+    /// Whether `=?` occurs: such text is encoded, so that it never reads as an encoded-word.
+    static func containsEncodedWordStart(_ text: ArraySlice<UInt8>) -> Bool {
+        zip(text, text.dropFirst()).contains { $0 == UInt8(ascii: "=") && $1 == UInt8(ascii: "?") }
     }
 
-    /// RFC 5322 `atext` or a space: a display name made only of these needs no quoting.
-    static func isAtomOrSpace(_ character: Character) -> Bool {
-        guard let ascii = character.asciiValue else { return false }
-        if ascii == 0x20 { return true }
-        if character.isLetter || character.isNumber { return true }
-        return "!#$%&'*+-/=?^_`{|}~".utf8.contains(ascii)
-    }
-
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for character in text {
-            if character == "\"" || character == "\\" { result.append("\\") }
-            result.append(character)
+    /// RFC 5322 `atext` or a space (ASCII): a display name made only of these needs no quoting.
+    static func isAtomOrSpace(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20, UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"),
+            UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+            UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
         }
-        return result + "\""
+    }
+
+    static func needsBackslash(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 }
 
-/// Base64 without Foundation, for encoded-words and bodies alike.
+/// Upper-case hexadecimal digits.
+enum Hex {
+    static func upper(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 + nibble : 0x37 + nibble
+    }
+}
+
+enum HeaderEncoding {
+    /// Two upper-case hexadecimal digits (`DurableFile` escapes file names with them).
+    static func hex(_ byte: UInt8) -> String {
+        String(decoding: [Hex.upper(byte >> 4), Hex.upper(byte & 0x0F)], as: UTF8.self)
+    }
+}
+
+/// Base64 without Foundation, for encoded-words.
 enum Base64 {
-    static func encode(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: ArraySlice<UInt8>, to output: inout [UInt8]) {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
             let b0 = bytes[index]
-            let b1 = index + 1 < bytes.count ? bytes[index + 1] : 0
-            let b2 = index + 2 < bytes.count ? bytes[index + 2] : 0
+            let b1 = index + 1 < bytes.endIndex ? bytes[index + 1] : 0
+            let b2 = index + 2 < bytes.endIndex ? bytes[index + 2] : 0
             output.append(alphabet[Int(b0 >> 2)])
             output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            output.append(index + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            output.append(index + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            output.append(index + 1 < bytes.endIndex ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(index + 2 < bytes.endIndex ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
             index += 3
         }
-        return String(decoding: output, as: UTF8.self)
     }
 }

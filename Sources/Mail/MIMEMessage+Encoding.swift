@@ -5,77 +5,170 @@ extension MIMEMessage {
     /// The header fields in message order, unfolded, and the exact message bytes (CRLF).
     /// - Throws: ``MailError`` for an address or a `Message-ID` that cannot go in a header.
     public func encoded() throws(MailError) -> (headers: [EmailHeader], bytes: [UInt8]) {
+        let message = try Self.compose(
+            from: from, replyTo: replyTo, to: to.address, subject: Array(subject.utf8), date: date,
+            timeZone: timeZone, messageID: messageID, language: language, text: Array(text.utf8),
+            html: Array(html.utf8)
+        ) { UTF8Text.appendSingleLine(to.name, to: &$0) }
+        return (message.headers, message.bytes)
+    }
+
+    /// Validates the addresses and the `Message-ID`, then writes the message in one buffer.
+    /// - Returns: the fields, the message and the `Message-ID` without angle brackets.
+    /// - Parameters:
+    ///   - subject: UTF-8, made one line here.
+    ///   - text: the text/plain body, UTF-8 with LF or CRLF line endings.
+    ///   - html: the text/html body, likewise.
+    ///   - toName: appends the recipient's display name, made one line (it is written to the
+    ///     buffer it is given, so a name in two parts needs no `String` of its own).
+    static func compose(
+        from: Mailbox, replyTo: Mailbox?, to: String, subject: [UInt8], date: Date, timeZone: TimeZone,
+        messageID: String, language: Language?, text: [UInt8], html: [UInt8],
+        toName: (inout [UInt8]) -> Void
+    ) throws(MailError) -> (headers: [EmailHeader], bytes: [UInt8], messageID: String) {
         try Address.validate(from.address)
-        try Address.validate(to.address)
+        try Address.validate(to)
         if let replyTo { try Address.validate(replyTo.address) }
-        let id = try Self.normalizedMessageID(messageID)
-        let boundary = "=_eticket_" + Self.fingerprint(id + "\u{0}" + text + "\u{0}" + html)
+        let id = try normalizedMessageID(messageID)
+        let boundary = Boundary(id: id, text: text, html: html)
 
-        var fields: [HeaderEncoding.Field] = [HeaderEncoding.mailbox(name: "From", mailbox: from)]
-        if let replyTo { fields.append(HeaderEncoding.mailbox(name: "Reply-To", mailbox: replyTo)) }
-        fields.append(HeaderEncoding.mailbox(name: "To", mailbox: to))
-        fields.append(HeaderEncoding.unstructured(name: "Subject", value: subject))
-        fields.append(.init(name: "Date", lines: [" " + RFC5322Date.format(date, in: timeZone)]))
-        fields.append(.init(name: "Message-ID", lines: [" <\(id)>"]))
-        fields.append(.init(name: "MIME-Version", lines: [" 1.0"]))
-        fields.append(
-            .init(name: "Content-Type", lines: [" multipart/alternative;", " boundary=\"\(boundary)\""]))
-        if let language { fields.append(.init(name: "Content-Language", lines: [" \(language.rawValue)"])) }
-        fields.append(.init(name: "Auto-Submitted", lines: [" auto-generated"]))
-
-        var message = ""
-        for field in fields { message += field.folded + "\r\n" }
-        message += "\r\n"
-        for (type, body) in [("text/plain", text), ("text/html", html)] {
-            message += "--\(boundary)\r\n"
-            message += "Content-Type: \(type); charset=UTF-8\r\n"
-            message += "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            // The CRLF before a boundary belongs to the boundary: add one so the body keeps its last line break.
-            message += QuotedPrintable.encode(body) + "\r\n"
+        var writer = HeaderWriter(capacity: 1024 + (text.count + html.count) * 3 / 2)
+        writer.value.removeAll(keepingCapacity: true)
+        UTF8Text.appendSingleLine(from.name, to: &writer.value)
+        writer.mailbox("From", address: from.address)
+        if let replyTo {
+            writer.value.removeAll(keepingCapacity: true)
+            UTF8Text.appendSingleLine(replyTo.name, to: &writer.value)
+            writer.mailbox("Reply-To", address: replyTo.address)
         }
-        message += "--\(boundary)--\r\n"
-        let headers = fields.map { EmailHeader(name: $0.name, value: String($0.unfolded.dropFirst())) }
-        return (headers, Array(message.utf8))
+        writer.value.removeAll(keepingCapacity: true)
+        toName(&writer.value)
+        writer.mailbox("To", address: to)
+        writer.value.removeAll(keepingCapacity: true)
+        writer.value.append(contentsOf: subject)
+        writer.unstructured("Subject")
+        writer.begin("Date")
+        writer.bytes.append(0x20)
+        RFC5322Date.append(date, in: timeZone, to: &writer.bytes)
+        writer.end()
+        writer.begin("Message-ID")
+        writer.bytes.append(contentsOf: " <".utf8)
+        writer.bytes.append(contentsOf: id.utf8)
+        writer.bytes.append(UInt8(ascii: ">"))
+        writer.end()
+        writer.field("MIME-Version", " 1.0")
+        writer.begin("Content-Type")
+        UTF8Text.appendStatic(" multipart/alternative;\r\n boundary=\"", to: &writer.bytes)
+        boundary.append(to: &writer.bytes)
+        writer.bytes.append(UInt8(ascii: "\""))
+        writer.end()
+        switch language {
+        case .fr?: writer.field("Content-Language", " fr")
+        case .en?: writer.field("Content-Language", " en")
+        case nil: break
+        }
+        writer.field("Auto-Submitted", " auto-generated")
+
+        writer.bytes.append(contentsOf: [0x0D, 0x0A])
+        appendPart("text/plain", text, boundary, to: &writer.bytes)
+        appendPart("text/html", html, boundary, to: &writer.bytes)
+        boundary.appendDelimiter(to: &writer.bytes, closing: true)
+        return (writer.headers, writer.bytes, id)
+    }
+
+    private static func appendPart(
+        _ type: StaticString, _ body: [UInt8], _ boundary: Boundary, to output: inout [UInt8]
+    ) {
+        boundary.appendDelimiter(to: &output)
+        UTF8Text.appendStatic("Content-Type: ", to: &output)
+        UTF8Text.appendStatic(type, to: &output)
+        UTF8Text.appendStatic("; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", to: &output)
+        // The CRLF before a boundary belongs to the boundary: add one so the body keeps its last line break.
+        QuotedPrintable.encode(body, to: &output)
+        output.append(contentsOf: [0x0D, 0x0A])
+    }
+
+    /// Printable ASCII but the specials `<>"\()[],;:`.
+    private static func isMessageIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "("),
+            UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ","), UInt8(ascii: ";"),
+            UInt8(ascii: ":"):
+            return false
+        default:
+            return (0x21...0x7E).contains(byte)
+        }
     }
 
     /// Strips the angle brackets and checks `left@right` in printable ASCII.
     static func normalizedMessageID(_ raw: String) throws(MailError) -> String {
         var id = Substring(raw)
         if id.hasPrefix("<"), id.hasSuffix(">") { id = id.dropFirst().dropLast() }
-        let parts = id.split(separator: "@", omittingEmptySubsequences: false)
+        let bytes = id.utf8
+        let ats = bytes.count(where: { $0 == UInt8(ascii: "@") })
         let valid =
-            parts.count == 2 && parts.allSatisfy { !$0.isEmpty } && id.utf8.count <= 250
-            && id.utf8.allSatisfy { (0x21...0x7E).contains($0) && !"<>\"\\()[],;:".utf8.contains($0) }
+            ats == 1 && bytes.first != UInt8(ascii: "@") && bytes.last != UInt8(ascii: "@") && bytes.count <= 250
+            && bytes.allSatisfy(isMessageIDByte)
         guard valid else {
             throw MailError(code: .invalidMessageID, reason: "not a usable Message-ID: \(raw.debugDescription)")
         }
-        return String(id)
+        return id.utf8.count == raw.utf8.count ? raw : String(id)
     }
+}
 
-    /// A stable 64-bit FNV-1a digest in hex: the same message always gets the same boundary.
-    static func fingerprint(_ text: String) -> String {
+/// The MIME boundary: `=_eticket_` and a stable 64-bit FNV-1a digest of the message in hex, so
+/// the same message always gets the same boundary.
+struct Boundary {
+    let hash: UInt64
+
+    init(id: String, text: [UInt8], html: [UInt8]) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
+        func mix(_ byte: UInt8) {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        for byte in id.utf8 { mix(byte) }
+        mix(0)
+        for byte in text { mix(byte) }
+        mix(0)
+        for byte in html { mix(byte) }
+        self.hash = hash
+    }
+
+    func append(to output: inout [UInt8]) {
+        UTF8Text.appendStatic("=_eticket_", to: &output)
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let nibble = UInt8(truncatingIfNeeded: hash >> UInt64(shift)) & 0x0F
+            output.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
+        }
+    }
+
+    /// `--boundary` (and `--` when `closing`), then CRLF.
+    func appendDelimiter(to output: inout [UInt8], closing: Bool = false) {
+        output.append(contentsOf: [UInt8(ascii: "-"), UInt8(ascii: "-")])
+        append(to: &output)
+        if closing { output.append(contentsOf: [UInt8(ascii: "-"), UInt8(ascii: "-")]) }
+        output.append(contentsOf: [0x0D, 0x0A])
     }
 }
 
 /// Addresses that can stand in a header as they are: ASCII `local@domain`, no spaces or specials.
 enum Address {
     static func validate(_ address: String) throws(MailError) {
-        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-        let localAllowed = "!#$%&'*+-/=?^_`{|}~.".utf8
+        let bytes = address.utf8
+        let at = bytes.firstIndex(of: UInt8(ascii: "@"))
         func isAlnum(_ byte: UInt8) -> Bool {
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
         }
+        // Only ASCII passes, where bytes are `Character`s: splitting the bytes is splitting the text.
         let valid =
-            parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && address.utf8.count <= 254
-            && parts[0].utf8.allSatisfy { isAlnum($0) || localAllowed.contains($0) }
-            && parts[1].utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            at.map { at in
+                let local = bytes[..<at]
+                let domain = bytes[bytes.index(after: at)...]
+                return !local.isEmpty && !domain.isEmpty && bytes.count <= 254
+                    && local.allSatisfy { ($0 != 0x20 && HeaderWriter.isAtomOrSpace($0)) || $0 == UInt8(ascii: ".") }
+                    && domain.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            } ?? false
         guard valid else {
             throw MailError(
                 code: .invalidAddress,
@@ -86,65 +179,93 @@ enum Address {
 
 /// Quoted-printable (RFC 2045 §6.7) for UTF-8 text bodies.
 enum QuotedPrintable {
-    /// Encodes `text` with CRLF line breaks and lines of at most 76 characters (soft breaks `=`).
+    /// Appends `text` encoded, with CRLF line breaks (for CR LF, CR or LF) and lines of at most
+    /// 76 characters (soft breaks `=`).
     ///
     /// Trailing spaces are encoded, and a line starting `From ` or `.` has its first character
     /// encoded, so mbox and SMTP transports never alter the message.
-    static func encode(_ text: String) -> String {
-        // Byte by byte, into one buffer: the rendering's hottest loop (a String per byte and
-        // Foundation's replacingOccurrences cost a fifth of a worker's time).
-        let input = Array(text.utf8)
-        var normalized: [UInt8] = []
-        normalized.reserveCapacity(input.count)
-        var index = 0
-        while index < input.count {
-            let byte = input[index]
-            if byte == 0x0D {
-                normalized.append(0x0A)
-                if index + 1 < input.count, input[index + 1] == 0x0A { index += 1 }
-            } else {
-                normalized.append(byte)
+    static func encode(_ text: [UInt8], to output: inout [UInt8]) {
+        // Written through a pointer into room made first: each byte takes at most 3 characters,
+        // a soft break 3 more per 73, a line break 2 for 1.
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: 4 * text.count + 16))
+        let end = text.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { buffer in
+                // Valid: `buffer` holds at least `start` bytes and the room appended.
+                encode(input, to: buffer.baseAddress.unsafelyUnwrapped, at: start)
             }
-            index += 1
         }
-        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
-        var output: [UInt8] = []
-        output.reserveCapacity(normalized.count + normalized.count / 4 + 16)
+        output.removeSubrange(end...)
+    }
+
+    /// Writes `input` encoded from `output + position`; returns the position after it.
+    private static func encode(
+        _ input: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>, at position: Int
+    ) -> Int {
+        var position = position
         var lineStart = 0
-        while lineStart <= normalized.count {
-            let lineEnd = normalized[lineStart...].firstIndex(of: 0x0A) ?? normalized.count
-            let count = lineEnd - lineStart
-            let startsWithFrom = count >= 5 && normalized[lineStart..<lineStart + 5].elementsEqual("From ".utf8)
-            var length = 0
-            for position in lineStart..<lineEnd {
-                let byte = normalized[position]
-                let offset = position - lineStart
-                let isLast = offset == count - 1
-                let literal: Bool
-                if offset == 0, startsWithFrom || byte == UInt8(ascii: ".") {
-                    literal = false
-                } else if (33...126).contains(byte), byte != UInt8(ascii: "=") {
-                    literal = true
-                } else {
-                    literal = (byte == 0x20 || byte == 0x09) && !isLast
-                }
-                let width = literal ? 1 : 3
-                // Keep room for the soft break's "=" unless this is the line's last token.
-                if length + width > (isLast ? 76 : 75) {
-                    output.append(contentsOf: [UInt8(ascii: "="), 0x0D, 0x0A])
-                    length = 0
-                }
-                if literal {
-                    output.append(byte)
-                } else {
-                    output.append(contentsOf: [UInt8(ascii: "="), digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-                }
-                length += width
-            }
-            if lineEnd < normalized.count { output.append(contentsOf: [0x0D, 0x0A]) }
-            lineStart = lineEnd + 1
+        while lineStart <= input.count {
+            var lineEnd = lineStart
+            while lineEnd < input.count, input[lineEnd] != 0x0A, input[lineEnd] != 0x0D { lineEnd &+= 1 }
+            position = encodeLine(UnsafeBufferPointer(rebasing: input[lineStart..<lineEnd]), to: output, at: position)
+            guard lineEnd < input.count else { break }
+            output[position] = 0x0D
+            output[position &+ 1] = 0x0A
+            position &+= 2
+            let crlf = input[lineEnd] == 0x0D && lineEnd + 1 < input.count && input[lineEnd + 1] == 0x0A
+            lineStart = lineEnd &+ (crlf ? 2 : 1)
         }
-        return String(decoding: output, as: UTF8.self)
+        return position
+    }
+
+    /// One line, without its break. The first character (`From `, `.`) and the last (a space or
+    /// tab) have rules of their own; in between, a character is kept or written `=XX`.
+    private static func encodeLine(
+        _ line: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>, at position: Int
+    ) -> Int {
+        let count = line.count
+        guard count > 0 else { return position }
+        var position = position
+        let startsWithFrom = count >= 5 && line[0..<5].elementsEqual("From ".utf8)
+        var length = 0
+        for offset in 0..<count {
+            let byte = line[offset]
+            let isLast = offset == count &- 1
+            let literal: Bool
+            if offset == 0, startsWithFrom || byte == UInt8(ascii: ".") {
+                literal = false
+            } else if isLast {
+                literal = (33...126).contains(byte) && byte != UInt8(ascii: "=")
+            } else {
+                literal = isLiteralInside(byte)
+            }
+            let width = literal ? 1 : 3
+            // Keep room for the soft break's "=" unless this is the line's last token.
+            if length &+ width > (isLast ? 76 : 75) {
+                output[position] = UInt8(ascii: "=")
+                output[position &+ 1] = 0x0D
+                output[position &+ 2] = 0x0A
+                position &+= 3
+                length = 0
+            }
+            if literal {
+                output[position] = byte
+                position &+= 1
+            } else {
+                output[position] = UInt8(ascii: "=")
+                output[position &+ 1] = Hex.upper(byte >> 4)
+                output[position &+ 2] = Hex.upper(byte & 0x0F)
+                position &+= 3
+            }
+            length &+= width
+        }
+        return position
+    }
+
+    /// Printable ASCII but `=`, space and tab: kept as they are inside a line.
+    @inline(__always)
+    private static func isLiteralInside(_ byte: UInt8) -> Bool {
+        (byte &- 32) < 95 ? byte != UInt8(ascii: "=") : byte == 0x09
     }
 }
 
@@ -177,14 +298,52 @@ enum RFC5322Date {
         return Civil(date: day, hour: secondOfDay / 3600, minute: secondOfDay / 60 % 60, second: secondOfDay % 60)
     }
 
-    /// `Sat, 28 Nov 2026 05:04:11 +0100`.
-    static func format(_ date: Date, in timeZone: TimeZone) -> String {
+    /// Appends `Sat, 28 Nov 2026 05:04:11 +0100`.
+    static func append(_ date: Date, in timeZone: TimeZone, to output: inout [UInt8]) {
         let offset = timeZone.secondsFromGMT(for: date)
         let time = civil(date, offset: offset)
-        let sign = offset < 0 ? "-" : "+"
+        output.append(contentsOf: days[time.date.weekday - 1].utf8)
+        output.append(contentsOf: ", ".utf8)
+        appendDecimal(time.date.day, to: &output)
+        output.append(0x20)
+        output.append(contentsOf: months[time.date.month - 1].utf8)
+        output.append(0x20)
+        appendDecimal(time.date.year, to: &output)
+        output.append(0x20)
+        appendTwoDigits(time.hour, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendTwoDigits(time.minute, to: &output)
+        output.append(UInt8(ascii: ":"))
+        appendTwoDigits(time.second, to: &output)
+        output.append(0x20)
+        output.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
         let minutes = abs(offset) / 60
-        return "\(days[time.date.weekday - 1]), \(time.date.day) \(months[time.date.month - 1]) \(time.date.year) "
-            + "\(pad(time.hour)):\(pad(time.minute)):\(pad(time.second)) \(sign)\(pad(minutes / 60))\(pad(minutes % 60))"
+        appendTwoDigits(minutes / 60, to: &output)
+        appendTwoDigits(minutes % 60, to: &output)
+    }
+
+    /// Like ``pad(_:)``: at least two digits.
+    static func appendTwoDigits(_ value: Int, to output: inout [UInt8]) {
+        if value < 10 { output.append(UInt8(ascii: "0")) }
+        appendDecimal(value, to: &output)
+    }
+
+    /// Like `"\(value)"`: a minus sign when negative, then the digits.
+    static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = 0x30 + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { output.append(buffer[index]) }
+        }
     }
 
     /// `Sat Nov 28 04:04:11 2026` in UTC: the date of an mbox `From ` line (asctime form).

@@ -10,85 +10,54 @@ public struct RenderedContent: Sendable, Equatable {
     public var html: String
 }
 
+/// A rendering as UTF-8, before it becomes `String`s: what MIME composition encodes.
+struct RenderedBytes {
+    var subject: [UInt8]
+    var text: [UInt8]
+    var html: [UInt8]
+}
+
 extension Template {
     /// Renders the subject and both bodies. Values are inserted as text: HTML-escaped in the HTML
     /// body, stripped of control characters in the subject.
     public func render(_ context: EmailContext) -> RenderedContent {
+        let bytes = renderBytes(context)
+        return RenderedContent(
+            subject: String(decoding: bytes.subject, as: UTF8.self), text: String(decoding: bytes.text, as: UTF8.self),
+            html: String(decoding: bytes.html, as: UTF8.self))
+    }
+
+    /// ``render(_:)`` into byte buffers, one per part, each allocated once.
+    func renderBytes(_ context: EmailContext) -> RenderedBytes {
         let renderer = Renderer(context: context)
-        var subject = ""
-        renderer.renderText(self.subject, scope: Renderer.Scope(), part: .subject, into: &subject)
-        var text = ""
-        renderer.renderText(self.text, scope: Renderer.Scope(), part: .text, into: &text)
-        var body = ""
-        renderer.renderHTML(self.html, scope: Renderer.Scope(), into: &body)
-        let cleanSubject = TextValue.singleLine(subject)
-        let lang = context.language.rawValue
-        let html = """
-            <!DOCTYPE html>
-            <html lang="\(lang)">
-            <head>
-            <meta charset="utf-8">
-            <title>\(HTMLEscaping.escape(cleanSubject))</title>
-            </head>
-            <body>
-            \(Renderer.tidyHTML(body))
-            </body>
-            </html>
-
-            """
-        return RenderedContent(subject: cleanSubject, text: Renderer.tidyText(text), html: html)
-    }
-}
-
-/// Cleaning of values before they are inserted anywhere.
-enum TextValue {
-    /// For bodies: line breaks (CR LF, CR, LF, U+2028, U+2029, NEL) become LF; other control
-    /// characters (C0, DEL, C1) become a space; tabs stay.
-    static func multiLine(_ value: String) -> String {
-        var result = String.UnicodeScalarView()
-        var previousWasCR = false
-        for scalar in value.unicodeScalars {
-            defer { previousWasCR = scalar == "\r" }
-            switch scalar.value {
-            case 0x0A where previousWasCR: continue
-            case 0x0A, 0x0D, 0x85, 0x2028, 0x2029: result.append("\n")
-            case 0x09: result.append(scalar)
-            case 0x00...0x1F, 0x7F...0x9F: result.append(" ")
-            default: result.append(scalar)
-            }
-        }
-        return String(result)
-    }
-
-    /// For headers and one-line fields: every control character, line and paragraph separator
-    /// becomes a space, runs of white space become one space, and the ends are trimmed. Nothing
-    /// left can end a header line.
-    static func singleLine(_ value: String) -> String {
-        var result = ""
-        var pendingSpace = false
-        for scalar in value.unicodeScalars {
-            let isSpace: Bool
-            switch scalar.value {
-            case 0x00...0x20, 0x7F...0x9F, 0x2028, 0x2029: isSpace = true
-            // ASCII and Latin/Greek/Cyrillic/… up to U+167F hold no White_Space character: no
-            // Unicode property look-up for them (it was 3 % of a worker's time).
-            case 0x21...0x7E, 0xA1...0x167F: isSpace = false
-            default: isSpace = scalar.properties.isWhitespace
-            }
-            if isSpace {
-                pendingSpace = !result.isEmpty
-            } else {
-                if pendingSpace { result.append(" ") }
-                pendingSpace = false
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(256)
+        var subject: [UInt8] = []
+        subject.reserveCapacity(256)
+        renderer.render(self.subject, html: false, into: &subject, scratch: &scratch)
+        UTF8Text.makeSingleLine(&subject, from: 0)
+        var text: [UInt8] = []
+        text.reserveCapacity(4096)
+        renderer.render(self.text, html: false, into: &text, scratch: &scratch)
+        UTF8Text.tidyText(&text)
+        var html: [UInt8] = []
+        html.reserveCapacity(8192)
+        UTF8Text.appendStatic("<!DOCTYPE html>\n<html lang=\"", to: &html)
+        html.append(contentsOf: context.language.rawValue.utf8)
+        UTF8Text.appendStatic("\">\n<head>\n<meta charset=\"utf-8\">\n<title>", to: &html)
+        UTF8Text.appendEscapingHTML(subject, to: &html)
+        UTF8Text.appendStatic("</title>\n</head>\n<body>\n", to: &html)
+        let body = html.count
+        renderer.render(self.html, html: true, into: &html, scratch: &scratch)
+        UTF8Text.tidyHTML(&html, from: body)
+        UTF8Text.appendStatic("\n</body>\n</html>\n", to: &html)
+        return RenderedBytes(subject: subject, text: text, html: html)
     }
 }
 
 enum HTMLEscaping {
-    /// Escapes text for an HTML text node or a quoted attribute value.
+    /// Escapes text for an HTML text node or a quoted attribute value (the template's literal
+    /// text, once, at load; values go through ``UTF8Text/appendEscapingHTML(_:to:)``).
     static func escape(_ text: String) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count)
@@ -106,157 +75,196 @@ enum HTMLEscaping {
     }
 }
 
-/// Walks a template tree for one context.
+/// Walks a compiled template for one context, appending UTF-8.
+///
+/// Its functions take `scratch`, a buffer for a value being cleaned before it is escaped, reused
+/// for every value of the rendering (as a stored property it would make Swift copy the renderer,
+/// context and all, at every value).
 struct Renderer {
     let context: EmailContext
 
+    /// The current item of each loop, as indices: copying a scope retains nothing.
     struct Scope {
-        var child: ChildInfo?
-        var service: String?
-        var reason: String?
+        var child: Int?
+        var service: Int?
+        /// Whether `service` indexes the current child's services rather than the context's.
+        var serviceOfChild = false
+        var reason: Int?
     }
 
-    func value(_ placeholder: Placeholder, _ scope: Scope) -> String {
-        let raw: String
-        switch placeholder {
-        case .dossierExternalID: raw = context.dossierExternalID
-        case .accountFirstName: raw = context.account.firstName
-        case .accountLastName: raw = context.account.lastName
-        case .accountEmail: raw = context.account.email
-        case .familyName: raw = context.familyName
-        case .structureCode: raw = context.structure.code
-        case .structureName: raw = context.structure.name
-        case .structurePortalURL: raw = context.structure.portalURL ?? ""
-        case .senderName: raw = context.structure.senderName
-        case .senderEmail: raw = context.structure.senderEmail
-        case .outcome: raw = context.outcome.map { Self.word(for: $0, in: context.language) } ?? ""
-        case .periodLabel: raw = context.period?.label ?? ""
-        case .periodStartsOn: raw = context.period.map { Self.longDate($0.startsOn, in: context.language) } ?? ""
-        case .periodEndsOn: raw = context.period.map { Self.longDate($0.endsOn, in: context.language) } ?? ""
-        case .childFirstName: raw = scope.child?.firstName ?? ""
-        case .childLastName: raw = scope.child?.lastName ?? ""
-        case .serviceLabel: raw = scope.service ?? ""
-        case .reasonMessage: raw = scope.reason ?? ""
+    /// A compiled part being walked, through pointers valid for the walk.
+    private struct Walk {
+        let operations: UnsafeBufferPointer<CompiledPart.Operation>
+        let literals: UnsafeBufferPointer<UInt8>
+        let html: Bool
+
+        func literal(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(rebasing: literals[range])
         }
+    }
+
+    /// Appends `part` rendered; `html` says whether it is the HTML part (values escaped).
+    func render(_ part: CompiledPart, html: Bool, into output: inout [UInt8], scratch: inout [UInt8]) {
+        part.operations.withUnsafeBufferPointer { operations in
+            part.literals.withUnsafeBufferPointer { literals in
+                let walk = Walk(operations: operations, literals: literals, html: html)
+                render(walk, operations.indices, Scope(), into: &output, scratch: &scratch)
+            }
+        }
+    }
+
+    private func render(
+        _ walk: Walk, _ range: Range<Int>, _ scope: Scope, into output: inout [UInt8], scratch: inout [UInt8]
+    ) {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let operation = walk.operations[index]
+            index += 1
+            switch operation {
+            case .literal(let bytes): output.append(contentsOf: walk.literal(bytes))
+            case .value(let placeholder) where walk.html:
+                clean(placeholder, scope, into: &scratch)
+                UTF8Text.appendEscapingHTML(scratch, to: &output)
+            case .value(let placeholder): appendValue(placeholder, scope, to: &output)
+            case .href(let placeholder): appendHref(placeholder, scope, to: &output, scratch: &scratch)
+            case .ifOutcome(let outcome, let end):
+                if context.outcome == outcome { render(walk, index..<end, scope, into: &output, scratch: &scratch) }
+                index = end
+            case .ifPresent(let condition, let present, let end):
+                if isPresent(condition, scope, scratch: &scratch) == present {
+                    render(walk, index..<end, scope, into: &output, scratch: &scratch)
+                }
+                index = end
+            case .forEach(let list, let separator, let end):
+                for item in 0..<count(list, scope) {
+                    if item > 0 { output.append(contentsOf: walk.literal(separator)) }
+                    render(walk, index..<end, self.item(list, item, scope), into: &output, scratch: &scratch)
+                }
+                index = end
+            }
+        }
+    }
+
+    /// The value as the template shows it: one line, or several for a reason.
+    func appendValue(_ placeholder: Placeholder, _ scope: Scope, to output: inout [UInt8]) {
+        let language = context.language
+        switch placeholder {
+        // Words and dates are written clean.
+        case .outcome:
+            if let outcome = context.outcome { output.append(contentsOf: Self.word(for: outcome, in: language).utf8) }
+        case .periodStartsOn:
+            if let period = context.period { Self.appendLongDate(period.startsOn, in: language, to: &output) }
+        case .periodEndsOn:
+            if let period = context.period { Self.appendLongDate(period.endsOn, in: language, to: &output) }
         // Reasons may run over several lines; every other value is one line (a name with a line
         // break in it shows as one line with a space).
-        return placeholder == .reasonMessage ? TextValue.multiLine(raw) : TextValue.singleLine(raw)
+        case .reasonMessage: UTF8Text.appendMultiLine(text(.reasonMessage, scope), to: &output)
+        default: UTF8Text.appendSingleLine(text(placeholder, scope), to: &output)
+        }
     }
 
-    func isPresent(_ condition: Condition, _ scope: Scope) -> Bool {
+    /// The value, alone in `scratch`.
+    private func clean(_ placeholder: Placeholder, _ scope: Scope, into scratch: inout [UInt8]) {
+        scratch.removeAll(keepingCapacity: true)
+        appendValue(placeholder, scope, to: &scratch)
+    }
+
+    /// ` href="…"` when the value is a web address.
+    private func appendHref(
+        _ placeholder: Placeholder, _ scope: Scope, to output: inout [UInt8], scratch: inout [UInt8]
+    ) {
+        clean(placeholder, scope, into: &scratch)
+        UTF8Text.makeSingleLine(&scratch, from: 0)
+        guard Self.isWebURL(scratch) else { return }
+        UTF8Text.appendStatic(" href=\"", to: &output)
+        UTF8Text.appendEscapingHTML(scratch, to: &output)
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// The text of a value that is stored as text.
+    func text(_ placeholder: Placeholder, _ scope: Scope) -> String {
+        switch placeholder {
+        case .dossierExternalID: context.dossierExternalID
+        case .accountFirstName: context.account.firstName
+        case .accountLastName: context.account.lastName
+        case .accountEmail: context.account.email
+        case .familyName: context.familyName
+        case .structureCode: context.structure.code
+        case .structureName: context.structure.name
+        case .structurePortalURL: context.structure.portalURL ?? ""
+        case .senderName: context.structure.senderName
+        case .senderEmail: context.structure.senderEmail
+        case .periodLabel: context.period?.label ?? ""
+        case .childFirstName: scope.child.map { context.children[$0].firstName } ?? ""
+        case .childLastName: scope.child.map { context.children[$0].lastName } ?? ""
+        case .serviceLabel:
+            scope.service.map { scope.serviceOfChild ? childServices(scope)[$0] : context.services[$0] } ?? ""
+        case .reasonMessage: scope.reason.map { context.reasons[$0] } ?? ""
+        case .outcome, .periodStartsOn, .periodEndsOn: ""
+        }
+    }
+
+    /// Whether the value has a character that is not white space, or the list an item.
+    func isPresent(_ condition: Condition, _ scope: Scope, scratch: inout [UInt8]) -> Bool {
         switch condition {
+        case .value(.outcome): return context.outcome != nil
+        case .value(.periodStartsOn), .value(.periodEndsOn): return context.period != nil
+        case .value(.reasonMessage):
+            // Several lines may hold only white space `Character`s: ask the standard library.
+            clean(.reasonMessage, scope, into: &scratch)
+            return !String(decoding: scratch, as: UTF8.self).allSatisfy(\.isWhitespace)
         case .value(let placeholder):
-            return !value(placeholder, scope).allSatisfy(\.isWhitespace)
+            // A one-line value starts with a scalar that is not white space, hence a `Character`
+            // that is not either.
+            return UTF8Text.hasSingleLineText(text(placeholder, scope))
         case .list(let list):
-            return !items(list, scope).isEmpty
+            return count(list, scope) > 0
         }
     }
 
-    func items(_ list: ListSource, _ scope: Scope) -> [Scope] {
+    func count(_ list: ListSource, _ scope: Scope) -> Int {
         switch list {
-        case .children:
-            return context.children.map {
-                var inner = scope
-                inner.child = $0
-                return inner
-            }
-        case .services:
-            return context.services.map {
-                var inner = scope
-                inner.service = $0
-                return inner
-            }
-        case .childServices:
-            return (scope.child?.services ?? []).map {
-                var inner = scope
-                inner.service = $0
-                return inner
-            }
-        case .reasons:
-            return context.reasons.map {
-                var inner = scope
-                inner.reason = $0
-                return inner
-            }
+        case .children: context.children.count
+        case .services: context.services.count
+        case .childServices: childServices(scope).count
+        case .reasons: context.reasons.count
         }
     }
 
-    /// Renders the subject or the text body: values as they are.
-    func renderText(_ nodes: [TemplateNode], scope: Scope, part: TemplatePart, into output: inout String) {
-        for node in nodes {
-            switch node {
-            case .text(let text): output += text
-            case .value(let placeholder): output += value(placeholder, scope)
-            case .ifOutcome(let outcome, let body):
-                if context.outcome == outcome { renderText(body, scope: scope, part: part, into: &output) }
-            case .ifPresent(let condition, let present, let body):
-                if isPresent(condition, scope) == present { renderText(body, scope: scope, part: part, into: &output) }
-            case .forEach(let list, let separator, let body):
-                for (index, inner) in items(list, scope).enumerated() {
-                    if index > 0 { output += separator }
-                    renderText(body, scope: inner, part: part, into: &output)
-                }
-            case .element(let element):
-                // The schema keeps elements out of subject and text; render their content if one slips by.
-                renderText(element.children, scope: scope, part: part, into: &output)
-            }
+    /// The scope of the `index`th turn of a loop over `list`.
+    func item(_ list: ListSource, _ index: Int, _ scope: Scope) -> Scope {
+        var inner = scope
+        switch list {
+        case .children: inner.child = index
+        case .services, .childServices:
+            inner.service = index
+            inner.serviceOfChild = list == .childServices
+        case .reasons: inner.reason = index
         }
+        return inner
     }
 
-    /// Renders the HTML body: literal markup from the template, values escaped as text.
-    func renderHTML(_ nodes: [TemplateNode], scope: Scope, into output: inout String) {
-        for node in nodes {
-            switch node {
-            case .text(let text): output += HTMLEscaping.escape(text)
-            case .value(let placeholder): output += HTMLEscaping.escape(value(placeholder, scope))
-            case .ifOutcome(let outcome, let body):
-                if context.outcome == outcome { renderHTML(body, scope: scope, into: &output) }
-            case .ifPresent(let condition, let present, let body):
-                if isPresent(condition, scope) == present { renderHTML(body, scope: scope, into: &output) }
-            case .forEach(let list, let separator, let body):
-                for (index, inner) in items(list, scope).enumerated() {
-                    if index > 0 { output += HTMLEscaping.escape(separator) }
-                    renderHTML(body, scope: inner, into: &output)
-                }
-            case .element(let element):
-                output += "<" + element.name
-                for attribute in element.attributes {
-                    output += " \(attribute.name)=\"\(HTMLEscaping.escape(attribute.value))\""
-                }
-                if let hrefOf = element.hrefOf {
-                    let target = TextValue.singleLine(value(hrefOf, scope))
-                    if Self.isWebURL(target) { output += " href=\"\(HTMLEscaping.escape(target))\"" }
-                }
-                output += ">"
-                if element.name == "br" || element.name == "hr" { continue }
-                renderHTML(element.children, scope: scope, into: &output)
-                output += "</\(element.name)>"
-            }
-        }
+    /// The current child's services; none outside a loop over children.
+    func childServices(_ scope: Scope) -> [String] {
+        scope.child.map { context.children[$0].services } ?? []
     }
 
     /// Only http and https links are made from values: a `javascript:` URL is no link.
+    static func isWebURL(_ value: [UInt8]) -> Bool {
+        // `String` compares `Character`s: outside ASCII, let it.
+        guard value.allSatisfy({ $0 < 0x80 }) else { return isWebURL(String(decoding: value, as: UTF8.self)) }
+        func hasPrefix(_ prefix: StaticString) -> Bool {
+            prefix.withUTF8Buffer { prefix in
+                value.count >= prefix.count
+                    && zip(value, prefix).allSatisfy { (0x41...0x5A).contains($0) ? $0 + 0x20 == $1 : $0 == $1 }
+            }
+        }
+        return (hasPrefix("https://") || hasPrefix("http://")) && !value.contains(0x20)
+    }
+
     static func isWebURL(_ value: String) -> Bool {
         let lower = value.lowercased()
         return (lower.hasPrefix("https://") || lower.hasPrefix("http://")) && !value.contains(" ")
-    }
-
-    /// Trailing spaces off, at most one blank line in a row, no blank lines at the ends, one final LF.
-    static func tidyText(_ text: String) -> String {
-        var lines: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var trimmed = line
-            while let last = trimmed.last, last == " " || last == "\t" { trimmed = trimmed.dropLast() }
-            if trimmed.isEmpty, lines.last?.isEmpty ?? true { continue }
-            lines.append(trimmed)
-        }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// Drops the blank lines the template's layout leaves in the HTML.
-    static func tidyHTML(_ html: String) -> String {
-        html.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }.joined(separator: "\n")
     }
 
     static func word(for outcome: Outcome, in language: Language) -> String {
@@ -272,19 +280,23 @@ struct Renderer {
         }
     }
 
-    /// `1er septembre 2026`, `1 September 2026`: written out, never locale-dependent.
-    static func longDate(_ date: CalendarDate, in language: Language) -> String {
-        let french = [
-            "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-            "novembre", "décembre",
-        ]
-        let english = [
-            "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-            "November", "December",
-        ]
-        switch language {
-        case .fr: return "\(date.day == 1 ? "1er" : String(date.day)) \(french[date.month - 1]) \(date.year)"
-        case .en: return "\(date.day) \(english[date.month - 1]) \(date.year)"
-        }
+    static let frenchMonths = [
+        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+        "décembre",
+    ]
+    static let englishMonths = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December",
+    ]
+
+    /// Appends `1er septembre 2026`, `1 September 2026`: written out, never locale-dependent.
+    static func appendLongDate(_ date: CalendarDate, in language: Language, to output: inout [UInt8]) {
+        RFC5322Date.appendDecimal(date.day, to: &output)
+        if language == .fr, date.day == 1 { UTF8Text.appendStatic("er", to: &output) }
+        output.append(0x20)
+        let months = language == .fr ? frenchMonths : englishMonths
+        output.append(contentsOf: months[date.month - 1].utf8)
+        output.append(0x20)
+        RFC5322Date.appendDecimal(date.year, to: &output)
     }
 }

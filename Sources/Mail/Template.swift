@@ -12,9 +12,114 @@ public struct Template: Sendable {
     /// The structure this template overrides the default for, or `nil` for a default template.
     public let structureCode: String?
 
-    let subject: [TemplateNode]
-    let text: [TemplateNode]
-    let html: [TemplateNode]
+    /// The three parts compiled for rendering.
+    let subject: CompiledPart
+    let text: CompiledPart
+    let html: CompiledPart
+
+    /// Compiles the parsed parts for rendering.
+    init(
+        kind: EmailKind, language: Language, file: String, structureCode: String?, subject: [TemplateNode],
+        text: [TemplateNode], html: [TemplateNode]
+    ) {
+        self.kind = kind
+        self.language = language
+        self.file = file
+        self.structureCode = structureCode
+        self.subject = CompiledPart(subject, html: false)
+        self.text = CompiledPart(text, html: false)
+        self.html = CompiledPart(html, html: true)
+    }
+}
+
+/// A template part as rendering walks it: a flat list of operations whose literal text lies in
+/// one UTF-8 buffer, already HTML-escaped in the HTML part, with the markup that holds no value
+/// folded into the literals around it. Operations hold no reference, so walking them retains
+/// nothing; rendering only copies bytes and inserts values.
+struct CompiledPart: Sendable {
+    var operations: [Operation] = []
+    /// Every literal, back to back.
+    var literals: [UInt8] = []
+    /// Whether the last operation is a literal the next one may extend (not one ending a body).
+    private var literalOpen = false
+
+    /// A body is the operations after its opening one, up to `end` (excluded).
+    enum Operation: Sendable {
+        case literal(Range<Int>)
+        case value(Placeholder)
+        /// ` href="…"` when the value is a web address; nothing otherwise.
+        case href(Placeholder)
+        case ifOutcome(Outcome, end: Int)
+        case ifPresent(Condition, present: Bool, end: Int)
+        /// The separator is a literal, as it is written between items (escaped in the HTML part).
+        case forEach(ListSource, separator: Range<Int>, end: Int)
+    }
+
+    /// Compiles parsed nodes; `html` says whether they are the HTML part.
+    init(_ nodes: [TemplateNode], html: Bool) {
+        for node in nodes { append(node, html: html) }
+    }
+
+    private mutating func append(_ node: TemplateNode, html: Bool) {
+        switch node {
+        case .text(let text): appendLiteral(html ? HTMLEscaping.escape(text) : text)
+        case .value(let placeholder): appendOperation(.value(placeholder))
+        case .ifOutcome(let outcome, let body):
+            appendBody(body, html: html) { .ifOutcome(outcome, end: $0) }
+        case .ifPresent(let condition, let present, let body):
+            appendBody(body, html: html) { .ifPresent(condition, present: present, end: $0) }
+        case .forEach(let list, let separator, let body):
+            let start = literals.count
+            literals.append(contentsOf: (html ? HTMLEscaping.escape(separator) : separator).utf8)
+            let written = start..<literals.count
+            appendBody(body, html: html) { .forEach(list, separator: written, end: $0) }
+        case .element(let element) where !html:
+            // The schema keeps elements out of subject and text; render their content if one slips by.
+            for child in element.children { append(child, html: html) }
+        case .element(let element):
+            var open = "<" + element.name
+            for attribute in element.attributes {
+                open += " \(attribute.name)=\"\(HTMLEscaping.escape(attribute.value))\""
+            }
+            if let hrefOf = element.hrefOf {
+                appendLiteral(open)
+                appendOperation(.href(hrefOf))
+                open = ""
+            }
+            appendLiteral(open + ">")
+            if element.name == "br" || element.name == "hr" { return }
+            for child in element.children { append(child, html: html) }
+            appendLiteral("</\(element.name)>")
+        }
+    }
+
+    /// Appends text as it is written (escaping, if any, done): merged with a literal just before.
+    private mutating func appendLiteral(_ text: String) {
+        let start = literals.count
+        literals.append(contentsOf: text.utf8)
+        if literalOpen, case .literal(let previous)? = operations.last, previous.upperBound == start {
+            operations[operations.count - 1] = .literal(previous.lowerBound..<literals.count)
+        } else if literals.count > start {
+            operations.append(.literal(start..<literals.count))
+            literalOpen = true
+        }
+    }
+
+    private mutating func appendOperation(_ operation: Operation) {
+        operations.append(operation)
+        literalOpen = false
+    }
+
+    /// Appends an opening operation, its body, then the opening with the body's end filled in.
+    private mutating func appendBody(
+        _ body: [TemplateNode], html: Bool, _ opening: (Int) -> Operation
+    ) {
+        let index = operations.count
+        appendOperation(opening(0))
+        for child in body { append(child, html: html) }
+        operations[index] = opening(operations.count)
+        literalOpen = false
+    }
 }
 
 /// A node of a template body, as parsed from the XML.

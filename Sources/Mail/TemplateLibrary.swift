@@ -73,7 +73,7 @@ public final class TemplateLibrary: Sendable {
         -> RenderedEmail
     {
         let template = try template(kind, language: context.language, structureCode: context.structure.code)
-        let content = template.render(context)
+        let content = template.renderBytes(context)
         guard let timeZone = TimeZone(identifier: context.structure.timeZone) else {
             throw MailError(
                 code: .invalidTimeZone,
@@ -82,18 +82,25 @@ public final class TemplateLibrary: Sendable {
             )
         }
         let structure = context.structure
-        let message = MIMEMessage(
+        let account = context.account
+        let message = try MIMEMessage.compose(
             from: Mailbox(name: structure.senderName, address: structure.senderEmail),
-            replyTo: structure.replyTo.map { Mailbox(name: structure.senderName, address: $0) },
-            to: Mailbox(
-                name: "\(context.account.firstName) \(context.account.lastName)", address: context.account.email),
+            replyTo: structure.replyTo.map { Mailbox(name: structure.senderName, address: $0) }, to: account.email,
             subject: content.subject, date: date, timeZone: timeZone, messageID: messageID,
-            language: context.language, text: content.text, html: content.html)
-        let (headers, bytes) = try message.encoded()
+            language: context.language, text: content.text, html: content.html
+        ) { name in
+            // "First Last" made one line, without a `String` for it.
+            let start = name.count
+            name.append(contentsOf: account.firstName.utf8)
+            name.append(0x20)
+            name.append(contentsOf: account.lastName.utf8)
+            UTF8Text.makeSingleLine(&name, from: start)
+        }
         return RenderedEmail(
-            messageID: try MIMEMessage.normalizedMessageID(messageID), from: structure.senderEmail,
-            to: context.account.email, subject: content.subject, text: content.text, html: content.html,
-            headers: headers, bytes: bytes)
+            messageID: message.messageID, from: structure.senderEmail,
+            to: account.email, subject: String(decoding: content.subject, as: UTF8.self),
+            text: String(decoding: content.text, as: UTF8.self), html: String(decoding: content.html, as: UTF8.self),
+            headers: message.headers, bytes: message.bytes)
     }
 
     private static func path(_ directory: String, _ structureCode: String?, _ kind: EmailKind, _ language: Language)
