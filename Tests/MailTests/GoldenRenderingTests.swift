@@ -7,7 +7,9 @@ import Testing
 /// implementation before the renderer was rewritten for speed (`Golden/renderings.jsonl`).
 ///
 /// Every template kind × language is rendered for varied contexts (hostile names, every outcome,
-/// multi-line reasons, missing values, other time zones), plus `MIMEMessage`s built directly.
+/// multi-line reasons, missing values, other time zones), as are the templates of
+/// `Golden/templates` (every construct of the template language, carriage returns), plus
+/// `MIMEMessage`s built directly.
 /// To re-record after an intended change of output: `ETICKET_RECORD_GOLDEN=1 swift test --filter Golden`,
 /// then review the diff of the file.
 @Suite struct GoldenRenderingTests {
@@ -74,6 +76,15 @@ import Testing
                 }
             }
         }
+        let custom = try customLibrary()
+        for (name, context, messageID, date) in contexts() {
+            for kind in EmailKind.allCases {
+                var english = context
+                english.language = .en
+                let email = try custom.render(kind, context: english, messageID: messageID, date: date)
+                result.append(try record("custom \(kind.rawValue) \(name)", email))
+            }
+        }
         for (name, message) in messages() {
             let (headers, bytes) = try message.encoded()
             result.append(
@@ -85,6 +96,21 @@ import Testing
                         bytes: bytes)))
         }
         return result
+    }
+
+    /// `Golden/templates`: every construct of the template language, and carriage returns.
+    static func customLibrary() throws -> TemplateLibrary {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/templates"
+        ).path
+        let directory = try Fixtures.temporaryDirectory()
+        let fileManager = FileManager.default
+        try fileManager.copyItem(
+            atPath: "\(Fixtures.templatesDirectory)/email-template.xsd", toPath: "\(directory)/email-template.xsd")
+        for name in try fileManager.contentsOfDirectory(atPath: source) {
+            try fileManager.copyItem(atPath: "\(source)/\(name)", toPath: "\(directory)/\(name)")
+        }
+        return try TemplateLibrary(directory: directory, requireAllDefaults: false)
     }
 
     static func record(_ name: String, _ email: RenderedEmail) throws -> Recorded {
