@@ -113,7 +113,8 @@ enum UTF8Text {
             case 0xC2: if utf8[index + 1] <= 0xA0 { return false }
             // U+1xxx, U+2xxx, U+3xxx: the other white space above ASCII.
             case 0xE1, 0xE2, 0xE3:
-                let value = UInt32(byte & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
+                let value =
+                    UInt32(byte & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
                 if isSingleLineSpace(Unicode.Scalar(value) ?? " ") { return false }
                 index += 2
             default: break

@@ -59,8 +59,9 @@ import Testing
         ]
         guard let (field, was, is_) = fields.first(where: { $0.1 != $0.2 }) else { return "?" }
         let common = zip(was, is_).prefix(while: { $0 == $1 }).count
-        return "\(field) from character \(common): recorded \(String(was.dropFirst(common).prefix(80)).debugDescription), "
-            + "now \(String(is_.dropFirst(common).prefix(80)).debugDescription)"
+        let recorded = String(was.dropFirst(common).prefix(80)).debugDescription
+        let now = String(is_.dropFirst(common).prefix(80)).debugDescription
+        return "\(field) from character \(common): recorded \(recorded), now \(now)"
     }
 
     static func renderAll() throws -> [Recorded] {
@@ -166,16 +167,26 @@ import Testing
             add(
                 "hostile name \(index)",
                 Fixtures.context(
-                    outcome: .returned, firstName: name.first, lastName: name.last, reasons: ["Motif pour \(name.first)"],
+                    outcome: .returned, firstName: name.first, lastName: name.last,
+                    reasons: ["Motif pour \(name.first)"],
                     children: [ChildInfo(firstName: name.first, lastName: name.last, services: [name.last])],
                     services: [name.first], period: Fixtures.period))
         }
         let hostileStructures: [(String, String, String?)] = [
-            ("=?UTF-8?Q?x?= <b>&amp;</b> \"quoted\"", "\"Service, Enfance\" (Lafayette)", "HTTPS://Example.org/x?a=1&b=<2>"),
-            (String(repeating: "Communauté de communes du Val de Saône ", count: 3), "Service Enfance – Mairie d’Évian", "http://a b"),
+            (
+                "=?UTF-8?Q?x?= <b>&amp;</b> \"quoted\"", "\"Service, Enfance\" (Lafayette)",
+                "HTTPS://Example.org/x?a=1&b=<2>"
+            ),
+            (
+                String(repeating: "Communauté de communes du Val de Saône ", count: 3),
+                "Service Enfance – Mairie d’Évian", "http://a b"
+            ),
             (String(repeating: "市政府儿童服务中心", count: 6), "儿童服务", "https://例子.example/门户"),
             ("Ville\u{0}de\u{7F}Test\u{9F}x\u{3000}y\u{A0}z  \t end", "A\u{2029}B", "http://ok.example/\u{85}"),
-            ("Structure", String(repeating: "Sender ", count: 15), "https://portal.example/" + String(repeating: "long/", count: 20)),
+            (
+                "Structure", String(repeating: "Sender ", count: 15),
+                "https://portal.example/" + String(repeating: "long/", count: 20)
+            ),
         ]
         for (index, (name, sender, portal)) in hostileStructures.enumerated() {
             let structure = StructureInfo(
@@ -201,7 +212,8 @@ import Testing
             add(
                 "joined graphemes \(index)",
                 Fixtures.context(
-                    outcome: .returned, firstName: text, lastName: "\(text) ", reasons: [" \u{301}", "\(text) \n \u{301}\n"],
+                    outcome: .returned, firstName: text, lastName: "\(text) ",
+                    reasons: [" \u{301}", "\(text) \n \u{301}\n"],
                     services: [text], period: Fixtures.period, structure: structure))
         }
         let children = (1...5).map { index in
