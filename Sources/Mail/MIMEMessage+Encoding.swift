@@ -236,9 +236,22 @@ enum QuotedPrintable {
             && (isLast ? isLiteralLast(first) : isLiteralInside(first))
         put(first, literal: firstLiteral, limit: isLast ? 76 : 75, to: output, at: &position, length: &length)
         guard count > 1 else { return position }
-        for offset in 1..<count &- 1 {
+        var offset = 1
+        while offset < count &- 1 {
+            // Eight characters kept as they are, on the line as it is: copied at once.
+            if offset &+ 8 <= count &- 1, length &+ 8 <= 75 {
+                let chunk = UnsafeRawPointer(line.baseAddress.unsafelyUnwrapped + offset).loadUnaligned(as: UInt64.self)
+                if areLiteralInside(chunk) {
+                    UnsafeMutableRawPointer(output + position).storeBytes(of: chunk, toByteOffset: 0, as: UInt64.self)
+                    position &+= 8
+                    length &+= 8
+                    offset &+= 8
+                    continue
+                }
+            }
             let byte = line[offset]
             put(byte, literal: isLiteralInside(byte), limit: 75, to: output, at: &position, length: &length)
+            offset &+= 1
         }
         let last = line[count &- 1]
         put(last, literal: isLiteralLast(last), limit: 76, to: output, at: &position, length: &length)
@@ -276,6 +289,19 @@ enum QuotedPrintable {
     @inline(__always)
     private static func isLiteralLast(_ byte: UInt8) -> Bool {
         (33...126).contains(byte) && byte != UInt8(ascii: "=")
+    }
+
+    /// ``isLiteralInside(_:)`` for eight bytes at once (and without a tab): none below 0x20, none
+    /// at or above 0x7F, none `=`. The usual bit tricks: `(x - 0x01…) & ~x & 0x80…` is not zero
+    /// exactly when a byte of `x` is zero, and with 0x20… when a byte is below 0x20 (bytes below
+    /// 0x80, which the first test makes sure of).
+    @inline(__always)
+    private static func areLiteralInside(_ chunk: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highBits != 0 }
+        return chunk & highBits == 0 && (chunk &- ones &* 0x20) & ~chunk & highBits == 0
+            && !hasZero(chunk ^ (ones &* 0x7F)) && !hasZero(chunk ^ (ones &* 0x3D))
     }
 
     /// Printable ASCII but `=`, space and tab: kept as they are inside a line.
