@@ -20,6 +20,11 @@ let package = Package(
                 .product(name: "Mail", package: "eticket"),
             ],
             path: "Benchmarks/HotPaths",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")])
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+        // A plain render loop to profile with perf (see its main.swift).
+        .executableTarget(
+            name: "RenderLoop",
+            dependencies: [.product(name: "Dossiers", package: "eticket"), .product(name: "Mail", package: "eticket")],
+            path: "Benchmarks/RenderLoop"),
     ]
 )

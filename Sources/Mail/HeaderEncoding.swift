@@ -98,10 +98,9 @@ struct HeaderWriter {
         UTF8Text.makeSingleLine(&value, from: 0)
         begin(name)
         let all = value.indices
-        if Self.isPlainASCII(value[all]), !Self.containsEncodedWordStart(value[all]),
-            !words(all).contains(where: { $0.count > Self.lineLimit - 2 })
-        {
-            for word in words(all) { token(value[word]) }
+        if Self.isPlainASCII(value[all]), !Self.containsEncodedWordStart(value[all]), !hasLongWord() {
+            var position = 0
+            while let word = nextWord(from: &position) { token(value[word]) }
         } else {
             encodedWords(all, firstLineBudget: Self.lineLimit - name.utf8.count - 2)
         }
@@ -121,14 +120,16 @@ struct HeaderWriter {
         let all = value.indices
         if Self.isPlainASCII(value[all]), !Self.containsEncodedWordStart(value[all]) {
             if value.allSatisfy(Self.isAtomOrSpace) {
-                for word in words(all) { token(value[word]) }
+                var position = 0
+                while let word = nextWord(from: &position) { token(value[word]) }
             } else {
                 quotedWords()
             }
             return angleAddress(address)
         }
         var run: Range<Int>?
-        for word in words(all) {
+        var position = 0
+        while let word = nextWord(from: &position) {
             let text = value[word]
             if Self.isPlainASCII(text), !Self.containsEncodedWordStart(text), text.allSatisfy(Self.isAtomOrSpace) {
                 if let pending = run { encodedWords(pending, firstLineBudget: runBudget(name)) }
@@ -149,10 +150,11 @@ struct HeaderWriter {
     /// The display name as a quoted-string, one token per word: it may fold at its spaces, as
     /// unfolding gives each space back.
     private mutating func quotedWords() {
-        let all = words(value.indices)
-        for (index, word) in all.enumerated() {
-            let first = index == 0
-            let last = index == all.count - 1
+        var position = 0
+        while let word = nextWord(from: &position) {
+            // The value is one line: no space before its first word or after its last.
+            let first = word.lowerBound == 0
+            let last = word.upperBound == value.count
             let escapes = value[word].count(where: Self.needsBackslash)
             beginToken(width: word.count + escapes + (first ? 1 : 0) + (last ? 1 : 0))
             if first { bytes.append(UInt8(ascii: "\"")) }
@@ -164,17 +166,33 @@ struct HeaderWriter {
         }
     }
 
-    /// The words of `value[range]`: what `split(separator: " ")` gives on the `String`, where a
-    /// space joined to a neighbour (a combining mark after it) separates nothing.
-    private func words(_ range: Range<Int>) -> [Range<Int>] {
-        var result: [Range<Int>] = []
-        var start = range.lowerBound
-        for index in range where value[index] == 0x20 && UTF8Text.standsAlone(value, at: index, from: 0) {
-            if index > start { result.append(start..<index) }
-            start = index + 1
+    /// The next word of ``value`` from `position`, which it moves past the word: the words are
+    /// what `split(separator: " ")` gives on the `String`, where a space joined to a neighbour (a
+    /// combining mark after it) separates nothing.
+    private func nextWord(from position: inout Int) -> Range<Int>? {
+        var start = position
+        var index = position
+        while index < value.count {
+            if value[index] == 0x20, UTF8Text.standsAlone(value, at: index, from: 0) {
+                if index > start {
+                    position = index + 1
+                    return start..<index
+                }
+                start = index + 1
+            }
+            index += 1
         }
-        if range.upperBound > start { result.append(start..<range.upperBound) }
-        return result
+        position = value.count
+        return value.count > start ? start..<value.count : nil
+    }
+
+    /// Whether a word is too long for a line of its own.
+    private func hasLongWord() -> Bool {
+        var position = 0
+        while let word = nextWord(from: &position) {
+            if word.count > Self.lineLimit - 2 { return true }
+        }
+        return false
     }
 
     // MARK: Encoded-words

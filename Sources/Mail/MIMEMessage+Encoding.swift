@@ -226,40 +226,82 @@ enum QuotedPrintable {
         let count = line.count
         guard count > 0 else { return position }
         var position = position
-        let startsWithFrom = count >= 5 && line[0..<5].elementsEqual("From ".utf8)
         var length = 0
-        for offset in 0..<count {
+        let first = line[0]
+        let startsWithFrom = count >= 5 && line[0..<5].elementsEqual("From ".utf8)
+        let isLast = count == 1
+        // A lone last character may be written as it is up to column 76; others up to 75.
+        let firstLiteral =
+            !startsWithFrom && first != UInt8(ascii: ".")
+            && (isLast ? isLiteralLast(first) : isLiteralInside(first))
+        put(first, literal: firstLiteral, limit: isLast ? 76 : 75, to: output, at: &position, length: &length)
+        guard count > 1 else { return position }
+        var offset = 1
+        while offset < count &- 1 {
+            // Eight characters kept as they are, on the line as it is: copied at once.
+            if offset &+ 8 <= count &- 1, length &+ 8 <= 75 {
+                let chunk = UnsafeRawPointer(line.baseAddress.unsafelyUnwrapped + offset).loadUnaligned(as: UInt64.self)
+                if areLiteralInside(chunk) {
+                    UnsafeMutableRawPointer(output + position).storeBytes(of: chunk, toByteOffset: 0, as: UInt64.self)
+                    position &+= 8
+                    length &+= 8
+                    offset &+= 8
+                    continue
+                }
+            }
             let byte = line[offset]
-            let isLast = offset == count &- 1
-            let literal: Bool
-            if offset == 0, startsWithFrom || byte == UInt8(ascii: ".") {
-                literal = false
-            } else if isLast {
-                literal = (33...126).contains(byte) && byte != UInt8(ascii: "=")
-            } else {
-                literal = isLiteralInside(byte)
-            }
-            let width = literal ? 1 : 3
-            // Keep room for the soft break's "=" unless this is the line's last token.
-            if length &+ width > (isLast ? 76 : 75) {
-                output[position] = UInt8(ascii: "=")
-                output[position &+ 1] = 0x0D
-                output[position &+ 2] = 0x0A
-                position &+= 3
-                length = 0
-            }
-            if literal {
-                output[position] = byte
-                position &+= 1
-            } else {
-                output[position] = UInt8(ascii: "=")
-                output[position &+ 1] = Hex.upper(byte >> 4)
-                output[position &+ 2] = Hex.upper(byte & 0x0F)
-                position &+= 3
-            }
-            length &+= width
+            put(byte, literal: isLiteralInside(byte), limit: 75, to: output, at: &position, length: &length)
+            offset &+= 1
         }
+        let last = line[count &- 1]
+        put(last, literal: isLiteralLast(last), limit: 76, to: output, at: &position, length: &length)
         return position
+    }
+
+    /// Writes a character, after a soft break if it would pass `limit` (75 keeps room for the
+    /// soft break's `=`; the line's last character needs none).
+    @inline(__always)
+    private static func put(
+        _ byte: UInt8, literal: Bool, limit: Int, to output: UnsafeMutablePointer<UInt8>, at position: inout Int,
+        length: inout Int
+    ) {
+        let width = literal ? 1 : 3
+        if length &+ width > limit {
+            output[position] = UInt8(ascii: "=")
+            output[position &+ 1] = 0x0D
+            output[position &+ 2] = 0x0A
+            position &+= 3
+            length = 0
+        }
+        if literal {
+            output[position] = byte
+            position &+= 1
+        } else {
+            output[position] = UInt8(ascii: "=")
+            output[position &+ 1] = Hex.upper(byte >> 4)
+            output[position &+ 2] = Hex.upper(byte & 0x0F)
+            position &+= 3
+        }
+        length &+= width
+    }
+
+    /// Printable ASCII but `=`: kept as it is at the end of a line, where a space or tab is not.
+    @inline(__always)
+    private static func isLiteralLast(_ byte: UInt8) -> Bool {
+        (33...126).contains(byte) && byte != UInt8(ascii: "=")
+    }
+
+    /// ``isLiteralInside(_:)`` for eight bytes at once (and without a tab): none below 0x20, none
+    /// at or above 0x7F, none `=`. The usual bit tricks: `(x - 0x01…) & ~x & 0x80…` is not zero
+    /// exactly when a byte of `x` is zero, and with 0x20… when a byte is below 0x20 (bytes below
+    /// 0x80, which the first test makes sure of).
+    @inline(__always)
+    private static func areLiteralInside(_ chunk: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highBits != 0 }
+        return chunk & highBits == 0 && (chunk &- ones &* 0x20) & ~chunk & highBits == 0
+            && !hasZero(chunk ^ (ones &* 0x7F)) && !hasZero(chunk ^ (ones &* 0x3D))
     }
 
     /// Printable ASCII but `=`, space and tab: kept as they are inside a line.

@@ -2,8 +2,8 @@ import Dossiers
 
 /// One loaded, validated email template: a subject, a plain-text body and an HTML body.
 ///
-/// Immutable and `Sendable`: the XML is parsed into this tree once, at load time; rendering never
-/// touches the XML parser.
+/// Immutable and `Sendable`: the XML is parsed and compiled (``CompiledPart``) once, at load
+/// time; rendering never touches the XML parser.
 public struct Template: Sendable {
     public let kind: EmailKind
     public let language: Language

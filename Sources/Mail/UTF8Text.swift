@@ -113,7 +113,8 @@ enum UTF8Text {
             case 0xC2: if utf8[index + 1] <= 0xA0 { return false }
             // U+1xxx, U+2xxx, U+3xxx: the other white space above ASCII.
             case 0xE1, 0xE2, 0xE3:
-                let value = UInt32(byte & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
+                let value =
+                    UInt32(byte & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F)
                 if isSingleLineSpace(Unicode.Scalar(value) ?? " ") { return false }
                 index += 2
             default: break
@@ -273,11 +274,8 @@ enum UTF8Text {
                         write += 1
                     }
                 }
-                // Overlapping ranges, writing at or before reading: a forward copy.
-                for index in lineStart..<end {
-                    bytes[write] = text[index]
-                    write += 1
-                }
+                move(bytes, lineStart..<end, to: write)
+                write += end - lineStart
                 wroteLine = true
                 pendingBlank = false
             }
@@ -285,6 +283,13 @@ enum UTF8Text {
         }
         bytes[write] = 0x0A
         return write + 1
+    }
+
+    /// Copies `bytes[range]` to `bytes[position...]`; the two may overlap (a `memmove`).
+    @inline(__always)
+    private static func move(_ bytes: UnsafeMutableBufferPointer<UInt8>, _ range: Range<Int>, to position: Int) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        UnsafeMutableRawPointer(base + position).copyMemory(from: base + range.lowerBound, byteCount: range.count)
     }
 
     /// The `String` form of ``tidyText(_:)``, for text holding a CR.
@@ -326,10 +331,8 @@ enum UTF8Text {
                     bytes[write] = 0x0A
                     write += 1
                 }
-                for index in lineStart..<lineEnd {
-                    bytes[write] = text[index]
-                    write += 1
-                }
+                move(bytes, lineStart..<lineEnd, to: write)
+                write += lineEnd - lineStart
             }
             lineStart = lineEnd + 1
         }

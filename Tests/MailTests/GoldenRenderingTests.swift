@@ -7,7 +7,9 @@ import Testing
 /// implementation before the renderer was rewritten for speed (`Golden/renderings.jsonl`).
 ///
 /// Every template kind × language is rendered for varied contexts (hostile names, every outcome,
-/// multi-line reasons, missing values, other time zones), plus `MIMEMessage`s built directly.
+/// multi-line reasons, missing values, other time zones), as are the templates of
+/// `Golden/templates` (every construct of the template language, carriage returns), plus
+/// `MIMEMessage`s built directly.
 /// To re-record after an intended change of output: `ETICKET_RECORD_GOLDEN=1 swift test --filter Golden`,
 /// then review the diff of the file.
 @Suite struct GoldenRenderingTests {
@@ -57,8 +59,9 @@ import Testing
         ]
         guard let (field, was, is_) = fields.first(where: { $0.1 != $0.2 }) else { return "?" }
         let common = zip(was, is_).prefix(while: { $0 == $1 }).count
-        return "\(field) from character \(common): recorded \(String(was.dropFirst(common).prefix(80)).debugDescription), "
-            + "now \(String(is_.dropFirst(common).prefix(80)).debugDescription)"
+        let recorded = String(was.dropFirst(common).prefix(80)).debugDescription
+        let now = String(is_.dropFirst(common).prefix(80)).debugDescription
+        return "\(field) from character \(common): recorded \(recorded), now \(now)"
     }
 
     static func renderAll() throws -> [Recorded] {
@@ -74,6 +77,15 @@ import Testing
                 }
             }
         }
+        let custom = try customLibrary()
+        for (name, context, messageID, date) in contexts() {
+            for kind in EmailKind.allCases {
+                var english = context
+                english.language = .en
+                let email = try custom.render(kind, context: english, messageID: messageID, date: date)
+                result.append(try record("custom \(kind.rawValue) \(name)", email))
+            }
+        }
         for (name, message) in messages() {
             let (headers, bytes) = try message.encoded()
             result.append(
@@ -85,6 +97,21 @@ import Testing
                         bytes: bytes)))
         }
         return result
+    }
+
+    /// `Golden/templates`: every construct of the template language, and carriage returns.
+    static func customLibrary() throws -> TemplateLibrary {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/templates"
+        ).path
+        let directory = try Fixtures.temporaryDirectory()
+        let fileManager = FileManager.default
+        try fileManager.copyItem(
+            atPath: "\(Fixtures.templatesDirectory)/email-template.xsd", toPath: "\(directory)/email-template.xsd")
+        for name in try fileManager.contentsOfDirectory(atPath: source) {
+            try fileManager.copyItem(atPath: "\(source)/\(name)", toPath: "\(directory)/\(name)")
+        }
+        return try TemplateLibrary(directory: directory, requireAllDefaults: false)
     }
 
     static func record(_ name: String, _ email: RenderedEmail) throws -> Recorded {
@@ -140,16 +167,26 @@ import Testing
             add(
                 "hostile name \(index)",
                 Fixtures.context(
-                    outcome: .returned, firstName: name.first, lastName: name.last, reasons: ["Motif pour \(name.first)"],
+                    outcome: .returned, firstName: name.first, lastName: name.last,
+                    reasons: ["Motif pour \(name.first)"],
                     children: [ChildInfo(firstName: name.first, lastName: name.last, services: [name.last])],
                     services: [name.first], period: Fixtures.period))
         }
         let hostileStructures: [(String, String, String?)] = [
-            ("=?UTF-8?Q?x?= <b>&amp;</b> \"quoted\"", "\"Service, Enfance\" (Lafayette)", "HTTPS://Example.org/x?a=1&b=<2>"),
-            (String(repeating: "Communauté de communes du Val de Saône ", count: 3), "Service Enfance – Mairie d’Évian", "http://a b"),
+            (
+                "=?UTF-8?Q?x?= <b>&amp;</b> \"quoted\"", "\"Service, Enfance\" (Lafayette)",
+                "HTTPS://Example.org/x?a=1&b=<2>"
+            ),
+            (
+                String(repeating: "Communauté de communes du Val de Saône ", count: 3),
+                "Service Enfance – Mairie d’Évian", "http://a b"
+            ),
             (String(repeating: "市政府儿童服务中心", count: 6), "儿童服务", "https://例子.example/门户"),
             ("Ville\u{0}de\u{7F}Test\u{9F}x\u{3000}y\u{A0}z  \t end", "A\u{2029}B", "http://ok.example/\u{85}"),
-            ("Structure", String(repeating: "Sender ", count: 15), "https://portal.example/" + String(repeating: "long/", count: 20)),
+            (
+                "Structure", String(repeating: "Sender ", count: 15),
+                "https://portal.example/" + String(repeating: "long/", count: 20)
+            ),
         ]
         for (index, (name, sender, portal)) in hostileStructures.enumerated() {
             let structure = StructureInfo(
@@ -175,7 +212,8 @@ import Testing
             add(
                 "joined graphemes \(index)",
                 Fixtures.context(
-                    outcome: .returned, firstName: text, lastName: "\(text) ", reasons: [" \u{301}", "\(text) \n \u{301}\n"],
+                    outcome: .returned, firstName: text, lastName: "\(text) ",
+                    reasons: [" \u{301}", "\(text) \n \u{301}\n"],
                     services: [text], period: Fixtures.period, structure: structure))
         }
         let children = (1...5).map { index in
