@@ -207,6 +207,9 @@ enum UTF8Text {
     // MARK: HTML
 
     /// Appends `bytes` escaped for an HTML text node or a quoted attribute value.
+    ///
+    /// Every `&`, `<`, `>`, `"` and `'` byte is escaped, even when a combining mark follows it
+    /// (`"` + U+0301 is one `Character` to Swift, but a browser still reads the quote).
     static func appendEscapingHTML(_ bytes: [UInt8], to output: inout [UInt8]) {
         var run = 0
         for index in bytes.indices {
@@ -219,7 +222,6 @@ enum UTF8Text {
             case UInt8(ascii: "'"): entity = "&#39;"
             default: continue
             }
-            guard standsAlone(bytes, at: index, from: 0) else { continue }
             output.append(contentsOf: bytes[run..<index])
             appendStatic(entity, to: &output)
             run = index + 1

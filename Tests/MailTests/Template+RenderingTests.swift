@@ -97,6 +97,20 @@ import Testing
         #expect(!none.text.contains("Portail famille"))
     }
 
+    /// A combining mark after a quote makes one `Character` to Swift, but a browser still reads
+    /// the quote: it must be escaped all the same, or it would close an attribute.
+    @Test func aMarkupCharacterFollowedByACombiningMarkIsStillEscaped() throws {
+        var structure = Fixtures.structure
+        structure.portalURL = "https://portail.example/?q=\"\u{301}onmouseover=alert(1)"
+        let rendered = try content(
+            Fixtures.context(outcome: .returned, firstName: "<\u{301}b>", reasons: ["&\u{301}amp; '\u{301}"],
+                             structure: structure))
+        #expect(rendered.html.contains("href=\"https://portail.example/?q=&quot;\u{301}onmouseover=alert(1)\">"))
+        #expect(rendered.html.contains("Bonjour &lt;\u{301}b&gt; Martin"))
+        #expect(rendered.html.contains("<li>&amp;\u{301}amp; &#39;\u{301}</li>"))
+        #expect(!rendered.html.unicodeScalars.split(separator: "<").contains { $0.starts(with: "\u{301}".unicodeScalars) })
+    }
+
     @Test func lineBreaksInNamesStayOnOneLineAndReasonsKeepTheirs() throws {
         let rendered = try content(
             Fixtures.context(
