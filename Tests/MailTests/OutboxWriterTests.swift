@@ -301,3 +301,39 @@ enum MboxTestEntry {
         #expect(OutboxFormat.jsonl.fields == [.envelope, .content])
     }
 }
+
+@Suite struct MboxEntryTests {
+    /// What the entry was before it worked on bytes: through String, CRLF replaced, split on LF.
+    private func stringEntry(_ message: OutboxMessage) -> [UInt8] {
+        var output = Array("From \(message.from) \(RFC5322Date.asctime(message.createdAt))\n".utf8)
+        var lines = String(decoding: message.bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for line in lines {
+            if line.drop(while: { $0 == ">" }).hasPrefix("From ") { output.append(UInt8(ascii: ">")) }
+            output += Array(line.utf8)
+            output.append(UInt8(ascii: "\n"))
+        }
+        output.append(UInt8(ascii: "\n"))
+        return output
+    }
+
+    @Test(arguments: [
+        "", "\r\n", "a", "a\r", "a\r\nb", "a\r\nb\r\n", "a\n\n", "\r\n\r\n", "x\ry\r\nz", "From x\r\n>From y\r\n>>From z\r\nFromage\r\n",
+        "From: a@b\r\nMessage-ID: <m@b>\r\n\r\nFrom the start\r\n  From indented\r\nZoé 李 محمد\r\n",
+    ])
+    func entryMatchesTheStringVersion(_ text: String) {
+        let message = OutboxMessage(
+            id: "1", messageID: "m@b", from: "a@b", to: "c@d", subject: "", text: "", html: "", headers: [],
+            bytes: Array(text.utf8), createdAt: Date(timeIntervalSince1970: 0))
+        #expect(MboxWriter.entry(for: message) == stringEntry(message))
+    }
+
+    @Test func messageIDsAreReadFromHeadersOnly() {
+        let mbox = Array(
+            ("From a Thu Jan  1 00:00:00 1970\nMessage-ID: <one@x>\nmessage-id:\t two@x \n\nMessage-ID: <body@x>\n\n"
+                + "From b Thu Jan  1 00:00:00 1970\nSubject: s\nMESSAGE-ID:<three@x>\n\n>From c\nMessage-ID: <quoted@x>\n").utf8)
+        #expect(MboxWriter.messageIDs(in: mbox) == ["one@x", "two@x", "three@x"])
+        #expect(MboxWriter.messageIDs(in: []) == [])
+    }
+}
