@@ -96,20 +96,47 @@ enum DurableFile {
         guard rename(temporary, path) == 0 else { throw failure("cannot rename into place", path) }
     }
 
-    /// Writes `bytes` to `path` (mode 0600, truncated) without syncing it: the caller syncs the
-    /// file with ``sync(_:)`` before it renames it into place.
-    static func writeUnsynced(_ bytes: [UInt8], to path: String) throws(MailError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, fileMode)
+    /// Creates `path` (mode 0600) and writes `bytes` to it, without syncing it: the caller syncs
+    /// it (``syncFileSystem(of:)`` or ``sync(_:)``) before renaming it into place.
+    ///
+    /// Three system calls: `open(O_CREAT|O_EXCL)`, one `write`, `close`. The file is new, so
+    /// it has the mode asked for (no `fchmod`); a file left at that name (by a run that crashed)
+    /// is removed first.
+    static func create(_ bytes: [UInt8], at path: String) throws(MailError) {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        var descriptor = open(path, flags, fileMode)
+        if descriptor < 0, errno == EEXIST {
+            guard unlink(path) == 0 || errno == ENOENT else { throw failure("cannot remove the leftover", path) }
+            descriptor = open(path, flags, fileMode)
+        }
         guard descriptor >= 0 else { throw failure("cannot create", path) }
         do throws(MailError) {
-            // An existing temporary file keeps its mode through O_CREAT: set it.
-            guard fchmod(descriptor, fileMode) == 0 else { throw failure("cannot set the mode of", path) }
             try write(bytes, to: descriptor, at: 0, path: path)
         } catch {
             close(descriptor)
             throw error
         }
         guard close(descriptor) == 0 else { throw failure("cannot close", path) }
+    }
+
+    /// A directory's identity and last change time: equal stamps mean the same names.
+    struct DirectoryStamp: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var changed: timespec
+
+        init(of path: String) throws(MailError) {
+            var status = stat()
+            guard stat(path, &status) == 0 else { throw failure("cannot read the status of", path) }
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+            changed = status.st_ctim
+        }
+
+        static func == (left: Self, right: Self) -> Bool {
+            left.device == right.device && left.inode == right.inode && left.changed.tv_sec == right.changed.tv_sec
+                && left.changed.tv_nsec == right.changed.tv_nsec
+        }
     }
 
     /// fsyncs the file at `path`, so that its bytes survive a crash.

@@ -6,8 +6,11 @@ import Foundation
     import Darwin
 #endif
 
-/// Writes one `<id>.eml` file per message into a directory: a hidden temporary name, fsync,
-/// rename, then one fsync of the directory per batch. A rerun replaces the same file.
+/// Writes one `<id>.eml` file per message into a directory: each under a hidden temporary name,
+/// one syncfs for the batch (an fsync per file where syncfs is missing), each renamed to its
+/// name, then one fsync of the directory. So a name only ever holds a complete, durable message,
+/// and the batch is durable before ``write(_:)`` returns and the exporter marks the rows. A rerun
+/// replaces the same file.
 public struct EMLWriter: OutboxWriter {
     public let path: String
 
@@ -28,10 +31,17 @@ public struct EMLWriter: OutboxWriter {
 
     public func write(_ messages: [OutboxMessage]) throws {
         guard !messages.isEmpty else { return }
+        var names: [String] = []
+        names.reserveCapacity(messages.count)
         for message in messages {
             let name = try Self.fileName(for: message.id)
-            try DurableFile.writeThenRename(message.bytes, temporary: "\(path)/.\(name).tmp", path: "\(path)/\(name)")
+            try DurableFile.create(message.bytes, at: "\(path)/.\(name).tmp")
+            names.append(name)
         }
+        if !(try DurableFile.syncFileSystem(of: path)) {
+            for name in names { try DurableFile.sync("\(path)/.\(name).tmp") }
+        }
+        for name in names { try DurableFile.renameIntoPlace("\(path)/.\(name).tmp", to: "\(path)/\(name)") }
         try DurableFile.syncDirectory(path)
     }
 }

@@ -21,11 +21,13 @@ struct Outbox: AsyncParsableCommand {
         @Option(help: "Only this structure's messages.") var structure: String?
         @Option(help: "At most this many messages.") var limit: Int?
         @Option(help: "Export again the messages exported since this time (ISO 8601), on purpose.") var again: String?
+        @Option(help: "Messages written and marked per transaction.") var batchSize = 2000
 
         func run() async throws {
             try await reportingErrors {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
+                guard batchSize > 0 else { throw ValidationError("--batch-size: must be 1 or more, not \(batchSize)") }
                 let since = try again.map { text in
                     guard let date = parseTimestamp(text) else { throw ValidationError("--again: not an ISO 8601 time: \(text)") }
                     return date
@@ -33,7 +35,8 @@ struct Outbox: AsyncParsableCommand {
                 let progress = Progress(label: "exported")
                 let report = try administration.outbox.export(
                     to: to, format: format.value,
-                    selection: .init(structure: structure, limit: limit, againSince: since), onProgress: progress.update)
+                    selection: .init(structure: structure, limit: limit, againSince: since), batchSize: batchSize,
+                    onProgress: progress.update)
                 progress.finish()
                 print("\(report.exported) messages exported to \(report.path) (\(report.format.rawValue))")
             }

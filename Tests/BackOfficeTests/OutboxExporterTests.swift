@@ -61,4 +61,50 @@ struct OutboxExporterTests {
         #expect(String(decoding: bytes, as: UTF8.self).contains("MIME-Version: 1.0\r\n"))
         #expect(throws: BackOfficeError.self) { try administration.outbox.message(id: 999_999) }
     }
+
+    @Test func filesHoldTheStoredBytesAndJSONLTheStoredFields() throws {
+        let (_, administration) = try decidedExamples()
+        defer { administration.close() }
+        let entries = try administration.outbox.list()
+        let maildir = temporaryPath("maildir")
+        let eml = temporaryPath("eml")
+        let jsonl = temporaryPath("outbox.jsonl")
+        #expect(try administration.outbox.export(to: maildir, format: .maildir).exported == 4)
+        let since = try #require(entries.map(\.createdAt).min()).addingTimeInterval(-1)
+        #expect(try administration.outbox.export(to: eml, format: .eml, selection: .init(againSince: since)).exported == 4)
+        #expect(try administration.outbox.export(to: jsonl, format: .jsonl, selection: .init(againSince: since)).exported == 4)
+        let lines = try String(contentsOfFile: jsonl, encoding: .utf8).split(separator: "\n")
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        for entry in entries {
+            let stored = try administration.outbox.message(id: entry.id)
+            let name = String(entry.id)
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(maildir)/new/eticket.\(name)"))) == stored)
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(eml)/\(name).eml"))) == stored)
+            let object = try #require(objects.first { $0["id"] as? String == name })
+            #expect(object["subject"] as? String == entry.subject)
+            #expect(object["to"] as? String == entry.recipient)
+            #expect((object["headers"] as? [Any])?.isEmpty == false)
+        }
+    }
+
+    @Test func smallBatchesLeaveRowsAnotherExporterHoldsToIt() throws {
+        let (conninfo, administration) = try decidedExamples()
+        defer { administration.close() }
+        // Another exporter holds the second pending row.
+        let other = try Fixture.connection(conninfo)
+        let held = try #require(
+            try other.scalar("SELECT id FROM email_outbox WHERE exported_at IS NULL ORDER BY id OFFSET 1 LIMIT 1", as: Int64.self))
+        try other.execute(script: "BEGIN")
+        try other.query("SELECT id FROM email_outbox WHERE id = $1 FOR UPDATE", [held])
+        let directory = temporaryPath("maildir")
+        for batchSize in [1, 2] {
+            #expect(try administration.outbox.export(to: directory, format: .maildir, batchSize: batchSize).exported == (batchSize == 1 ? 3 : 0))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new").count == 3)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/new/eticket.\(held)"))
+        try other.execute(script: "ROLLBACK")
+        #expect(try administration.outbox.export(to: directory, format: .maildir, batchSize: 3).exported == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new").count == 4)
+        #expect(try other.scalar("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL", as: Int.self) == 0)
+    }
 }

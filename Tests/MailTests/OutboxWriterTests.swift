@@ -1,6 +1,6 @@
 import Dossiers
 import Foundation
-import Mail
+@testable import Mail
 import Testing
 
 /// Three messages as the exporter would hand them over; the last has a body line starting with
@@ -231,5 +231,109 @@ enum MboxTestEntry {
     static func half(of message: OutboxMessage) -> [UInt8] {
         let entry = Array("From \(message.from) Sat Nov 28 04:04:11 2026\n".utf8) + Array(lfText(message.bytes).utf8)
         return Array(entry.prefix(entry.count / 2))
+    }
+}
+
+@Suite struct MaildirWriterTests {
+    private func messages(_ ids: Range<Int>) -> [OutboxMessage] {
+        ids.map { index in
+            OutboxMessage(
+                id: String(index), messageID: "m\(index)@x.example", from: "a@x.example", to: "b@x.example",
+                subject: "s", text: "t", html: "", headers: [],
+                bytes: Array("Message-ID: <m\(index)@x.example>\r\n\r\nbody \(index)\r\n".utf8), createdAt: Fixtures.date)
+        }
+    }
+
+    @Test func aLargeCurIsListedOnceWhileItDoesNotChange() throws {
+        let path = try Fixtures.temporaryDirectory() + "/Maildir"
+        let writer = try MaildirWriter(path: path)
+        // 5,000 messages a reader took long ago, among them ids 0..<10 of the batches below.
+        for index in 0..<5_000 {
+            let name = try MaildirWriter.fileName(for: String(index < 10 ? index : 100_000 + index))
+            #expect(FileManager.default.createFile(atPath: "\(path)/cur/\(name):2,S", contents: Data()))
+        }
+        // The test cannot wait for cur/ to age: trust a listing at once.
+        writer.delivered.settleSeconds = 0
+        for start in stride(from: 0, to: 50, by: 10) { try writer.write(messages(start..<start + 10)) }
+        #expect(writer.delivered.listings == 1)
+        // What the reader took is not brought back; the rest is in new/.
+        let new = Set(try FileManager.default.contentsOfDirectory(atPath: "\(path)/new"))
+        #expect(new == Set(try (10..<50).map { try MaildirWriter.fileName(for: String($0)) }))
+
+        // A reader takes one more: cur/ changed, so it is listed again, and that one stays taken.
+        let taken = try MaildirWriter.fileName(for: "10")
+        try FileManager.default.moveItem(atPath: "\(path)/new/\(taken)", toPath: "\(path)/cur/\(taken):2,S")
+        try writer.write(messages(10..<20))
+        #expect(writer.delivered.listings == 2)
+        #expect(!FileManager.default.fileExists(atPath: "\(path)/new/\(taken)"))
+        try writer.write(messages(20..<30))
+        #expect(writer.delivered.listings == 2)
+    }
+
+    @Test func aFreshlyChangedCurIsListedEveryBatch() throws {
+        let path = try Fixtures.temporaryDirectory() + "/Maildir"
+        let writer = try MaildirWriter(path: path)
+        // cur/ was just created: a change in the same clock tick would not move its ctime.
+        try writer.write(messages(0..<2))
+        try writer.write(messages(2..<4))
+        #expect(writer.delivered.listings == 2)
+    }
+
+    @Test func aLeftoverTemporaryFileIsReplacedPrivately() throws {
+        let path = try Fixtures.temporaryDirectory() + "/Maildir"
+        let writer = try MaildirWriter(path: path)
+        let message = messages(0..<1)[0]
+        let name = try MaildirWriter.fileName(for: message.id)
+        // A crashed run's half-written file, and someone's world-readable one.
+        #expect(
+            FileManager.default.createFile(
+                atPath: "\(path)/tmp/\(name)", contents: Data("half".utf8), attributes: [.posixPermissions: 0o644]))
+        try writer.write([message])
+        #expect(try read("\(path)/new/\(name)") == message.bytes)
+        #expect(try mode("\(path)/new/\(name)") == 0o600)
+        #expect(try files("\(path)/tmp") == [])
+    }
+
+    @Test func formatsNameTheFieldsTheirWritersRead() {
+        #expect(OutboxFormat.maildir.fields == [.bytes])
+        #expect(OutboxFormat.eml.fields == [.bytes])
+        #expect(OutboxFormat.mbox.fields == [.bytes, .envelope])
+        #expect(OutboxFormat.jsonl.fields == [.envelope, .content])
+    }
+}
+
+@Suite struct MboxEntryTests {
+    /// What the entry was before it worked on bytes: through String, CRLF replaced, split on LF.
+    private func stringEntry(_ message: OutboxMessage) -> [UInt8] {
+        var output = Array("From \(message.from) \(RFC5322Date.asctime(message.createdAt))\n".utf8)
+        var lines = String(decoding: message.bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for line in lines {
+            if line.drop(while: { $0 == ">" }).hasPrefix("From ") { output.append(UInt8(ascii: ">")) }
+            output += Array(line.utf8)
+            output.append(UInt8(ascii: "\n"))
+        }
+        output.append(UInt8(ascii: "\n"))
+        return output
+    }
+
+    @Test(arguments: [
+        "", "\r\n", "a", "a\r", "a\r\nb", "a\r\nb\r\n", "a\n\n", "\r\n\r\n", "x\ry\r\nz", "From x\r\n>From y\r\n>>From z\r\nFromage\r\n",
+        "From: a@b\r\nMessage-ID: <m@b>\r\n\r\nFrom the start\r\n  From indented\r\nZoé 李 محمد\r\n",
+    ])
+    func entryMatchesTheStringVersion(_ text: String) {
+        let message = OutboxMessage(
+            id: "1", messageID: "m@b", from: "a@b", to: "c@d", subject: "", text: "", html: "", headers: [],
+            bytes: Array(text.utf8), createdAt: Date(timeIntervalSince1970: 0))
+        #expect(MboxWriter.entry(for: message) == stringEntry(message))
+    }
+
+    @Test func messageIDsAreReadFromHeadersOnly() {
+        let mbox = Array(
+            ("From a Thu Jan  1 00:00:00 1970\nMessage-ID: <one@x>\nmessage-id:\t two@x \n\nMessage-ID: <body@x>\n\n"
+                + "From b Thu Jan  1 00:00:00 1970\nSubject: s\nMESSAGE-ID:<three@x>\n\n>From c\nMessage-ID: <quoted@x>\n").utf8)
+        #expect(MboxWriter.messageIDs(in: mbox) == ["one@x", "two@x", "three@x"])
+        #expect(MboxWriter.messageIDs(in: []) == [])
     }
 }

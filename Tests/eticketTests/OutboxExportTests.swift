@@ -19,6 +19,17 @@ struct OutboxExportTests {
 
     @Test(arguments: ["maildir", "eml", "mbox", "jsonl"])
     func killedAndRunAgainEachMessageOnce(format: String) throws {
+        try killAndRunAgain(format: format, batchSize: nil)
+    }
+
+    /// Many small batches, so that kills land between batches and while the next batch is read
+    /// as this one is written.
+    @Test(arguments: ["maildir", "jsonl"])
+    func killedWithSmallBatchesEachMessageOnce(format: String) throws {
+        try killAndRunAgain(format: format, batchSize: 7)
+    }
+
+    func killAndRunAgain(format: String, batchSize: Int?) throws {
         let conninfo = try Self.pendingOutbox()
         let database = Database(conninfo: conninfo)
         let expected = try database.strings("SELECT message_id FROM email_outbox").map(normalized)
@@ -33,7 +44,9 @@ struct OutboxExportTests {
         case "jsonl": path = directory.appendingPathComponent("outbox.jsonl").path
         default: path = directory.appendingPathComponent(format).path
         }
-        let arguments = ["outbox", "export", "--format", format, "--to", path, "--database-url", conninfo]
+        let arguments =
+            ["outbox", "export", "--format", format, "--to", path, "--database-url", conninfo]
+            + (batchSize.map { ["--batch-size", String($0)] } ?? [])
 
         // Kill it later and later, each run starting over the previous one's leftovers.
         var kills: [String] = []
@@ -59,7 +72,7 @@ struct OutboxExportTests {
         // Once more: nothing is pending, nothing is added.
         let again = try CLI.run(arguments)
         #expect(again.status == 0 && again.stdout.hasPrefix("0 messages"), "\(again.stdout) \(again.stderr)")
-        print("export \(format) of \(expected.count): \(kills.joined(separator: "; "))")
+        print("export \(format) (batch \(batchSize ?? 2000)) of \(expected.count): \(kills.joined(separator: "; "))")
 
         let found = try readBack(format: format, path: path)
         #expect(found.count == expected.count)
