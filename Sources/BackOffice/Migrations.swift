@@ -99,19 +99,36 @@ public struct Migrator {
             let pending = Set(statuses.filter { $0.state == .pending }.map(\.version))
             var applied: [Int] = []
             for migration in migrations where pending.contains(migration.version) {
-                try connection.transaction { connection in
-                    try connection.execute(script: migration.sql)
-                    try connection.query(
-                        """
-                        INSERT INTO schema_migrations (version, name, checksum)
-                        VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))
-                        """, [migration.version, migration.name, migration.sql])
+                do {
+                    try apply(migration, on: connection)
+                } catch let error as PostgresError where Self.lostRoleRace(error) {
+                    // Its transaction rolled back whole; run again, it finds the role there.
+                    logger.info("another database created a role first, applying again", metadata: ["version": "\(migration.version)"])
+                    try apply(migration, on: connection)
                 }
                 logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
                 applied.append(migration.version)
             }
             return applied
         }
+    }
+
+    private func apply(_ migration: Migration, on connection: Connection) throws {
+        try connection.transaction { connection in
+            try connection.execute(script: migration.sql)
+            try connection.query(
+                """
+                INSERT INTO schema_migrations (version, name, checksum)
+                VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))
+                """, [migration.version, migration.name, migration.sql])
+        }
+    }
+
+    /// Roles belong to the cluster while the advisory lock belongs to one database: two databases
+    /// migrated at once (test suites do it) can both find a role missing, and the second
+    /// `CREATE ROLE` then fails on the catalog's unique index once the first commits.
+    static func lostRoleRace(_ error: PostgresError) -> Bool {
+        (error.sqlState == "23505" && error.constraint == "pg_authid_rolname_index") || error.sqlState == "42710"
     }
 
     /// Every migration known to the files or to the database, and where it stands.

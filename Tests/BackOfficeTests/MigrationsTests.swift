@@ -112,6 +112,54 @@ struct MigrationsTests {
             try connection.scalar("SELECT count(DISTINCT version) FROM schema_migrations", as: Int.self) == migrations.count)
     }
 
+    /// Roles are the cluster's, the migrators' lock one database's: a migration that creates a
+    /// role where missing can lose a race to another database's, and is then applied again.
+    @Test func aMigrationThatLosesARoleRaceToAnotherDatabaseIsAppliedAgain() throws {
+        let role = "etk_race_\(getpid())"
+        let other = try Connection(try TestDatabases.shared().create())
+        defer {
+            _ = try? other.query("DROP ROLE IF EXISTS \(role)")
+            other.close()
+        }
+        // Another database's migration has created the role and not committed yet.
+        try other.query("BEGIN")
+        try other.query("CREATE ROLE \(role) NOLOGIN")
+
+        let conninfo = try TestDatabases.shared().create()
+        let migration = Migration(
+            version: 1, name: "role",
+            sql: """
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)') THEN CREATE ROLE \(role) NOLOGIN; END IF;
+                END $$;
+                """)
+        let result = Mutex<Result<[Int], any Error>?>(nil)
+        let thread = Thread {
+            let outcome = Result { () throws -> [Int] in
+                let connection = try Connection(conninfo)
+                defer { connection.close() }
+                return try Migrator(migrations: [migration], logger: Fixture.logger).migrate(connection)
+            }
+            result.withLock { $0 = outcome }
+        }
+        thread.start()
+        // The migrator finds no role and waits on the other's uncommitted one; then it commits.
+        // (Watched from a third session: one inside a transaction keeps seeing its first snapshot.)
+        let watcher = try Connection(conninfo)
+        defer { watcher.close() }
+        let waiting = Date().addingTimeInterval(30)
+        while try watcher.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'",
+            as: Int.self) == 0, Date() < waiting
+        {
+            usleep(10_000)
+        }
+        try other.query("COMMIT")
+        let deadline = Date().addingTimeInterval(60)
+        while result.withLock({ $0 == nil }) && Date() < deadline { usleep(10_000) }
+        #expect(try result.withLock { try $0?.get() } == [1])
+    }
+
     /// A directory of migration files named `names`, each creating nothing.
     static func directory(_ names: [String]) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID())")
