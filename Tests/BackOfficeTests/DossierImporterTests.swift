@@ -435,6 +435,20 @@ struct DossierImporterTests {
         #expect(try connections[0].scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == 28)
     }
 
+    @Test func aBulkImportLeavesThePlannerFreshStatistics() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        let lines = try (1...DossierImporter.analyzeAfter).map { try Self.good("BULK-\($0)") }
+        let report = try DossierImporter(connection: connection, logger: Fixture.logger).importFile(try Fixture.file(lines))
+        #expect(report.created == DossierImporter.analyzeAfter)
+        // A table never analysed (nor vacuumed) has reltuples = -1.
+        for table in ["dossiers", "children", "dossier_events", "dossier_queue"] {
+            let estimate = try connection.scalar("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", [table], as: Int.self)
+            #expect((estimate ?? -1) >= DossierImporter.analyzeAfter, "\(table): \(estimate ?? -1)")
+        }
+    }
+
     @Test func batchesAreCommittedAsTheyGo() throws {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let connection = try Connection(conninfo)
