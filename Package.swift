@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres"]),
         .testTarget(name: "DossiersTests", dependencies: ["Dossiers"]),
         // Golden/ holds recorded renderings the tests read by path.
-        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers"], exclude: ["Golden"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "LocalPostgres"], exclude: ["Golden"]),
         .testTarget(
             name: "BackOfficeTests",
             dependencies: ["BackOffice", "LocalPostgres", "Postgres", "Dossiers", "Mail"]),

@@ -1,5 +1,6 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Postgres
 import Testing
 
@@ -19,7 +20,7 @@ struct BatchRunTests {
     }
 
     private func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-batch-\(UUID().uuidString)").path
+        let path = TestFiles.directory.appendingPathComponent("eticket-batch-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -1,5 +1,6 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Postgres
 import Testing
 
@@ -39,7 +40,7 @@ struct DossierImporterTests {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
-        let rejectsPath = FileManager.default.temporaryDirectory.appendingPathComponent("rejects-\(UUID()).jsonl").path
+        let rejectsPath = TestFiles.directory.appendingPathComponent("rejects-\(UUID()).jsonl").path
         let report = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl", rejectsPath: rejectsPath)
         #expect(report.lines == 4)
         #expect(report.created == 4)

@@ -1,5 +1,6 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Testing
 
 @Suite("Metrics: Prometheus exposition and atomic files")
@@ -75,7 +76,7 @@ struct MetricsTests {
     }
 
     @Test func writeAtomicallyReplacesTheWholeFileAndLeavesNoTemporary() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-metrics-\(UUID().uuidString)")
+        let directory = TestFiles.directory.appendingPathComponent("eticket-metrics-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("eticket.prom").path
         try writeAtomically("first 1\n", to: path)

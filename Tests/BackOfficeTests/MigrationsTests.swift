@@ -162,7 +162,7 @@ struct MigrationsTests {
 
     /// A directory of migration files named `names`, each creating nothing.
     static func directory(_ names: [String]) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID())")
+        let directory = TestFiles.directory.appendingPathComponent("migrations-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for name in names {
             try Data("SELECT 1;\n".utf8).write(to: directory.appendingPathComponent(name))

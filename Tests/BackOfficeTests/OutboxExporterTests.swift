@@ -1,5 +1,6 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Postgres
 import Testing
 
@@ -12,7 +13,7 @@ struct OutboxExporterTests {
     }
 
     private func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)/\(name)").path
+        TestFiles.directory.appendingPathComponent("export-\(UUID().uuidString)/\(name)").path
     }
 
     @Test func jsonlCarriesEachMessageOnceAndARerunAddsNothing() throws {

@@ -1,5 +1,6 @@
 import BackOffice
 import Foundation
+import LocalPostgres
 import Logging
 import Postgres
 import Synchronization
@@ -57,7 +58,7 @@ struct PersonalDataInLogsTests {
         ).drain()
         #expect(summary.failed == 1)  // VLF-0001, whose rights could not open
         _ = try administration.outbox.export(
-            to: FileManager.default.temporaryDirectory.appendingPathComponent("logs-\(UUID().uuidString)").path, format: .maildir)
+            to: TestFiles.directory.appendingPathComponent("logs-\(UUID().uuidString)").path, format: .maildir)
 
         let text = logs.lines.withLock { $0.joined(separator: "\n") }
         #expect(text.contains("refused"))  // the failure is logged...

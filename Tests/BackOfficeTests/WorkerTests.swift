@@ -1,6 +1,7 @@
 import BackOffice
 import Dossiers
 import Foundation
+import LocalPostgres
 import Postgres
 import Testing
 
@@ -167,7 +168,7 @@ struct WorkerTests {
     }
 
     @Test func aBrokenTemplateStopsTheWorkerBeforeItDecidesAnything() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)").path
+        let directory = TestFiles.directory.appendingPathComponent("templates-\(UUID().uuidString)").path
         try FileManager.default.copyItem(atPath: Fixture.templates, toPath: directory)
         try Data("<email kind=\"planning-open\" lang=\"fr\"><subject>".utf8)
             .write(to: URL(fileURLWithPath: "\(directory)/planning-open.fr.xml"))

@@ -1,5 +1,6 @@
 import Dossiers
 import Foundation
+import LocalPostgres
 import Mail
 
 /// Paths and sample values shared by the Mail tests.
@@ -43,7 +44,7 @@ enum Fixtures {
 
     /// A fresh empty directory under the system's temporary directory.
     static func temporaryDirectory(_ label: String = #function) throws -> String {
-        let path = NSTemporaryDirectory() + "eticket-mail-\(label.filter(\.isLetter))-\(UUID().uuidString)"
+        let path = TestFiles.directory.path + "/eticket-mail-\(label.filter(\.isLetter))-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

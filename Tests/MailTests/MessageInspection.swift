@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 import Testing
 
 /// Reading a produced message back in the tests, without the code under test.
@@ -150,7 +151,7 @@ enum MessageInspection {
                               'type': m.get_content_type(), 'parts': parts, 'names': list(m.keys()),
                               'message_id': str(m['Message-ID']), 'date': str(m['Date'])}))
             """
-        let path = NSTemporaryDirectory() + "eticket-mail-\(UUID().uuidString).eml"
+        let path = TestFiles.directory.path + "/eticket-mail-\(UUID().uuidString).eml"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let process = Process()

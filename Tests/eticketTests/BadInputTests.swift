@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 import Testing
 
 /// Bad configuration files and command-line values: each gets a clear message and its exit code
@@ -6,7 +7,7 @@ import Testing
 @Suite("Bad configuration and command-line values")
 struct BadInputTests {
     private func configFile(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-config-\(UUID().uuidString).json").path
+        let path = TestFiles.directory.appendingPathComponent("eticket-config-\(UUID().uuidString).json").path
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }

@@ -88,7 +88,7 @@ struct ChaosTests {
 
         // The export, killed at random points and run again until it finishes: each message once.
         let emails = try database.count("SELECT count(*) FROM email_outbox")
-        let maildir = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString)").path
+        let maildir = TestFiles.directory.appendingPathComponent("chaos-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: maildir) }
         var attempts = 0
         while attempts < 200 {

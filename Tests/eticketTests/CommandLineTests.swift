@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 import Testing
 
 @Suite("eticket on the example data, as an operator runs it")
@@ -32,7 +33,7 @@ struct CommandLineTests {
         #expect(states["VLF-0003"] == "returned")
         #expect(states["PTL-0001"] == "awaiting_review")
 
-        let maildir = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
+        let maildir = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: maildir) }
         try CLI.succeed(["outbox", "export", "--format", "maildir", "--to", maildir.path], database: conninfo)
         let new = maildir.appendingPathComponent("new")
@@ -50,7 +51,7 @@ struct CommandLineTests {
 
     @Test func aBadFileExitsThreeNamingTheLine() throws {
         let conninfo = try Databases.withStructures()
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString).jsonl")
+        let file = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: file) }
         let good = try Load.lines(count: 1, prefix: "BAD")[0]
         try Data((good + "\n{\"external_id\": 42}\n").utf8).write(to: file)

@@ -36,7 +36,7 @@ struct OutboxExportTests {
         #expect(expected.count >= 300)
         #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == expected.count)
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
+        let directory = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path: String
         switch format {

@@ -58,7 +58,7 @@ enum Fixture {
     }
 
     static func data(_ data: Data, name: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-\(UUID().uuidString)")
+        let directory = TestFiles.directory.appendingPathComponent("eticket-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent(name).path
         try data.write(to: URL(fileURLWithPath: path))

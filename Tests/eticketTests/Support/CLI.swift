@@ -70,7 +70,7 @@ final class Child: @unchecked Sendable {
 
     /// - Parameter environment: variables added to ``CLI/environment`` for this process.
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
+        directory = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: directory.appendingPathComponent("stdout").path, contents: nil)
         FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
@@ -178,7 +178,7 @@ enum Databases {
     }
 
     static func importLines(_ lines: [String], into conninfo: String) throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-e2e-\(UUID().uuidString).jsonl")
+        let file = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString).jsonl")
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         try CLI.succeed(["dossiers", "import", file.path], database: conninfo)
