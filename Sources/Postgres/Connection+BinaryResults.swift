@@ -1,6 +1,5 @@
 import CLibPQ
 import Foundation
-import Glibc
 
 extension Connection {
     /// Runs one statement like ``query(_:_:)``, but asks libpq for the results in binary format.
@@ -15,27 +14,7 @@ extension Connection {
     public func queryBinary(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
         -> BinaryQueryResult
     {
-        let connection = try openHandle(for: sql)
-        var texts: [String?] = []
-        texts.reserveCapacity(parameters.count)
-        for (index, parameter) in parameters.enumerated() {
-            let text = parameter?.postgresText
-            if let text, text.utf8.contains(0) {
-                throw PostgresError(
-                    code: .client,
-                    message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
-                    query: sql)
-            }
-            texts.append(text)
-        }
-        let cStrings: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
-        defer { cStrings.forEach { free($0) } }
-        let result = cStrings.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 1)
-            }
-        }
-        return BinaryQueryResult(try checked(result, sql: sql).storage)
+        BinaryQueryResult(try execute(sql, parameters, resultFormat: 1).storage)
     }
 }
 

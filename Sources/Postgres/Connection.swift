@@ -99,6 +99,25 @@ public final class Connection {
     public func query(_ sql: String, _ parameters: [(any PostgresBindable)?] = []) throws(PostgresError)
         -> QueryResult
     {
+        try execute(sql, parameters, resultFormat: 0)
+    }
+
+    /// Runs several statements without parameters, such as a migration or `SET` commands.
+    ///
+    /// The statements run in one implicit transaction unless the script contains its own
+    /// `BEGIN`/`COMMIT`; execution stops at the first error.
+    /// - Throws: ``PostgresError`` for the first statement that fails.
+    public func execute(script sql: String) throws(PostgresError) {
+        let connection = try openHandle(for: sql)
+        try checked(PQexec(connection, sql), sql: sql)
+    }
+
+    // MARK: - Shared with the extensions
+
+    /// Sends `parameters` in text format and asks for results in `resultFormat` (0 text, 1 binary).
+    func execute(_ sql: String, _ parameters: [(any PostgresBindable)?], resultFormat: Int32) throws(PostgresError)
+        -> QueryResult
+    {
         let connection = try openHandle(for: sql)
         var texts: [String?] = []
         texts.reserveCapacity(parameters.count)
@@ -115,23 +134,11 @@ public final class Connection {
         defer { cStrings.forEach { free($0) } }
         let result = cStrings.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, resultFormat)
             }
         }
         return try checked(result, sql: sql)
     }
-
-    /// Runs several statements without parameters, such as a migration or `SET` commands.
-    ///
-    /// The statements run in one implicit transaction unless the script contains its own
-    /// `BEGIN`/`COMMIT`; execution stops at the first error.
-    /// - Throws: ``PostgresError`` for the first statement that fails.
-    public func execute(script sql: String) throws(PostgresError) {
-        let connection = try openHandle(for: sql)
-        try checked(PQexec(connection, sql), sql: sql)
-    }
-
-    // MARK: - Shared with the extensions
 
     func openHandle(for sql: String?) throws(PostgresError) -> OpaquePointer {
         guard let handle else {
