@@ -175,7 +175,9 @@ public final class EmailOutbox: FamilyNotifier {
 
     /// One set-based insert; a (dossier, decision) or (dossier, period) already mailed is skipped,
     /// so a retried batch never makes a second copy. (Array parameters carry no NULL elements:
-    /// an empty string stands for a missing decision or period.)
+    /// an empty string stands for a missing decision or period.) The messages go in binary:
+    /// a batch's are about a megabyte, and sending them as base64 in an array literal (encoded here,
+    /// parsed character by character by the server) cost 10–15 % of the processing rate.
     func insert(_ emails: [PendingEmail], on connection: Connection) throws {
         guard !emails.isEmpty else { return }
         try connection.query(
@@ -183,9 +185,9 @@ public final class EmailOutbox: FamilyNotifier {
             INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id,
                 sender, recipient, subject, message)
             SELECT dossier_id, structure_id, kind::email_kind, nullif(decision_id, '')::bigint,
-                   nullif(period_id, '')::bigint, message_id, sender, recipient, subject, decode(message, 'base64')
+                   nullif(period_id, '')::bigint, message_id, sender, recipient, subject, message
             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                        $7::text[], $8::text[], $9::text[], $10::text[])
+                        $7::text[], $8::text[], $9::text[], $10::bytea[])
                 AS e(dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
                      subject, message)
             ON CONFLICT DO NOTHING
@@ -195,7 +197,7 @@ public final class EmailOutbox: FamilyNotifier {
                 emails.map { $0.decisionID.map(String.init) ?? "" },
                 emails.map { $0.periodID.map(String.init) ?? "" },
                 emails.map(\.email.messageID), emails.map(\.email.from), emails.map(\.email.to),
-                emails.map(\.email.subject), emails.map { Data($0.email.bytes).base64EncodedString() },
+                emails.map(\.email.subject), PostgresByteaArray(emails.map(\.email.bytes)),
             ])
     }
 }

@@ -114,27 +114,19 @@ public final class Connection {
 
     // MARK: - Shared with the extensions
 
-    /// Sends `parameters` in text format and asks for results in `resultFormat` (0 text, 1 binary).
+    /// Sends `parameters` (in text format, or binary for ``PostgresBinaryBindable`` ones) and asks
+    /// for results in `resultFormat` (0 text, 1 binary).
     func execute(_ sql: String, _ parameters: [(any PostgresBindable)?], resultFormat: Int32) throws(PostgresError)
         -> QueryResult
     {
         let connection = try openHandle(for: sql)
-        var texts: [String?] = []
-        texts.reserveCapacity(parameters.count)
-        for (index, parameter) in parameters.enumerated() {
-            let text = parameter?.postgresText
-            if let text, text.utf8.contains(0) {
-                throw PostgresError(
-                    code: .client, message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
-                    query: sql)
-            }
-            texts.append(text)
-        }
-        let cStrings: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
-        defer { cStrings.forEach { free($0) } }
-        let result = cStrings.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, resultFormat)
+        let wire = try WireParameters(parameters, sql: sql)
+        defer { wire.deallocate() }
+        let result = wire.values.withUnsafeBufferPointer { values in
+            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                PQexecParams(
+                    connection, sql, Int32(values.count), wire.types, values.baseAddress, wire.lengths, wire.formats,
+                    resultFormat)
             }
         }
         return try checked(result, sql: sql)

@@ -76,6 +76,7 @@ extension Int32: PostgresArrayElement {}
 extension Int64: PostgresArrayElement {}
 extension Bool: PostgresArrayElement {}
 extension Double: PostgresArrayElement {}
+extension PostgresBytes: PostgresArrayElement {}
 
 /// Splits a one-dimensional array literal as PostgreSQL writes it (`{a,"b c","d\"e"}`) into the
 /// text of its elements.
