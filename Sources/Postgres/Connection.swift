@@ -86,8 +86,9 @@ public final class Connection {
 
     /// Runs one statement with `$1`, `$2`... parameters.
     ///
-    /// Parameters are sent in text format and the server infers their types; results come back
-    /// in text format and are read with ``Row/decode(_:_:)``.
+    /// Parameters are sent in text format and the server infers their types (a
+    /// ``PostgresBinaryBindable`` goes in binary, with its type); results come back in text format
+    /// and are read with ``Row/decode(_:_:)``.
     /// - Parameters:
     ///   - sql: One SQL statement.
     ///   - parameters: The values of `$1`, `$2`...; `nil` is SQL `NULL`.
