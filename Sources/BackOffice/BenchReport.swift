@@ -36,12 +36,41 @@ public struct BenchReport: Codable, Sendable {
         public var seconds: Double
         /// count / seconds.
         public var rate: Double
+        /// Where the phase's CPU time went; absent for phases not measured that way.
+        public var cpu: CPU?
 
-        init(_ name: String, count: Int, seconds: Double) {
+        init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil) {
             self.name = name
             self.count = count
             self.seconds = (seconds * 1000).rounded() / 1000
             self.rate = seconds > 0 ? (Double(count) / seconds).rounded() : 0
+            self.cpu = cpu
+        }
+    }
+
+    /// CPU time used during a phase, by side (getrusage for the client, /proc for the server).
+    public struct CPU: Codable, Sendable {
+        /// PostgreSQL's processes (backends, autovacuum, WAL writer…), when the server runs on
+        /// this machine.
+        public var serverSeconds: Double?
+        /// The bench's own threads (import, baseline) or the worker processes (process).
+        public var clientSeconds: Double
+        public var serverMsEach: Double?
+        public var clientMsEach: Double
+        /// The rate were the client free and the server given every core: cores ÷ server CPU
+        /// per item. What the server's share of the work alone allows.
+        public var serverBoundRate: Double?
+
+        init(server: Double?, client: Double, items: Int) {
+            func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+            let count = Double(max(items, 1))
+            serverSeconds = server.map(rounded)
+            clientSeconds = rounded(client)
+            serverMsEach = server.map { rounded($0 * 1000 / count) }
+            clientMsEach = rounded(client * 1000 / count)
+            serverBoundRate = server.flatMap { seconds in
+                seconds > 0 ? (Double(ProcessInfo.processInfo.activeProcessorCount) * count / seconds).rounded() : nil
+            }
         }
     }
 
@@ -66,6 +95,7 @@ public struct BenchReport: Codable, Sendable {
         public var rate: Double
         /// The workers' end-to-end dossier rate over this plain-SQL rate.
         public var ratio: Double
+        public var cpu: CPU?
     }
 
     public struct Latency: Codable, Sendable {

@@ -61,6 +61,7 @@ public struct Bench {
                 .badInput, "the benchmark needs a database without dossiers (this one holds \(existing)); use a throw-away database")
         }
         let settings = try databaseSettings(connection)
+        let cpuClock = BenchCPUClock(connection: connection)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -82,8 +83,12 @@ public struct Bench {
 
         progress("import")
         started = ContinuousClock.now
+        var cpuStart = cpuClock.read()
         let imported = try administration.importDossiers(file: dossiersPath, connections: 2)
-        phases.append(.init("import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds))
+        phases.append(
+            .init(
+                "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
+                cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess)))
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
                 .failure, "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)")
@@ -93,11 +98,13 @@ public struct Bench {
         progress("process with \(options.workers) workers")
         let childrenRSSBefore = BenchWorkerSet.childrenMaxRSS()
         started = ContinuousClock.now
+        cpuStart = cpuClock.read()
         let workers = try BenchWorkerSet.start(
             options.workers, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: true,
             templatesDirectory: options.templatesDirectory, logger: logger)
         try workers.wait()
         let processSeconds = (ContinuousClock.now - started).benchSeconds
+        let processCPU = cpuClock.read()
         let outcomes = try database("cannot count the decisions") {
             var outcomes: [String: Int] = [:]
             for row in try connection.query("SELECT outcome::text AS outcome, count(*) AS n FROM decisions GROUP BY 1") {
@@ -106,7 +113,11 @@ public struct Bench {
             return outcomes
         }
         let decided = outcomes.values.reduce(0, +)
-        phases.append(.init("process", count: decided, seconds: processSeconds))
+        let workerSide: BenchCPUClock.ClientSide = if case .processes = options.workerMode { .waitedChildren } else { .ownProcess }
+        phases.append(
+            .init(
+                "process", count: decided, seconds: processSeconds,
+                cpu: processCPU.since(cpuStart, items: decided, client: workerSide)))
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =
@@ -132,8 +143,10 @@ public struct Bench {
         var baseline: BenchReport.Baseline?
         if options.baseline, decided > 0 {
             progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
+            cpuStart = cpuClock.read()
             let result = try BenchBaseline(conninfo: conninfo).run(
                 rows: decided, connections: options.workers, batchSize: options.batchSize)
+            let baselineCPU = cpuClock.read().since(cpuStart, items: result.rows, client: .ownProcess)
             let rate = Double(result.rows) / result.seconds
             let processRate = Double(decided) / processSeconds
             baseline = BenchReport.Baseline(
@@ -141,7 +154,7 @@ public struct Bench {
                     "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B ~4 KB outbox rows; DELETE; COMMIT",
                 connections: options.workers, batch: options.batchSize, rows: result.rows,
                 seconds: (result.seconds * 1000).rounded() / 1000, rate: rate.rounded(),
-                ratio: (processRate / rate * 1000).rounded() / 1000)
+                ratio: (processRate / rate * 1000).rounded() / 1000, cpu: baselineCPU)
         }
 
         var latency: BenchReport.Latency?

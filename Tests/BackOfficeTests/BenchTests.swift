@@ -22,13 +22,19 @@ struct BenchTests {
         #expect(report.workers.outcomes["returned", default: 0] > 0)
         #expect(report.workers.outcomes["validated", default: 0] > 0)
         #expect(report.workers.dueLeft == 0)
-        // Every decision but those awaiting review tells the family.
         // Every decision but those awaiting review tells the family; openings add their own email.
         #expect(report.workers.emails >= 200 - report.workers.outcomes["awaiting_review", default: 0])
         #expect(report.phase("export")?.count == report.workers.emails)
         #expect(report.baseline?.rows == 200)
         #expect((report.baseline?.rate ?? 0) > 0)
         #expect(report.latency?.samples == 3)
+        // The test cluster is on this machine: both sides' CPU is read. (Only positivity can be
+        // asserted: other tests run in this process and on this server at the same time.)
+        for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu] {
+            #expect((cpu?.serverSeconds ?? 0) > 0)
+            #expect((cpu?.clientSeconds ?? 0) > 0)
+            #expect((cpu?.serverBoundRate ?? 0) > 0)
+        }
     }
 
     @Test func theSameSeedGeneratesTheSameDossiers() throws {

@@ -1,0 +1,117 @@
+import Foundation
+import Postgres
+
+/// CPU seconds used so far by each side of a phase, so that every bench run says where the time
+/// went: the client (the bench itself, or the worker processes it waited for) and the PostgreSQL
+/// server, when it runs on this machine.
+struct BenchCPUClock {
+    /// The postmaster, whose children are every server process.
+    private let postmaster: Int32?
+
+    /// Finds the server's processes through the backend of `connection`, when it is on this
+    /// machine: a unix-socket connection whose backend pid is a `postgres` process here.
+    init(connection: Connection) {
+        let backend = try? connection.query(
+            "SELECT pg_backend_pid() AS pid, inet_server_addr() IS NULL AS unix_socket"
+        ).first
+        guard let backend, (try? backend.decode(Bool.self, "unix_socket")) == true,
+            let pid: Int32 = try? backend.decode("pid"), Self.command(of: pid) == "postgres",
+            let parent = ProcessStat(pid: pid)?.parent, Self.command(of: parent) == "postgres"
+        else {
+            postmaster = nil
+            return
+        }
+        postmaster = parent
+    }
+
+    /// What each side has used so far.
+    struct Reading {
+        var server: Double?
+        var ownProcess: Double
+        var waitedChildren: Double
+
+        /// The CPU used between `start` and this reading, by `client` on the client side.
+        func since(_ start: Reading, items: Int, client: ClientSide) -> BenchReport.CPU {
+            let clientSeconds =
+                switch client {
+                case .ownProcess: ownProcess - start.ownProcess
+                case .waitedChildren: waitedChildren - start.waitedChildren
+                }
+            let serverSeconds = server.flatMap { now in start.server.map { now - $0 } }
+            return BenchReport.CPU(server: serverSeconds, client: clientSeconds, items: items)
+        }
+    }
+
+    enum ClientSide {
+        /// The bench's own threads (import, baseline, in-process workers).
+        case ownProcess
+        /// Child processes waited for since (worker processes).
+        case waitedChildren
+    }
+
+    func read() -> Reading {
+        Reading(server: serverSeconds(), ownProcess: Self.rusage(RUSAGE_SELF), waitedChildren: Self.rusage(RUSAGE_CHILDREN))
+    }
+
+    /// The postmaster's own time, its reaped children's, and its live children's. A child reaped
+    /// while the children are listed would be counted twice or not at all: read again then.
+    private func serverSeconds() -> Double? {
+        guard let postmaster else { return nil }
+        for _ in 0..<10 {
+            guard let before = ProcessStat(pid: postmaster) else { return nil }
+            let children = Self.children(of: postmaster).reduce(0) { $0 + $1.ownTicks }
+            guard let after = ProcessStat(pid: postmaster) else { return nil }
+            if after.reapedChildrenTicks == before.reapedChildrenTicks {
+                return Double(after.ownTicks + after.reapedChildrenTicks + children) / Self.ticksPerSecond
+            }
+        }
+        return nil
+    }
+
+    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    private static func children(of parent: Int32) -> [ProcessStat] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.compactMap { ProcessStat(pid: $0) }.filter { $0.parent == parent }
+    }
+
+    private static func command(of pid: Int32) -> String? {
+        (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func rusage(_ who: __rusage_who) -> Double {
+        var usage = Glibc.rusage()
+        getrusage(__rusage_who_t(who.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// The fields of /proc/PID/stat the CPU clock needs (proc(5)).
+struct ProcessStat {
+    var parent: Int32
+    /// utime + stime, in clock ticks.
+    var ownTicks: Int
+    /// cutime + cstime: children this process has waited for.
+    var reapedChildrenTicks: Int
+
+    init?(pid: Int32) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        self.init(statLine: stat)
+    }
+
+    /// The command (field 2) is in parentheses and may itself hold spaces and parentheses: the
+    /// fields are counted from the last `)`.
+    init?(statLine: String) {
+        guard let close = statLine.lastIndex(of: ")") else { return nil }
+        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state): ppid is field 4, utime…cstime fields 14…17.
+        guard fields.count > 14, let parent = Int32(fields[1]),
+            let utime = Int(fields[11]), let stime = Int(fields[12]),
+            let cutime = Int(fields[13]), let cstime = Int(fields[14])
+        else { return nil }
+        self.parent = parent
+        ownTicks = utime + stime
+        reapedChildrenTicks = cutime + cstime
+    }
+}
