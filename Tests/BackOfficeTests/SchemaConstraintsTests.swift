@@ -205,6 +205,24 @@ struct SchemaConstraintsTests {
         }
     }
 
+    /// The check compares stored bytes: a column set to itself is no change (NULLs included), while
+    /// a jsonb rewritten to a value equal by `=` but spelled otherwise (182734.0 for 182734) is one.
+    @Test func settingColumnsToThemselvesIsNoChangeButRespellingTheContentIs() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        let columns = Self.familyColumnChanges.map(\.column)
+        let snapshot = "SELECT (\(columns.joined(separator: ", ")))::text FROM dossiers WHERE external_id = 'VLF-0001'"
+        let before = try connection.scalar(snapshot, as: String.self)
+        try connection.query(
+            "UPDATE dossiers SET \(columns.map { "\($0) = \($0)" }.joined(separator: ", ")) WHERE external_id = 'VLF-0001'")
+        #expect(try connection.scalar(snapshot, as: String.self) == before)
+
+        let respelled = "jsonb_set(content, '{documents,0,size}', to_jsonb((content #>> '{documents,0,size}')::numeric + 0.0))"
+        #expect(try connection.scalar("SELECT \(respelled) = content FROM dossiers WHERE external_id = 'VLF-0001'", as: Bool.self) == true)
+        let error = try connection.refusal("UPDATE dossiers SET content = \(respelled) WHERE external_id = 'VLF-0001'")
+        #expect(error.sqlState == "ETK01")
+    }
+
     @Test func aPlanningOpenDossiersNotesAreReadOnly() throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
         defer { connection.close() }
