@@ -122,7 +122,6 @@ public final class Connection {
     {
         let connection = try openHandle(for: sql)
         let wire = try WireParameters(parameters, sql: sql)
-        defer { wire.deallocate() }
         let result = wire.values.withUnsafeBufferPointer { values in
             values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
                 PQexecParams(

@@ -1,9 +1,9 @@
 import CLibPQ
 import Glibc
 
-/// Statement parameters as `PQexecParams` takes them: C buffers that the call borrows, to be freed
-/// with ``deallocate()`` once it returns.
-struct WireParameters {
+/// Statement parameters as `PQexecParams` takes them: C buffers that the call borrows, freed when
+/// this value goes away (it cannot be copied, so they are freed once).
+struct WireParameters: ~Copyable {
     private(set) var values: [UnsafeMutablePointer<CChar>?] = []
     /// 0 lets the server infer a text parameter's type from the statement.
     private(set) var types: [Oid] = []
@@ -12,55 +12,75 @@ struct WireParameters {
     /// 0 text, 1 binary.
     private(set) var formats: [Int32] = []
 
+    /// The server refuses a value over 1 GB (MaxAllocSize) anyway; refusing it here says which.
+    static let largestValue = 0x3fff_ffff
+
     init(_ parameters: [(any PostgresBindable)?], sql: String) throws(PostgresError) {
-        values.reserveCapacity(parameters.count)
+        var buffers = Buffers()
+        buffers.values.reserveCapacity(parameters.count)
         do {
             for (index, parameter) in parameters.enumerated() {
                 switch parameter {
-                case nil: append(nil, type: 0, length: 0, format: 0)
-                case let binary as any PostgresBinaryBindable: try appendBinary(binary, at: index, sql: sql)
-                case let parameter?: try appendText(parameter.postgresText, at: index, sql: sql)
+                case nil: buffers.append(nil, type: 0, length: 0, format: 0)
+                case let binary as any PostgresBinaryBindable: try buffers.appendBinary(binary, at: index, sql: sql)
+                case let parameter?: try buffers.appendText(parameter.postgresText, at: index, sql: sql)
                 }
             }
         } catch {
-            deallocate()
+            buffers.values.forEach { free($0) }
             throw error
         }
+        (values, types, lengths, formats) = (buffers.values, buffers.types, buffers.lengths, buffers.formats)
     }
 
-    func deallocate() { values.forEach { free($0) } }
+    deinit { values.forEach { free($0) } }
 
-    private mutating func appendText(_ text: String, at index: Int, sql: String) throws(PostgresError) {
-        if text.utf8.contains(0) {
-            throw PostgresError(
-                code: .client, message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
-                query: sql)
-        }
-        append(strdup(text), type: 0, length: 0, format: 0)
-    }
+    /// What the initialiser builds; it owns nothing until the initialiser hands it to `self`.
+    private struct Buffers {
+        var values: [UnsafeMutablePointer<CChar>?] = []
+        var types: [Oid] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
 
-    private mutating func appendBinary(_ parameter: any PostgresBinaryBindable, at index: Int, sql: String)
-        throws(PostgresError)
-    {
-        var bytes: [UInt8] = []
-        parameter.appendPostgresBinary(to: &bytes)
-        guard let length = Int32(exactly: bytes.count) else {
-            throw PostgresError(code: .client, message: "parameter $\(index + 1) is over 2 GB, more than one message can carry", query: sql)
+        mutating func appendText(_ text: String, at index: Int, sql: String) throws(PostgresError) {
+            if text.utf8.contains(0) {
+                throw PostgresError(
+                    code: .client, message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                    query: sql)
+            }
+            // A NULL pointer would be SQL NULL to libpq.
+            guard let copy = strdup(text) else { throw Self.outOfMemory(index, sql) }
+            append(copy, type: 0, length: 0, format: 0)
         }
-        // At least one byte: a NULL pointer would be SQL NULL to libpq.
-        guard let buffer = malloc(max(bytes.count, 1))?.assumingMemoryBound(to: CChar.self) else {
-            throw PostgresError(code: .client, message: "no memory for parameter $\(index + 1)", query: sql)
-        }
-        bytes.withUnsafeBytes { source in
-            if let base = source.baseAddress { buffer.update(from: base.assumingMemoryBound(to: CChar.self), count: bytes.count) }
-        }
-        append(buffer, type: type(of: parameter).postgresTypeOID, length: length, format: 1)
-    }
 
-    private mutating func append(_ value: UnsafeMutablePointer<CChar>?, type: Oid, length: Int32, format: Int32) {
-        values.append(value)
-        types.append(type)
-        lengths.append(length)
-        formats.append(format)
+        mutating func appendBinary(_ parameter: any PostgresBinaryBindable, at index: Int, sql: String)
+            throws(PostgresError)
+        {
+            var bytes: [UInt8] = []
+            parameter.appendPostgresBinary(to: &bytes)
+            guard bytes.count <= WireParameters.largestValue else {
+                throw PostgresError(
+                    code: .client, message: "parameter $\(index + 1) is over 1 GB, more than PostgreSQL takes in one value",
+                    query: sql)
+            }
+            guard let buffer = malloc(max(bytes.count, 1))?.assumingMemoryBound(to: CChar.self) else {
+                throw Self.outOfMemory(index, sql)
+            }
+            bytes.withUnsafeBytes { source in
+                if let base = source.baseAddress { buffer.update(from: base.assumingMemoryBound(to: CChar.self), count: bytes.count) }
+            }
+            append(buffer, type: type(of: parameter).postgresTypeOID, length: Int32(bytes.count), format: 1)
+        }
+
+        mutating func append(_ value: UnsafeMutablePointer<CChar>?, type: Oid, length: Int32, format: Int32) {
+            values.append(value)
+            types.append(type)
+            lengths.append(length)
+            formats.append(format)
+        }
+
+        static func outOfMemory(_ index: Int, _ sql: String) -> PostgresError {
+            PostgresError(code: .client, message: "no memory for parameter $\(index + 1)", query: sql)
+        }
     }
 }

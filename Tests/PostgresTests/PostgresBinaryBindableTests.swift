@@ -43,6 +43,16 @@ import Testing
         #expect(try rows.allSatisfy { try $0.decode(Bool.self, "no_note") })
     }
 
+    @Test func aTextParameterRefusedAfterABinaryOneFreesBothAndSendsNothing() throws {
+        let connection = try freshConnection()
+        #expect {
+            try connection.query("SELECT $1::bytea[], $2", [PostgresByteaArray([[1, 2, 3]]), "a\u{0}b"])
+        } throws: { error in
+            (error as? PostgresError)?.code == .client && (error as? PostgresError)?.message.contains("$2") == true
+        }
+        #expect(try serverValue("1", as: Int.self, on: connection) == 1)
+    }
+
     @Test func aBinaryParameterOfTheWrongTypeIsRefusedByTheServer() throws {
         let connection = try freshConnection()
         #expect {
