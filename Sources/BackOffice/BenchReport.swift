@@ -50,25 +50,30 @@ public struct BenchReport: Codable, Sendable {
 
     /// CPU time used during a phase, by side (getrusage for the client, /proc for the server).
     public struct CPU: Codable, Sendable {
-        /// PostgreSQL's processes (backends, autovacuum, WAL writer…), when the server runs on
-        /// this machine.
+        /// Every process under the postmaster: the phase's backends, and whatever else the
+        /// server did meanwhile (autovacuum, the checkpointer, the WAL writer, other sessions).
+        /// Absent when the server is not on this machine.
         public var serverSeconds: Double?
-        /// The bench's own threads (import, baseline) or the worker processes (process).
+        /// This process (import, baseline, and workers run as threads) or the worker processes
+        /// it waited for (process).
         public var clientSeconds: Double
-        public var serverMsEach: Double?
-        public var clientMsEach: Double
-        /// The rate were the client free and the server given every core: cores ÷ server CPU
-        /// per item. What the server's share of the work alone allows.
-        public var serverBoundRate: Double?
+        /// `serverSeconds` per item of the phase (dossier, row), in milliseconds.
+        public var serverMsPerItem: Double?
+        /// `clientSeconds` per item of the phase, in milliseconds.
+        public var clientMsPerItem: Double
+        /// The rate the server's share alone allows: this machine's cores (as the process sees
+        /// them) ÷ server CPU per item. What an infinitely fast client would reach, were the
+        /// server's work spread evenly over every core.
+        public var serverLimitedRate: Double?
 
         init(server: Double?, client: Double, items: Int) {
             func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
             let count = Double(max(items, 1))
             serverSeconds = server.map(rounded)
             clientSeconds = rounded(client)
-            serverMsEach = server.map { rounded($0 * 1000 / count) }
-            clientMsEach = rounded(client * 1000 / count)
-            serverBoundRate = server.flatMap { seconds in
+            serverMsPerItem = server.map { rounded($0 * 1000 / count) }
+            clientMsPerItem = rounded(client * 1000 / count)
+            serverLimitedRate = server.flatMap { seconds in
                 seconds > 0 ? (Double(ProcessInfo.processInfo.activeProcessorCount) * count / seconds).rounded() : nil
             }
         }

@@ -105,11 +105,11 @@ struct Bench: AsyncParsableCommand {
 
     /// "cpu: server 18.2 s (0.91 ms each, alone it allows 2197/s), client 4.1 s (0.2 ms each)"
     static func text(_ cpu: BenchReport.CPU) -> String {
-        let client = "client \(cpu.clientSeconds) s (\(cpu.clientMsEach) ms each)"
-        guard let server = cpu.serverSeconds, let each = cpu.serverMsEach else {
+        let client = "client \(cpu.clientSeconds) s (\(cpu.clientMsPerItem) ms each)"
+        guard let server = cpu.serverSeconds, let each = cpu.serverMsPerItem else {
             return "cpu: \(client); the server's is not measured (not on this machine)"
         }
-        let bound = cpu.serverBoundRate.map { ", alone it allows \(Int($0))/s" } ?? ""
+        let bound = cpu.serverLimitedRate.map { ", alone it allows \(Int($0))/s" } ?? ""
         return "cpu: server \(server) s (\(each) ms each\(bound)), \(client)"
     }
 }

@@ -33,7 +33,7 @@ struct BenchTests {
         for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu] {
             #expect((cpu?.serverSeconds ?? 0) > 0)
             #expect((cpu?.clientSeconds ?? 0) > 0)
-            #expect((cpu?.serverBoundRate ?? 0) > 0)
+            #expect((cpu?.serverLimitedRate ?? 0) > 0)
         }
     }
 
