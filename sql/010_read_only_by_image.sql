@@ -1,8 +1,9 @@
--- The read-only check by binary image (issue 6: a worker's state change compared each dossier's
--- content, jsonb, value by value, twice per validated dossier). `*<>` compares the stored bytes
--- of each column: a column the statement did not touch is the same datum, found equal by a
--- memcmp. It is also stricter than IS DISTINCT FROM, as a read-only check should be: a rewrite to
--- an equal value spelled differently (jsonb 1.0 for 1.00) is a change. NULL equals NULL.
+-- The read-only check by image (issue 6: a worker's state change compared each dossier's content,
+-- jsonb, value by value, twice per validated dossier). `*<>` (record_image_ne) compares each
+-- column's detoasted bytes: for content stored inline, as the portal's lines are, a memcmp instead
+-- of jsonb's structural comparison; content moved out of line is fetched for both rows either way.
+-- It is also stricter than IS DISTINCT FROM, as a read-only check should be: an equal value spelled
+-- otherwise (182734.0 for 182734 in jsonb) is a change. NULL equals NULL.
 -- (The whole function again: CREATE OR REPLACE needs it, and landed migrations are never edited.
 -- Only the read-only check differs from 009.)
 CREATE OR REPLACE FUNCTION dossiers_check_and_record() RETURNS trigger

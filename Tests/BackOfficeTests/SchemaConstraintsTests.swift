@@ -223,6 +223,30 @@ struct SchemaConstraintsTests {
         #expect(error.sqlState == "ETK01")
     }
 
+    /// Content large enough to be compressed or stored out of line is compared by value, not by
+    /// where it is stored: an untouched one lets the dossier move, a changed one is refused.
+    @Test(arguments: [
+        // ~26 kB that compress below the TOAST threshold: kept inline, compressed.
+        ("repeat('compressible ', 2000)", "SELECT pg_column_compression(content) IS NOT NULL FROM dossiers WHERE external_id = 'VLF-0002'"),
+        // ~22 kB of hex digits, which pglz cannot shrink: stored out of line, in the TOAST table.
+        ("(SELECT string_agg(md5(n::text), '') FROM generate_series(1, 700) AS n)",
+         "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'dossiers'"),
+    ])
+    func aLargeContentIsComparedByValue(padding: String, storedAsIntended: String) throws {
+        let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
+        defer { connection.close() }
+        // VLF-0002 was returned: its family may change it, then send it again.
+        try connection.query(
+            "UPDATE dossiers SET content = content || jsonb_build_object('padding', \(padding)) WHERE external_id = 'VLF-0002'")
+        try connection.query("UPDATE dossiers SET state = 'submitted' WHERE external_id = 'VLF-0002'")
+        try connection.query("UPDATE dossiers SET state = 'validated' WHERE external_id = 'VLF-0002'")
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "validated")
+        #expect(try connection.scalar(storedAsIntended, as: Bool.self) == true)
+        let error = try connection.refusal(
+            "UPDATE dossiers SET content = content || '{\"padding\": \"changed\"}' WHERE external_id = 'VLF-0002'")
+        #expect(error.sqlState == "ETK01")
+    }
+
     @Test func aPlanningOpenDossiersNotesAreReadOnly() throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
         defer { connection.close() }
