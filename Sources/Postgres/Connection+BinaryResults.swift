@@ -5,8 +5,8 @@ extension Connection {
     /// Runs one statement like ``query(_:_:)``, but asks libpq for the results in binary format.
     ///
     /// For bulk reads of `bytea`: the text format sends each byte as two hex digits that must be
-    /// decoded again; the binary format sends the bytes themselves. Parameters are still sent as
-    /// text. Read the columns with ``BinaryRow``'s typed accessors, which check the column type.
+    /// decoded again; the binary format sends the bytes themselves. Parameters are sent as
+    /// ``query(_:_:)`` sends them. Read the columns with ``BinaryRow``'s typed accessors, which check the column type.
     /// - Parameters:
     ///   - sql: One SQL statement. Cast columns to one of the types ``BinaryRow`` reads.
     ///   - parameters: The values of `$1`, `$2`...; `nil` is SQL `NULL`.
