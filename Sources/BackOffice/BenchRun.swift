@@ -166,7 +166,7 @@ public struct Bench {
 
         var depth: BenchReport.Depth?
         if options.depthTest {
-            depth = try depthTest(administration: administration, generator: &generator, work: work.path)
+            depth = try depthTest(administration: administration, generator: &generator, work: work.path, cpuClock: cpuClock)
         }
 
         return BenchReport(
@@ -243,35 +243,58 @@ public struct Bench {
     // MARK: - Depth
 
     /// Processes `shallowQueued` dossiers from a queue that holds only them, then the same number from
-    /// a queue `depthQueued` deep, with the same workers, and compares the rates.
-    func depthTest(administration: Administration, generator: inout BenchGenerator, work: String) throws -> BenchReport.Depth {
+    /// a queue `depthQueued` deep, with the same workers and the same database, and compares the
+    /// rates.
+    ///
+    /// Only the queue's depth differs between the two measurements: all the dossiers are imported
+    /// first, then every queue row but the oldest `shallowQueued` is set aside for the shallow
+    /// measurement and put back for the deep one. (Measuring the shallow queue on a database a
+    /// hundred times smaller, as this test first did, also measured the cache: a million dossiers
+    /// do not fit in shared_buffers, ten thousand do.) The database is vacuumed after the import,
+    /// or autovacuum would spend a core on the tables it grew during the measurements.
+    func depthTest(
+        administration: Administration, generator: inout BenchGenerator, work: String, cpuClock: BenchCPUClock
+    ) throws -> BenchReport.Depth {
         let connection = administration.connection
         let sample = options.shallowQueued
-        progress("depth test: \(sample) queued")
-        let shallowPath = "\(work)/shallow.jsonl"
-        _ = try generator.writeDossiers(count: sample, first: 10_000_000, to: shallowPath)
-        _ = try administration.importDossiers(file: shallowPath)
-        try? FileManager.default.removeItem(atPath: shallowPath)
-        try connection.execute(script: "VACUUM ANALYZE dossier_queue")
-        let shallow = try processInThreads(limit: sample)
-
         progress("depth test: import \(options.depthQueued) dossiers")
-        let deepPath = "\(work)/deep.jsonl"
-        _ = try generator.writeDossiers(count: options.depthQueued, first: 20_000_000, to: deepPath)
+        let path = "\(work)/deep.jsonl"
+        _ = try generator.writeDossiers(count: options.depthQueued, first: 20_000_000, to: path)
         let started = ContinuousClock.now
-        let deepImport = try administration.importDossiers(file: deepPath)
+        let imported = try administration.importDossiers(file: path)
         let importSeconds = (ContinuousClock.now - started).benchSeconds
-        try? FileManager.default.removeItem(atPath: deepPath)
+        try? FileManager.default.removeItem(atPath: path)
+        progress("depth test: vacuum after the import")
+        try connection.execute(script: "VACUUM ANALYZE")
+
+        progress("depth test: process \(sample) from a queue of \(sample)")
+        try connection.query(
+            """
+            CREATE TEMP TABLE bench_set_aside AS
+            WITH kept AS (SELECT id FROM dossier_queue ORDER BY run_at, id LIMIT $1),
+            set_aside AS (DELETE FROM dossier_queue WHERE id NOT IN (SELECT id FROM kept) RETURNING *)
+            SELECT * FROM set_aside
+            """, [sample])
+        try connection.execute(script: "VACUUM ANALYZE dossier_queue")
+        var cpuStart = cpuClock.read()
+        let shallow = try processInThreads(limit: sample)
+        let shallowCPU = cpuClock.read().since(cpuStart, items: shallow.count, client: .ownProcess)
+
+        try connection.execute(
+            script: "INSERT INTO dossier_queue OVERRIDING SYSTEM VALUE SELECT * FROM bench_set_aside; DROP TABLE bench_set_aside")
         try connection.execute(script: "VACUUM ANALYZE dossier_queue")
         let queued = try connection.query("SELECT count(*) AS n FROM dossier_queue").first?.decode(Int.self, "n") ?? 0
-        progress("depth test: process \(sample) of \(queued) queued")
+        progress("depth test: process \(sample) from a queue of \(queued)")
+        cpuStart = cpuClock.read()
         let deep = try processInThreads(limit: sample)
+        let deepCPU = cpuClock.read().since(cpuStart, items: deep.count, client: .ownProcess)
         return BenchReport.Depth(
             method:
-                "\(options.workers) worker loops (threads of the bench, the worker's own batch code) process \(sample) dossiers from a queue holding only them, then \(sample) from a queue \(queued) deep; VACUUM ANALYZE dossier_queue after each import",
-            shallow: .init("process at shallow depth", count: shallow.count, seconds: shallow.seconds), shallowQueued: sample,
-            deep: .init("process at depth", count: deep.count, seconds: deep.seconds), deepQueued: queued,
-            deepImport: .init("import", count: deepImport.accepted, seconds: importSeconds),
+                "\(imported.accepted) dossiers imported, VACUUM ANALYZE; \(options.workers) worker loops (threads of the bench, the worker's own batch code) process the oldest \(sample) with every other queue row set aside, then the next \(sample) with them put back (\(queued) queued)",
+            shallow: .init("process at shallow depth", count: shallow.count, seconds: shallow.seconds, cpu: shallowCPU),
+            shallowQueued: sample,
+            deep: .init("process at depth", count: deep.count, seconds: deep.seconds, cpu: deepCPU), deepQueued: queued,
+            deepImport: .init("import", count: imported.accepted, seconds: importSeconds),
             ratio: ((Double(deep.count) / deep.seconds) / (Double(shallow.count) / shallow.seconds) * 1000).rounded() / 1000)
     }
 

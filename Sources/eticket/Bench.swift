@@ -99,6 +99,9 @@ struct Bench: AsyncParsableCommand {
         }
         if let depth = report.depth {
             lines.append("depth: \(Int(depth.shallow.rate))/s with \(depth.shallowQueued) queued, \(Int(depth.deep.rate))/s with \(depth.deepQueued) queued: \(Int(depth.ratio * 100)) %")
+            for phase in [depth.shallow, depth.deep] {
+                if let cpu = phase.cpu { lines.append("           \(phase.name): \(Self.text(cpu))") }
+            }
         }
         return lines.joined(separator: "\n")
     }

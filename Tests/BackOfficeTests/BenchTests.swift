@@ -37,6 +37,29 @@ struct BenchTests {
         }
     }
 
+    @Test func aTinyDepthTestProcessesTheSameNumberAtBothDepths() throws {
+        let conninfo = try Fixture.migratedDatabase()
+        var options = BenchOptions()
+        options.dossiers = 10
+        options.workers = 1
+        options.batchSize = 25
+        options.latencySamples = 0
+        options.baseline = false
+        options.depthTest = true
+        options.shallowQueued = 50
+        options.depthQueued = 300
+        options.templatesDirectory = Fixture.templates
+        let depth = try #require(try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run().depth)
+        #expect(depth.shallow.count >= 50)
+        #expect(depth.deep.count >= 50)
+        // All 300 imported, the oldest 50 (or a batch more) decided with the rest set aside, and
+        // every row set aside put back.
+        #expect(depth.deepImport.count == 300)
+        #expect((200...250).contains(depth.deepQueued))
+        #expect(depth.ratio > 0)
+        #expect((depth.deep.cpu?.serverSeconds ?? 0) > 0)
+    }
+
     @Test func theSameSeedGeneratesTheSameDossiers() throws {
         let conninfo = try Fixture.migratedDatabase()
         var options = BenchOptions()
