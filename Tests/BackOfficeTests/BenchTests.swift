@@ -4,15 +4,24 @@ import Testing
 
 @Suite("Bench: the benchmark's own smoke test")
 struct BenchTests {
-    @Test func aTinyRunCountsEveryPhase() throws {
-        let conninfo = try Fixture.migratedDatabase()
+    /// `dossiers` processed by one in-process worker, without the baseline and the latency.
+    static func tiny(_ dossiers: Int) -> BenchOptions {
         var options = BenchOptions()
-        options.dossiers = 200
+        options.dossiers = dossiers
         options.workers = 1
-        options.batchSize = 50
-        options.latencySamples = 3
+        options.latencySamples = 0
+        options.baseline = false
         options.templatesDirectory = Fixture.templates
         options.workerMode = .threads
+        return options
+    }
+
+    @Test func aTinyRunCountsEveryPhase() throws {
+        let conninfo = try Fixture.migratedDatabase()
+        var options = Self.tiny(200)
+        options.batchSize = 50
+        options.latencySamples = 3
+        options.baseline = true
         let report = try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run()
 
         #expect(report.phase("generate")?.count == 200)
@@ -39,16 +48,11 @@ struct BenchTests {
 
     @Test func aTinyDepthTestProcessesTheSameNumberAtBothDepths() throws {
         let conninfo = try Fixture.migratedDatabase()
-        var options = BenchOptions()
-        options.dossiers = 10
-        options.workers = 1
+        var options = Self.tiny(10)
         options.batchSize = 25
-        options.latencySamples = 0
-        options.baseline = false
         options.depthTest = true
         options.shallowQueued = 50
         options.depthQueued = 300
-        options.templatesDirectory = Fixture.templates
         let depth = try #require(try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run().depth)
         #expect(depth.shallow.count >= 50)
         #expect(depth.deep.count >= 50)
@@ -62,12 +66,7 @@ struct BenchTests {
 
     @Test func theSameSeedGeneratesTheSameDossiers() throws {
         let conninfo = try Fixture.migratedDatabase()
-        var options = BenchOptions()
-        options.dossiers = 20
-        options.workers = 1
-        options.latencySamples = 0
-        options.baseline = false
-        options.templatesDirectory = Fixture.templates
+        let options = Self.tiny(20)
         let first = try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run()
         let again = try Bench(conninfo: try Fixture.migratedDatabase(), options: options, logger: Fixture.logger).run()
         #expect(first.workers.outcomes == again.workers.outcomes)
@@ -76,12 +75,7 @@ struct BenchTests {
 
     @Test func aDatabaseWithDossiersIsRefused() throws {
         let conninfo = try Fixture.migratedDatabase()
-        var options = BenchOptions()
-        options.dossiers = 5
-        options.workers = 1
-        options.latencySamples = 0
-        options.baseline = false
-        options.templatesDirectory = Fixture.templates
+        let options = Self.tiny(5)
         _ = try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run()
         #expect(throws: BackOfficeError.self) {
             try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run()
