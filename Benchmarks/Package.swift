@@ -18,13 +18,19 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "Dossiers", package: "eticket"),
                 .product(name: "Mail", package: "eticket"),
+                "Samples",
             ],
             path: "Benchmarks/HotPaths",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         // A plain render loop to profile with perf (see its main.swift).
         .executableTarget(
             name: "RenderLoop",
-            dependencies: [.product(name: "Dossiers", package: "eticket"), .product(name: "Mail", package: "eticket")],
+            dependencies: [.product(name: "Mail", package: "eticket"), "Samples"],
             path: "Benchmarks/RenderLoop"),
+        // What both render: the templates and one family's email context.
+        .target(
+            name: "Samples",
+            dependencies: [.product(name: "Dossiers", package: "eticket"), .product(name: "Mail", package: "eticket")],
+            path: "Benchmarks/Samples"),
     ]
 )

@@ -2,6 +2,7 @@ import Benchmark
 import Dossiers
 import Foundation
 import Mail
+import Samples
 
 /// The pure hot paths of a worker's batch, one dossier at a time: the contract decode of the stored
 /// line, the completeness rules, and the email's rendering and MIME composition.
@@ -10,17 +11,14 @@ import Mail
 /// A typical dossier: two children, one guardian, one trusted person, one document, accents.
 let line = Array(#"{"external_id": "VLF-0001", "structure": "villefranche", "account": {"email": "claire.martin@example.org", "first_name": "Claire", "last_name": "Martin", "terms_accepted_at": "2026-08-20T18:01:00+02:00", "house_rules_accepted_at": "2026-08-20T18:01:00+02:00"}, "submitted_at": "2026-08-21T19:04:11+02:00", "confirmed": true, "locale": "fr", "children": [{"first_name": "Zoé", "last_name": "Martin", "birth_date": "2018-03-14", "school": "École Jean Moulin", "grade": "CE2", "services": ["cantine", "mercredi"], "notes": "Allergie à l'arachide"}, {"first_name": "Noé", "last_name": "Martin", "birth_date": "2021-11-02", "school": "École Jean Moulin", "grade": "PS"}], "guardians": [{"first_name": "Claire", "last_name": "Martin", "relationship": "mère", "email": "claire.martin@example.org", "phone": "+33 6 12 34 56 78", "address": {"line1": "12 rue des Écoles", "postal_code": "69400", "city": "Villefranche-sur-Saône"}, "payer": true, "emergency_contact": true}], "trusted_persons": [{"first_name": "Hélène", "last_name": "Dubois", "relationship": "grand-mère", "phone": "04 74 00 00 00", "can_pick_up": true}], "documents": [{"kind": "assurance-scolaire", "filename": "assurance-2026.pdf", "media_type": "application/pdf", "size": 182734, "sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}"#.utf8)
 
-let root = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.throughput, .wallClock, .mallocCountTotal, .peakMemoryResident],
         maxDuration: .seconds(3), maxIterations: 100_000)
 
-    guard case .success(let dossier) = DossierContract.decode(line: line),
-        let periodStart = CalendarDate(iso: "2026-09-01"), let periodEnd = CalendarDate(iso: "2027-07-03")
-    else { fatalError("the benchmark's dossier no longer decodes") }
+    guard case .success(let dossier) = DossierContract.decode(line: line) else {
+        fatalError("the benchmark's dossier no longer decodes")
+    }
 
     Benchmark("DossierContract.decode") { benchmark in
         for _ in benchmark.scaledIterations {
@@ -30,7 +28,7 @@ let benchmarks: @Sendable () -> Void = {
 
     let policy = StructurePolicy(
         review: .automatic, requiredDocumentKinds: ["assurance-scolaire", "quotient-familial"],
-        ageReferenceDate: periodStart)
+        ageReferenceDate: Samples.periodStart)
     Benchmark("CompletenessRules.findings") { benchmark in
         for _ in benchmark.scaledIterations {
             let findings = CompletenessRules.findings(for: dossier, policy: policy)
@@ -40,34 +38,20 @@ let benchmarks: @Sendable () -> Void = {
 
     let library: TemplateLibrary
     do {
-        library = try TemplateLibrary(directory: root.appendingPathComponent("config/templates").path)
+        library = try Samples.templates()
     } catch {
         fatalError("cannot load the templates: \(error)")
     }
-    var context = EmailContext(
-        language: .fr, dossierExternalID: "VLF-0001",
-        account: Person(firstName: "Claire", lastName: "Martin", email: "claire.martin@example.org"),
-        structure: StructureInfo(
-            code: "villefranche", name: "Mairie de Villefranche — Service Enfance",
-            portalURL: "https://portail-famille.example/villefranche", senderName: "Service Enfance",
-            senderEmail: "enfance@villefranche.example", replyTo: nil, timeZone: "Europe/Paris"),
-        outcome: .returned,
-        reasons: ["Aucun responsable légal n'est désigné comme payeur.", "Pièce manquante : attestation d'assurance scolaire."],
-        children: [
-            ChildInfo(firstName: "Zoé", lastName: "Martin", services: ["Restauration scolaire", "Accueil du mercredi"]),
-            ChildInfo(firstName: "Noé", lastName: "Martin", services: ["Restauration scolaire"]),
-        ])
-    context.period = PeriodInfo(label: "Année scolaire 2026-2027", startsOn: periodStart, endsOn: periodEnd)
-    let date = Date(timeIntervalSince1970: 1_790_000_000)
-    let immutableContext = context
+    let context = Samples.emailContext
+    let date = Samples.date
     Benchmark("TemplateLibrary.render dossier-processed") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try library.render(.dossierProcessed, context: immutableContext, messageID: "bench.1@villefranche.example", date: date))
+            blackHole(try library.render(.dossierProcessed, context: context, messageID: "bench.1@villefranche.example", date: date))
         }
     }
     Benchmark("TemplateLibrary.render planning-open") { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try library.render(.planningOpen, context: immutableContext, messageID: "bench.2@villefranche.example", date: date))
+            blackHole(try library.render(.planningOpen, context: context, messageID: "bench.2@villefranche.example", date: date))
         }
     }
 }
