@@ -65,12 +65,12 @@ struct Bench: AsyncParsableCommand {
                 throw BackOfficeError(.failure, (error as? LocalPostgresError)?.message ?? "\(error)")
             }
             defer { cluster?.stop() }
-            let forMachines = format == .json
+            // Progress goes to stderr, so that stdout is the report alone, in either format.
             let report = try BackOffice.Bench(
                 conninfo: cluster?.connectionString() ?? settings.conninfo, options: bench, logger: logger,
-                progress: { if !forMachines { print("… \($0)") } }
+                progress: { FileHandle.standardError.write(Data("… \($0)\n".utf8)) }
             ).run()
-            if forMachines {
+            if format == .json {
                 print(try json(report))
             } else {
                 print(Self.text(report))
