@@ -28,9 +28,9 @@ public struct ImportReport: Sendable, Equatable {
 /// Imports submitted dossiers (JSON Lines, `contracts/dossier.schema.json`) and queues them.
 ///
 /// Each line is checked against the contract; a bad line is reported and nothing of it is stored,
-/// while good lines are stored in set-based batches: COPY into staging tables, then a few
-/// `INSERT … SELECT` per batch. Should the database refuse a batch, its lines are retried one by one
-/// so that one bad line never costs the others.
+/// while good lines are stored in batches: COPY straight into the dossiers and their parts, with a
+/// few set-based statements around it (``IntakeWriter``). Should the database refuse a batch, its
+/// lines are retried one by one so that one bad line never costs the others.
 public final class DossierImporter {
     private let connections: [Connection]
     private let logger: Logger
@@ -197,12 +197,12 @@ public final class DossierImporter {
     }
 
     /// Stores a batch in one transaction; on a database refusal, line by line.
-    static func store(_ batch: [IntakeLine], on connection: Connection, logger: Logger) throws -> StagingOutcome {
+    static func store(_ batch: [IntakeLine], on connection: Connection, logger: Logger) throws -> IntakeOutcome {
         do {
-            return try connection.transaction { try IntakeStaging(connection: $0).store(batch) }
+            return try connection.transaction { try IntakeWriter(connection: $0).store(batch) }
         } catch let error as PostgresError where !error.isConnectionError && batch.count > 1 {
             logger.warning("import batch refused, retrying line by line", metadata: ["error": "\(error.logDescription)"])
-            var outcome = StagingOutcome()
+            var outcome = IntakeOutcome()
             for line in batch {
                 outcome.merge(try store([line], on: connection, logger: logger))
             }
@@ -210,7 +210,7 @@ public final class DossierImporter {
         } catch let error as PostgresError where !error.isConnectionError {
             let line = batch[0]
             let reason = error.detail.map { "\(error.message) (\($0))" } ?? error.message
-            return StagingOutcome(
+            return IntakeOutcome(
                 rejected: [
                     RejectedLine(
                         line: line.number, externalID: line.dossier.externalID, reasons: ["$: \(reason)"],

@@ -12,7 +12,7 @@ import Synchronization
 final class ImportLanes: Sendable {
     /// A batch's outcome, with the lines read when it was handed over (for progress).
     struct Completed: Sendable {
-        var outcome: Result<StagingOutcome, any Error>
+        var outcome: Result<IntakeOutcome, any Error>
         var linesRead: Int
     }
 

@@ -43,7 +43,7 @@ struct DossierDetailsTests {
         #expect(details.decisions.first?.decidedBy == "worker:test:1")
         #expect(
             details.events.map { "\($0.from ?? "-")>\($0.to)" }
-                == ["draft>submitted", "submitted>validated", "validated>planning_open"])
+                == ["->submitted", "submitted>validated", "validated>planning_open"])
         #expect(details.events.map(\.actor) == ["import", "worker:test:1", "worker:test:1"])
         #expect(
             details.rights.map { "\($0.childNumber) \($0.service)" }

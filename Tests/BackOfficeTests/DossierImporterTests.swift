@@ -54,10 +54,10 @@ struct DossierImporterTests {
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'process'", as: Int.self) == 4)
         #expect(try connection.scalar("SELECT count(*) FROM children", as: Int.self) == 4)
         #expect(try connection.scalar("SELECT count(*) FROM documents", as: Int.self) == 4)
-        // Each dossier was created as a draft and submitted by the import: one event each.
+        // Each dossier was written as submitted by the import: one event each, from no state.
         #expect(
             try connection.scalar(
-                "SELECT count(*) FROM dossier_events WHERE from_state = 'draft' AND to_state = 'submitted' AND actor = 'import'",
+                "SELECT count(*) FROM dossier_events WHERE from_state IS NULL AND to_state = 'submitted' AND actor = 'import'",
                 as: Int.self) == 4)
         #expect(
             try connection.scalar(
@@ -271,8 +271,11 @@ struct DossierImporterTests {
         #expect(try connection.scalar("SELECT count(*) FROM documents", as: Int.self) == 1)
         #expect(
             try connection.scalar(
-                "SELECT string_agg(from_state || '>' || to_state || '@' || dossier_version, ',' ORDER BY id) FROM dossier_events",
-                as: String.self) == "draft>submitted@1,submitted>returned@1,returned>submitted@2")
+                """
+                SELECT string_agg(coalesce(from_state::text, '-') || '>' || to_state || '@' || dossier_version, ','
+                                  ORDER BY id)
+                FROM dossier_events
+                """, as: String.self) == "->submitted@1,submitted>returned@1,returned>submitted@2")
 
         #expect(try Fixture.drain(conninfo).claimed == 1)
         let decided = try #require(try administration.dossiers().first)
@@ -363,7 +366,7 @@ struct DossierImporterTests {
         (
             "32769 trusted persons", #""trusted_persons": ["#,
             #""trusted_persons": ["# + String(repeating: #"{"first_name": "A", "last_name": "B"}, "#, count: 32_768),
-            "smallint out of range"
+            "out of range for type smallint"
         )
     ])
     func aLineTheDatabaseRefusesCostsNoOtherLine(problem: String, original: String, replacement: String, reason: String)

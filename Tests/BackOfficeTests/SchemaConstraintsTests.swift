@@ -135,6 +135,59 @@ struct SchemaConstraintsTests {
         #expect(try connection.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
     }
 
+    static let newSubmittedDossier = """
+        INSERT INTO dossiers (structure_id, account_id, external_id, state, confirmed, submitted_at, content)
+        SELECT structure_id, account_id, 'NEW-3', 'submitted', true, now(), '{}' FROM dossiers
+        WHERE external_id = 'VLF-0001'
+        """
+    static let childOfNew = """
+        INSERT INTO children (dossier_id, position, first_name, last_name, birth_date)
+        SELECT id, 0, 'Lou', 'Neuf', '2019-05-04' FROM dossiers WHERE external_id = 'NEW-3'
+        """
+
+    /// The import writes a dossier as submitted, then its parts, in one transaction (migration 011).
+    @Test func theTransactionThatSubmitsADossierWritesItsPartsAndNoOtherDoes() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        try connection.transaction { connection in
+            try connection.query(Self.newSubmittedDossier)
+            try connection.query(Self.childOfNew)
+        }
+        #expect(try connection.scalar("SELECT count(*) FROM children WHERE first_name = 'Lou'", as: Int.self) == 1)
+
+        let error = try connection.refusal(
+            "UPDATE children SET school = 'Ailleurs' WHERE dossier_id = \(Self.dossierOf)", ["NEW-3"])
+        #expect(error.sqlState == "ETK01")
+        #expect(error.message == "dossier NEW-3 is submitted and read-only: children cannot change")
+    }
+
+    /// Writing the dossier row again in a later transaction, unchanged, is no submission.
+    @Test func aNoOpUpdateOfASubmittedDossierDoesNotOpenItsParts() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        try connection.execute(script: "BEGIN")
+        try connection.query("UPDATE dossiers SET state = state WHERE external_id = 'VLF-0001'")
+        let error = try connection.refusal(
+            "DELETE FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"])
+        try connection.execute(script: "ROLLBACK")
+        #expect(error.sqlState == "ETK01")
+        #expect(error.message == "dossier VLF-0001 is submitted and read-only: children cannot change")
+        #expect(try connection.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
+    }
+
+    /// The submission event of a savepoint is a subtransaction's: the rule fails closed.
+    @Test func aDossierSubmittedInASavepointCannotTakeItsParts() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        try connection.execute(script: "BEGIN")
+        try connection.execute(script: "SAVEPOINT s")
+        try connection.query(Self.newSubmittedDossier)
+        let error = try connection.refusal(Self.childOfNew)
+        try connection.execute(script: "ROLLBACK")
+        #expect(error.sqlState == "ETK01")
+        #expect(error.message == "dossier NEW-3 is submitted and read-only: children cannot change")
+    }
+
     @Test(arguments: ["VLF-0001", "PTL-0001"])
     func thePartsOfAProcessedDossierAreReadOnly(externalID: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())

@@ -55,7 +55,7 @@ struct WorkerTests {
             WHERE d.external_id = 'VLF-0001' ORDER BY e.id
             """
         ).map { (try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"), try $0.decode(Bool.self, "has_decision")) }
-        #expect(events.map(\.0) == ["draft>submitted", "submitted>validated", "validated>planning_open"])
+        #expect(events.map(\.0) == ["->submitted", "submitted>validated", "validated>planning_open"])
         #expect(events.map(\.1) == ["import", "worker:h:1", "worker:h:1"])
         #expect(events.map(\.2) == [false, true, false])
     }

@@ -1,0 +1,264 @@
+import Dossiers
+import Foundation
+import Postgres
+
+/// What storing one batch did.
+struct IntakeOutcome: Sendable {
+    var created = 0
+    var resubmitted = 0
+    var rejected: [RejectedLine] = []
+
+    mutating func merge(_ other: IntakeOutcome) {
+        created += other.created
+        resubmitted += other.resubmitted
+        rejected += other.rejected
+    }
+}
+
+/// The SQL of the import: a batch goes straight into the real tables — COPY for the dossiers and
+/// their parts, a few set-based statements around it — inside the caller's transaction.
+///
+/// Each dossier is written once, as submitted, its parts after it: the database lets the
+/// transaction that submits a dossier write its parts (migration 011). New dossiers get their ids
+/// before they are written, so that their parts can be sent with them.
+struct IntakeWriter {
+    typealias IntakeLine = DossierImporter.IntakeLine
+
+    let connection: Connection
+
+    func store(_ batch: [IntakeLine]) throws -> IntakeOutcome {
+        try connection.query("SELECT set_config('eticket.actor', 'import', true)")
+        var outcome = IntakeOutcome()
+        let existing = try lockExisting(batch)
+        var fresh: [IntakeLine] = []
+        var resubmitted: [(line: IntakeLine, dossierID: Int64)] = []
+        for line in batch {
+            guard let found = existing[line.dossier.externalID] else {
+                fresh.append(line)
+                continue
+            }
+            if let refusal = found.refusal(of: line) {
+                outcome.rejected.append(refusal)
+            } else {
+                resubmitted.append((line, found.id))
+            }
+        }
+        let accounts = try upsertAccounts(fresh + resubmitted.map(\.line))
+        let freshIDs = try drawDossierIDs(fresh.count)
+        let written = zip(fresh, freshIDs).map { ($0, $1) } + resubmitted.map { ($0.line, $0.dossierID) }
+        guard !written.isEmpty else { return outcome }
+
+        try resubmit(resubmitted, accounts: accounts)
+        try copyDossiers(zip(fresh, freshIDs).map { ($0, $1) }, accounts: accounts)
+        try copyParts(written)
+        try enqueue(written)
+        outcome.created = fresh.count
+        outcome.resubmitted = resubmitted.count
+        return outcome
+    }
+
+    // MARK: - Dossiers already known
+
+    /// A dossier of the batch that exists already, locked for this transaction.
+    private struct Existing {
+        var id: Int64
+        var externalID: String
+        var state: String
+        var structureID: Int64
+        var structureCode: String
+
+        /// Why the line cannot be stored, or `nil`: a dossier is sent again only once returned, and
+        /// stays with its structure rather than leave it with another structure's account.
+        func refusal(of line: IntakeLine) -> RejectedLine? {
+            var reasons: [String] = []
+            if state != DossierState.returned.rawValue {
+                reasons.append(
+                    "$.external_id: dossier \(externalID) is \(state) and read-only; "
+                        + "it can be sent again only after it has been returned")
+            }
+            if structureID != line.structureID {
+                reasons.append(
+                    "$.structure: dossier \(externalID) belongs to the structure \(structureCode); "
+                        + "it cannot be sent again to another one")
+            }
+            guard !reasons.isEmpty else { return nil }
+            return RejectedLine(line: line.number, externalID: externalID, reasons: reasons, input: line.input)
+        }
+    }
+
+    private func lockExisting(_ batch: [IntakeLine]) throws -> [String: Existing] {
+        let rows = try connection.query(
+            """
+            SELECT d.id, d.external_id, d.state::text AS state, d.structure_id, s.code AS structure
+            FROM dossiers d JOIN structures s ON s.id = d.structure_id
+            WHERE d.external_id = ANY($1::text[])
+            FOR UPDATE OF d
+            """, [batch.map(\.dossier.externalID)])
+        var existing: [String: Existing] = [:]
+        for row in rows {
+            let found = Existing(
+                id: try row.decode("id"), externalID: try row.decode("external_id"), state: try row.decode("state"),
+                structureID: try row.decode("structure_id"), structureCode: try row.decode("structure"))
+            existing[found.externalID] = found
+        }
+        return existing
+    }
+
+    // MARK: - Accounts and ids
+
+    /// Creates or updates the family accounts (by structure and email, whatever its case; the
+    /// batch's last line names the account) and returns each line's account id.
+    private func upsertAccounts(_ lines: [IntakeLine]) throws -> [Int: Int64] {
+        guard !lines.isEmpty else { return [:] }
+        let rows = try connection.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+                    AS i(line, structure_id, email, first_name, last_name)
+            ), latest AS (
+                SELECT DISTINCT ON (structure_id, lower(email)) structure_id, email, first_name, last_name
+                FROM input ORDER BY structure_id, lower(email), line DESC
+            ), upserted AS (
+                INSERT INTO accounts (structure_id, email, first_name, last_name)
+                SELECT structure_id, email, first_name, last_name FROM latest
+                ON CONFLICT (structure_id, lower(email)) DO UPDATE
+                    SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name
+                RETURNING id, structure_id, lower(email) AS email
+            )
+            SELECT i.line, u.id FROM input i
+            JOIN upserted u ON u.structure_id = i.structure_id AND u.email = lower(i.email)
+            """,
+            [
+                lines.map(\.number), lines.map(\.structureID), lines.map(\.dossier.account.email),
+                lines.map(\.dossier.account.firstName), lines.map(\.dossier.account.lastName),
+            ])
+        var accounts: [Int: Int64] = [:]
+        for row in rows { accounts[try row.decode("line")] = try row.decode("id") }
+        return accounts
+    }
+
+    /// Ids for new dossiers, ascending so that the queue takes them in the file's order.
+    private func drawDossierIDs(_ count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        let rows = try connection.query(
+            "SELECT nextval(pg_get_serial_sequence('dossiers', 'id')) AS id FROM generate_series(1, $1)", [count])
+        return try rows.map { try $0.decode(Int64.self, "id") }.sorted()
+    }
+
+    // MARK: - Writing
+
+    static let dossierColumns = """
+        id, structure_id, account_id, external_id, state, locale, confirmed, terms_accepted_at,
+        house_rules_accepted_at, submitted_at, notes, content
+        """
+
+    private func dossierRow(_ line: IntakeLine, id: Int64, accounts: [Int: Int64]) throws -> [String?] {
+        guard let accountID = accounts[line.number] else {
+            throw BackOfficeError(.failure, "line \(line.number): no account was stored for \(line.dossier.externalID)")
+        }
+        let dossier = line.dossier
+        return [
+            String(id), String(line.structureID), String(accountID), dossier.externalID, DossierState.submitted.rawValue,
+            dossier.language.rawValue, dossier.confirmed.postgresText, dossier.account.termsAcceptedAt?.postgresText,
+            dossier.account.houseRulesAcceptedAt?.postgresText, dossier.submittedAt.postgresText, dossier.notes,
+            line.content,
+        ]
+    }
+
+    /// New dossiers, written as submitted: the dossiers trigger records each submission event.
+    private func copyDossiers(_ dossiers: [(IntakeLine, Int64)], accounts: [Int: Int64]) throws {
+        guard !dossiers.isEmpty else { return }
+        let rows = try dossiers.map { try dossierRow($0.0, id: $0.1, accounts: accounts) }
+        try connection.copyIn("COPY dossiers (\(Self.dossierColumns)) FROM STDIN", rows: rows)
+    }
+
+    /// Returned dossiers sent again: their parts go while the family still owns them, then the new
+    /// version is written and submitted in one update.
+    private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64]) throws {
+        guard !dossiers.isEmpty else { return }
+        let ids = dossiers.map(\.dossierID)
+        for part in ["children", "guardians", "trusted_persons", "documents"] {
+            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
+        }
+        try connection.execute(
+            script: """
+                CREATE TEMP TABLE IF NOT EXISTS intake_resubmissions (
+                    id bigint, structure_id bigint, account_id bigint, external_id text, state text, locale text,
+                    confirmed boolean, terms_accepted_at timestamptz, house_rules_accepted_at timestamptz,
+                    submitted_at timestamptz, notes text, content jsonb
+                ) ON COMMIT DELETE ROWS
+                """)
+        let rows = try dossiers.map { try dossierRow($0.line, id: $0.dossierID, accounts: accounts) }
+        try connection.copyIn("COPY intake_resubmissions (\(Self.dossierColumns)) FROM STDIN", rows: rows)
+        try connection.query(
+            """
+            UPDATE dossiers d SET account_id = r.account_id, version = d.version + 1, state = 'submitted',
+                   locale = r.locale, confirmed = r.confirmed, terms_accepted_at = r.terms_accepted_at,
+                   house_rules_accepted_at = r.house_rules_accepted_at, submitted_at = r.submitted_at,
+                   notes = r.notes, content = r.content
+            FROM intake_resubmissions r WHERE d.id = r.id
+            """)
+    }
+
+    private func copyParts(_ dossiers: [(IntakeLine, Int64)]) throws {
+        try connection.copyIn(
+            "COPY children (dossier_id, position, first_name, last_name, birth_date, school, grade, services, notes) FROM STDIN",
+            rows: dossiers.lazy.flatMap { line, id in
+                line.dossier.children.enumerated().map { position, child in
+                    [
+                        String(id), String(position), child.firstName, child.lastName, child.birthDate.description,
+                        child.school, child.grade, child.services?.postgresText, child.notes,
+                    ]
+                }
+            })
+        try connection.copyIn(
+            """
+            COPY guardians (dossier_id, position, first_name, last_name, relationship, email, phone,
+                address_line1, address_line2, postal_code, city, payer, emergency_contact, notes) FROM STDIN
+            """,
+            rows: dossiers.lazy.flatMap { line, id in
+                line.dossier.guardians.enumerated().map { position, guardian in
+                    [
+                        String(id), String(position), guardian.firstName, guardian.lastName, guardian.relationship,
+                        guardian.email, guardian.phone, guardian.address?.line1, guardian.address?.line2,
+                        guardian.address?.postalCode, guardian.address?.city, guardian.isPayer.postgresText,
+                        guardian.isEmergencyContact.postgresText, guardian.notes,
+                    ]
+                }
+            })
+        try connection.copyIn(
+            """
+            COPY trusted_persons (dossier_id, position, first_name, last_name, relationship, phone,
+                can_pick_up, emergency_contact, notes) FROM STDIN
+            """,
+            rows: dossiers.lazy.flatMap { line, id in
+                line.dossier.trustedPersons.enumerated().map { position, person in
+                    [
+                        String(id), String(position), person.firstName, person.lastName, person.relationship,
+                        person.phone, person.canPickUp.postgresText, person.isEmergencyContact.postgresText, person.notes,
+                    ]
+                }
+            })
+        try connection.copyIn(
+            "COPY documents (dossier_id, position, kind, filename, media_type, size, sha256, notes) FROM STDIN",
+            rows: dossiers.lazy.flatMap { line, id in
+                line.dossier.documents.enumerated().map { position, document in
+                    [
+                        String(id), String(position), document.kind, document.filename, document.mediaType,
+                        String(document.size), document.sha256, document.notes,
+                    ]
+                }
+            })
+    }
+
+    /// Queues the dossiers, due at submission time so that the oldest submission is claimed first.
+    private func enqueue(_ dossiers: [(IntakeLine, Int64)]) throws {
+        try connection.query(
+            """
+            INSERT INTO dossier_queue (dossier_id, job, run_at)
+            SELECT id, 'process', least(submitted_at, now())
+            FROM unnest($1::bigint[], $2::timestamptz[]) AS i(id, submitted_at)
+            ON CONFLICT DO NOTHING
+            """, [dossiers.map(\.1), dossiers.map(\.0.dossier.submittedAt.postgresText)])
+    }
+}
