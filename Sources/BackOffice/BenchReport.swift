@@ -8,6 +8,12 @@ public struct BenchReport: Codable, Sendable {
         public var cpu: String
         public var kernel: String
         public var postgres: String
+
+        // Spelled out: the snake-case conversion would make `memoryMiB` "memory_mi_b".
+        enum CodingKeys: String, CodingKey {
+            case cores, cpu, kernel, postgres
+            case memoryMiB = "memory_mib"
+        }
     }
 
     /// The server settings that decide what a commit costs.
