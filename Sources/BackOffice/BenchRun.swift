@@ -159,7 +159,8 @@ public struct Bench {
 
         var latency: BenchReport.Latency?
         if options.latencySamples > 0 {
-            progress("idle-queue latency: \(options.latencySamples) single imports")
+            progress("idle-queue latency: VACUUM and CHECKPOINT, then \(options.latencySamples) single imports")
+            if let note = try settle(connection) { notes.append(note) }
             latency = try measureLatency(
                 administration: administration, work: work.path, commitTimestamps: settings.trackCommitTimestamp == "on")
         }
@@ -178,6 +179,24 @@ public struct Bench {
     }
 
     // MARK: - Latency
+
+    /// Lets the earlier phases' aftermath pass before the latency is measured on an idle queue:
+    /// autovacuum working through the tables they grew, and the checkpoint writing out their dirty
+    /// pages, made a commit's WAL flush wait tens of milliseconds (p50 from 12 to 50 ms in some runs
+    /// of 100,000, by whichever of them overlapped the samples).
+    ///
+    /// - Returns: a note when the role may not checkpoint (then the flush may still overlap).
+    private func settle(_ connection: Connection) throws -> String? {
+        try database("cannot vacuum before the latency samples") { try connection.execute(script: "VACUUM ANALYZE") }
+        do {
+            try connection.execute(script: "CHECKPOINT")
+            return nil
+        } catch where error.sqlState == "42501" {
+            return "no CHECKPOINT before the latency samples (the role may not: pg_checkpoint or superuser)"
+        } catch {
+            throw BackOfficeError(error, doing: "cannot checkpoint before the latency samples")
+        }
+    }
 
     /// Imports single dossiers one at a time while one idle worker waits on LISTEN, and measures
     /// how long each waits for its decision.
@@ -236,7 +255,7 @@ public struct Bench {
         return BenchReport.Latency(
             samples: observed.count,
             method:
-                "one dossier per import transaction, one idle worker on LISTEN dossier_queue; commit-to-commit from pg_xact_commit_timestamp of the submitted event and of the decision; client-observed from the import's acknowledged commit to the decision seen by a 0.5 ms poll",
+                "after VACUUM ANALYZE and CHECKPOINT, one dossier per import transaction, one idle worker on LISTEN dossier_queue; commit-to-commit from pg_xact_commit_timestamp of the submitted event and of the decision; client-observed from the import's acknowledged commit to the decision seen by a 0.5 ms poll",
             commitToCommitMs: server.isEmpty ? nil : .init(server), clientObservedMs: .init(observed))
     }
 

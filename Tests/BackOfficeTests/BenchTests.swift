@@ -37,6 +37,9 @@ struct BenchTests {
         #expect(report.baseline?.rows == 200)
         #expect((report.baseline?.rate ?? 0) > 0)
         #expect(report.latency?.samples == 3)
+        // Measured once the earlier phases' vacuum and checkpoint are done, as the method says.
+        #expect(report.latency?.method.hasPrefix("after VACUUM ANALYZE and CHECKPOINT") == true)
+        #expect(!report.notes.contains { $0.contains("CHECKPOINT") })
         // The test cluster is on this machine: both sides' CPU is read. (Only positivity can be
         // asserted: other tests run in this process and on this server at the same time.)
         for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu] {
