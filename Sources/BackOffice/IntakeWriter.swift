@@ -43,13 +43,13 @@ struct IntakeWriter {
                 resubmitted.append((line, found.id))
             }
         }
+        guard !fresh.isEmpty || !resubmitted.isEmpty else { return outcome }
         let accounts = try upsertAccounts(fresh + resubmitted.map(\.line))
-        let freshIDs = try drawDossierIDs(fresh.count)
-        let written = zip(fresh, freshIDs).map { ($0, $1) } + resubmitted.map { ($0.line, $0.dossierID) }
-        guard !written.isEmpty else { return outcome }
+        let created = Array(zip(fresh, try drawDossierIDs(fresh.count)))
+        let written = created + resubmitted.map { ($0.line, $0.dossierID) }
 
         try resubmit(resubmitted, accounts: accounts)
-        try copyDossiers(zip(fresh, freshIDs).map { ($0, $1) }, accounts: accounts)
+        try copyDossiers(created, accounts: accounts)
         try copyParts(written)
         try enqueue(written)
         outcome.created = fresh.count
@@ -109,7 +109,6 @@ struct IntakeWriter {
     /// Creates or updates the family accounts (by structure and email, whatever its case; the
     /// batch's last line names the account) and returns each line's account id.
     private func upsertAccounts(_ lines: [IntakeLine]) throws -> [Int: Int64] {
-        guard !lines.isEmpty else { return [:] }
         let rows = try connection.query(
             """
             WITH input AS (
