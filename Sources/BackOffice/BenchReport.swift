@@ -9,7 +9,7 @@ public struct BenchReport: Codable, Sendable {
         public var kernel: String
         public var postgres: String
 
-        // Spelled out: the snake-case conversion would make `memoryMiB` "memory_mi_b".
+        // Spelled out: snake case would write "memory_mi_b".
         enum CodingKeys: String, CodingKey {
             case cores, cpu, kernel, postgres
             case memoryMiB = "memory_mib"
@@ -95,6 +95,13 @@ public struct BenchReport: Codable, Sendable {
         public var emails: Int
         /// Due queue rows left after the workers stopped (0 when they drained the queue).
         public var dueLeft: Int
+
+        // Spelled out, as for the machine's memory: snake case would write "peak_rss_ki_b".
+        enum CodingKeys: String, CodingKey {
+            case outcomes, emails, dueLeft
+            case peakRSSKiB = "peak_rss_kib"
+            case childrenMaxRSSKiB = "children_max_rss_kib"
+        }
     }
 
     public struct Baseline: Codable, Sendable {

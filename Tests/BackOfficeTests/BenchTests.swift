@@ -50,13 +50,15 @@ struct BenchTests {
     }
 
     /// The JSON report's keys are snake case, as `--format json` writes them.
-    @Test func theMachineKeysReadAsWritten() throws {
+    @Test func theUnitKeysReadAsWritten() throws {
         let report = try Bench(conninfo: try Fixture.migratedDatabase(), options: Self.tiny(10), logger: Fixture.logger).run()
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let machine = try JSONSerialization.jsonObject(with: encoder.encode(report.machine)) as? [String: Any]
         #expect(machine.map { Set($0.keys) } == ["cores", "memory_mib", "cpu", "kernel", "postgres"])
         #expect((machine?["memory_mib"] as? Int ?? 0) > 0)
+        let workers = try JSONSerialization.jsonObject(with: encoder.encode(report.workers)) as? [String: Any]
+        #expect(workers.map { Set($0.keys) } == ["peak_rss_kib", "outcomes", "emails", "due_left"])
     }
 
     @Test func aTinyDepthTestProcessesTheSameNumberAtBothDepths() throws {
