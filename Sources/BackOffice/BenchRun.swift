@@ -139,6 +139,7 @@ public struct Bench {
         started = ContinuousClock.now
         let export = try administration.outbox.export(to: work.appendingPathComponent("maildir").path, format: .maildir)
         phases.append(.init("export", count: export.exported, seconds: (ContinuousClock.now - started).benchSeconds))
+        if let note = BenchFileSystem.journalLessNote(for: work.path) { notes.append(note) }
 
         var baseline: BenchReport.Baseline?
         if options.baseline, decided > 0 {

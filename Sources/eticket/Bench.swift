@@ -103,6 +103,7 @@ struct Bench: AsyncParsableCommand {
                 if let cpu = phase.cpu { lines.append("           \(phase.name): \(Self.text(cpu))") }
             }
         }
+        lines += report.notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
     }
 

@@ -97,3 +97,46 @@ struct BenchTests {
         }
     }
 }
+
+@Suite("Bench: the note on ext4 without a journal")
+struct BenchFileSystemTests {
+    /// A sysfs tree holding one block device `vdz` (254:7) whose ext4 journal task reads `task`.
+    static func sysfs(journalTask task: String?) throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sysfs-\(UUID().uuidString)").path
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: "\(root)/dev/block", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: "\(root)/devices/virtio1/block/vdz", withIntermediateDirectories: true)
+        try manager.createSymbolicLink(atPath: "\(root)/dev/block/254:7", withDestinationPath: "../../devices/virtio1/block/vdz")
+        if let task {
+            try manager.createDirectory(atPath: "\(root)/fs/ext4/vdz", withIntermediateDirectories: true)
+            try Data((task + "\n").utf8).write(to: URL(fileURLWithPath: "\(root)/fs/ext4/vdz/journal_task"))
+        }
+        return root
+    }
+
+    @Test func ext4WithoutAJournalGetsTheNote() throws {
+        let root = try Self.sysfs(journalTask: "<none>")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let note = try #require(BenchFileSystem.journalLessNote(major: 254, minor: 7, sysfs: root))
+        #expect(note.contains("ext4 without a journal (vdz)"))
+    }
+
+    @Test func ext4WithAJournalOrAnotherFileSystemGetsNone() throws {
+        for task in ["jbd2/vdz-8", nil] {
+            let root = try Self.sysfs(journalTask: task)
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            #expect(BenchFileSystem.journalLessNote(major: 254, minor: 7, sysfs: root) == nil)
+            #expect(BenchFileSystem.journalLessNote(major: 254, minor: 8, sysfs: root) == nil)
+        }
+    }
+
+    /// The dev_t is decoded as the kernel numbers it: /proc/self/mountinfo's `major:minor` of `/`
+    /// (the last mount there is the one seen; btrfs gives each subvolume a device of its own).
+    @Test func theDeviceNumbersAreTheKernels() throws {
+        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let root = try #require(mountinfo.split(separator: "\n").map { $0.split(separator: " ") }.last { $0[4] == "/" })
+        guard !root.contains("btrfs") else { return }
+        let numbers = try #require(BenchFileSystem.deviceNumbers(of: "/"))
+        #expect("\(numbers.major):\(numbers.minor)" == root[2])
+    }
+}

@@ -49,6 +49,18 @@ struct CommandLineTests {
         #expect(templates.status == 0, "\(templates.stderr)")
     }
 
+    /// The text report: a line per phase, and the notes the JSON report carries.
+    @Test func theBenchTextReportShowsPhasesAndNotes() throws {
+        let bench = try CLI.succeed(
+            ["bench", "--dossiers", "20", "--workers", "1", "--latency-samples", "0", "--no-baseline"],
+            database: try Databases.empty())
+        for phase in ["generate", "import", "process", "export"] {
+            #expect(bench.stdout.contains("\n\(phase) "), "\(phase): \(bench.stdout)")
+        }
+        #expect(bench.stdout.contains("\nnote: "), "\(bench.stdout)")
+        #expect(bench.stdout.contains("of 20 generated dossiers are incomplete"), "\(bench.stdout)")
+    }
+
     @Test func aBadFileExitsThreeNamingTheLine() throws {
         let conninfo = try Databases.withStructures()
         let file = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString).jsonl")
