@@ -88,7 +88,10 @@ struct Bench: AsyncParsableCommand {
             lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
             if let cpu = phase.cpu { lines.append("           \(Self.text(cpu))") }
         }
-        lines.append("workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(report.workers.outcomes); \(report.workers.emails) emails")
+        let outcomes = report.workers.outcomes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
+        lines.append(
+            "workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(outcomes.joined(separator: ", ")); \(report.workers.emails) emails"
+        )
         if let baseline = report.baseline {
             lines.append("plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it")
             if let cpu = baseline.cpu { lines.append("           \(Self.text(cpu))") }

@@ -58,6 +58,8 @@ struct CommandLineTests {
             #expect(bench.stdout.contains("\n\(phase) "), "\(phase): \(bench.stdout)")
         }
         #expect(bench.stdout.contains("\nnote: "), "\(bench.stdout)")
+        #expect(bench.stdout.contains(" validated "), "\(bench.stdout)")
+        #expect(!bench.stdout.contains("[\""), "a Swift dictionary printed: \(bench.stdout)")
         #expect(bench.stdout.contains("of 20 generated dossiers are incomplete"), "\(bench.stdout)")
     }
 
