@@ -89,7 +89,9 @@ public struct BenchReport: Codable, Sendable {
         /// VmHWM of each worker process (kB), sampled while it ran; empty for in-process workers.
         public var peakRSSKiB: [Int]
         /// getrusage(RUSAGE_CHILDREN).ru_maxrss after they exited: the largest of any child (kB);
-        /// absent when an earlier child (initdb, when the bench started the cluster) was larger.
+        /// absent unless above the bench's own peak when it spawned them (a child's figure starts
+        /// at its parent's) and above any earlier child's (initdb, when the bench started the
+        /// cluster): present, it is a worker's peak that the sampling missed.
         public var childrenMaxRSSKiB: Int?
         public var outcomes: [String: Int]
         public var emails: Int

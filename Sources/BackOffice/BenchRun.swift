@@ -96,7 +96,10 @@ public struct Bench {
         try? FileManager.default.removeItem(atPath: dossiersPath)
 
         progress("process with \(options.workers) workers")
-        let childrenRSSBefore = BenchWorkerSet.childrenMaxRSS()
+        // A child's ru_maxrss starts at its parent's resident set: spawning shares the parent's
+        // memory until exec, and Linux keeps that high-water mark. Only a figure above both this
+        // process's and earlier children's (initdb's bootstrap backend) is a worker's own.
+        let childrenRSSFloor = max(BenchWorkerSet.childrenMaxRSS(), BenchWorkerSet.ownMaxRSS())
         started = ContinuousClock.now
         cpuStart = cpuClock.read()
         let workers = try BenchWorkerSet.start(
@@ -127,9 +130,8 @@ public struct Bench {
         }
         var childrenRSS: Int?
         if case .processes = options.workerMode {
-            // Only meaningful when above what an earlier child (initdb's bootstrap backend) reached.
             let after = BenchWorkerSet.childrenMaxRSS()
-            childrenRSS = after > childrenRSSBefore ? after : nil
+            childrenRSS = after > childrenRSSFloor ? after : nil
         }
         let workerReport = BenchReport.Workers(
             peakRSSKiB: workers.peakRSSKiB.filter { $0 > 0 }, childrenMaxRSSKiB: childrenRSS, outcomes: outcomes,
