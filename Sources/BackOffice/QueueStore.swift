@@ -36,6 +36,7 @@ struct QueueStore {
     }
 
     func delete(_ ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
         try connection.query("DELETE FROM dossier_queue WHERE id = ANY($1::bigint[])", [ids])
     }
 
