@@ -89,14 +89,14 @@ public final class Worker {
             let queue = QueueStore(connection: connection)
             let items = try queue.claimBatch(limit: configuration.batchSize)
             guard !items.isEmpty else { return nil }
-            let handled: (summary: BatchSummary, done: [QueueItem])
+            let handled: (summary: BatchSummary, doneIDs: [Int64])
             do {
-                handled = (try connection.savepoint { try handle(items, on: $0) }, items)
+                handled = (try connection.savepoint { try handle(items, on: $0) }, items.map(\.id))
             } catch let error where !error.isConnectionLoss {
                 logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error.logDescription)"])
                 handled = try handleOneByOne(items, on: connection)
             }
-            try queue.delete(handled.done.map(\.id))
+            try queue.delete(handled.doneIDs)
             return handled.summary
         }
         guard var summary else { return nil }
@@ -114,14 +114,15 @@ public final class Worker {
         return summary
     }
 
-    /// Handles each row in a savepoint of its own; returns the rows handled, for the caller to delete.
-    private func handleOneByOne(_ items: [QueueItem], on connection: Connection) throws -> (BatchSummary, [QueueItem]) {
+    /// Handles each row in a savepoint of its own; returns the ids of the rows handled, for the
+    /// caller to delete.
+    private func handleOneByOne(_ items: [QueueItem], on connection: Connection) throws -> (BatchSummary, [Int64]) {
         var summary = BatchSummary()
-        var done: [QueueItem] = []
+        var doneIDs: [Int64] = []
         for item in items {
             do {
                 summary.add(try connection.savepoint { try handle([item], on: $0) })
-                done.append(item)
+                doneIDs.append(item.id)
             } catch let error where !error.isConnectionLoss {
                 let parked = try QueueStore(connection: connection).retryLater(
                     item.id, error: "\(error)", maxAttempts: configuration.maxAttempts,
@@ -133,7 +134,7 @@ public final class Worker {
                 if parked { summary.failed += 1 } else { summary.retried += 1 }
             }
         }
-        return (summary, done)
+        return (summary, doneIDs)
     }
 
     private func handle(_ items: [QueueItem], on connection: Connection) throws -> BatchSummary {
