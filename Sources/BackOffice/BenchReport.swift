@@ -44,13 +44,16 @@ public struct BenchReport: Codable, Sendable {
         public var rate: Double
         /// Where the phase's CPU time went; absent for phases not measured that way.
         public var cpu: CPU?
+        /// WAL the server wrote during the phase, per item; absent for phases not measured that way.
+        public var walBytesPerItem: Double?
 
-        init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil) {
+        init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil, walBytesPerItem: Double? = nil) {
             self.name = name
             self.count = count
             self.seconds = (seconds * 1000).rounded() / 1000
             self.rate = seconds > 0 ? (Double(count) / seconds).rounded() : 0
             self.cpu = cpu
+            self.walBytesPerItem = walBytesPerItem
         }
     }
 
@@ -106,6 +109,8 @@ public struct BenchReport: Codable, Sendable {
         }
     }
 
+    /// A speed limit measured in the same run on the same database: the least a phase's work
+    /// costs in plain SQL.
     public struct Baseline: Codable, Sendable {
         public var method: String
         public var connections: Int
@@ -113,9 +118,11 @@ public struct BenchReport: Codable, Sendable {
         public var rows: Int
         public var seconds: Double
         public var rate: Double
-        /// The workers' end-to-end dossier rate over this plain-SQL rate.
+        /// The product's rate over this one: the workers' end-to-end dossier rate for the queue
+        /// loop (`baseline`), the import's for the bare copy (`import_floor`).
         public var ratio: Double
         public var cpu: CPU?
+        public var walBytesPerItem: Double?
     }
 
     public struct Latency: Codable, Sendable {
@@ -163,7 +170,10 @@ public struct BenchReport: Codable, Sendable {
     public var parameters: Parameters
     public var phases: [Phase]
     public var workers: Workers
+    /// The plain-SQL queue loop: the processing's speed limit.
     public var baseline: Baseline?
+    /// The lines copied bare into a jsonb column: the import's speed limit.
+    public var importFloor: Baseline?
     public var latency: Latency?
     public var depth: Depth?
     public var notes: [String]

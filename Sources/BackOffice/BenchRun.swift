@@ -13,7 +13,7 @@ public struct BenchOptions: Sendable {
     public var seed: UInt64 = 1
     /// Single dossiers imported one at a time with an idle worker listening; 0 skips the phase.
     public var latencySamples = 200
-    /// Run the plain-SQL speed limit on the same database.
+    /// Run the speed limits on the same database: the plain-SQL queue loop and the bare copy.
     public var baseline = true
     /// Compare the processing rate with `depthQueued` rows queued against `shallowQueued`.
     public var depthTest = false
@@ -62,6 +62,7 @@ public struct Bench {
         }
         let settings = try databaseSettings(connection)
         let cpuClock = BenchCPUClock(connection: connection)
+        let wal = BenchWALMeter(connection: connection)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -82,18 +83,20 @@ public struct Bench {
         notes.append("\(incomplete) of \(options.dossiers) generated dossiers are incomplete")
 
         progress("import")
+        let importConnections = 2
         started = ContinuousClock.now
         var cpuStart = cpuClock.read()
-        let imported = try administration.importDossiers(file: dossiersPath, connections: 2)
+        var walStart = wal.position()
+        let imported = try administration.importDossiers(file: dossiersPath, connections: importConnections)
         phases.append(
             .init(
                 "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
-                cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess)))
+                cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess),
+                walBytesPerItem: wal.bytesPerItem(from: walStart, to: wal.position(), items: imported.accepted)))
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
                 .failure, "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)")
         }
-        try? FileManager.default.removeItem(atPath: dossiersPath)
 
         progress("process with \(options.workers) workers")
         // A child's ru_maxrss starts at its parent's resident set: spawning shares the parent's
@@ -102,12 +105,14 @@ public struct Bench {
         let childrenRSSFloor = max(BenchWorkerSet.childrenMaxRSS(), BenchWorkerSet.ownMaxRSS())
         started = ContinuousClock.now
         cpuStart = cpuClock.read()
+        walStart = wal.position()
         let workers = try BenchWorkerSet.start(
             options.workers, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: true,
             templatesDirectory: options.templatesDirectory, logger: logger)
         try workers.wait()
         let processSeconds = (ContinuousClock.now - started).benchSeconds
         let processCPU = cpuClock.read()
+        let processWAL = (start: walStart, end: wal.position())
         let outcomes = try database("cannot count the decisions") {
             var outcomes: [String: Int] = [:]
             for row in try connection.query("SELECT outcome::text AS outcome, count(*) AS n FROM decisions GROUP BY 1") {
@@ -120,7 +125,8 @@ public struct Bench {
         phases.append(
             .init(
                 "process", count: decided, seconds: processSeconds,
-                cpu: processCPU.since(cpuStart, items: decided, client: workerSide)))
+                cpu: processCPU.since(cpuStart, items: decided, client: workerSide),
+                walBytesPerItem: wal.bytesPerItem(from: processWAL.start, to: processWAL.end, items: decided)))
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =
@@ -144,21 +150,29 @@ public struct Bench {
         if let note = BenchFileSystem.journalLessNote(for: work.path) { notes.append(note) }
 
         var baseline: BenchReport.Baseline?
+        var importFloor: BenchReport.Baseline?
         if options.baseline, decided > 0 {
             progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
-            cpuStart = cpuClock.read()
-            let result = try BenchBaseline(conninfo: conninfo).run(
-                rows: decided, connections: options.workers, batchSize: options.batchSize)
-            let baselineCPU = cpuClock.read().since(cpuStart, items: result.rows, client: .ownProcess)
-            let rate = Double(result.rows) / result.seconds
-            let processRate = Double(decided) / processSeconds
-            baseline = BenchReport.Baseline(
+            baseline = try speedLimit(
                 method:
                     "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B ~4 KB outbox rows; DELETE; COMMIT",
-                connections: options.workers, batch: options.batchSize, rows: result.rows,
-                seconds: (result.seconds * 1000).rounded() / 1000, rate: rate.rounded(),
-                ratio: (processRate / rate * 1000).rounded() / 1000, cpu: baselineCPU)
+                connections: options.workers, batch: options.batchSize, productRate: Double(decided) / processSeconds,
+                cpuClock: cpuClock, wal: wal
+            ) {
+                try BenchBaseline(conninfo: conninfo).run(rows: decided, connections: options.workers, batchSize: options.batchSize)
+            }
         }
+        if options.baseline, let importPhase = phases.first(where: { $0.name == "import" }), importPhase.count > 0 {
+            progress("import floor: the \(options.dossiers) lines copied bare, \(importConnections) connections")
+            let batch = DossierImporter.defaultBatchSize
+            importFloor = try speedLimit(
+                method: "COPY B lines as (line bigint PRIMARY KEY, content jsonb) per transaction; no contract check, no parts, no event, no queue row",
+                connections: importConnections, batch: batch, productRate: importPhase.rate, cpuClock: cpuClock, wal: wal
+            ) {
+                try BenchImportFloor(conninfo: conninfo).run(file: dossiersPath, connections: importConnections, batchSize: batch)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: dossiersPath)
 
         var latency: BenchReport.Latency?
         if options.latencySamples > 0 {
@@ -178,7 +192,25 @@ public struct Bench {
             parameters: .init(
                 dossiers: options.dossiers, workers: options.workers, batch: options.batchSize,
                 incomplete: options.incompleteShare, seed: options.seed),
-            phases: phases, workers: workerReport, baseline: baseline, latency: latency, depth: depth, notes: notes)
+            phases: phases, workers: workerReport, baseline: baseline, importFloor: importFloor, latency: latency, depth: depth, notes: notes)
+    }
+
+    /// Runs a speed limit and sets it beside the product's rate for the same work.
+    private func speedLimit(
+        method: String, connections: Int, batch: Int, productRate: Double, cpuClock: BenchCPUClock, wal: BenchWALMeter,
+        _ run: () throws -> BenchBaseline.Result
+    ) throws -> BenchReport.Baseline {
+        let cpuStart = cpuClock.read()
+        let walStart = wal.position()
+        let result = try run()
+        let walEnd = wal.position()
+        let rate = Double(result.rows) / result.seconds
+        return BenchReport.Baseline(
+            method: method, connections: connections, batch: batch, rows: result.rows,
+            seconds: (result.seconds * 1000).rounded() / 1000, rate: rate.rounded(),
+            ratio: (productRate / rate * 1000).rounded() / 1000,
+            cpu: cpuClock.read().since(cpuStart, items: result.rows, client: .ownProcess),
+            walBytesPerItem: wal.bytesPerItem(from: walStart, to: walEnd, items: result.rows))
     }
 
     // MARK: - Latency

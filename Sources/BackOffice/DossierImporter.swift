@@ -36,19 +36,22 @@ public final class DossierImporter {
     private let logger: Logger
     private let batchSize: Int
 
+    /// Lines per transaction unless the caller says otherwise.
+    public static let defaultBatchSize = 2_000
+
     /// - Parameters:
     ///   - connections: where batches are stored. With two or more, batches are stored in
     ///     parallel, one per connection, while the next lines are parsed; each is still its own
     ///     transaction, but they may commit out of the file's order.
     ///   - batchSize: lines per transaction; larger batches import faster and hold locks longer.
-    public init(connections: [Connection], logger: Logger, batchSize: Int = 2_000) {
+    public init(connections: [Connection], logger: Logger, batchSize: Int = defaultBatchSize) {
         precondition(!connections.isEmpty, "an import needs a connection")
         self.connections = connections
         self.logger = logger
         self.batchSize = max(1, batchSize)
     }
 
-    public convenience init(connection: Connection, logger: Logger, batchSize: Int = 2_000) {
+    public convenience init(connection: Connection, logger: Logger, batchSize: Int = defaultBatchSize) {
         self.init(connections: [connection], logger: logger, batchSize: batchSize)
     }
 

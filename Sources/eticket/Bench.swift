@@ -87,6 +87,7 @@ struct Bench: AsyncParsableCommand {
         for phase in report.phases {
             lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
             if let cpu = phase.cpu { lines.append("           \(Self.text(cpu))") }
+            if let wal = phase.walBytesPerItem { lines.append("           \(Self.text(wal: wal))") }
         }
         let outcomes = report.workers.outcomes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
         lines.append(
@@ -94,7 +95,11 @@ struct Bench: AsyncParsableCommand {
         )
         if let baseline = report.baseline {
             lines.append("plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it")
-            if let cpu = baseline.cpu { lines.append("           \(Self.text(cpu))") }
+            lines += Self.costLines(baseline)
+        }
+        if let floor = report.importFloor {
+            lines.append("bare COPY: \(floor.rows) lines in \(floor.seconds) s: \(Int(floor.rate))/s; the import is \(Int(floor.ratio * 100)) % of it")
+            lines += Self.costLines(floor)
         }
         if let latency = report.latency {
             let server = latency.commitToCommitMs.map { "commit→commit p50 \($0.p50) ms, p99 \($0.p99) ms; " } ?? ""
@@ -108,6 +113,15 @@ struct Bench: AsyncParsableCommand {
         }
         lines += report.notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
+    }
+
+    private static func costLines(_ limit: BenchReport.Baseline) -> [String] {
+        [limit.cpu.map(Self.text), limit.walBytesPerItem.map { Self.text(wal: $0) }].compactMap { $0 }.map { "           \($0)" }
+    }
+
+    /// "wal: 9,812 bytes each"
+    static func text(wal bytes: Double) -> String {
+        "wal: \(Int(bytes).formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))) bytes each"
     }
 
     /// "cpu: server 18.2 s (0.91 ms each, alone it allows 2197/s), client 4.1 s (0.2 ms each)"

@@ -36,17 +36,29 @@ struct BenchTests {
         #expect(report.phase("export")?.count == report.workers.emails)
         #expect(report.baseline?.rows == 200)
         #expect((report.baseline?.rate ?? 0) > 0)
+        // The import's floor copies the same 200 lines, and leaves no table behind.
+        #expect(report.importFloor?.rows == 200)
+        #expect((report.importFloor?.ratio ?? 0) > 0)
+        let connection = try Fixture.connection(conninfo)
+        defer { connection.close() }
+        #expect(try connection.scalar("SELECT to_regclass('bench_import_floor') IS NULL", as: Bool.self) == true)
         #expect(report.latency?.samples == 3)
         // Measured once the earlier phases' vacuum and checkpoint are done, as the method says.
         #expect(report.latency?.method.hasPrefix("after VACUUM ANALYZE and CHECKPOINT") == true)
         #expect(!report.notes.contains { $0.contains("CHECKPOINT") })
         // The test cluster is on this machine: both sides' CPU is read. (Only positivity can be
         // asserted: other tests run in this process and on this server at the same time.)
-        for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu] {
+        for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu, report.importFloor?.cpu] {
             #expect((cpu?.serverSeconds ?? 0) > 0)
             #expect((cpu?.clientSeconds ?? 0) > 0)
             #expect((cpu?.serverLimitedRate ?? 0) > 0)
         }
+        // Each measured phase wrote WAL: its rows, at the least.
+        let wal = [
+            report.phase("import")?.walBytesPerItem, report.phase("process")?.walBytesPerItem,
+            report.baseline?.walBytesPerItem, report.importFloor?.walBytesPerItem,
+        ]
+        #expect(wal.allSatisfy { ($0 ?? 0) > 0 }, "\(wal)")
     }
 
     /// The JSON report's keys are snake case, as `--format json` writes them.
@@ -59,6 +71,10 @@ struct BenchTests {
         #expect((machine?["memory_mib"] as? Int ?? 0) > 0)
         let workers = try JSONSerialization.jsonObject(with: encoder.encode(report.workers)) as? [String: Any]
         #expect(workers.map { Set($0.keys) } == ["peak_rss_kib", "outcomes", "emails", "due_left"])
+        let process = try JSONSerialization.jsonObject(with: encoder.encode(report.phase("process"))) as? [String: Any]
+        #expect((process?["wal_bytes_per_item"] as? Double ?? 0) > 0)
+        // Without the baselines there is no import floor either.
+        #expect(report.importFloor == nil)
     }
 
     /// A child's ru_maxrss starts at its parent's peak (spawning shares the parent's memory until

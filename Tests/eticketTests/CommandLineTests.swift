@@ -49,14 +49,16 @@ struct CommandLineTests {
         #expect(templates.status == 0, "\(templates.stderr)")
     }
 
-    /// The text report: a line per phase, and the notes the JSON report carries.
+    /// The text report: a line per phase and speed limit, and the notes the JSON report carries.
     @Test func theBenchTextReportShowsPhasesAndNotes() throws {
         let bench = try CLI.succeed(
-            ["bench", "--dossiers", "20", "--workers", "1", "--latency-samples", "0", "--no-baseline"],
+            ["bench", "--dossiers", "20", "--workers", "1", "--latency-samples", "0"],
             database: try Databases.empty())
-        for phase in ["generate", "import", "process", "export"] {
+        for phase in ["generate", "import", "process", "export", "plain SQL:", "bare COPY:"] {
             #expect(bench.stdout.contains("\n\(phase) "), "\(phase): \(bench.stdout)")
         }
+        #expect(bench.stdout.contains("the import is "), "\(bench.stdout)")
+        #expect(bench.stdout.contains(" bytes each"), "\(bench.stdout)")
         #expect(bench.stdout.contains("\nnote: "), "\(bench.stdout)")
         #expect(bench.stdout.contains(" validated "), "\(bench.stdout)")
         #expect(!bench.stdout.contains("[\""), "a Swift dictionary printed: \(bench.stdout)")

@@ -1,0 +1,77 @@
+import Foundation
+import Postgres
+
+/// The import's speed limit: the portal's lines copied as they are into a table that holds a key
+/// and the line as jsonb, and nothing else, on the same database.
+///
+/// Batches of the import's size, each its own transaction, are spread over as many connections as
+/// the import uses. What is left is what any import of these lines pays: reading the file, COPY
+/// over libpq, parsing each line into jsonb, one heap row and one index entry, WAL and the fsync at
+/// each commit. The product's import also checks each line against the contract and writes the
+/// dossier's row, its parts, its submission event and its queue row: the ratio says what those
+/// cost.
+struct BenchImportFloor {
+    let conninfo: String
+
+    /// Copies every line of `path` into `bench_import_floor`, then drops the table.
+    func run(file path: String, connections: Int, batchSize: Int) throws -> BenchBaseline.Result {
+        let setup = try Database.connect(conninfo, actor: "admin:bench")
+        defer { setup.close() }
+        try database("cannot create the import floor's table") {
+            try setup.execute(
+                script: """
+                    DROP TABLE IF EXISTS bench_import_floor;
+                    CREATE TABLE bench_import_floor (line bigint PRIMARY KEY, content jsonb NOT NULL);
+                    """)
+        }
+        let copied = BenchCounter()
+        let failure = FirstError()
+        let started = ContinuousClock.now
+        onThreads(connections) { [conninfo] lane in
+            do {
+                let connection = try Connection(conninfo)
+                defer { connection.close() }
+                // Each lane reads the file itself and copies every connections-th batch of it.
+                var batch: [[String?]] = []
+                for (number, bytes) in try LineReader(path: path) where (number - 1) / batchSize % connections == lane {
+                    batch.append([String(number), String(decoding: bytes, as: UTF8.self)])
+                    if batch.count == batchSize {
+                        copied.add(try connection.copyIn("COPY bench_import_floor (line, content) FROM STDIN", rows: batch))
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !batch.isEmpty {
+                    copied.add(try connection.copyIn("COPY bench_import_floor (line, content) FROM STDIN", rows: batch))
+                }
+            } catch {
+                failure.record(error)
+            }
+        }
+        let seconds = (ContinuousClock.now - started).benchSeconds
+        if let error = failure.value { throw BackOfficeError(.failure, "the import floor failed: \(error)") }
+        try? setup.execute(script: "DROP TABLE bench_import_floor")
+        return BenchBaseline.Result(rows: copied.value, seconds: seconds)
+    }
+}
+
+/// How much WAL the server wrote during a phase: what its commits had to make durable, and the
+/// plainest measure of how much a phase asks of the database per item.
+struct BenchWALMeter {
+    let connection: Connection
+
+    /// The current WAL insert position, or `nil` where the server cannot tell (a standby).
+    func position() -> String? {
+        try? connection.query("SELECT pg_current_wal_insert_lsn()::text AS lsn").first?.decode(String.self, "lsn")
+    }
+
+    /// WAL bytes written from `start` to `end` (both from ``position()``), per item: everything
+    /// the server wrote meanwhile, as for the CPU (autovacuum, checkpoints' full-page images).
+    func bytesPerItem(from start: String?, to end: String?, items: Int) -> Double? {
+        guard let start, let end, items > 0,
+            let bytes = try? connection.query(
+                "SELECT pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn)::float8 AS bytes", [start, end]
+            ).first?.decode(Double.self, "bytes")
+        else { return nil }
+        return (bytes / Double(items)).rounded()
+    }
+}
