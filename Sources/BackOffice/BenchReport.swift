@@ -46,6 +46,9 @@ public struct BenchReport: Codable, Sendable {
         public var cpu: CPU?
         /// WAL the server wrote during the phase, per item; absent for phases not measured that way.
         public var walBytesPerItem: Double?
+        /// The statements that took the server the most time, costliest first; absent where
+        /// pg_stat_statements cannot be read.
+        public var statements: [StatementCost]?
 
         init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil, walBytesPerItem: Double? = nil) {
             self.name = name
@@ -55,6 +58,19 @@ public struct BenchReport: Codable, Sendable {
             self.cpu = cpu
             self.walBytesPerItem = walBytesPerItem
         }
+    }
+
+    /// One statement's share of a phase, from pg_stat_statements: execution time of the
+    /// top-level statement, the triggers and foreign-key checks it fired included.
+    public struct StatementCost: Codable, Sendable {
+        /// The normalised statement, on one line, cut at 120 characters.
+        public var query: String
+        public var calls: Int
+        public var rows: Int
+        public var msPerItem: Double
+        public var walBytesPerItem: Double
+        /// Of the phase's top-level statement time.
+        public var share: Double
     }
 
     /// CPU time used during a phase, by side (getrusage for the client, /proc for the server).

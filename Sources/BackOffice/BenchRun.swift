@@ -63,6 +63,7 @@ public struct Bench {
         let settings = try databaseSettings(connection)
         let cpuClock = BenchCPUClock(connection: connection)
         let wal = BenchWALMeter(connection: connection)
+        let statements = BenchStatements.open(connection)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -74,6 +75,7 @@ public struct Bench {
 
         var phases: [BenchReport.Phase] = []
         var notes: [String] = []
+        if statements == nil { notes.append(BenchStatements.unavailableNote) }
 
         progress("generate \(options.dossiers) dossiers")
         let dossiersPath = work.appendingPathComponent("dossiers.jsonl").path
@@ -87,12 +89,16 @@ public struct Bench {
         started = ContinuousClock.now
         var cpuStart = cpuClock.read()
         var walStart = wal.position()
+        var statementsStart = try statements?.snapshot()
         let imported = try administration.importDossiers(file: dossiersPath, connections: importConnections)
-        phases.append(
-            .init(
-                "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
-                cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess),
-                walBytesPerItem: wal.bytesPerItem(from: walStart, to: wal.position(), items: imported.accepted)))
+        var importPhase = BenchReport.Phase(
+            "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
+            cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess),
+            walBytesPerItem: wal.bytesPerItem(from: walStart, to: wal.position(), items: imported.accepted))
+        if let statements, let statementsStart {
+            importPhase.statements = try statements.costliest(8, since: statementsStart, items: imported.accepted)
+        }
+        phases.append(importPhase)
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
                 .failure, "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)")
@@ -106,6 +112,7 @@ public struct Bench {
         started = ContinuousClock.now
         cpuStart = cpuClock.read()
         walStart = wal.position()
+        statementsStart = try statements?.snapshot()
         let workers = try BenchWorkerSet.start(
             options.workers, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: true,
             templatesDirectory: options.templatesDirectory, logger: logger)
@@ -122,11 +129,13 @@ public struct Bench {
         }
         let decided = outcomes.values.reduce(0, +)
         let workerSide: BenchCPUClock.ClientSide = if case .processes = options.workerMode { .waitedChildren } else { .ownProcess }
-        phases.append(
-            .init(
-                "process", count: decided, seconds: processSeconds,
-                cpu: processCPU.since(cpuStart, items: decided, client: workerSide),
-                walBytesPerItem: wal.bytesPerItem(from: processWAL.start, to: processWAL.end, items: decided)))
+        var processPhase = BenchReport.Phase(
+            "process", count: decided, seconds: processSeconds, cpu: processCPU.since(cpuStart, items: decided, client: workerSide),
+            walBytesPerItem: wal.bytesPerItem(from: processWAL.start, to: processWAL.end, items: decided))
+        if let statements, let statementsStart {
+            processPhase.statements = try statements.costliest(8, since: statementsStart, items: decided)
+        }
+        phases.append(processPhase)
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =

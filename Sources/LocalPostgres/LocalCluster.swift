@@ -17,10 +17,14 @@ public final class LocalCluster: Sendable {
         public var fastUnsafe: Bool
         /// Further server settings, passed as `-c name=value`.
         public var extraSettings: [String: String]
+        /// Loads `pg_stat_statements`, when the installation has it, so that a benchmark can say
+        /// what each statement cost the server.
+        public var statementStatistics: Bool
 
-        public init(fastUnsafe: Bool = false, extraSettings: [String: String] = [:]) {
+        public init(fastUnsafe: Bool = false, extraSettings: [String: String] = [:], statementStatistics: Bool = false) {
             self.fastUnsafe = fastUnsafe
             self.extraSettings = extraSettings
+            self.statementStatistics = statementStatistics
         }
     }
 
@@ -88,6 +92,9 @@ public final class LocalCluster: Sendable {
                 settings["fsync"] = "off"
                 settings["synchronous_commit"] = "off"
                 settings["full_page_writes"] = "off"
+            }
+            if options.statementStatistics, binaries.hasLibrary("pg_stat_statements") {
+                settings["shared_preload_libraries"] = "pg_stat_statements"
             }
             settings.merge(options.extraSettings) { _, extra in extra }
             let arguments = ["-D", directory + "/data", "-p", "5432"]

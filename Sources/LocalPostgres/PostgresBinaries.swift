@@ -8,6 +8,11 @@ struct PostgresBinaries: Sendable, Equatable {
     var postgres: String { directory + "/postgres" }
     var initdb: String { directory + "/initdb" }
 
+    /// Whether the server can load the module `name` (Debian keeps them in `bin/../lib`).
+    func hasLibrary(_ name: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(directory)/../lib/\(name).so")
+    }
+
     /// Finds the first directory holding both `postgres` and `initdb`.
     ///
     /// - Parameter candidates: Directories to try in order; by default ``defaultSearchDirectories()``.

@@ -7,7 +7,8 @@ import Synchronization
 /// With `ETICKET_TEST_DATABASE_URL` set (a libpq URI or `key=value` string naming a database the
 /// user can connect to, as a role allowed to create databases), databases are created on that
 /// server and dropped when the process exits normally (a crashed run leaves its `t_<pid>_<n>`
-/// databases behind). Otherwise one ``LocalCluster`` (``LocalCluster/Options/fastUnsafe``)
+/// databases behind). Otherwise one ``LocalCluster`` (``LocalCluster/Options/fastUnsafe``, with
+/// ``LocalCluster/Options/statementStatistics`` for the benchmark's tests)
 /// starts at first use and stops when the process exits.
 public final class TestDatabases: Sendable {
     private let cluster: LocalCluster?
@@ -31,7 +32,7 @@ public final class TestDatabases: Sendable {
             }
             return TestDatabases(cluster: nil, externalServer: url)
         }
-        let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
+        let cluster = try LocalCluster.start(options: .init(fastUnsafe: true, statementStatistics: true))
         // Swift Testing has no process-wide teardown; atexit is the last moment to stop the server.
         atexit {
             if case .success(let databases) = TestDatabases.sharedInstance {

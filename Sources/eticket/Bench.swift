@@ -60,7 +60,8 @@ struct Bench: AsyncParsableCommand {
                 cluster = settings.hasDatabase
                     ? nil
                     : try LocalCluster.start(
-                        options: .init(fastUnsafe: unsafeFast, extraSettings: ["track_commit_timestamp": "on"]))
+                        options: .init(
+                            fastUnsafe: unsafeFast, extraSettings: ["track_commit_timestamp": "on"], statementStatistics: true))
             } catch {
                 throw BackOfficeError(.failure, (error as? LocalPostgresError)?.message ?? "\(error)")
             }
@@ -88,6 +89,10 @@ struct Bench: AsyncParsableCommand {
             lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
             if let cpu = phase.cpu { lines.append("           \(Self.text(cpu))") }
             if let wal = phase.walBytesPerItem { lines.append("           \(Self.text(wal: wal))") }
+            if let statements = phase.statements, !statements.isEmpty {
+                lines.append("           statements, costliest first (time and WAL per item, triggers and foreign-key checks included):")
+                lines += statements.map { "           \(Self.text($0))" }
+            }
         }
         let outcomes = report.workers.outcomes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
         lines.append(
@@ -119,9 +124,22 @@ struct Bench: AsyncParsableCommand {
         [limit.cpu.map(Self.text), limit.walBytesPerItem.map { Self.text(wal: $0) }].compactMap { $0 }.map { "           \($0)" }
     }
 
+    /// "  0.147 ms  22.1 %   1,123 B  ×400  WITH opened AS ( INSERT INTO reservation_rights …"
+    static func text(_ statement: BenchReport.StatementCost) -> String {
+        let ms = String(format: "%7.3f ms", statement.msPerItem)
+        let share = String(format: "%5.1f %%", statement.share * 100)
+        let wal = "\(Self.grouped(statement.walBytesPerItem)) B".leftPadded(to: 9)
+        return "\(ms) \(share) \(wal)  ×\(statement.calls)  \(statement.query)"
+    }
+
     /// "wal: 9,812 bytes each"
     static func text(wal bytes: Double) -> String {
-        "wal: \(Int(bytes).formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))) bytes each"
+        "wal: \(grouped(bytes)) bytes each"
+    }
+
+    /// 9812 → "9,812", whatever the locale.
+    private static func grouped(_ value: Double) -> String {
+        Int(value).formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
     }
 
     /// "cpu: server 18.2 s (0.91 ms each, alone it allows 2197/s), client 4.1 s (0.2 ms each)"

@@ -59,6 +59,12 @@ struct BenchTests {
             report.baseline?.walBytesPerItem, report.importFloor?.walBytesPerItem,
         ]
         #expect(wal.allSatisfy { ($0 ?? 0) > 0 }, "\(wal)")
+        // The test cluster loads pg_stat_statements: each phase names its costliest statements.
+        let imports = report.phase("import")?.statements ?? []
+        let processing = report.phase("process")?.statements ?? []
+        #expect(imports.contains { $0.query.hasPrefix("COPY dossiers") }, "\(imports)")
+        #expect(processing.contains { $0.query.hasPrefix("INSERT INTO email_outbox") }, "\(processing)")
+        #expect(!report.notes.contains { $0.hasPrefix("no per-statement costs") })
     }
 
     /// The JSON report's keys are snake case, as `--format json` writes them.
