@@ -81,9 +81,16 @@ struct BenchStatements {
         }
     }
 
-    /// The statement on one line, whitespace collapsed, cut at 120 characters.
+    /// The statement on one line, whitespace collapsed, cut at 120 characters. A statement whose
+    /// `WITH` clause would fill the line is shown from the write it does (`WITH … INSERT INTO x`).
     static func shortened(_ query: String) -> String {
-        let line = query.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        var line = query.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        if line.hasPrefix("WITH "),
+            let write = [" INSERT INTO ", " UPDATE ", " DELETE FROM "].compactMap({ line.range(of: $0)?.lowerBound }).min(),
+            line.distance(from: line.startIndex, to: write) > 40
+        {
+            line = "WITH …" + line[write...]
+        }
         return line.count > 120 ? line.prefix(119) + "…" : line
     }
 }
