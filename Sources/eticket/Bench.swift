@@ -5,14 +5,16 @@ import LocalPostgres
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the pipeline: import, process, export, against the plain-SQL speed limit.",
+        abstract: "Measure the pipeline: import, process, export, against speed limits measured in the same run.",
         discussion: """
             Generates N synthetic dossiers (seeded), imports them, runs W worker processes until the \
             queue is empty, exports the outbox to a Maildir, and reports each phase's count, seconds \
-            and rate, the workers' peak RSS, the plain-SQL queue loop's rate on the same database, \
-            and the idle-queue latency. With no database configured it starts a throw-away \
-            PostgreSQL (fsync and synchronous_commit on unless --unsafe-fast); a configured \
-            database must hold no dossiers.
+            and rate, the CPU each side used and the WAL written per item, the costliest statements \
+            (where the server loads pg_stat_statements), the workers' peak RSS, two speed limits on \
+            the same database (a plain-SQL queue loop for the processing, the same lines COPYed bare \
+            into a jsonb column for the import) and the idle-queue latency. With no database \
+            configured it starts a throw-away PostgreSQL (fsync and synchronous_commit on unless \
+            --unsafe-fast, pg_stat_statements loaded); a configured database must hold no dossiers.
             """)
 
     enum Format: String, ExpressibleByArgument { case text, json }
@@ -26,7 +28,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Single imports timed for the idle-queue latency (0 skips it).") var latencySamples = 200
     @Flag(help: "Also compare the rate with 1,000,000 queued against 10,000 (takes minutes).") var depthTest = false
     @Option(help: "Rows queued for the depth test.") var depthQueued = 1_000_000
-    @Flag(help: "Skip the plain-SQL baseline.") var noBaseline = false
+    @Flag(help: "Skip the speed limits (the plain-SQL loop and the bare COPY).") var noBaseline = false
     @Flag(help: "Local cluster only: fsync, synchronous_commit and full_page_writes off (figures not durable).")
     var unsafeFast = false
     @Option(help: "text or json.") var format: Format = .text
