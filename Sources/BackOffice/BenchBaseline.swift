@@ -45,42 +45,56 @@ struct BenchBaseline {
             try setup.query("INSERT INTO bench_baseline_queue (dossier_id) SELECT g FROM generate_series(1, $1::int) g", [rows])
             try setup.execute(script: "VACUUM ANALYZE bench_baseline_queue")
         }
-        let moved = BenchCounter()
+        let result = try Self.timed(conninfo, connections: connections, name: "the plain-SQL baseline") { connection, index, moved in
+            // A message the size of a rendered email, different for each consumer.
+            let body = String(repeating: "Bonjour, votre dossier a été traité. \(index) ", count: 90)
+            while true {
+                let claimed = try connection.transaction { connection -> Int in
+                    let ids = try connection.query(
+                        "SELECT id FROM bench_baseline_queue ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT $1",
+                        [batchSize]
+                    ).map { try $0.decode(Int64.self, "id") }
+                    guard !ids.isEmpty else { return 0 }
+                    try connection.query(
+                        "INSERT INTO bench_baseline_decisions (dossier_id, outcome) SELECT unnest($1::bigint[]), 'validated'",
+                        [ids])
+                    try connection.query(
+                        "INSERT INTO bench_baseline_outbox (dossier_id, message) SELECT * FROM unnest($1::bigint[], $2::text[])",
+                        [ids, ids.map { "\($0) \(body)" }])
+                    try connection.query("DELETE FROM bench_baseline_queue WHERE id = ANY($1::bigint[])", [ids])
+                    return ids.count
+                }
+                if claimed == 0 { break }
+                moved.add(claimed)
+            }
+        }
+        try? setup.execute(script: "DROP TABLE bench_baseline_queue, bench_baseline_decisions, bench_baseline_outbox")
+        return result
+    }
+
+    /// Runs `body` on `connections` threads, each with a connection of its own, and times them
+    /// together: the rows they count, over the seconds until the last one is done.
+    ///
+    /// - Throws: ``BackOfficeError`` naming `name` with the first error any thread met.
+    static func timed(
+        _ conninfo: String, connections: Int, name: String,
+        _ body: @escaping @Sendable (_ connection: Connection, _ index: Int, _ rows: BenchCounter) throws -> Void
+    ) throws -> Result {
+        let rows = BenchCounter()
         let failure = FirstError()
         let started = ContinuousClock.now
-        onThreads(connections) { [conninfo] index in
+        onThreads(connections) { index in
             do {
                 let connection = try Connection(conninfo)
                 defer { connection.close() }
-                // A message the size of a rendered email, different for each consumer.
-                let body = String(repeating: "Bonjour, votre dossier a été traité. \(index) ", count: 90)
-                while true {
-                    let claimed = try connection.transaction { connection -> Int in
-                        let ids = try connection.query(
-                            "SELECT id FROM bench_baseline_queue ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT $1",
-                            [batchSize]
-                        ).map { try $0.decode(Int64.self, "id") }
-                        guard !ids.isEmpty else { return 0 }
-                        try connection.query(
-                            "INSERT INTO bench_baseline_decisions (dossier_id, outcome) SELECT unnest($1::bigint[]), 'validated'",
-                            [ids])
-                        try connection.query(
-                            "INSERT INTO bench_baseline_outbox (dossier_id, message) SELECT * FROM unnest($1::bigint[], $2::text[])",
-                            [ids, ids.map { "\($0) \(body)" }])
-                        try connection.query("DELETE FROM bench_baseline_queue WHERE id = ANY($1::bigint[])", [ids])
-                        return ids.count
-                    }
-                    if claimed == 0 { break }
-                    moved.add(claimed)
-                }
+                try body(connection, index, rows)
             } catch {
                 failure.record(error)
             }
         }
         let seconds = (ContinuousClock.now - started).benchSeconds
-        if let error = failure.value { throw BackOfficeError(.failure, "the plain-SQL baseline failed: \(error)") }
-        try? setup.execute(script: "DROP TABLE bench_baseline_queue, bench_baseline_decisions, bench_baseline_outbox")
-        return Result(rows: moved.value, seconds: seconds)
+        if let error = failure.value { throw BackOfficeError(.failure, "\(name) failed: \(error)") }
+        return Result(rows: rows.value, seconds: seconds)
     }
 }
 

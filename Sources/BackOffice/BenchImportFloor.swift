@@ -24,33 +24,21 @@ struct BenchImportFloor {
                     CREATE TABLE bench_import_floor (line bigint PRIMARY KEY, content jsonb NOT NULL);
                     """)
         }
-        let copied = BenchCounter()
-        let failure = FirstError()
-        let started = ContinuousClock.now
-        onThreads(connections) { [conninfo] lane in
-            do {
-                let connection = try Connection(conninfo)
-                defer { connection.close() }
-                // Each lane reads the file itself and copies every connections-th batch of it.
-                var batch: [[String?]] = []
-                for (number, bytes) in try LineReader(path: path) where (number - 1) / batchSize % connections == lane {
-                    batch.append([String(number), String(decoding: bytes, as: UTF8.self)])
-                    if batch.count == batchSize {
-                        copied.add(try connection.copyIn("COPY bench_import_floor (line, content) FROM STDIN", rows: batch))
-                        batch.removeAll(keepingCapacity: true)
-                    }
+        let copy = "COPY bench_import_floor (line, content) FROM STDIN"
+        let result = try BenchBaseline.timed(conninfo, connections: connections, name: "the import floor") { connection, lane, copied in
+            // Each lane reads the file itself and copies every connections-th batch of it.
+            var batch: [[String?]] = []
+            for (number, bytes) in try LineReader(path: path) where (number - 1) / batchSize % connections == lane {
+                batch.append([String(number), String(decoding: bytes, as: UTF8.self)])
+                if batch.count == batchSize {
+                    copied.add(try connection.copyIn(copy, rows: batch))
+                    batch.removeAll(keepingCapacity: true)
                 }
-                if !batch.isEmpty {
-                    copied.add(try connection.copyIn("COPY bench_import_floor (line, content) FROM STDIN", rows: batch))
-                }
-            } catch {
-                failure.record(error)
             }
+            if !batch.isEmpty { copied.add(try connection.copyIn(copy, rows: batch)) }
         }
-        let seconds = (ContinuousClock.now - started).benchSeconds
-        if let error = failure.value { throw BackOfficeError(.failure, "the import floor failed: \(error)") }
         try? setup.execute(script: "DROP TABLE bench_import_floor")
-        return BenchBaseline.Result(rows: copied.value, seconds: seconds)
+        return result
     }
 }
 
