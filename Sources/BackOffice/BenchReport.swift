@@ -105,13 +105,13 @@ public struct BenchReport: Codable, Sendable {
     }
 
     public struct Workers: Codable, Sendable {
-        /// VmHWM of each worker process (kB), sampled while it ran; empty for in-process workers.
+        /// VmHWM of each worker process (kB), sampled every 20 ms while it ran (a high-water mark:
+        /// only growth in a worker's last 20 ms could be missed); empty for in-process workers.
+        ///
+        /// Not getrusage(RUSAGE_CHILDREN): a child's ru_maxrss starts at its parent's resident set
+        /// (Linux keeps the high-water mark of the memory shared until exec), and it covers every
+        /// child of the process, the tests' own included.
         public var peakRSSKiB: [Int]
-        /// getrusage(RUSAGE_CHILDREN).ru_maxrss after they exited: the largest of any child (kB);
-        /// absent unless above the bench's own peak when it spawned them (a child's figure starts
-        /// at its parent's) and above any earlier child's (initdb, when the bench started the
-        /// cluster): present, it is a worker's peak that the sampling missed.
-        public var childrenMaxRSSKiB: Int?
         public var outcomes: [String: Int]
         public var emails: Int
         /// Due queue rows left after the workers stopped (0 when they drained the queue).
@@ -121,7 +121,6 @@ public struct BenchReport: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case outcomes, emails, dueLeft
             case peakRSSKiB = "peak_rss_kib"
-            case childrenMaxRSSKiB = "children_max_rss_kib"
         }
     }
 

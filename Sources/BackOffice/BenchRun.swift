@@ -105,10 +105,6 @@ public struct Bench {
         }
 
         progress("process with \(options.workers) workers")
-        // A child's ru_maxrss starts at its parent's resident set: spawning shares the parent's
-        // memory until exec, and Linux keeps that high-water mark. Only a figure above both this
-        // process's and earlier children's (initdb's bootstrap backend) is a worker's own.
-        let childrenRSSFloor = max(BenchWorkerSet.childrenMaxRSS(), BenchWorkerSet.ownMaxRSS())
         started = ContinuousClock.now
         cpuStart = cpuClock.read()
         walStart = wal.position()
@@ -143,14 +139,8 @@ public struct Bench {
                 .first?.decode(Int.self, "n") ?? 0
             return (emails, due)
         }
-        var childrenRSS: Int?
-        if case .processes = options.workerMode {
-            let after = BenchWorkerSet.childrenMaxRSS()
-            childrenRSS = after > childrenRSSFloor ? after : nil
-        }
         let workerReport = BenchReport.Workers(
-            peakRSSKiB: workers.peakRSSKiB.filter { $0 > 0 }, childrenMaxRSSKiB: childrenRSS, outcomes: outcomes,
-            emails: emails, dueLeft: dueLeft)
+            peakRSSKiB: workers.peakRSSKiB.filter { $0 > 0 }, outcomes: outcomes, emails: emails, dueLeft: dueLeft)
 
         progress("export \(emails) emails to a Maildir")
         started = ContinuousClock.now

@@ -140,18 +140,6 @@ final class BenchWorkerSet {
         }
         return nil
     }
-
-    /// The largest peak RSS of any waited-for child of this process, in kB (getrusage).
-    static func childrenMaxRSS() -> Int { maxRSS(RUSAGE_CHILDREN) }
-
-    /// This process's peak RSS, in kB (getrusage).
-    static func ownMaxRSS() -> Int { maxRSS(RUSAGE_SELF) }
-
-    private static func maxRSS(_ who: __rusage_who) -> Int {
-        var usage = rusage()
-        getrusage(__rusage_who_t(who.rawValue), &usage)
-        return usage.ru_maxrss
-    }
 }
 
 /// The first error of several threads.

@@ -83,18 +83,6 @@ struct BenchTests {
         #expect(report.importFloor == nil)
     }
 
-    /// A child's ru_maxrss starts at its parent's peak (spawning shares the parent's memory until
-    /// exec): `/bin/true` standing in for the workers, spawned once this process has grown by a
-    /// gigabyte, reached nothing of its own and must not be reported at this process's size.
-    @Test func aWorkersPeakIsNotTheBenchsOwn() throws {
-        let ballast = [UInt8](repeating: 1, count: 1 << 30)
-        var options = Self.tiny(5)
-        options.workerMode = .processes(executable: "/bin/true")
-        let report = try Bench(conninfo: try Fixture.migratedDatabase(), options: options, logger: Fixture.logger).run()
-        #expect(report.workers.childrenMaxRSSKiB == nil)
-        #expect(ballast.count == 1 << 30)  // alive until the children are spawned and counted
-    }
-
     /// The worker deletes its claimed rows in the transaction that locked them, not in a
     /// savepoint: a row locked by a transaction and deleted by its subtransaction gets a MultiXact
     /// for its xmax, PostgreSQL never marks its index entry dead, and every later claim visited
