@@ -161,7 +161,7 @@ public struct Bench {
                 try BenchBaseline(conninfo: conninfo).run(rows: decided, connections: options.workers, batchSize: options.batchSize)
             }
         }
-        if options.baseline, let importPhase = phases.first(where: { $0.name == "import" }), importPhase.count > 0 {
+        if options.baseline, importPhase.count > 0 {
             progress("import floor: the \(options.dossiers) lines copied bare, \(importConnections) connections")
             let batch = DossierImporter.defaultBatchSize
             importFloor = try speedLimit(
