@@ -64,6 +64,7 @@ public struct Bench {
         let cpuClock = BenchCPUClock(connection: connection)
         let wal = BenchWALMeter(connection: connection)
         let statements = BenchStatements.open(connection)
+        defer { statements?.close() }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }

@@ -9,6 +9,8 @@ import Postgres
 /// foreign-key checks they fired.
 struct BenchStatements {
     private let connection: Connection
+    /// Whether ``open(_:)`` created the extension, for ``close()`` to drop it.
+    private let createdExtension: Bool
 
     /// One statement's counters at a moment.
     struct Counters {
@@ -32,13 +34,18 @@ struct BenchStatements {
         if !existed {
             guard (try? connection.execute(script: "CREATE EXTENSION pg_stat_statements")) != nil else { return nil }
         }
-        let statements = BenchStatements(connection: connection)
+        let statements = BenchStatements(connection: connection, createdExtension: !existed)
         guard (try? statements.snapshot()) != nil else {
             // Created, but the module is not loaded: every read fails.
-            if !existed { try? connection.execute(script: "DROP EXTENSION pg_stat_statements") }
+            statements.close()
             return nil
         }
         return statements
+    }
+
+    /// Drops the extension if ``open(_:)`` created it: the database is left as the bench found it.
+    func close() {
+        if createdExtension { try? connection.execute(script: "DROP EXTENSION pg_stat_statements") }
     }
 
     /// The counters of every top-level statement of this database so far.

@@ -32,6 +32,20 @@ struct BenchStatementsTests {
         #expect(costliest.map(\.msPerItem) == costliest.map(\.msPerItem).sorted(by: >))
     }
 
+    /// The bench leaves the database as it found it: an extension it created goes, one it found stays.
+    @Test func anExtensionItCreatedGoesAndOneItFoundStays() throws {
+        let connection = try Fixture.connection(try Fixture.migratedDatabase())
+        defer { connection.close() }
+        func installed() throws -> Int? {
+            try connection.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'", as: Int.self)
+        }
+        try #require(BenchStatements.open(connection)).close()
+        #expect(try installed() == 0)
+        try connection.execute(script: "CREATE EXTENSION pg_stat_statements")
+        try #require(BenchStatements.open(connection)).close()
+        #expect(try installed() == 1)
+    }
+
     /// A role that may not create the extension gets no statistics, and the database no extension.
     @Test func withoutTheExtensionThereAreNoneAndNothingIsLeft() throws {
         let conninfo = try Fixture.migratedDatabase()
