@@ -95,6 +95,9 @@ public final class LocalCluster: Sendable {
             }
             if options.statementStatistics, binaries.hasLibrary("pg_stat_statements") {
                 settings["shared_preload_libraries"] = "pg_stat_statements"
+                // Room for every statement of a test run's hundreds of databases (an entry is
+                // kept per database), so that none is evicted while a benchmark reads it.
+                settings["pg_stat_statements.max"] = "20000"
             }
             settings.merge(options.extraSettings) { _, extra in extra }
             let arguments = ["-D", directory + "/data", "-p", "5432"]
