@@ -115,3 +115,25 @@ struct ProcessStat {
         reapedChildrenTicks = cutime + cstime
     }
 }
+
+/// How much WAL the server wrote during a phase: what its commits had to make durable, and the
+/// plainest measure of how much a phase asks of the database per item.
+struct BenchWALMeter {
+    let connection: Connection
+
+    /// The current WAL insert position, or `nil` where the server cannot tell (a standby).
+    func position() -> String? {
+        try? connection.query("SELECT pg_current_wal_insert_lsn()::text AS lsn").first?.decode(String.self, "lsn")
+    }
+
+    /// WAL bytes written from `start` to `end` (both from ``position()``), per item: everything
+    /// the server wrote meanwhile, as for the CPU (autovacuum, checkpoints' full-page images).
+    func bytesPerItem(from start: String?, to end: String?, items: Int) -> Double? {
+        guard let start, let end, items > 0,
+            let bytes = try? connection.query(
+                "SELECT pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn)::float8 AS bytes", [start, end]
+            ).first?.decode(Double.self, "bytes")
+        else { return nil }
+        return (bytes / Double(items)).rounded()
+    }
+}
