@@ -137,3 +137,39 @@ struct BenchWALMeter {
         return (bytes / Double(items)).rounded()
     }
 }
+
+/// What a phase is charged, read at its start and at its end: the CPU of each side, the WAL, and
+/// its costliest statements where the server keeps their statistics.
+struct BenchMeters {
+    let cpu: BenchCPUClock
+    let wal: BenchWALMeter
+    let statements: BenchStatements?
+
+    /// The meters' readings at one moment.
+    struct Mark {
+        var cpu: BenchCPUClock.Reading
+        var wal: String?
+        var statements: BenchStatements.Snapshot?
+    }
+
+    /// What a phase cost between two marks.
+    struct Costs {
+        var cpu: BenchReport.CPU
+        var walBytesPerItem: Double?
+        var statements: [BenchReport.StatementCost]?
+    }
+
+    func mark() throws -> Mark {
+        Mark(cpu: cpu.read(), wal: wal.position(), statements: try statements?.snapshot())
+    }
+
+    func costs(from start: Mark, to end: Mark, items: Int, client: BenchCPUClock.ClientSide) -> Costs {
+        var statementCosts: [BenchReport.StatementCost]?
+        if let before = start.statements, let after = end.statements {
+            statementCosts = BenchStatements.costliest(8, from: before, to: after, items: items)
+        }
+        return Costs(
+            cpu: end.cpu.since(start.cpu, items: items, client: client),
+            walBytesPerItem: wal.bytesPerItem(from: start.wal, to: end.wal, items: items), statements: statementCosts)
+    }
+}

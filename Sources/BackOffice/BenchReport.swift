@@ -50,13 +50,18 @@ public struct BenchReport: Codable, Sendable {
         /// pg_stat_statements cannot be read.
         public var statements: [StatementCost]?
 
-        init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil, walBytesPerItem: Double? = nil) {
+        init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil) {
             self.name = name
             self.count = count
             self.seconds = (seconds * 1000).rounded() / 1000
             self.rate = seconds > 0 ? (Double(count) / seconds).rounded() : 0
             self.cpu = cpu
-            self.walBytesPerItem = walBytesPerItem
+        }
+
+        init(_ name: String, count: Int, seconds: Double, costs: BenchMeters.Costs) {
+            self.init(name, count: count, seconds: seconds, cpu: costs.cpu)
+            walBytesPerItem = costs.walBytesPerItem
+            statements = costs.statements
         }
     }
 

@@ -61,10 +61,10 @@ public struct Bench {
                 .badInput, "the benchmark needs a database without dossiers (this one holds \(existing)); use a throw-away database")
         }
         let settings = try databaseSettings(connection)
-        let cpuClock = BenchCPUClock(connection: connection)
-        let wal = BenchWALMeter(connection: connection)
         let statements = BenchStatements.open(connection)
         defer { statements?.close() }
+        let meters = BenchMeters(
+            cpu: BenchCPUClock(connection: connection), wal: BenchWALMeter(connection: connection), statements: statements)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
@@ -88,17 +88,11 @@ public struct Bench {
         progress("import")
         let importConnections = 2
         started = ContinuousClock.now
-        var cpuStart = cpuClock.read()
-        var walStart = wal.position()
-        var statementsStart = try statements?.snapshot()
+        var phaseStart = try meters.mark()
         let imported = try administration.importDossiers(file: dossiersPath, connections: importConnections)
-        var importPhase = BenchReport.Phase(
+        let importPhase = BenchReport.Phase(
             "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
-            cpu: cpuClock.read().since(cpuStart, items: imported.accepted, client: .ownProcess),
-            walBytesPerItem: wal.bytesPerItem(from: walStart, to: wal.position(), items: imported.accepted))
-        if let statements, let statementsStart {
-            importPhase.statements = try statements.costliest(8, since: statementsStart, items: imported.accepted)
-        }
+            costs: meters.costs(from: phaseStart, to: try meters.mark(), items: imported.accepted, client: .ownProcess))
         phases.append(importPhase)
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
@@ -107,16 +101,13 @@ public struct Bench {
 
         progress("process with \(options.workers) workers")
         started = ContinuousClock.now
-        cpuStart = cpuClock.read()
-        walStart = wal.position()
-        statementsStart = try statements?.snapshot()
+        phaseStart = try meters.mark()
         let workers = try BenchWorkerSet.start(
             options.workers, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: true,
             templatesDirectory: options.templatesDirectory, logger: logger)
         try workers.wait()
         let processSeconds = (ContinuousClock.now - started).benchSeconds
-        let processCPU = cpuClock.read()
-        let processWAL = (start: walStart, end: wal.position())
+        let processEnd = try meters.mark()
         let outcomes = try database("cannot count the decisions") {
             var outcomes: [String: Int] = [:]
             for row in try connection.query("SELECT outcome::text AS outcome, count(*) AS n FROM decisions GROUP BY 1") {
@@ -126,13 +117,10 @@ public struct Bench {
         }
         let decided = outcomes.values.reduce(0, +)
         let workerSide: BenchCPUClock.ClientSide = if case .processes = options.workerMode { .waitedChildren } else { .ownProcess }
-        var processPhase = BenchReport.Phase(
-            "process", count: decided, seconds: processSeconds, cpu: processCPU.since(cpuStart, items: decided, client: workerSide),
-            walBytesPerItem: wal.bytesPerItem(from: processWAL.start, to: processWAL.end, items: decided))
-        if let statements, let statementsStart {
-            processPhase.statements = try statements.costliest(8, since: statementsStart, items: decided)
-        }
-        phases.append(processPhase)
+        phases.append(
+            .init(
+                "process", count: decided, seconds: processSeconds,
+                costs: meters.costs(from: phaseStart, to: processEnd, items: decided, client: workerSide)))
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =
@@ -157,7 +145,7 @@ public struct Bench {
                 method:
                     "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B ~4 KB outbox rows; DELETE; COMMIT",
                 connections: options.workers, batch: options.batchSize, productRate: Double(decided) / processSeconds,
-                cpuClock: cpuClock, wal: wal
+                meters: meters
             ) {
                 try BenchBaseline(conninfo: conninfo).run(rows: decided, connections: options.workers, batchSize: options.batchSize)
             }
@@ -167,7 +155,7 @@ public struct Bench {
             let batch = DossierImporter.defaultBatchSize
             importFloor = try speedLimit(
                 method: "COPY B lines as (line bigint PRIMARY KEY, content jsonb) per transaction; no contract check, no parts, no event, no queue row",
-                connections: importConnections, batch: batch, productRate: importPhase.rate, cpuClock: cpuClock, wal: wal
+                connections: importConnections, batch: batch, productRate: importPhase.rate, meters: meters
             ) {
                 try BenchImportFloor(conninfo: conninfo).run(file: dossiersPath, connections: importConnections, batchSize: batch)
             }
@@ -184,7 +172,7 @@ public struct Bench {
 
         var depth: BenchReport.Depth?
         if options.depthTest {
-            depth = try depthTest(administration: administration, generator: &generator, work: work.path, cpuClock: cpuClock)
+            depth = try depthTest(administration: administration, generator: &generator, work: work.path, cpuClock: meters.cpu)
         }
 
         return BenchReport(
@@ -197,20 +185,17 @@ public struct Bench {
 
     /// Runs a speed limit and sets it beside the product's rate for the same work.
     private func speedLimit(
-        method: String, connections: Int, batch: Int, productRate: Double, cpuClock: BenchCPUClock, wal: BenchWALMeter,
+        method: String, connections: Int, batch: Int, productRate: Double, meters: BenchMeters,
         _ run: () throws -> BenchBaseline.Result
     ) throws -> BenchReport.Baseline {
-        let cpuStart = cpuClock.read()
-        let walStart = wal.position()
+        let start = try meters.mark()
         let result = try run()
-        let walEnd = wal.position()
+        let costs = meters.costs(from: start, to: try meters.mark(), items: result.rows, client: .ownProcess)
         let rate = Double(result.rows) / result.seconds
         return BenchReport.Baseline(
             method: method, connections: connections, batch: batch, rows: result.rows,
             seconds: (result.seconds * 1000).rounded() / 1000, rate: rate.rounded(),
-            ratio: (productRate / rate * 1000).rounded() / 1000,
-            cpu: cpuClock.read().since(cpuStart, items: result.rows, client: .ownProcess),
-            walBytesPerItem: wal.bytesPerItem(from: walStart, to: walEnd, items: result.rows))
+            ratio: (productRate / rate * 1000).rounded() / 1000, cpu: costs.cpu, walBytesPerItem: costs.walBytesPerItem)
     }
 
     // MARK: - Latency

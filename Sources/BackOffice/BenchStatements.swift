@@ -66,9 +66,9 @@ struct BenchStatements {
         return counters
     }
 
-    /// The `count` statements that took the most time since `start`, per item of the phase.
-    func costliest(_ count: Int, since start: Snapshot, items: Int) throws -> [BenchReport.StatementCost] {
-        let spent = try snapshot().compactMap { id, now -> Counters? in
+    /// The `count` statements that took the most time between two snapshots, per item of the phase.
+    static func costliest(_ count: Int, from start: Snapshot, to end: Snapshot, items: Int) -> [BenchReport.StatementCost] {
+        let spent = end.compactMap { id, now -> Counters? in
             // A statement evicted and seen again counts from zero.
             let base = start[id].flatMap { $0.calls <= now.calls ? $0 : nil }
             let calls = now.calls - (base?.calls ?? 0)

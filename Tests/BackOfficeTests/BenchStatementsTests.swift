@@ -19,7 +19,7 @@ struct BenchStatementsTests {
         }
         try connection.query("SELECT count(*) FROM measured")
 
-        let costliest = try statements.costliest(5, since: start, items: 400)
+        let costliest = BenchStatements.costliest(5, from: start, to: try statements.snapshot(), items: 400)
         let insert = try #require(costliest.first { $0.query.hasPrefix("INSERT INTO measured") })
         // Only the four calls since the snapshot, and per item of the phase.
         #expect(insert.calls == 4)
