@@ -91,11 +91,13 @@ struct BenchTests {
     /// the rows deleted since the last vacuum again.
     @Test func aClaimDoesNotStepOverTheRowsDeletedBeforeIt() throws {
         let conninfo = try Fixture.migratedDatabase()
+        let connection = try Fixture.connection(conninfo)
+        defer { connection.close() }
+        // Only the scans may clear the deleted rows' entries here, not a vacuum.
+        try connection.execute(script: "ALTER TABLE dossier_queue SET (autovacuum_enabled = off)")
         var options = Self.tiny(300)
         options.batchSize = 100
         _ = try Bench(conninfo: conninfo, options: options, logger: Fixture.logger).run()
-        let connection = try Fixture.connection(conninfo)
-        defer { connection.close() }
         func claimBuffers() throws -> Int {
             let plan = try #require(
                 try connection.scalar(
@@ -106,10 +108,18 @@ struct BenchTests {
             let root = try #require(try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]])
             return try #require((root.first?["Plan"] as? [String: Any])?["Shared Hit Blocks"] as? Int)
         }
-        _ = try claimBuffers()  // the first scan after the deletes marks what it can dead
-        // 72 buffer accesses with the deletes in the claiming transaction, 149 with them in a
-        // savepoint (the same 300 rows, seeded), however many scans follow.
-        #expect(try claimBuffers() < 100)
+        // A scan marks an entry dead once no transaction still needs its row; while one does
+        // (in the test run, other tests' work on the same cluster was seen to hold it back), every scan
+        // visits all 300. 72 buffer accesses once they are marked with the deletes in the
+        // claiming transaction; 149 with them in a savepoint, however many scans follow and
+        // however long one waits.
+        var buffers = try claimBuffers()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while buffers >= 100, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            buffers = try claimBuffers()
+        }
+        #expect(buffers < 100)
     }
 
     @Test func aTinyDepthTestProcessesTheSameNumberAtBothDepths() throws {
