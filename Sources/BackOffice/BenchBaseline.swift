@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Each of `connections` threads loops over transactions of: claim `batchSize` rows with
 /// `SELECT … FOR UPDATE SKIP LOCKED LIMIT B`, one decision row per claimed row, one ~4 KB outbox row
-/// per claimed row (sent over the wire, as the worker sends its rendered emails), delete the claimed
+/// per claimed row (sent over the wire as the worker sends its rendered emails: a `bytea[]` in
+/// binary, which the server takes without parsing a character of it), delete the claimed
 /// rows, commit. No JSON, no rules, no rendering: what is left is libpq, the network and the
 /// database's own work (WAL, fsync at commit, index upkeep), which the product pays too.
 struct BenchBaseline {
@@ -39,7 +40,7 @@ struct BenchBaseline {
                     CREATE TABLE bench_baseline_outbox (
                         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                         dossier_id bigint NOT NULL,
-                        message text NOT NULL,
+                        message bytea NOT NULL,
                         created_at timestamptz NOT NULL DEFAULT now());
                     """)
             try setup.query("INSERT INTO bench_baseline_queue (dossier_id) SELECT g FROM generate_series(1, $1::int) g", [rows])
@@ -47,7 +48,7 @@ struct BenchBaseline {
         }
         let result = try Self.timed(conninfo, connections: connections, name: "the plain-SQL baseline") { connection, index, moved in
             // A message the size of a rendered email, different for each consumer.
-            let body = String(repeating: "Bonjour, votre dossier a été traité. \(index) ", count: 90)
+            let body = Array(String(repeating: "Bonjour, votre dossier a été traité. \(index) ", count: 90).utf8)
             while true {
                 let claimed = try connection.transaction { connection -> Int in
                     let ids = try connection.query(
@@ -59,8 +60,8 @@ struct BenchBaseline {
                         "INSERT INTO bench_baseline_decisions (dossier_id, outcome) SELECT unnest($1::bigint[]), 'validated'",
                         [ids])
                     try connection.query(
-                        "INSERT INTO bench_baseline_outbox (dossier_id, message) SELECT * FROM unnest($1::bigint[], $2::text[])",
-                        [ids, ids.map { "\($0) \(body)" }])
+                        "INSERT INTO bench_baseline_outbox (dossier_id, message) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+                        [ids, PostgresByteaArray(ids.map { Array("\($0) ".utf8) + body })])
                     try connection.query("DELETE FROM bench_baseline_queue WHERE id = ANY($1::bigint[])", [ids])
                     return ids.count
                 }
