@@ -62,19 +62,20 @@ enum CLI {
     }
 }
 
-/// A running `eticket` process; its output goes to temporary files (no pipe to drain).
+/// A running `eticket` process (or another `executable`); its output goes to temporary files (no
+/// pipe to drain).
 final class Child: @unchecked Sendable {
     let process = Process()
     let directory: URL
     let started = ContinuousClock.now
 
     /// - Parameter environment: variables added to ``CLI/environment`` for this process.
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String = CLI.binary) throws {
         directory = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("stdout").path, contents: nil)
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = CLI.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice

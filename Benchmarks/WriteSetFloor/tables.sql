@@ -1,0 +1,64 @@
+-- The least any implementation of eticket's processing and import must write, in bare tables (a
+-- primary key, the one index each read needs, no foreign key, check, trigger or policy), filled
+-- from what `eticket bench` wrote: the same dossiers, outcomes, rights and rendered emails.
+-- Run by run.sh on the database a bench run left; nothing here touches eticket's own tables.
+
+CREATE TABLE floor_outcome (dossier_id bigint PRIMARY KEY, outcome text NOT NULL, findings jsonb NOT NULL, final_state text NOT NULL);
+CREATE TABLE floor_rights_source (dossier_id bigint NOT NULL, child_id bigint NOT NULL, structure_id bigint NOT NULL,
+    service_id bigint NOT NULL, period_id bigint NOT NULL);
+CREATE INDEX ON floor_rights_source (dossier_id);
+CREATE TABLE floor_emails_source (dossier_id bigint NOT NULL, structure_id bigint NOT NULL, kind text NOT NULL, message_id text NOT NULL,
+    sender text NOT NULL, recipient text NOT NULL, subject text NOT NULL, message bytea NOT NULL);
+CREATE INDEX ON floor_emails_source (dossier_id);
+
+-- A dossier validated with its planning open ends in planning_open: one state change, not two.
+INSERT INTO floor_outcome
+SELECT d.dossier_id, d.outcome::text, d.findings,
+       CASE WHEN EXISTS (SELECT 1 FROM reservation_rights r WHERE r.dossier_id = d.dossier_id) THEN 'planning_open' ELSE d.outcome::text END
+FROM decisions d;
+INSERT INTO floor_rights_source SELECT dossier_id, child_id, structure_id, service_id, period_id FROM reservation_rights;
+INSERT INTO floor_emails_source SELECT dossier_id, structure_id, kind::text, message_id, sender, recipient, subject, message FROM email_outbox;
+
+-- Processing: the queue, the dossiers (their content included), and what a batch writes.
+CREATE TABLE floor_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
+    run_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX floor_queue_due ON floor_queue (run_at, id);
+CREATE TABLE floor_dossiers (id bigint PRIMARY KEY, structure_id bigint NOT NULL, version int NOT NULL, state text NOT NULL,
+    content jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_decisions (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, outcome text NOT NULL,
+    findings jsonb NOT NULL, content_sha256 text NOT NULL, decided_by text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_rights (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, child_id bigint NOT NULL, dossier_id bigint NOT NULL,
+    structure_id bigint NOT NULL, service_id bigint NOT NULL, period_id bigint NOT NULL, opened_by text NOT NULL,
+    opened_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, structure_id bigint NOT NULL,
+    kind text NOT NULL, message_id text NOT NULL, sender text NOT NULL, recipient text NOT NULL, subject text NOT NULL,
+    message bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, from_state text,
+    to_state text NOT NULL, actor text NOT NULL, occurred_at timestamptz NOT NULL DEFAULT now());
+
+-- The issue's plain-SQL loop, in the same driver.
+CREATE TABLE floor_loop_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
+    run_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX floor_loop_queue_due ON floor_loop_queue (run_at, id);
+CREATE TABLE floor_loop_decisions (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
+    outcome text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_loop_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
+    message text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+
+-- Import: the dossier row and its parts as rows, each part table with its primary key and the
+-- index that finds a dossier's parts; and the bare lines, the import's own floor.
+CREATE TABLE floor_import_dossiers (id bigint PRIMARY KEY, structure_id bigint NOT NULL, account_id bigint NOT NULL,
+    external_id text NOT NULL, version int NOT NULL, state text NOT NULL, confirmed boolean NOT NULL, submitted_at timestamptz,
+    content jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE floor_import_children (LIKE children INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
+CREATE TABLE floor_import_guardians (LIKE guardians INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
+CREATE TABLE floor_import_trusted_persons (LIKE trusted_persons INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
+CREATE TABLE floor_import_documents (LIKE documents INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
+CREATE INDEX ON floor_import_children (dossier_id);
+CREATE INDEX ON floor_import_guardians (dossier_id);
+CREATE INDEX ON floor_import_trusted_persons (dossier_id);
+CREATE INDEX ON floor_import_documents (dossier_id);
+CREATE TABLE floor_import_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
+    run_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON floor_import_queue (run_at, id);
+CREATE TABLE floor_import_lines (line bigint PRIMARY KEY, content jsonb NOT NULL);

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// `Benchmarks/WriteSetFloor/run.sh` replays in bare tables what the product wrote, reading
+/// eticket's tables by name and column: a schema change that breaks it fails here rather than in
+/// the next measurement. Its rates are printed, not asserted (speed lives in benchmarks).
+@Suite struct WriteSetFloorTests {
+    static let script = CLI.root.appendingPathComponent("Benchmarks/WriteSetFloor/run.sh").path
+
+    @Test func everyMeasurementMovesTheWholeRun() throws {
+        let result = try Child([Self.script, "4000", "1"], environment: ["ETICKET": CLI.binary], executable: "/bin/bash")
+            .wait(timeout: 600)
+        try #require(result.status == 0, "run.sh exited \(result.status): \(result.stderr.suffix(2000))")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        for measurement in [
+            "loop", "write-set", "write-set-audited", "import: bare-lines", "import: dossier-and-queue", "import: parts-as-rows",
+        ] {
+            let line = lines.first { $0.hasPrefix(measurement + " ") }
+            let fields = line?.dropFirst(measurement.count).split(separator: " ") ?? []
+            // "<rate> /s <WAL bytes> B"; the script itself fails when a run leaves rows behind.
+            #expect(fields.count == 4 && (Int(fields[0]) ?? 0) > 0 && (Int(fields[2]) ?? 0) > 0, "\(measurement): \(line ?? "missing")")
+        }
+        #expect(lines.contains { $0.hasPrefix("process ") && $0.hasSuffix("(eticket bench)") }, "\(result.stdout)")
+    }
+
+    @Test func aCountThatDoesNotSplitIntoBatchesIsRefusedBeforeAnythingStarts() throws {
+        let result = try Child([Self.script, "5000"], environment: ["ETICKET": CLI.binary], executable: "/bin/bash")
+            .wait(timeout: 30)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("DOSSIERS must be a multiple of 4,000"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+}
