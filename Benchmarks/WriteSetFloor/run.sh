@@ -107,6 +107,7 @@ for ((round = 1; round <= rounds; round++)); do
     processing loop
     processing write-set
     processing write-set-audited
+    processing write-set-narrow
     import bare-lines
     import dossier-and-queue
     import parts-as-rows

@@ -13,7 +13,7 @@ import Testing
         try #require(result.status == 0, "run.sh exited \(result.status): \(result.stderr.suffix(2000))")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         for measurement in [
-            "loop", "write-set", "write-set-audited", "import: bare-lines", "import: dossier-and-queue", "import: parts-as-rows",
+            "loop", "write-set", "write-set-audited", "write-set-narrow", "import: bare-lines", "import: dossier-and-queue", "import: parts-as-rows",
         ] {
             let line = lines.first { $0.hasPrefix(measurement + " ") }
             let fields = line?.dropFirst(measurement.count).split(separator: " ") ?? []
