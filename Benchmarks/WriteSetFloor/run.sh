@@ -5,24 +5,31 @@
 #
 #   Benchmarks/WriteSetFloor/run.sh [DOSSIERS [ROUNDS]]      (defaults: 20000 dossiers, 2 rounds)
 #
-# Needs a release build (`swift build -c release`), PostgreSQL 15's server binaries and pgbench.
-# Every figure is dossiers (or rows) per second, wall clock, 2 connections, batches of 100 for the
-# processing and 2,000 for the import; WAL is bytes per dossier.
+# Needs a release build (`swift build -c release`; ETICKET names another binary), PostgreSQL's
+# server binaries with pgbench (the newest /usr/lib/postgresql/*/bin, or ETICKET_PG_BIN), psql and
+# python3. Every figure is dossiers (or rows) per second, wall clock, 2 connections, batches of 100
+# for the processing and 2,000 for the import; WAL is bytes per dossier.
 set -euo pipefail
+export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
 eticket=${ETICKET:-$here/../../.build/release/eticket}
 dossiers=${1:-20000}
 rounds=${2:-2}
-bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
-[ -x "$eticket" ] || { echo "no $eticket: run swift build -c release first" >&2; exit 1; }
-[ -x "$bin/pgbench" ] || { echo "no pgbench in $bin (set PG_BIN)" >&2; exit 1; }
-(( dossiers % 4000 == 0 )) || { echo "DOSSIERS must be a multiple of 4,000 (two connections, batches of 2,000)" >&2; exit 1; }
+
+fail() { echo "run.sh: $*" >&2; exit 1; }
+[[ $dossiers =~ ^[0-9]+$ ]] && ((dossiers > 0 && dossiers % 4000 == 0)) ||
+    fail "DOSSIERS must be a positive multiple of 4,000 (two connections, batches of 2,000), not '$dossiers'"
+[[ $rounds =~ ^[0-9]+$ ]] && ((rounds > 0)) || fail "ROUNDS must be a positive number, not '$rounds'"
+bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+[ -x "$eticket" ] || fail "no $eticket: run swift build -c release first, or set ETICKET"
+[ -x "$bin/pgbench" ] && [ -x "$bin/initdb" ] || fail "no initdb and pgbench in '$bin' (set ETICKET_PG_BIN)"
+command -v psql >/dev/null && command -v python3 >/dev/null || fail "needs psql and python3"
 
 work=$(mktemp -d /tmp/eticket-write-set.XXXXXX)
 as_server=()
-if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chown postgres "$work"; fi
 stop() { "${as_server[@]}" "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap stop EXIT
+if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chown postgres "$work"; fi
 "${as_server[@]}" mkdir "$work/sock" "$work/data"
 "${as_server[@]}" "$bin/initdb" -D "$work/data" -U postgres --auth=trust >/dev/null
 "${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\n\" '$work/sock' >> '$work/data/postgresql.conf'"
@@ -32,70 +39,89 @@ psql -h "$work/sock" -U postgres -d postgres -X -qc "CREATE DATABASE floor"
 url="host=$work/sock user=postgres dbname=floor"
 
 echo "… eticket bench on $dossiers dossiers, to fill the database with what the product writes" >&2
-"$eticket" db migrate --database-url "$url" >/dev/null 2>&1
+"$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
 "$eticket" bench --dossiers "$dossiers" --latency-samples 0 --no-baseline --database-url "$url" --format json > "$work/bench.json"
 sql -f "$here/tables.sql"
-mkdir "$work/lines"
+count() { sql -Atc "SELECT count(*) FROM $1"; }
+[ "$(count floor_outcome)" = "$dossiers" ] && [ "$(count floor_emails_source)" -gt 0 ] && [ "$(count floor_rights_source)" -gt 0 ] ||
+    fail "the bench left no decision for every dossier, or no email or right to replay"
+
+echo "… the import's lines, in chunks of 2,000" >&2
+lines=$work/lines
+mkdir "$lines"
+parts=(children guardians trusted_persons documents)
+declare -A part_columns
+for part in "${parts[@]}"; do
+    part_columns[$part]=$(sql -Atc "SELECT string_agg(column_name, ', ' ORDER BY ordinal_position)
+                                    FROM information_schema.columns WHERE table_name = '$part' AND column_name <> 'id'")
+done
 chunks=$((dossiers / 2000))
 for ((k = 0; k < chunks; k++)); do
     range="BETWEEN $((k * 2000 + 1)) AND $((k * 2000 + 2000))"
-    sql -c "\\copy (SELECT id, structure_id, account_id, external_id, version, state, confirmed, submitted_at, content FROM dossiers WHERE id $range ORDER BY id) TO '$work/lines/dossiers$k'"
-    sql -c "\\copy (SELECT id, content FROM dossiers WHERE id $range ORDER BY id) TO '$work/lines/lines$k'"
-    sql -c "\\copy (SELECT id FROM dossiers WHERE id $range ORDER BY id) TO '$work/lines/queue$k'"
-    for part in children guardians trusted_persons documents; do
-        columns=$(sql -Atc "SELECT string_agg(column_name, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = '$part' AND column_name <> 'id'")
-        echo "$columns" > "$work/lines/$part.columns"
-        sql -c "\\copy (SELECT $columns FROM $part WHERE dossier_id $range ORDER BY id) TO '$work/lines/$part$k'"
+    sql -c "\\copy (SELECT id, structure_id, account_id, external_id, version, state, confirmed, submitted_at, content FROM dossiers WHERE id $range ORDER BY id) TO '$lines/dossiers$k'"
+    sql -c "\\copy (SELECT id, content FROM dossiers WHERE id $range ORDER BY id) TO '$lines/lines$k'"
+    sql -c "\\copy (SELECT id FROM dossiers WHERE id $range ORDER BY id) TO '$lines/queue$k'"
+    for part in "${parts[@]}"; do
+        sql -c "\\copy (SELECT ${part_columns[$part]} FROM $part WHERE dossier_id $range ORDER BY id) TO '$lines/$part$k'"
     done
 done
+part_rows=$(sql -Atc "SELECT (SELECT count(*) FROM children) + (SELECT count(*) FROM guardians)
+                             + (SELECT count(*) FROM trusted_persons) + (SELECT count(*) FROM documents)")
 
 wal() { sql -Atc "SELECT pg_current_wal_insert_lsn()"; }
-per_item() { sql -Atc "SELECT round(pg_wal_lsn_diff('$2', '$1') / $dossiers)"; }
+wal_per_dossier() { sql -Atc "SELECT round(pg_wal_lsn_diff('$2', '$1') / $dossiers)"; }
+report() { python3 -c "print('%-40s %8.0f /s %7s B' % ('$1', $2, '$3'))"; }
 
-# One pgbench run of SCRIPT: 2 clients, batches of 100, the whole queue.
+# One pgbench run of SCRIPT over the whole queue: 2 clients, batches of 100.
 processing() {
+    local script=$1 before after tps
     sql -f "$here/reset-processing.sql"
-    local before after tps
     before=$(wal)
-    "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$here/$1.sql" floor > "$work/pgbench.out" 2>&1 ||
-        { echo "pgbench $1.sql failed:" >&2; grep -i error "$work/pgbench.out" >&2; exit 1; }
-    tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")
+    "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$here/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
+        { tail -5 "$work/pgbench.out" >&2; fail "pgbench $script.sql failed"; }
     after=$(wal)
-    # The reset filled both queues and each script drains its own: one queue's worth must be left.
-    left=$(sql -Atc "SELECT (SELECT count(*) FROM floor_queue) + (SELECT count(*) FROM floor_loop_queue) - $dossiers")
-    [ -n "$tps" ] && [ "$left" = 0 ] || { echo "$1.sql did not drain its queue ($left rows left)" >&2; exit 1; }
-    printf '%-40s %8.0f /s %7s B\n' "$1" "$(python3 -c "print($tps * 100)")" "$(per_item "$before" "$after")"
+    tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")
+    if [ "$script" = loop ]; then
+        [ "$(count floor_loop_queue)" = 0 ] && [ "$(count floor_loop_decisions)" = "$dossiers" ] && [ "$(count floor_loop_outbox)" = "$dossiers" ] ||
+            fail "loop.sql did not move every row"
+    else
+        [ "$(count floor_queue)" = 0 ] && [ "$(count floor_decisions)" = "$dossiers" ] &&
+            [ "$(count floor_outbox)" = "$(count floor_emails_source)" ] && [ "$(count floor_rights)" = "$(count floor_rights_source)" ] ||
+            fail "$script.sql did not replay every dossier's decision, emails and rights"
+    fi
+    report "$script" "$tps * 100" "$(wal_per_dossier "$before" "$after")"
 }
 
 # The import's COPYs for chunk K: the bare lines, the dossier and its queue row, or that and the parts as rows.
 copies() {
-    local k=$1 lines=$work/lines
+    local k=$1 shape=$2
     echo "BEGIN;"
-    case $2 in
-    bare-lines) echo "\\copy floor_import_lines FROM '$lines/lines$k'" ;;
-    *)
+    if [ "$shape" = bare-lines ]; then
+        echo "\\copy floor_import_lines FROM '$lines/lines$k'"
+    else
         echo "\\copy floor_import_dossiers (id, structure_id, account_id, external_id, version, state, confirmed, submitted_at, content) FROM '$lines/dossiers$k'"
         echo "\\copy floor_import_queue (dossier_id) FROM '$lines/queue$k'"
-        if [ "$2" = parts-as-rows ]; then
-            for part in children guardians trusted_persons documents; do
-                echo "\\copy floor_import_$part ($(cat "$lines/$part.columns")) FROM '$lines/$part$k'"
-            done
-        fi ;;
-    esac
+        if [ "$shape" = parts-as-rows ]; then
+            for part in "${parts[@]}"; do echo "\\copy floor_import_$part (${part_columns[$part]}) FROM '$lines/$part$k'"; done
+        fi
+    fi
     echo "COMMIT;"
 }
 import() {
+    local shape=$1 before after start end even odd stored expected_parts=0
     sql -c "TRUNCATE floor_import_dossiers, floor_import_children, floor_import_guardians, floor_import_trusted_persons,
                      floor_import_documents, floor_import_queue, floor_import_lines" -c "CHECKPOINT"
-    local before after start end
     before=$(wal); start=$(date +%s.%N)
-    (for ((k = 0; k < chunks; k += 2)); do copies $k "$1"; done | sql) &
-    (for ((k = 1; k < chunks; k += 2)); do copies $k "$1"; done | sql) &
-    wait
+    (for ((k = 0; k < chunks; k += 2)); do copies $k "$shape"; done | sql) & even=$!
+    (for ((k = 1; k < chunks; k += 2)); do copies $k "$shape"; done | sql) & odd=$!
+    wait $even && wait $odd || fail "import $shape: a COPY failed"
     end=$(date +%s.%N); after=$(wal)
-    stored=$(sql -Atc "SELECT (SELECT count(*) FROM floor_import_dossiers) + (SELECT count(*) FROM floor_import_lines)")
-    [ "$stored" = "$dossiers" ] || { echo "import $1 stored $stored of $dossiers dossiers" >&2; exit 1; }
-    printf '%-40s %8.0f /s %7s B\n' "import: $1" "$(python3 -c "print($dossiers / ($end - $start))")" "$(per_item "$before" "$after")"
+    [ "$shape" = parts-as-rows ] && expected_parts=$part_rows
+    stored=$(sql -Atc "SELECT (SELECT count(*) FROM floor_import_dossiers) + (SELECT count(*) FROM floor_import_lines)
+                              || ' ' || ((SELECT count(*) FROM floor_import_children) + (SELECT count(*) FROM floor_import_guardians)
+                                         + (SELECT count(*) FROM floor_import_trusted_persons) + (SELECT count(*) FROM floor_import_documents))")
+    [ "$stored" = "$dossiers $expected_parts" ] || fail "import $shape stored $stored (dossiers, part rows), not $dossiers $expected_parts"
+    report "import: $shape" "$dossiers / ($end - $start)" "$(wal_per_dossier "$before" "$after")"
 }
 
 python3 -c "
@@ -104,11 +130,6 @@ for p in r['phases']:
     if p['name'] in ('import', 'process'): print('%-40s %8d /s %7s B  (eticket bench)' % (p['name'], p['rate'], p.get('wal_bytes_per_item', '')))"
 for ((round = 1; round <= rounds; round++)); do
     echo "round $round"
-    processing loop
-    processing write-set
-    processing write-set-audited
-    processing write-set-narrow
-    import bare-lines
-    import dossier-and-queue
-    import parts-as-rows
+    for script in loop write-set write-set-audited write-set-narrow; do processing $script; done
+    for shape in bare-lines dossier-and-queue parts-as-rows; do import $shape; done
 done

@@ -32,9 +32,10 @@ CREATE TABLE floor_decisions (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY
 CREATE TABLE floor_rights (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, child_id bigint NOT NULL, dossier_id bigint NOT NULL,
     structure_id bigint NOT NULL, service_id bigint NOT NULL, period_id bigint NOT NULL, opened_by text NOT NULL,
     opened_at timestamptz NOT NULL DEFAULT now());
+-- lz4, as email_outbox.message (migration 009): the floor compresses the emails as the product does.
 CREATE TABLE floor_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, structure_id bigint NOT NULL,
     kind text NOT NULL, message_id text NOT NULL, sender text NOT NULL, recipient text NOT NULL, subject text NOT NULL,
-    message bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+    message bytea COMPRESSION lz4 NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE floor_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, from_state text,
     to_state text NOT NULL, actor text NOT NULL, occurred_at timestamptz NOT NULL DEFAULT now());
 

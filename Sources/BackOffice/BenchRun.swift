@@ -139,6 +139,11 @@ public struct Bench {
 
         var baseline: BenchReport.Baseline?
         var importFloor: BenchReport.Baseline?
+        if options.baseline {
+            // A limit is the most the server can do: the phases' aftermath is theirs, not its.
+            progress("speed limits: VACUUM and CHECKPOINT first")
+            if let note = try settle(connection, before: "the speed limits") { notes.append(note) }
+        }
         if options.baseline, decided > 0 {
             progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
             baseline = try speedLimit(
@@ -165,7 +170,7 @@ public struct Bench {
         var latency: BenchReport.Latency?
         if options.latencySamples > 0 {
             progress("idle-queue latency: VACUUM and CHECKPOINT, then \(options.latencySamples) single imports")
-            if let note = try settle(connection) { notes.append(note) }
+            if let note = try settle(connection, before: "the latency samples") { notes.append(note) }
             latency = try measureLatency(
                 administration: administration, work: work.path, commitTimestamps: settings.trackCommitTimestamp == "on")
         }
@@ -200,21 +205,22 @@ public struct Bench {
 
     // MARK: - Latency
 
-    /// Lets the earlier phases' aftermath pass before the latency is measured on an idle queue:
-    /// autovacuum working through the tables they grew, and the checkpoint writing out their dirty
-    /// pages, made a commit's WAL flush wait tens of milliseconds (p50 from 12 to 50 ms in some runs
-    /// of 100,000, by whichever of them overlapped the samples).
+    /// Lets the earlier phases' aftermath pass before a measurement: autovacuum working through the
+    /// tables they grew, and the checkpoint writing out their dirty pages, made a commit's WAL flush
+    /// wait tens of milliseconds (the latency's p50 from 12 to 50 ms in some runs of 100,000) and
+    /// slowed the plain-SQL loop run after 100,000 dossiers to half its rate on a fresh database.
     ///
+    /// - Parameter measurement: what comes next, for the errors and the note.
     /// - Returns: a note when the role may not checkpoint (then the flush may still overlap).
-    private func settle(_ connection: Connection) throws -> String? {
-        try database("cannot vacuum before the latency samples") { try connection.execute(script: "VACUUM ANALYZE") }
+    private func settle(_ connection: Connection, before measurement: String) throws -> String? {
+        try database("cannot vacuum before \(measurement)") { try connection.execute(script: "VACUUM ANALYZE") }
         do {
             try connection.execute(script: "CHECKPOINT")
             return nil
         } catch where error.sqlState == "42501" {
-            return "no CHECKPOINT before the latency samples (the role may not: pg_checkpoint or superuser)"
+            return "no CHECKPOINT before \(measurement) (the role may not: pg_checkpoint or superuser)"
         } catch {
-            throw BackOfficeError(error, doing: "cannot checkpoint before the latency samples")
+            throw BackOfficeError(error, doing: "cannot checkpoint before \(measurement)")
         }
     }
 

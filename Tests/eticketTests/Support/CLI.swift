@@ -99,7 +99,8 @@ final class Child: @unchecked Sendable {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
         if process.isRunning {
-            Issue.record("eticket \(process.arguments?.joined(separator: " ") ?? "") still running after \(timeout) s: killed")
+            let command = ([process.executableURL?.lastPathComponent ?? "eticket"] + (process.arguments ?? [])).joined(separator: " ")
+            Issue.record("\(command) still running after \(timeout) s: killed")
             kill()
         }
         process.waitUntilExit()
