@@ -7,8 +7,8 @@
 #
 # Needs a release build (`swift build -c release`; ETICKET names another binary), PostgreSQL's
 # server binaries with pgbench (the newest /usr/lib/postgresql/*/bin, or ETICKET_PG_BIN), psql and
-# python3. Every figure is dossiers (or rows) per second, wall clock, 2 connections, batches of 100
-# for the processing and 2,000 for the import; WAL is bytes per dossier.
+# python3. Every line: dossiers (or rows) per second, wall clock, 2 connections, batches of 100 for
+# the processing and 2,000 for the import; then the WAL written and the server's CPU, per dossier.
 set -euo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,16 +70,28 @@ part_rows=$(sql -Atc "SELECT (SELECT count(*) FROM children) + (SELECT count(*) 
 
 wal() { sql -Atc "SELECT pg_current_wal_insert_lsn()"; }
 wal_per_dossier() { sql -Atc "SELECT round(pg_wal_lsn_diff('$2', '$1') / $dossiers)"; }
-report() { python3 -c "print('%-40s %8.0f /s %7s B' % ('$1', $2, '$3'))"; }
+# The server's CPU in clock ticks: the postmaster, the children it has reaped (a finished session's
+# backend) and the live ones. Read a moment after the clients finish, so that their backends have
+# been reaped rather than caught half-way.
+server_ticks() {
+    local postmaster
+    sleep 0.5
+    postmaster=$(head -1 "$work/data/postmaster.pid")
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat"
+      for child in $(pgrep -P "$postmaster"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true; done
+    } | awk -v hz="$(getconf CLK_TCK)" '{ticks += $1} END {print ticks * 1000 / hz}'
+}
+cpu_per_dossier() { python3 -c "print('%.3f' % (($2 - $1) / $dossiers))"; }
+report() { python3 -c "print('%-40s %8.0f /s %7s B %7s ms' % ('$1', $2, '$3', '$4'))"; }
 
 # One pgbench run of SCRIPT over the whole queue: 2 clients, batches of 100.
 processing() {
-    local script=$1 before after tps
+    local script=$1 before after tps cpu_before cpu_after
     sql -f "$here/reset-processing.sql"
-    before=$(wal)
+    cpu_before=$(server_ticks); before=$(wal)
     "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$here/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
         { tail -5 "$work/pgbench.out" >&2; fail "pgbench $script.sql failed"; }
-    after=$(wal)
+    cpu_after=$(server_ticks); after=$(wal)
     tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")
     if [ "$script" = loop ]; then
         [ "$(count floor_loop_queue)" = 0 ] && [ "$(count floor_loop_decisions)" = "$dossiers" ] && [ "$(count floor_loop_outbox)" = "$dossiers" ] ||
@@ -89,7 +101,7 @@ processing() {
             [ "$(count floor_outbox)" = "$(count floor_emails_source)" ] && [ "$(count floor_rights)" = "$(count floor_rights_source)" ] ||
             fail "$script.sql did not replay every dossier's decision, emails and rights"
     fi
-    report "$script" "$tps * 100" "$(wal_per_dossier "$before" "$after")"
+    report "$script" "$tps * 100" "$(wal_per_dossier "$before" "$after")" "$(cpu_per_dossier "$cpu_before" "$cpu_after")"
 }
 
 # The import's COPYs for chunk K: the bare lines, the dossier and its queue row, or that and the parts as rows.
@@ -108,26 +120,27 @@ copies() {
     echo "COMMIT;"
 }
 import() {
-    local shape=$1 before after start end even odd stored expected_parts=0
+    local shape=$1 before after start end even odd stored expected_parts=0 cpu_before cpu_after
     sql -c "TRUNCATE floor_import_dossiers, floor_import_children, floor_import_guardians, floor_import_trusted_persons,
                      floor_import_documents, floor_import_queue, floor_import_lines" -c "CHECKPOINT"
-    before=$(wal); start=$(date +%s.%N)
+    cpu_before=$(server_ticks); before=$(wal); start=$(date +%s.%N)
     (for ((k = 0; k < chunks; k += 2)); do copies $k "$shape"; done | sql) & even=$!
     (for ((k = 1; k < chunks; k += 2)); do copies $k "$shape"; done | sql) & odd=$!
     wait $even && wait $odd || fail "import $shape: a COPY failed"
-    end=$(date +%s.%N); after=$(wal)
+    end=$(date +%s.%N); after=$(wal); cpu_after=$(server_ticks)
     [ "$shape" = parts-as-rows ] && expected_parts=$part_rows
     stored=$(sql -Atc "SELECT (SELECT count(*) FROM floor_import_dossiers) + (SELECT count(*) FROM floor_import_lines)
                               || ' ' || ((SELECT count(*) FROM floor_import_children) + (SELECT count(*) FROM floor_import_guardians)
                                          + (SELECT count(*) FROM floor_import_trusted_persons) + (SELECT count(*) FROM floor_import_documents))")
     [ "$stored" = "$dossiers $expected_parts" ] || fail "import $shape stored $stored (dossiers, part rows), not $dossiers $expected_parts"
-    report "import: $shape" "$dossiers / ($end - $start)" "$(wal_per_dossier "$before" "$after")"
+    report "import: $shape" "$dossiers / ($end - $start)" "$(wal_per_dossier "$before" "$after")" "$(cpu_per_dossier "$cpu_before" "$cpu_after")"
 }
 
 python3 -c "
 import json; r = json.load(open('$work/bench.json'))
 for p in r['phases']:
-    if p['name'] in ('import', 'process'): print('%-40s %8d /s %7s B  (eticket bench)' % (p['name'], p['rate'], p.get('wal_bytes_per_item', '')))"
+    if p['name'] in ('import', 'process'):
+        print('%-40s %8d /s %7s B %7.3f ms  (eticket bench)' % (p['name'], p['rate'], p['wal_bytes_per_item'], p['cpu']['server_ms_per_item']))"
 for ((round = 1; round <= rounds; round++)); do
     echo "round $round"
     for script in loop write-set write-set-audited write-set-narrow; do processing $script; done

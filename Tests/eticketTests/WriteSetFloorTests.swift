@@ -17,9 +17,10 @@ import Testing
         ] {
             let line = lines.first { $0.hasPrefix(measurement + " ") }
             let fields = line?.dropFirst(measurement.count).split(separator: " ") ?? []
-            // "<rate> /s <WAL bytes> B". The script itself fails when a replay leaves a row behind
-            // or misses a decision, an email, a right or a part row.
-            #expect(fields.count == 4 && (Int(fields[0]) ?? 0) > 0 && (Int(fields[2]) ?? 0) > 0, "\(measurement): \(line ?? "missing")")
+            // "<rate> /s <WAL bytes> B <server CPU> ms". The script itself fails when a replay leaves
+            // a row behind or misses a decision, an email, a right or a part row.
+            let measured = fields.count == 6 && (Int(fields[0]) ?? 0) > 0 && (Int(fields[2]) ?? 0) > 0 && (Double(fields[4]) ?? 0) > 0
+            #expect(measured, "\(measurement): \(line ?? "missing")")
         }
         #expect(lines.contains { $0.hasPrefix("process ") && $0.hasSuffix("(eticket bench)") }, "\(result.stdout)")
     }
