@@ -25,7 +25,7 @@ CREATE TABLE floor_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, do
 CREATE INDEX floor_queue_due ON floor_queue (run_at, id);
 CREATE TABLE floor_dossiers (id bigint PRIMARY KEY, structure_id bigint NOT NULL, version int NOT NULL, state text NOT NULL,
     content jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
--- write-set-narrow.sql keeps the state here instead (fillfactor 50: its updates stay on their page).
+-- The narrow-state replay keeps the state here instead (fillfactor 50: its updates stay on their page).
 CREATE TABLE floor_states (dossier_id bigint PRIMARY KEY, state text NOT NULL) WITH (fillfactor = 50);
 CREATE TABLE floor_decisions (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL, outcome text NOT NULL,
     findings jsonb NOT NULL, content_sha256 text NOT NULL, decided_by text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now());
