@@ -59,8 +59,9 @@ chunks=$((dossiers / 2000))
 for ((k = 0; k < chunks; k++)); do
     range="BETWEEN $((k * 2000 + 1)) AND $((k * 2000 + 2000))"
     sql -c "\\copy (SELECT id, structure_id, account_id, external_id, version, state, confirmed, submitted_at, content FROM dossiers WHERE id $range ORDER BY id) TO '$lines/dossiers$k'"
-    sql -c "\\copy (SELECT id, content FROM dossiers WHERE id $range ORDER BY id) TO '$lines/lines$k'"
-    sql -c "\\copy (SELECT id FROM dossiers WHERE id $range ORDER BY id) TO '$lines/queue$k'"
+    # COPY's text format escapes tabs inside a value, so the columns cut out are whole.
+    cut -f1,9 "$lines/dossiers$k" > "$lines/lines$k"
+    cut -f1 "$lines/dossiers$k" > "$lines/queue$k"
     for part in "${parts[@]}"; do
         sql -c "\\copy (SELECT ${part_columns[$part]} FROM $part WHERE dossier_id $range ORDER BY id) TO '$lines/$part$k'"
     done
@@ -84,9 +85,10 @@ server_ticks() {
 cpu_per_dossier() { python3 -c "print('%.3f' % (($2 - $1) / $dossiers))"; }
 report() { python3 -c "print('%-40s %8.0f /s %7s B %7s ms' % ('$1', $2, '$3', '$4'))"; }
 
-# The two variants of write-set.sql, written beside it in $work: one with the audit events, one
-# with the state kept in a narrow table of its own (a few bytes a change instead of a new version
-# of the 1.6 KB dossier row).
+# The replays' scripts, in $work: the loop, the write set, and two variants of it, one with the
+# audit events, one with the state kept in a narrow table of its own (a few bytes a change instead
+# of a new version of the 1.6 KB dossier row).
+cp "$here/loop.sql" "$here/write-set.sql" "$work/"
 narrow_state='UPDATE floor_states s SET state = b.final_state FROM batch b WHERE s.dossier_id = b.id'
 awk -v events="$(cat "$here/audit-events.sql")" '/^SELECT count\(\*\) FROM claimed;$/ {print events} {print}' \
     "$here/write-set.sql" > "$work/write-set-audited.sql"
@@ -94,14 +96,13 @@ sed "s/UPDATE floor_dossiers d SET state = b.final_state, updated_at = now() FRO
     "$here/write-set.sql" > "$work/write-set-narrow.sql"
 grep -q "INSERT INTO floor_events" "$work/write-set-audited.sql" && grep -q "UPDATE floor_states" "$work/write-set-narrow.sql" ||
     fail "write-set.sql no longer has the lines its variants change"
-script_path() { if [ -f "$here/$1.sql" ]; then echo "$here/$1.sql"; else echo "$work/$1.sql"; fi; }
 
 # One pgbench run of SCRIPT over the whole queue: 2 clients, batches of 100.
 processing() {
     local script=$1 before after tps cpu_before cpu_after
     sql -f "$here/reset-processing.sql"
     cpu_before=$(server_ticks); before=$(wal)
-    "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$(script_path "$script")" floor > "$work/pgbench.out" 2>&1 ||
+    "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$work/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
         { tail -5 "$work/pgbench.out" >&2; fail "pgbench $script.sql failed"; }
     cpu_after=$(server_ticks); after=$(wal)
     tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")

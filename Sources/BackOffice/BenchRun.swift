@@ -203,7 +203,7 @@ public struct Bench {
             ratio: (productRate / rate * 1000).rounded() / 1000, cpu: costs.cpu, walBytesPerItem: costs.walBytesPerItem)
     }
 
-    // MARK: - Latency
+    // MARK: - Settling
 
     /// Lets the earlier phases' aftermath pass before a measurement: autovacuum working through the
     /// tables they grew, and the checkpoint writing out their dirty pages, made a commit's WAL flush
@@ -223,6 +223,8 @@ public struct Bench {
             throw BackOfficeError(error, doing: "cannot checkpoint before \(measurement)")
         }
     }
+
+    // MARK: - Latency
 
     /// Imports single dossiers one at a time while one idle worker waits on LISTEN, and measures
     /// how long each waits for its decision.
