@@ -19,7 +19,9 @@ public final class ShutdownSignal: Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if shutdown.request() > 1 {
+                // Signals that arrive before the handler runs are merged into one event; `data`
+                // counts them, so two quick SIGTERMs still mean "now".
+                if shutdown.request(times: max(1, Int(source.data))) > 1 {
                     logger.warning("second signal: exiting now")
                     exit(130)
                 }
@@ -33,8 +35,8 @@ public final class ShutdownSignal: Sendable {
 
     /// Asks for a shutdown; returns how many times it has been asked.
     @discardableResult
-    public func request() -> Int {
-        requests.add(1, ordering: .sequentiallyConsistent).newValue
+    public func request(times: Int = 1) -> Int {
+        requests.add(times, ordering: .sequentiallyConsistent).newValue
     }
 
     public var isRequested: Bool { requests.load(ordering: .sequentiallyConsistent) > 0 }
