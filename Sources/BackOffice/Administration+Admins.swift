@@ -17,10 +17,15 @@ extension Administration {
         try database("cannot grant \(role) on \(code)") {
             try connection.transaction { connection in
                 let structureID = try structureID(code, on: connection)
-                guard try connection.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]).first != nil else {
-                    throw BackOfficeError(.notFound, "no database role \(role): create it first (CREATE ROLE \(role) LOGIN)")
+                // The server quotes the name (format's %I), so no spelling of it can end the
+                // identifier early, and only a role that exists is ever named.
+                guard let grant = try connection.query(
+                    "SELECT format('GRANT eticket_admin TO %I', rolname) AS sql FROM pg_roles WHERE rolname = $1", [role]
+                ).first else {
+                    throw BackOfficeError(
+                        .notFound, "no database role \(try Connection.quoteIdentifier(role)): create it first (CREATE ROLE … LOGIN)")
                 }
-                try connection.execute(script: "GRANT eticket_admin TO \(Connection.quoteIdentifier(role))")
+                try connection.execute(script: try grant.decode(String.self, "sql"))
                 try connection.query(
                     "INSERT INTO structure_admins (role_name, structure_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     [role, structureID])
@@ -39,8 +44,10 @@ extension Administration {
                     "DELETE FROM structure_admins WHERE role_name = $1 AND structure_id = $2", [role, structureID]
                 ).rowsAffected
                 let remaining = try connection.query("SELECT 1 FROM structure_admins WHERE role_name = $1", [role])
-                if remaining.isEmpty, try connection.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]).first != nil {
-                    try connection.execute(script: "REVOKE eticket_admin FROM \(Connection.quoteIdentifier(role))")
+                if remaining.isEmpty, let revoke = try connection.query(
+                    "SELECT format('REVOKE eticket_admin FROM %I', rolname) AS sql FROM pg_roles WHERE rolname = $1", [role]
+                ).first {
+                    try connection.execute(script: try revoke.decode(String.self, "sql"))
                 }
                 return removed > 0
             }

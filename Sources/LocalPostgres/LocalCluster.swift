@@ -117,8 +117,12 @@ public final class LocalCluster: Sendable {
     }
 
     /// A libpq `key=value` conninfo for a database of this cluster, as user `postgres`.
+    ///
+    /// - Precondition: `database` holds no NUL (a test's own name; no path can hold one either).
     public func connectionString(database: String = "postgres") -> String {
-        "host=\(quoteConninfoValue(socketDirectory)) port=\(port) user=postgres dbname=\(quoteConninfoValue(database))"
+        precondition(!database.utf8.contains(0), "a database name cannot hold NUL")
+        // swift-format-ignore: NeverUseForceTry
+        return "host=\(try! quoteConninfoValue(socketDirectory)) port=\(port) user=postgres dbname=\(try! quoteConninfoValue(database))"
     }
 
     /// Stops the server (fast shutdown: sessions are ended, nothing waits for clients) and deletes

@@ -58,8 +58,8 @@ public final class TestDatabases: Sendable {
     public func create(template: String? = nil) throws -> String {
         let number = counter.add(1, ordering: .relaxed).newValue
         let name = "t_\(getpid())_\(number)"
-        var sql = "CREATE DATABASE \(Connection.quoteIdentifier(name))"
-        if let template { sql += " TEMPLATE \(Connection.quoteIdentifier(template))" }
+        var sql = "CREATE DATABASE \(try Connection.quoteIdentifier(name))"
+        if let template { sql += " TEMPLATE \(try Connection.quoteIdentifier(template))" }
         try administer(sql, creating: name)
         return try conninfo(database: name)
     }
@@ -85,7 +85,7 @@ public final class TestDatabases: Sendable {
             if let result { return try result.get() }
             let outcome = Result { () throws -> String in
                 let database = "\(name)_\(getpid())"
-                try administer("CREATE DATABASE \(Connection.quoteIdentifier(database))", creating: database)
+                try administer("CREATE DATABASE \(try Connection.quoteIdentifier(database))", creating: database)
                 try prepare(try conninfo(database: database))
                 // CREATE DATABASE ... TEMPLATE refuses a template with sessions on it.
                 let admin = try Connection(try adminConninfo())
@@ -109,7 +109,7 @@ public final class TestDatabases: Sendable {
         guard !names.isEmpty, let admin = try? Connection(adminConninfo()) else { return }
         defer { admin.close() }
         for name in names.reversed() {
-            try? admin.execute(script: "DROP DATABASE IF EXISTS \(Connection.quoteIdentifier(name)) WITH (FORCE)")
+            try? admin.execute(script: "DROP DATABASE IF EXISTS \(try Connection.quoteIdentifier(name)) WITH (FORCE)")
         }
     }
 

@@ -9,6 +9,48 @@ extension Connection {
     /// - Returns: A `key=value` string with every setting of `conninfo` and `dbname` replaced.
     /// - Throws: ``PostgresError`` with code `client` when libpq cannot parse `conninfo`.
     public static func conninfo(_ conninfo: String, settingDatabase database: String) throws(PostgresError) -> String {
+        var pairs: [String] = []
+        for (name, value) in try conninfoSettings(conninfo).sorted(by: { $0.key < $1.key }) where name != "dbname" {
+            pairs.append("\(name)=\(try quoteConninfoValue(value))")
+        }
+        pairs.append("dbname=\(try quoteConninfoValue(database))")
+        return pairs.joined(separator: " ")
+    }
+}
+
+/// Quotes a value for a libpq `key=value` string: single quotes, with `\` and `'` escaped.
+///
+/// Works on UTF-8 bytes, never on `Character`s: a grapheme cluster can hold a `'` (U+0600 and the
+/// other prepended marks join the character that follows them), and a comparison by grapheme would
+/// let that quote end the value and the rest be read as more settings.
+///
+/// - Throws: ``PostgresError`` with code `client` for a value holding NUL, which libpq would cut.
+public func quoteConninfoValue(_ value: String) throws(PostgresError) -> String {
+    var quoted: [UInt8] = [UInt8(ascii: "'")]
+    for byte in value.utf8 {
+        guard byte != 0 else {
+            throw PostgresError(code: .client, message: "a connection setting cannot hold a NUL character")
+        }
+        if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\\") { quoted.append(UInt8(ascii: "\\")) }
+        quoted.append(byte)
+    }
+    quoted.append(UInt8(ascii: "'"))
+    return String(decoding: quoted, as: UTF8.self)
+}
+
+extension Connection {
+    /// Quotes an SQL identifier (a table, database or channel name) for use in SQL text:
+    /// `"` around it, inner `"` doubled, byte by byte. The name keeps its case.
+    ///
+    /// - Throws: ``PostgresError`` with code `client` for a name holding NUL.
+    public static func quoteIdentifier(_ name: String) throws(PostgresError) -> String {
+        try quotedIdentifier(name)
+    }
+
+    /// The settings of a conninfo as libpq reads them (keyword → value, only those that are set).
+    ///
+    /// - Throws: ``PostgresError`` with code `client` when libpq cannot parse `conninfo`.
+    public static func conninfoSettings(_ conninfo: String) throws(PostgresError) -> [String: String] {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &errorMessage) else {
             let message = trimmed(errorMessage) ?? "cannot parse the connection string"
@@ -16,34 +58,12 @@ extension Connection {
             throw PostgresError(code: .client, message: message)
         }
         defer { PQconninfoFree(options) }
-        var pairs: [String] = []
+        var settings: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {
-            let name = String(cString: keyword)
-            if name != "dbname", let value = option.pointee.val {
-                pairs.append("\(name)=\(quoteConninfoValue(String(cString: value)))")
-            }
+            if let value = option.pointee.val { settings[String(cString: keyword)] = String(cString: value) }
             option += 1
         }
-        pairs.append("dbname=\(quoteConninfoValue(database))")
-        return pairs.joined(separator: " ")
-    }
-}
-
-/// Quotes a value for a libpq `key=value` string: single quotes, with `\` and `'` escaped.
-public func quoteConninfoValue(_ value: String) -> String {
-    var quoted = "'"
-    for character in value {
-        if character == "'" || character == "\\" { quoted.append("\\") }
-        quoted.append(character)
-    }
-    return quoted + "'"
-}
-
-extension Connection {
-    /// Quotes an SQL identifier (a table, database or channel name) for use in SQL text:
-    /// `"` around it, inner `"` doubled. The name keeps its case.
-    public static func quoteIdentifier(_ name: String) -> String {
-        quotedIdentifier(name)
+        return settings
     }
 }

@@ -25,7 +25,7 @@ extension Connection {
     /// - Parameter channel: The channel name, case-sensitive (it is quoted as an identifier).
     /// - Throws: ``PostgresError`` when the server refuses.
     public func listen(_ channel: String) throws(PostgresError) {
-        try execute(script: "LISTEN \(Self.quoteIdentifier(channel))")
+        try execute(script: "LISTEN \(try Self.quoteIdentifier(channel))")
     }
 
     /// Sends a notification. Inside a transaction it is delivered at commit, and not at all on
@@ -81,11 +81,19 @@ extension Connection {
 }
 
 /// Quotes an SQL identifier: `"` around it, inner `"` doubled.
-func quotedIdentifier(_ name: String) -> String {
-    var quoted = "\""
-    for character in name {
-        quoted.append(character)
-        if character == "\"" { quoted.append(character) }
+///
+/// Works on UTF-8 bytes, never on `Character`s: a grapheme cluster can hold a `"` (U+0600 and the
+/// other prepended marks join the character that follows them), and a comparison by grapheme would
+/// let that quote end the identifier.
+func quotedIdentifier(_ name: String) throws(PostgresError) -> String {
+    var quoted: [UInt8] = [UInt8(ascii: "\"")]
+    for byte in name.utf8 {
+        guard byte != 0 else {
+            throw PostgresError(code: .client, message: "an SQL identifier cannot hold a NUL character")
+        }
+        quoted.append(byte)
+        if byte == UInt8(ascii: "\"") { quoted.append(byte) }
     }
-    return quoted + "\""
+    quoted.append(UInt8(ascii: "\""))
+    return String(decoding: quoted, as: UTF8.self)
 }

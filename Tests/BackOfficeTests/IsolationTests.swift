@@ -73,6 +73,39 @@ struct IsolationTests {
         #expect(throws: BackOfficeError.self) { try administration.grantAdmin(role: role, structure: "nowhere") }
     }
 
+    /// A role whose name carries SQL behind a quote that U+0600 hides from a grapheme comparison:
+    /// granting and revoking it change its own membership of `eticket_admin` and nothing else.
+    @Test func aHostileRoleNameIsGrantedAsAName() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let owner = try Fixture.connection(conninfo)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let victim = "victim_\(suffix)"
+        try owner.execute(script: "CREATE ROLE \(victim) LOGIN")
+        defer { try? owner.execute(script: "DROP ROLE \(victim)") }
+        for hostile in [
+            "x\u{0600}\"; GRANT eticket_worker TO \(victim); --\(suffix)", "\u{0605}\"\u{0600}\"\"\(suffix)",
+            "e\u{0301}\"\u{200D}\\\(suffix)",
+        ] {
+            try owner.query("SELECT format('CREATE ROLE %I LOGIN', $1::text) AS sql", [hostile]).first.map {
+                try owner.execute(script: try $0.decode(String.self, "sql"))
+            }
+            try administration.grantAdmin(role: hostile, structure: "villefranche")
+            let memberships = """
+                SELECT coalesce(string_agg(g.rolname, ',' ORDER BY g.rolname), '') FROM pg_auth_members m
+                JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1
+                """
+            #expect(try owner.scalar(memberships, [hostile], as: String.self) == "eticket_admin")
+            #expect(try owner.scalar(memberships, [victim], as: String.self) == "")
+            #expect(try administration.revokeAdmin(role: hostile, structure: "villefranche"))
+            #expect(try owner.scalar(memberships, [hostile], as: String.self) == "")
+            try owner.query("SELECT format('DROP ROLE %I', $1::text) AS sql", [hostile]).first.map {
+                try owner.execute(script: try $0.decode(String.self, "sql"))
+            }
+        }
+    }
+
     @Test func theWorkerRoleHasWhatAWorkerNeeds() throws {
         let conninfo = try Fixture.submittedExamplesDatabase()
         let role = "worker_\(UUID().uuidString.prefix(8).lowercased())"

@@ -23,8 +23,33 @@ import Testing
         #expect(error.code == .client)
     }
 
-    @Test func quotesIdentifiers() {
-        #expect(Connection.quoteIdentifier("Queue") == "\"Queue\"")
-        #expect(Connection.quoteIdentifier("a\"b") == "\"a\"\"b\"")
+    @Test func quotesIdentifiers() throws {
+        #expect(try Connection.quoteIdentifier("Queue") == "\"Queue\"")
+        #expect(try Connection.quoteIdentifier("a\"b") == "\"a\"\"b\"")
+        // U+0600 and the quote after it are one Character: the quote must still be doubled.
+        #expect(try Connection.quoteIdentifier("\u{0600}\"") == "\"\u{0600}\"\"\"")
+    }
+
+    /// Each hostile name, quoted, is read back by the server as exactly that name, alone.
+    @Test func theServerReadsEveryHostileIdentifierBackWhole() throws {
+        let connection = try freshConnection()
+        defer { connection.close() }
+        for name in HostileNames.names() {
+            let result = try connection.query("SELECT 1 AS \(try Connection.quoteIdentifier(name))")
+            #expect(result.columns == [name], "\(Array(name.unicodeScalars))")
+        }
+    }
+
+    /// Each hostile value, quoted, is read back by libpq as exactly that value, with no setting added.
+    @Test func libpqReadsEveryHostileConninfoValueBackWhole() throws {
+        for name in HostileNames.names() {
+            let rewritten = try Connection.conninfo("host=/tmp/x port=5433", settingDatabase: name)
+            #expect(try Connection.conninfoSettings(rewritten) == ["host": "/tmp/x", "port": "5433", "dbname": name], "\(rewritten)")
+        }
+    }
+
+    @Test func aNULIsRefusedNotCut() throws {
+        #expect(throws: PostgresError.self) { try Connection.quoteIdentifier("a\u{0}b") }
+        #expect(throws: PostgresError.self) { try Connection.conninfo("host=/tmp/x", settingDatabase: "a\u{0} host=evil") }
     }
 }
