@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(
             name: "CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]),
+        // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
+        .systemLibrary(name: "CProcessControl"),
         .target(
             name: "Postgres",
             dependencies: ["CLibPQ"]),
@@ -36,7 +38,7 @@ let package = Package(
         .target(
             name: "BackOffice",
             dependencies: [
-                "Postgres", "Dossiers", "Mail",
+                "Postgres", "Dossiers", "Mail", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(

@@ -32,6 +32,7 @@ struct WorkerCommand: AsyncParsableCommand {
             if let retryBase { flags["worker.retryBaseSeconds"] = .init(.double(retryBase), isSecret: false) }
             let settings = try await Settings.load(options, flags: flags)
             let logger = settings.bootstrapLogging()
+            Supervisor.bindToSupervisor(logger: logger)
             let shutdown = ShutdownSignal.install(logger: logger)
             if settings.processes > 1 && !once {
                 let supervisor = Supervisor(

@@ -188,4 +188,45 @@ struct SupervisorTests {
         #expect(result.status == 0, "\(result.stderr.suffix(1000))")
         #expect(result.stderr.contains("worker process ended"))
     }
+
+    /// A supervisor killed outright takes its workers with it, and its replacement runs N, not 2N.
+    @Test func workersEndWithTheirSupervisorAndItsReplacementDoesNotDoubleThem() throws {
+        let conninfo = try Databases.withStructures()
+        let database = Database(conninfo: conninfo)
+        let connected = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+
+        let first = try Child(["worker", "--processes", "2", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { first.kill() }
+        try database.wait(until: connected, equals: 2, timeout: 60)
+        let workers = Child.descendants(of: first.pid)
+        #expect(workers.count == 2, "\(workers)")
+
+        first.signal(SIGKILL)
+        _ = first.wait(timeout: 10)
+        try waitUntilEnded(workers, timeout: 30)
+        try database.wait(until: connected, equals: 0, timeout: 30)
+
+        let replacement = try Child(["worker", "--processes", "2", "--poll-interval", "0.2", "--database-url", conninfo])
+        defer { replacement.kill() }
+        try database.wait(until: connected, equals: 2, timeout: 60)
+        #expect(Child.descendants(of: replacement.pid).count == 2)
+        replacement.signal(SIGTERM)
+        let stopped = replacement.wait(timeout: 30)
+        #expect(stopped.status == 0 && !stopped.signaled, "\(stopped.stderr.suffix(1000))")
+    }
+
+    /// Waits until none of `pids` runs any more (gone, or a zombie that nobody has reaped yet).
+    private func waitUntilEnded(_ pids: [pid_t], timeout: Double) throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        func running(_ pid: pid_t) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.range(of: ")", options: .backwards)
+            else { return false }
+            return !stat[close.upperBound...].hasPrefix(" Z")
+        }
+        while pids.contains(where: running) {
+            try #require(ContinuousClock.now < deadline, "workers still running after their supervisor was killed: \(pids.filter(running))")
+            usleep(20_000)
+        }
+    }
 }
