@@ -3,14 +3,20 @@ import BackOffice
 import Foundation
 import LocalPostgres
 import Logging
+import Postgres
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the whole pipeline on the example data.",
         discussion: """
-            With no database configured, starts a throw-away local PostgreSQL (removed at the end). \
-            Migrates, applies config/examples/structures.json, imports config/examples/dossiers.jsonl, \
-            runs the workers until the queue is empty, prints the decisions and exports the emails to a Maildir.
+            Starts a throw-away local PostgreSQL (removed at the end), whatever database the \
+            environment or the configuration names: the demo writes example families and must never \
+            land in real data. Migrates, applies config/examples/structures.json, imports \
+            config/examples/dossiers.jsonl, runs the workers until the queue is empty, prints the \
+            decisions and exports the emails to a Maildir.
+
+            With --database-url on its command line, the demo uses that database instead, and only if \
+            it is empty or was made by an earlier demo and holds nothing but the examples.
             """)
     @OptionGroup var options: GlobalOptions
     @Option(help: "Where to export the emails (a Maildir; default a new temporary directory).") var outboxPath: String?
@@ -24,10 +30,18 @@ struct Demo: AsyncParsableCommand {
             guard let examples = ProjectFiles.directory("config").map({ "\($0)/examples" }) else {
                 throw BackOfficeError(.failure, "config/examples not found; run from the checkout or set ETICKET_HOME")
             }
-            let cluster = settings.hasDatabase ? nil : try startCluster()
+            // Only a database named on this command line is the demo's to use: one that the
+            // environment or the configuration names is the operator's real one.
+            let given = options.databaseURL
+            if given == nil && settings.hasDatabase {
+                print("a database is configured (ETICKET_DATABASE_URL, the configuration or PG*): the demo leaves it alone")
+            }
+            let cluster = given == nil ? try startCluster() : nil
             defer { cluster?.stop() }
-            let conninfo = cluster?.connectionString() ?? settings.conninfo
+            let conninfo = cluster?.connectionString() ?? given ?? ""
+            print("database: \(describeDatabase(conninfo))\(cluster.map { " (throw-away, in \($0.directory))" } ?? "")\n")
             let administration = try Administration(conninfo: conninfo, logger: logger)
+            if cluster == nil { try administration.claimForDemo(try Administration.DemoExamples(directory: examples)) }
             try administration.migrate()
 
             print("== structures")
@@ -66,12 +80,17 @@ struct Demo: AsyncParsableCommand {
         }
     }
 
+    /// Host, port, database and user of a conninfo, as libpq reads it; never the password.
+    private func describeDatabase(_ conninfo: String) -> String {
+        guard let settings = try? Connection.conninfoSettings(conninfo) else { return "(a connection string libpq cannot read)" }
+        return ["host", "port", "dbname", "user"].compactMap { key in settings[key].map { "\(key)=\($0)" } }.joined(separator: " ")
+    }
+
     private func startCluster() throws -> LocalCluster {
-        print("no database configured: starting a throw-away PostgreSQL")
+        print("starting a throw-away PostgreSQL")
         do {
             let cluster = try LocalCluster.start()
             stopOnSignal(cluster)
-            print("PostgreSQL running in \(cluster.directory)\n")
             return cluster
         } catch {
             throw BackOfficeError(.failure, error.message)
