@@ -4,7 +4,8 @@ import Mail
 import Postgres
 import Testing
 
-/// What a family reads names things as the structure names them.
+/// What a family reads names things as the structure names them, and addresses the family by the
+/// names of the dossier the email is about.
 @Suite("Family-facing text: labels and greetings")
 struct FamilyFacingTextTests {
     /// VLF-0001 (complete, Claire Martin) changed by `edits` of its JSON text.
@@ -60,5 +61,25 @@ struct FamilyFacingTextTests {
         let findings = try #require(
             try connection.scalar("SELECT findings::text FROM decisions", as: String.self))
         #expect(findings.contains("Attestation d'assurance scolaire"))
+    }
+
+    @Test func eachDossierOfOneAccountGreetsWithItsOwnNames() throws {
+        let first = try exampleLine([])
+        // The same account (its email) submits a second dossier under other names; importing it
+        // after the first rewrites the account row.
+        let second = try exampleLine([
+            (#""external_id": "VLF-0001""#, #""external_id": "VLF-0101""#),
+            (#""first_name": "Claire", "last_name": "Martin", "terms"#, #""first_name": "Karim", "last_name": "Benali", "terms"#),
+        ])
+        let connection = try decided([first, second])
+        #expect(
+            try connection.scalar("SELECT count(*) FROM accounts", as: Int.self) == 1,
+            "both dossiers belong to one account")
+        let firstText = try processedEmailText("VLF-0001", connection)
+        let secondText = try processedEmailText("VLF-0101", connection)
+        #expect(firstText.contains("Bonjour Claire Martin,"), "\(firstText)")
+        #expect(firstText.contains("(famille Martin)"))
+        #expect(secondText.contains("Bonjour Karim Benali,"), "\(secondText)")
+        #expect(secondText.contains("(famille Benali)"))
     }
 }
