@@ -6,6 +6,8 @@ public struct PurgedDossier: Sendable, Equatable, Codable {
     public var dossier: String
     public var structure: String
     public var returnedAt: Date
+    /// The structure's IANA time zone, in which an administrator reads `returnedAt`.
+    public var timeZone: String
 }
 
 extension Administration {
@@ -20,7 +22,7 @@ extension Administration {
             try connection.transaction { connection in
                 let candidates = try connection.query(
                     """
-                    SELECT d.id, d.external_id, s.code, r.returned_at
+                    SELECT d.id, d.external_id, s.code, s.timezone, r.returned_at
                     FROM dossiers d
                     JOIN structures s ON s.id = d.structure_id
                     JOIN LATERAL (
@@ -35,7 +37,9 @@ extension Administration {
                     """, [before, structure])
                 let ids: [Int64] = try candidates.map { try $0.decode("id") }
                 let purged = try candidates.map {
-                    PurgedDossier(dossier: try $0.decode("external_id"), structure: try $0.decode("code"), returnedAt: try $0.decode("returned_at"))
+                    PurgedDossier(
+                        dossier: try $0.decode("external_id"), structure: try $0.decode("code"),
+                        returnedAt: try $0.decode("returned_at"), timeZone: try $0.decode("timezone"))
                 }
                 guard !dryRun, !ids.isEmpty else { return purged }
                 try connection.query(

@@ -89,8 +89,12 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public struct Right: Sendable, Equatable, Codable {
         public var child: String
         public var childNumber: Int
+        /// The service's code, and its label as families read it.
         public var service: String
+        public var serviceLabel: String
+        /// The period's code, and its label.
         public var period: String
+        public var periodLabel: String
         public var openedAt: Date
         public var openedBy: String
         /// Reservations made on this right.
@@ -100,6 +104,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public struct QueueRow: Sendable, Equatable, Codable {
         public var job: String
         public var period: String?
+        public var periodLabel: String?
         public var runAt: Date
         public var attempts: Int
         public var lastError: String?
@@ -112,6 +117,8 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public var state: String
     public var structure: String
     public var structureName: String
+    /// The structure's IANA time zone, in which an administrator reads the dossier's times.
+    public var timeZone: String
     public var locale: String
     public var confirmed: Bool
     public var submittedAt: Date?
@@ -123,6 +130,8 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public var trustedPersons: [TrustedPerson]
     /// The structure's document kinds, required first.
     public var expectedDocuments: [ExpectedDocument]
+    /// The structure's services by code, with their labels, for the codes the children ask for.
+    public var serviceLabels: [String: String]
     public var documents: [Document]
     /// The completeness rules run now on the stored content, as a worker would.
     public var currentFindings: [Finding]
@@ -160,8 +169,8 @@ extension Administration {
             let row = try connection.query(
                 """
                 SELECT d.id, d.external_id, d.version, d.state::text AS state, s.code AS structure,
-                       s.name AS structure_name, d.locale, d.confirmed, d.submitted_at, d.updated_at, d.notes,
-                       a.email, a.first_name, a.last_name, d.terms_accepted_at, d.house_rules_accepted_at,
+                       s.name AS structure_name, s.timezone, d.locale, d.confirmed, d.submitted_at, d.updated_at,
+                       d.notes, a.email, \(EmailOutbox.greetingColumns), d.terms_accepted_at, d.house_rules_accepted_at,
                        to_char(now() AT TIME ZONE s.timezone, 'YYYY-MM-DD') AS today
                 FROM dossiers d JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
                 WHERE d.id = $1
@@ -258,7 +267,8 @@ extension Administration {
         }
         let rights = try connection.query(
             """
-            SELECT c.first_name, c.position, s.code AS service, p.code AS period, r.opened_at, r.opened_by,
+            SELECT c.first_name, c.position, s.code AS service, s.label AS service_label, p.code AS period,
+                   p.label AS period_label, r.opened_at, r.opened_by,
                    (SELECT count(*) FROM reservations x
                     WHERE x.child_id = r.child_id AND x.service_id = r.service_id AND x.period_id = r.period_id) AS reservations
             FROM reservation_rights r JOIN children c ON c.id = r.child_id
@@ -268,20 +278,30 @@ extension Administration {
         ).map { right in
             DossierDetails.Right(
                 child: try right.decode("first_name"), childNumber: try right.decode(Int.self, "position") + 1,
-                service: try right.decode("service"), period: try right.decode("period"),
+                service: try right.decode("service"), serviceLabel: try right.decode("service_label"),
+                period: try right.decode("period"), periodLabel: try right.decode("period_label"),
                 openedAt: try right.decode("opened_at"), openedBy: try right.decode("opened_by"),
                 reservations: try right.decode("reservations"))
         }
         let queue = try connection.query(
             """
-            SELECT q.job::text AS job, p.code AS period, q.run_at, q.attempts, q.last_error, q.failed_at
+            SELECT q.job::text AS job, p.code AS period, p.label AS period_label, q.run_at, q.attempts, q.last_error,
+                   q.failed_at
             FROM dossier_queue q LEFT JOIN periods p ON p.id = q.period_id WHERE q.dossier_id = $1 ORDER BY q.id
             """, [id]
         ).map { item in
             DossierDetails.QueueRow(
-                job: try item.decode("job"), period: try item.decodeIfPresent("period"), runAt: try item.decode("run_at"),
+                job: try item.decode("job"), period: try item.decodeIfPresent("period"),
+                periodLabel: try item.decodeIfPresent("period_label"), runAt: try item.decode("run_at"),
                 attempts: try item.decode("attempts"), lastError: try item.decodeIfPresent("last_error"),
                 failedAt: try item.decodeIfPresent("failed_at"))
+        }
+
+        var serviceLabels: [String: String] = [:]
+        for service in try connection.query(
+            "SELECT v.code, v.label FROM dossiers d JOIN services v ON v.structure_id = d.structure_id WHERE d.id = $1", [id])
+        {
+            serviceLabels[try service.decode("code")] = try service.decode("label")
         }
 
         // The rules exactly as a worker would run them now: the stored content, the structure's policy.
@@ -296,7 +316,8 @@ extension Administration {
         return DossierDetails(
             id: try row.decode("id"), externalID: try row.decode("external_id"), version: try row.decode("version"),
             state: try row.decode("state"), structure: try row.decode("structure"),
-            structureName: try row.decode("structure_name"), locale: try row.decode("locale"),
+            structureName: try row.decode("structure_name"), timeZone: try row.decode("timezone"),
+            locale: try row.decode("locale"),
             confirmed: try row.decode("confirmed"), submittedAt: try row.decodeIfPresent("submitted_at"),
             updatedAt: try row.decode("updated_at"), notes: try row.decodeIfPresent("notes"),
             account: .init(
@@ -304,6 +325,7 @@ extension Administration {
                 lastName: try row.decode("last_name"), termsAcceptedAt: try row.decodeIfPresent("terms_accepted_at"),
                 houseRulesAcceptedAt: try row.decodeIfPresent("house_rules_accepted_at")),
             children: children, guardians: guardians, trustedPersons: trusted, expectedDocuments: expected,
+            serviceLabels: serviceLabels,
             documents: documents, currentFindings: findings, decisions: decisions, events: events, rights: rights,
             queue: queue)
     }

@@ -25,6 +25,8 @@ struct StructureContext {
     var review: ReviewMode
     var rightsOpening: RightsOpening
     var requiredDocumentKinds: Set<String>
+    /// Every document kind's label, so that a finding names a missing document as the family knows it.
+    var documentLabels: [String: String]
     /// The structure's date today, in its own time zone.
     var today: CalendarDate
     var periods: [PeriodRow]
@@ -33,7 +35,8 @@ struct StructureContext {
     var policy: StructurePolicy {
         let next = periods.filter { $0.endsOn >= today }.map(\.startsOn).min()
         return StructurePolicy(
-            review: review, requiredDocumentKinds: requiredDocumentKinds, ageReferenceDate: next ?? today)
+            review: review, requiredDocumentKinds: requiredDocumentKinds, ageReferenceDate: next ?? today,
+            documentLabels: documentLabels)
     }
 }
 
@@ -87,12 +90,15 @@ struct DossierStore {
             else { throw BackOfficeError(.failure, "structure \(id): unreadable policy") }
             contexts[id] = StructureContext(
                 id: id, code: try row.decode("code"), review: review, rightsOpening: opening,
-                requiredDocumentKinds: [], today: today, periods: [])
+                requiredDocumentKinds: [], documentLabels: [:], today: today, periods: [])
         }
         for row in try connection.query(
-            "SELECT structure_id, kind FROM document_kinds WHERE required AND structure_id = ANY($1::bigint[])", [idList])
+            "SELECT structure_id, kind, label, required FROM document_kinds WHERE structure_id = ANY($1::bigint[])", [idList])
         {
-            contexts[try row.decode("structure_id")]?.requiredDocumentKinds.insert(try row.decode("kind"))
+            let structureID: Int64 = try row.decode("structure_id")
+            let kind: String = try row.decode("kind")
+            contexts[structureID]?.documentLabels[kind] = try row.decode("label")
+            if try row.decode(Bool.self, "required") { contexts[structureID]?.requiredDocumentKinds.insert(kind) }
         }
         for row in try connection.query(
             """

@@ -34,7 +34,7 @@ public final class EmailOutbox: FamilyNotifier {
             """
             SELECT x.id AS decision_id, x.outcome::text AS outcome, x.findings::text AS findings, x.reason,
                    d.id AS dossier_id, d.external_id, d.locale, d.structure_id,
-                   a.email, a.first_name, a.last_name, \(Self.structureColumns)
+                   a.email, \(Self.greetingColumns), \(Self.structureColumns)
             FROM decisions x
             JOIN dossiers d ON d.id = x.dossier_id
             JOIN accounts a ON a.id = d.account_id
@@ -67,7 +67,7 @@ public final class EmailOutbox: FamilyNotifier {
         let rows = try connection.query(
             """
             SELECT o.dossier_id, o.period_id, d.external_id, d.locale, d.structure_id,
-                   a.email, a.first_name, a.last_name, \(Self.structureColumns),
+                   a.email, \(Self.greetingColumns), \(Self.structureColumns),
                    p.label AS period_label, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on
             FROM unnest($1::bigint[], $2::bigint[]) AS o(dossier_id, period_id)
             JOIN dossiers d ON d.id = o.dossier_id
@@ -96,6 +96,14 @@ public final class EmailOutbox: FamilyNotifier {
     }
 
     // MARK: - Reading the context
+
+    /// The names the family gave in this dossier. The account row holds whatever the account's
+    /// latest import said, which may be another dossier's names; the stored account row is only
+    /// the fallback for a dossier whose content is gone.
+    static let greetingColumns = """
+        coalesce(d.content->'account'->>'first_name', a.first_name) AS first_name,
+        coalesce(d.content->'account'->>'last_name', a.last_name) AS last_name
+        """
 
     static let structureColumns = """
         s.code AS structure_code, s.name AS structure_name, s.portal_url, s.sender_name, s.sender_email,

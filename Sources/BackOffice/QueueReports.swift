@@ -33,11 +33,13 @@ public struct QueueEntry: Sendable, Equatable, Codable {
     public var structure: String
     public var state: String
     public var version: Int
-    /// The account holder's last name.
+    /// The account holder's last name, as this dossier gives it.
     public var family: String
     /// The children's first names, in the dossier's order.
     public var children: [String]
     public var submittedAt: Date
+    /// The structure's IANA time zone, in which an administrator reads the times.
+    public var timeZone: String
     /// Seconds since submission (never negative).
     public var ageSeconds: Int
     /// The queue's work for this dossier (`process`, `open_rights`), empty when nothing is queued.
@@ -54,6 +56,7 @@ public struct QueueEntry: Sendable, Equatable, Codable {
         case id, structure, state, version, family, children, attempts, failed, jobs
         case externalID = "external_id"
         case submittedAt = "submitted_at"
+        case timeZone = "time_zone"
         case ageSeconds = "age_seconds"
         case lastError = "last_error"
         case runAt = "run_at"
@@ -119,7 +122,8 @@ extension Administration {
             try connection.query(
                 """
                 SELECT d.id, d.external_id, s.code AS structure, d.state::text AS state, d.version,
-                       a.last_name AS family, d.submitted_at,
+                       coalesce(d.content->'account'->>'last_name', a.last_name) AS family, d.submitted_at,
+                       s.timezone,
                        greatest(0, floor(extract(epoch FROM now() - d.submitted_at)))::bigint AS age,
                        coalesce((SELECT array_agg(c.first_name ORDER BY c.position) FROM children c
                                  WHERE c.dossier_id = d.id), '{}') AS children,
@@ -149,6 +153,7 @@ extension Administration {
                     structure: try row.decode("structure"), state: try row.decode("state"),
                     version: try row.decode("version"), family: try row.decode("family"),
                     children: try row.decode("children"), submittedAt: try row.decode("submitted_at"),
+                    timeZone: try row.decode("timezone"),
                     ageSeconds: try row.decode("age"), jobs: try row.decode("jobs"),
                     attempts: try row.decode("attempts"), lastError: try row.decodeIfPresent("last_error"),
                     failed: try row.decode("failed"), runAt: try row.decodeIfPresent("run_at"))

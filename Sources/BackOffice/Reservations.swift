@@ -7,6 +7,8 @@ public struct ReservationChange: Sendable, Equatable, Codable {
     public var child: String
     public var dossier: String
     public var service: String
+    /// The service's label, as families read it.
+    public var serviceLabel: String
     /// Days reserved (add) or freed (remove) by this call, in date order.
     public var changed: [String]
     /// Days asked for that were already reserved (add only).
@@ -26,7 +28,7 @@ extension Administration {
     public func addReservations(child: String, service: String, dates: [String]) throws -> ReservationChange {
         let days = try calendarDays(dates)
         let reference = try childReference(child)
-        let serviceID = try serviceID(service, of: reference)
+        let (serviceID, serviceLabel) = try declaredService(service, of: reference)
         return try database("cannot reserve \(service) for child \(child)") {
             try connection.transaction { connection in
                 let outside = try connection.query(
@@ -52,7 +54,8 @@ extension Administration {
                     """, [reference.id, serviceID, days, reference.structureID]
                 ).map { try $0.decode(String.self, "day") }.sorted()
                 return ReservationChange(
-                    child: reference.firstName, dossier: reference.dossier, service: service, changed: added,
+                    child: reference.firstName, dossier: reference.dossier, service: service, serviceLabel: serviceLabel,
+                    changed: added,
                     unchanged: days.filter { !added.contains($0) })
             }
         }
@@ -65,7 +68,7 @@ extension Administration {
     public func removeReservations(child: String, service: String, dates: [String]) throws -> ReservationChange {
         let days = try calendarDays(dates)
         let reference = try childReference(child)
-        let serviceID = try serviceID(service, of: reference)
+        let (serviceID, serviceLabel) = try declaredService(service, of: reference)
         return try database("cannot remove the reservations of \(service) for child \(child)") {
             try connection.transaction { connection in
                 let removed = try connection.query(
@@ -81,7 +84,8 @@ extension Administration {
                         "no reservation of \(service) for child \(child) on \(missing.joined(separator: ", ")); nothing removed")
                 }
                 return ReservationChange(
-                    child: reference.firstName, dossier: reference.dossier, service: service, changed: removed, unchanged: [])
+                    child: reference.firstName, dossier: reference.dossier, service: service, serviceLabel: serviceLabel,
+                    changed: removed, unchanged: [])
             }
         }
     }
@@ -98,12 +102,13 @@ extension Administration {
         return Set(days).sorted().map(\.description)
     }
 
-    private func serviceID(_ code: String, of child: ChildReference) throws -> Int64 {
-        let id = try database("cannot find service \(code)") {
-            try connection.query("SELECT id FROM services WHERE structure_id = $1 AND code = $2", [child.structureID, code])
-                .first?.decode(Int64.self, "id")
+    /// The id of the child's structure's service `code`, and its label.
+    private func declaredService(_ code: String, of child: ChildReference) throws -> (id: Int64, label: String) {
+        let row = try database("cannot find service \(code)") {
+            try connection.query("SELECT id, label FROM services WHERE structure_id = $1 AND code = $2", [child.structureID, code])
+                .first
         }
-        guard let id else { throw BackOfficeError(.notFound, "\(child.structure) has no service \(code)") }
-        return id
+        guard let row else { throw BackOfficeError(.notFound, "\(child.structure) has no service \(code)") }
+        return (try row.decode("id"), try row.decode("label"))
     }
 }

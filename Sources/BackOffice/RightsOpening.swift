@@ -29,6 +29,11 @@ public struct RightsOpeningReport: Sendable, Equatable, Codable {
     public var structure: String
     public var period: String
     public var service: String?
+    /// The labels of the period and the service, as families read them.
+    public var periodLabel: String?
+    public var serviceLabel: String?
+    /// The structure's IANA time zone, in which `scheduledAt` is shown.
+    public var timeZone = "Europe/Paris"
     /// Validated or planning-open dossiers of the structure: the ones rights are for.
     public var eligibleDossiers = 0
     /// Children who gained a right in this run (none twice).
@@ -65,8 +70,8 @@ extension Administration {
             try connection.transaction { connection in
                 let found = try connection.query(
                     """
-                    SELECT s.id AS structure_id, p.id AS period_id, v.id AS service_id,
-                           current_setting('eticket.actor') AS actor,
+                    SELECT s.id AS structure_id, s.timezone, p.id AS period_id, p.label AS period_label,
+                           v.id AS service_id, v.label AS service_label, current_setting('eticket.actor') AS actor,
                            ARRAY(SELECT id FROM dossiers WHERE structure_id = s.id
                                  AND state IN ('validated', 'planning_open') ORDER BY id) AS dossiers
                     FROM structures s
@@ -83,6 +88,9 @@ extension Administration {
                 if let serviceCode, serviceID == nil {
                     throw BackOfficeError(.notFound, "structure \(code) has no service \(serviceCode)")
                 }
+                report.timeZone = try found.decode("timezone")
+                report.periodLabel = try found.decodeIfPresent("period_label")
+                report.serviceLabel = try found.decodeIfPresent("service_label")
                 let dossiers: [Int64] = try found.decode("dossiers")
                 report.eligibleDossiers = dossiers.count
                 if let at, at > Date() {

@@ -23,7 +23,7 @@ struct Audit: AsyncParsableCommand {
                 case .json:
                     print(try json(report))
                 case .table:
-                    print("\(report.events) events of \(report.dossiers) dossiers checked")
+                    print("\(counted(report.events, "event")) of \(counted(report.dossiers, "dossier")) checked")
                     if !report.breaks.isEmpty {
                         var table = Table(headers: ["DOSSIER", "EVENT", "WHAT"])
                         table.rows = report.breaks.map { [$0.dossier, $0.eventID.map(String.init) ?? "", $0.reason] }
@@ -31,7 +31,7 @@ struct Audit: AsyncParsableCommand {
                     }
                 }
                 if !report.breaks.isEmpty {
-                    throw BackOfficeError(.failure, "\(report.breaks.count) dossier histories do not verify")
+                    throw BackOfficeError(.failure, "\(counted(report.breaks.count, "dossier history", "dossier histories")) \(report.breaks.count == 1 ? "does" : "do") not verify")
                 }
             }
         }

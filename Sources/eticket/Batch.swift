@@ -91,7 +91,7 @@ func render(_ report: BatchRunReport, format: OutputFormat) throws -> String {
             case .shutdown: "stopped by a signal"
             }
         return table.render()
-            + "\nprocessed \(report.processed) in \(report.batches) batches, \(String(format: "%.1f", report.durationSeconds))s (\(stop))"
+            + "\nprocessed \(report.processed) in \(counted(report.batches, "batch", "batches")), \(String(format: "%.1f", report.durationSeconds))s (\(stop))"
     }
 }
 

@@ -83,7 +83,7 @@ struct Bench: AsyncParsableCommand {
 
     static func text(_ report: BenchReport) -> String {
         var lines = [
-            "machine: \(report.machine.cores) cores, \(report.machine.memoryMiB) MiB, \(report.machine.cpu), PostgreSQL \(report.machine.postgres)",
+            "machine: \(counted(report.machine.cores, "core")), \(report.machine.memoryMiB) MiB, \(report.machine.cpu), PostgreSQL \(report.machine.postgres)",
             "database: \(report.database.localCluster ? "local throw-away cluster" : "configured"), fsync=\(report.database.fsync), synchronous_commit=\(report.database.synchronousCommit), full_page_writes=\(report.database.fullPageWrites)",
             "",
         ]
@@ -98,7 +98,7 @@ struct Bench: AsyncParsableCommand {
         }
         let outcomes = report.workers.outcomes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
         lines.append(
-            "workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(outcomes.joined(separator: ", ")); \(report.workers.emails) emails"
+            "workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(outcomes.joined(separator: ", ")); \(counted(report.workers.emails, "email"))"
         )
         if let baseline = report.baseline {
             lines.append("plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it")

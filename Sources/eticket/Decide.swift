@@ -73,19 +73,21 @@ func render(_ report: DecisionReport, format: OutputFormat) throws -> String {
         guard !report.decided.isEmpty else { return "no dossier awaiting review: nothing decided" }
         var table = Table(headers: ["DOSSIER", "FROM", "TO", "DECISION"])
         table.rows = report.decided.map { [$0.externalID, $0.from, $0.to, String($0.decisionID)] }
-        var lines = [table.render(), "\(report.decided.count) decided by \(report.decidedBy)"]
+        var lines = [table.render(), "\(counted(report.decided.count, "dossier")) decided by \(report.decidedBy)"]
         if report.planningOpened > 0 {
-            lines.append("planning opened for \(report.planningOpened) dossiers (\(report.childrenWithRights) children)")
+            lines.append(
+                "planning opened for \(counted(report.planningOpened, "dossier")) "
+                    + "(\(counted(report.childrenWithRights, "child", "children")))")
         }
         if report.openingsScheduled > 0 {
-            lines.append("\(report.openingsScheduled) rights openings scheduled for the periods' planning dates")
+            lines.append("\(counted(report.openingsScheduled, "rights opening")) scheduled for the periods' planning dates")
         }
         if report.rightsRemoved > 0 || report.reservationsRemoved > 0 || report.openingsCancelled > 0 {
             lines.append(
-                "reservation rights removed: \(report.rightsRemoved) (with \(report.reservationsRemoved) reservations); "
+                "reservation rights removed: \(report.rightsRemoved) (with \(counted(report.reservationsRemoved, "reservation"))); "
                     + "scheduled openings cancelled: \(report.openingsCancelled)")
         }
-        lines.append("\(report.emails) emails queued in the outbox")
+        lines.append("\(counted(report.emails, "email")) queued in the outbox")
         return lines.joined(separator: "\n")
     }
 }

@@ -50,7 +50,7 @@ struct Demo: AsyncParsableCommand {
             }
             print("\n== import")
             let report = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
-            print("\(report.lines) lines: \(report.created) new, \(report.resubmitted) resubmitted, \(report.rejected.count) rejected")
+            print("\(counted(report.lines, "line")): \(report.created) new, \(report.resubmitted) resubmitted, \(report.rejected.count) rejected")
             print("\n== queue")
             print(try render(administration.dossiers(), format: .table))
 
@@ -66,7 +66,7 @@ struct Demo: AsyncParsableCommand {
                 .appendingPathComponent("eticket-demo-\(ProcessInfo.processInfo.processIdentifier)/maildir").path
             let export = try administration.outbox.export(to: maildir, format: .maildir)
             print("\n== outbox")
-            print("\(export.exported) emails exported to the Maildir \(export.path) (new/ holds one file per message)")
+            print("\(counted(export.exported, "email")) exported to the Maildir \(export.path) (new/ holds one file per message)")
             if keep, let cluster {
                 let pid = cluster.detach()
                 print(

@@ -29,20 +29,25 @@ struct DossierCommand: AsyncParsableCommand {
 }
 
 func renderDetails(_ d: DossierDetails) -> String {
-    let time = DateFormatter()
-    time.dateFormat = "yyyy-MM-dd HH:mm"
-    time.timeZone = TimeZone(identifier: "UTC")
-    func when(_ date: Date?) -> String { date.map { time.string(from: $0) } ?? "-" }
+    let time = StructureTime(d.timeZone)
+    func when(_ date: Date?) -> String { time.string(date) }
     var out: [String] = []
     func section(_ title: String, _ lines: [String], empty: String = "none") {
         out.append("")
         out.append(title)
         out.append(contentsOf: lines.isEmpty ? ["  " + empty] : lines)
     }
+    /// A label as families read it, with the code an administrator types beside it.
+    func labelled(_ label: String?, _ code: String) -> String {
+        guard let label, label != code else { return code }
+        return "\(label) (\(code))"
+    }
 
     out.append("Dossier \(d.externalID) (id \(d.id)) — \(d.state), version \(d.version)")
-    out.append("Structure   \(d.structure) (\(d.structureName))")
-    out.append("Submitted   \(when(d.submittedAt)) UTC, locale \(d.locale), updated \(when(d.updatedAt)) UTC")
+    out.append(cut("Structure   \(d.structureName) (\(d.structure))", 80))
+    out.append("Times       in \(d.timeZone)")
+    out.append("Submitted   \(when(d.submittedAt)), locale \(d.locale)")
+    out.append("Updated     \(when(d.updatedAt))")
     out.append(
         "Account     \(d.account.firstName) \(d.account.lastName) <\(d.account.email)>")
     out.append(
@@ -57,7 +62,12 @@ func renderDetails(_ d: DossierDetails) -> String {
             $0.services?.joined(separator: ",") ?? "all", $0.notes ?? "",
         ]
     }
-    section("Children (# is N in \(d.externalID)/N)", d.children.isEmpty ? [] : [children.render()])
+    // The table keeps the codes (they fit); the labels of the codes it shows follow it.
+    let askedFor = Set(d.children.flatMap { $0.services ?? [] }).sorted()
+    let legend = askedFor.map { "\($0) = \(d.serviceLabels[$0] ?? $0)" }.joined(separator: ", ")
+    section(
+        "Children (# is N in \(d.externalID)/N)",
+        d.children.isEmpty ? [] : [children.render()] + (askedFor.isEmpty ? [] : wrapped("services: " + legend, indent: "  ")))
 
     section(
         "Guardians (★ payer, ✚ emergency contact)",
@@ -77,44 +87,56 @@ func renderDetails(_ d: DossierDetails) -> String {
                 + " — \(p.phone ?? "no phone")" + (p.canPickUp ? ", may pick up" : ", may not pick up")
         })
     func file(_ document: DossierDetails.Document) -> String {
-        "\(document.filename) (\(document.mediaType), \(document.size) bytes)"
+        "              \(document.filename) (\(document.mediaType), \(counted(document.size, "byte")))"
     }
     section(
         "Documents",
         d.expectedDocuments.flatMap { k -> [String] in
-            let head = "  \(k.required ? "required " : "suggested") \(k.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) "
             let files = d.documents.filter { $0.kind == k.kind }
-            guard !files.isEmpty else { return [head + (k.required ? "MISSING" : "absent")] }
-            return [head + file(files[0])] + files.dropFirst().map { String(repeating: " ", count: head.count) + file($0) }
+            let state = files.isEmpty ? (k.required ? " — MISSING" : " — absent") : ""
+            return [cut("  \(k.required ? "required " : "suggested") \(labelled(k.label, k.kind))\(state)", 80)] + files.map(file)
         }
-            + d.freeDocuments.map { "  free      \($0.kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(file($0))" })
+            + d.freeDocuments.flatMap { ["  free      \($0.kind)", file($0)] })
     section(
-        "Current findings (the rules run now)",
-        d.currentFindings.map { "  \($0.code.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.part): \($0.messageEN)" },
+        "Current findings (the rules run now, as the family reads them)",
+        d.currentFindings.flatMap {
+            ["  \($0.code) (\($0.part))"] + wrapped(d.locale == "en" ? $0.messageEN : $0.messageFR, indent: "      ")
+        },
         empty: "none: the dossier is complete")
 
-    var decisions = Table(headers: ["WHEN (UTC)", "BY", "OUTCOME", "V", "FINDINGS / REASON"])
+    var decisions = Table(headers: ["WHEN", "BY", "OUTCOME", "V", "FINDINGS / REASON"])
     decisions.rows = d.decisions.map {
         [when($0.decidedAt), $0.decidedBy, $0.outcome, "\($0.version)", ($0.findings + [$0.reason].compactMap { $0 }).joined(separator: ", ")]
     }
     section("Decisions", d.decisions.isEmpty ? [] : [decisions.render()])
 
-    var events = Table(headers: ["WHEN (UTC)", "FROM → TO", "ACTOR", "REASON"])
+    var events = Table(headers: ["WHEN", "FROM → TO", "ACTOR", "REASON"])
     events.rows = d.events.map { ["\(when($0.occurredAt))", "\($0.from ?? "-") → \($0.to)", $0.actor, $0.reason ?? ""] }
     section("History", d.events.isEmpty ? [] : [events.render()])
 
-    var rights = Table(headers: ["CHILD", "SERVICE", "PERIOD", "OPENED (UTC)", "BY", "RESERVED"])
-    rights.rows = d.rights.map {
-        ["\($0.childNumber) \($0.child)", $0.service, $0.period, when($0.openedAt), $0.openedBy, "\($0.reservations)"]
+    // Grouped by period, each right on two lines: labels are long.
+    let periods = d.rights.reduce(into: [String]()) { codes, right in
+        if !codes.contains(right.period) { codes.append(right.period) }
     }
-    section("Reservation rights", d.rights.isEmpty ? [] : [rights.render()])
+    section(
+        "Reservation rights",
+        periods.flatMap { period in
+            let rights = d.rights.filter { $0.period == period }
+            return [cut("  " + labelled(rights.first?.periodLabel, period), 80)]
+                + rights.flatMap {
+                    [
+                        cut("    \($0.childNumber) \($0.child): \(labelled($0.serviceLabel, $0.service))", 80),
+                        cut("        opened \(when($0.openedAt)) by \($0.openedBy), \(counted($0.reservations, "reservation"))", 80),
+                    ]
+                }
+        })
 
     section(
         "Queue",
-        d.queue.map {
-            "  \($0.job)" + ($0.period.map { " (\($0))" } ?? "") + ": "
-                + ($0.failedAt.map { "FAILED at \(when($0)) UTC" } ?? "due \(when($0.runAt)) UTC")
-                + ", \($0.attempts) attempt\($0.attempts == 1 ? "" : "s")" + ($0.lastError.map { ", last error: \($0)" } ?? "")
+        d.queue.map { item in
+            "  \(item.job)" + (item.period.map { " (\(labelled(item.periodLabel, $0)))" } ?? "") + ": "
+                + (item.failedAt.map { "FAILED at \(when($0))" } ?? "due \(when(item.runAt))")
+                + ", \(counted(item.attempts, "attempt"))" + (item.lastError.map { ", last error: \($0)" } ?? "")
         }, empty: "not queued")
     return out.joined(separator: "\n")
 }

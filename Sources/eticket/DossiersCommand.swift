@@ -41,7 +41,7 @@ struct DossiersCommand: AsyncParsableCommand {
                     for reason in rejected.reasons { printError("\(file):\(rejected.line): \(reason)") }
                 }
                 print(
-                    "\(report.lines) lines: \(report.created) new, \(report.resubmitted) resubmitted, "
+                    "\(counted(report.lines, "line")): \(report.created) new, \(report.resubmitted) resubmitted, "
                         + "\(report.rejected.count) rejected\(rejects != nil && !report.rejected.isEmpty ? " (see \(rejects ?? ""))" : "")")
                 if !report.rejected.isEmpty { throw ExitCode(ExitStatus.badInput) }
             }
@@ -73,9 +73,10 @@ extension DossiersCommand {
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let purged = try administration.purge(returnedBefore: before, structure: structure, dryRun: dryRun)
                 var table = Table(headers: ["DOSSIER", "STRUCTURE", "RETURNED AT"])
-                table.rows = purged.map { [$0.dossier, $0.structure, "\($0.returnedAt)"] }
+                table.rows = purged.map { [$0.dossier, $0.structure, StructureTime($0.timeZone).string($0.returnedAt)] }
                 if !purged.isEmpty { print(table.render()) }
-                print(dryRun ? "\(purged.count) dossiers would be purged (dry run)" : "\(purged.count) dossiers purged")
+                let dossiers = counted(purged.count, "dossier")
+                print(dryRun ? "\(dossiers) would be purged (dry run)" : "\(dossiers) purged")
             }
         }
     }

@@ -38,7 +38,7 @@ struct Outbox: AsyncParsableCommand {
                     selection: .init(structure: structure, limit: limit, againSince: since), batchSize: batchSize,
                     onProgress: progress.update)
                 progress.finish()
-                print("\(report.exported) messages exported to \(report.path) (\(report.format.rawValue))")
+                print("\(counted(report.exported, "message")) exported to \(report.path) (\(report.format.rawValue))")
             }
         }
     }

@@ -91,7 +91,7 @@ struct Queue: AsyncParsableCommand {
                         try administration.retryAllFailed(structure: structure)
                     }
                 let which = report.dossiers.isEmpty ? "" : ": " + report.dossiers.joined(separator: ", ")
-                print("\(report.count) failed item\(report.count == 1 ? "" : "s") re-queued\(which)")
+                print("\(counted(report.count, "failed item")) re-queued\(which)")
             }
         }
     }
@@ -138,11 +138,11 @@ func render(_ entries: [QueueEntry], format: OutputFormat) throws -> String {
     case .table:
         guard !entries.isEmpty else { return "no dossier matches" }
         var table = Table(headers: ["DOSSIER", "FAMILY", "CHILDREN", "SUBMITTED", "AGE", "STATE", "TRIES"])
-        let day = DateFormatter()
-        day.dateFormat = "yyyy-MM-dd"
+        // Each dossier's day in its own structure's time zone: the day the family submitted it.
         table.rows = entries.map {
             [
-                $0.externalID, cut($0.family, 14), cut($0.children.joined(separator: ","), 16), day.string(from: $0.submittedAt),
+                $0.externalID, cut($0.family, 14), cut($0.children.joined(separator: ","), 16),
+                StructureTime($0.timeZone).day($0.submittedAt),
                 formatAge($0.ageSeconds), $0.failed ? "failed" : $0.state, String($0.attempts),
             ]
         }

@@ -57,5 +57,5 @@ struct Reservations: AsyncParsableCommand {
 
 private func describe(_ result: ReservationChange, verb: String) -> String {
     let days = result.changed.isEmpty ? "no day" : result.changed.joined(separator: ", ")
-    return "\(result.service) \(verb) for \(result.child) (\(result.dossier)): \(days)"
+    return "\(result.serviceLabel) (\(result.service)) \(verb) for \(result.child) (\(result.dossier)): \(days)"
 }

@@ -45,14 +45,17 @@ func render(_ report: RightsOpeningReport, format: OutputFormat) throws -> Strin
     case .json:
         return try json(report)
     case .table:
-        let what = "\(report.structure) \(report.period)" + (report.service.map { " \($0)" } ?? "")
+        let period = report.periodLabel.map { "\($0) (\(report.period))" } ?? report.period
+        let service = report.service.map { code in report.serviceLabel.map { ", \($0) (\(code))" } ?? ", \(code)" } ?? ""
+        let what = "\(report.structure), \(period)\(service)"
         if let at = report.scheduledAt {
-            return "\(what): opening scheduled at \(ISO8601DateFormatter().string(from: at)) "
-                + "for \(report.scheduledDossiers) of \(report.eligibleDossiers) validated dossiers"
+            return "\(what): opening scheduled at \(StructureTime(report.timeZone).string(at)) (\(report.timeZone)) "
+                + "for \(report.scheduledDossiers) of \(counted(report.eligibleDossiers, "validated dossier"))"
         }
         return """
-            \(what): \(report.children) children in \(report.families) families gained reservation rights \
-            (\(report.eligibleDossiers) validated dossiers); \(report.emails) planning-open emails queued
+            \(what): \(counted(report.children, "child", "children")) in \(counted(report.families, "family", "families")) \
+            gained reservation rights (\(counted(report.eligibleDossiers, "validated dossier"))); \
+            \(counted(report.emails, "planning-open email")) queued
             """
     }
 }

@@ -38,7 +38,7 @@ extension Structures {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 try administration.setRetention(structure: structure, days: days)
-                print("\(structure) keeps returned dossiers' personal data \(days) days")
+                print("\(structure) keeps returned dossiers' personal data \(counted(days, "day"))")
             }
         }
     }

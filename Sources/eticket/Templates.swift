@@ -17,7 +17,7 @@ struct Templates: AsyncParsableCommand {
                 let (files, problems) = try EmailTemplates.check(directory: directory)
                 for problem in problems { printError(problem) }
                 guard problems.isEmpty else { throw ExitCode(ExitStatus.badInput) }
-                print("\(files.count) templates ok")
+                print("\(counted(files.count, "template")) ok")
             }
         }
     }

@@ -112,7 +112,7 @@ struct AdminCommandsTests {
             ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-24", "--date", "2026-12-01"],
             conninfo)
         #expect(add.status == 0)
-        #expect(add.stdout == "cantine reserved for Zoé (VLF-0001): 2026-12-01, 2026-12-24\n")
+        #expect(add.stdout == "Restauration scolaire (cantine) reserved for Zoé (VLF-0001): 2026-12-01, 2026-12-24\n")
         let closed = try run(["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-25"], conninfo)
         #expect(closed.status == 1)
         #expect(closed.stderr.hasSuffix("2026-12-25 is a closed date of the period 2026-2027\n"))
