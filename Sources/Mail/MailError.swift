@@ -16,6 +16,9 @@ public struct MailError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let invalidOutboxID = Code(rawValue: "invalid_outbox_id")
         /// Stored message bytes that are not in the layout this library composes.
         public static let unreadableMessage = Code(rawValue: "unreadable_message")
+        /// A file or directory the product was to write through is a symbolic link, not a regular
+        /// file (a directory, a FIFO…), someone else's, or a hard link: nothing was written to it.
+        public static let refusedFile = Code(rawValue: "refused_file")
         /// A file system call failed; `errno` says why.
         public static let io = Code(rawValue: "io")
     }
