@@ -133,8 +133,8 @@ struct FilesWrittenSafelyTests {
             let found = try FileManager.default.contentsOfDirectory(atPath: directory).map {
                 Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")))
             }
-            #expect(Set(found) == Set(stored))
-            #expect(found.count == 8)
+            let sameMessages = Set(found) == Set(stored)
+            #expect(sameMessages && found.count == 8, "\(found.count) files")
         case .jsonl:
             #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == 8)
         case .mbox:
