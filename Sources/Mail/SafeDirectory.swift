@@ -36,7 +36,10 @@ public final class SafeDirectory: Sendable {
     /// - Throws: ``MailError`` `.refusedFile` when `path` is a symbolic link or not a directory,
     ///   `.io` when it cannot be created or opened.
     public init(_ path: String, create: Bool = true) throws(MailError) {
-        let path = path.isEmpty ? "." : path
+        // A trailing `/` would make the system follow a link in the last component.
+        var path = path
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        if path.isEmpty { path = "." }
         self.path = path
         var descriptor = open(path, Self.directoryFlags)
         if descriptor < 0, errno == ENOENT, create {

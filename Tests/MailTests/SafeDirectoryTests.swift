@@ -116,7 +116,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
         let link = "\(folder)/linked"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: elsewhere)
-        let path = format == .maildir || format == .eml ? link : "\(link)/outbox"
+        // With a trailing slash too, which would make the system follow the link.
+        let path = format == .maildir || format == .eml ? link + "/" : "\(link)/outbox"
         expectRefused(link, "is a symbolic link") { try write(format, to: path) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere) == [])
     }
