@@ -48,4 +48,28 @@ struct FilesRefusedTests {
         #expect(result.stderr.contains("\(rejects): is a symbolic link"), "\(result.stderr)")
         try expectVictimUntouched(victim)
     }
+
+    @Test func anExportToAMaildirThatIsALinkFails() throws {
+        let conninfo = try Databases.withStructures()
+        let (folder, _) = try folderAndVictim()
+        let elsewhere = folder + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
+        let maildir = "\(folder)/Maildir"
+        try FileManager.default.createSymbolicLink(atPath: maildir, withDestinationPath: elsewhere)
+        let result = try CLI.run(["outbox", "export", "--format", "maildir", "--to", maildir, "--database-url", conninfo])
+        #expect(result.status == 1 && !result.signaled, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("\(maildir): is a symbolic link"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere) == [])
+    }
+
+    @Test func aBatchRunWhoseMetricsFileIsALinkFails() throws {
+        let conninfo = try Databases.withStructures()
+        let (folder, victim) = try folderAndVictim()
+        let metrics = "\(folder)/eticket.prom"
+        try FileManager.default.createSymbolicLink(atPath: metrics, withDestinationPath: victim)
+        let result = try CLI.run(["batch", "run", "--metrics-file", metrics, "--database-url", conninfo])
+        #expect(result.status == 1 && !result.signaled, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("\(metrics): is a symbolic link"), "\(result.stderr)")
+        try expectVictimUntouched(victim)
+    }
 }
