@@ -13,7 +13,7 @@ import Foundation
 /// - Returns: its path; the caller removes it.
 /// - Throws: ``BackOfficeError`` `.failure` when it cannot be created.
 public func makePrivateTemporaryDirectory(prefix: String) throws -> String {
-    let template = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-XXXXXXXX").path
+    let template = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-XXXXXX").path
     var bytes = Array(template.utf8CString)
     guard let made = mkdtemp(&bytes) else {
         throw BackOfficeError(.failure, "\(template): cannot create a temporary directory: \(String(cString: strerror(errno)))")

@@ -44,7 +44,9 @@ enum DurableFile {
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
             name += keep ? String(UnicodeScalar(byte)) : "%" + HeaderEncoding.hex(byte)
         }
-        guard name.utf8.count <= 200 else {
+        // 160: with the time, `E`, the host (64 at most on Linux) and `:2,S` a Maildir name
+        // stays under the 255 bytes a name may have.
+        guard name.utf8.count <= 160 else {
             throw MailError(
                 code: .invalidMessageID, reason: "the Message-ID of the outbox message \(row) is too long for a file name")
         }

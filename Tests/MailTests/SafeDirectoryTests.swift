@@ -181,6 +181,10 @@ import Testing
         #expect(fields[1].hasPrefix("E"))
         #expect(!name.contains("/") && !name.contains(":"))
         #expect(!MaildirWriter.localHost().contains("/") && !MaildirWriter.localHost().contains(":"))
+        // A Message-ID too long to name a file is an error, not a name past 255 bytes.
+        let long = message(2, messageID: String(repeating: "x", count: 200) + "@x.example")
+        let error = #expect(throws: MailError.self) { try MaildirWriter.fileName(for: long) }
+        #expect(error?.code == .invalidMessageID)
     }
 
     @Test func aRerunAfterACrashFromAnotherHostWritesEachMessageOnce() throws {
