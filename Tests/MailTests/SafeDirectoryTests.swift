@@ -109,6 +109,17 @@ import Testing
         try expectVictimUntouched(victim)
     }
 
+    /// Only root can give a file away; CI runs as root.
+    @Test(.enabled(if: geteuid() == 0, "needs root to give a file to another user"), arguments: [OutboxFormat.jsonl, .mbox])
+    func anotherUsersFileIsRefused(format: OutboxFormat) throws {
+        let (folder, _) = try folderAndVictim()
+        let path = "\(folder)/outbox.\(format.rawValue)"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o666]))
+        #expect(chown(path, 65534, 65534) == 0)
+        expectRefused(path, "belongs to uid 65534") { try write(format, to: path) }
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 0)
+    }
+
     @Test(arguments: OutboxFormat.allCases)
     func aLinkAsTheExportDirectoryIsRefused(format: OutboxFormat) throws {
         let (folder, _) = try folderAndVictim()
