@@ -99,8 +99,8 @@ public struct MaildirWriter: OutboxWriter {
     }
 }
 
-/// The messages (`time.unique`, see ``MaildirWriter``) in a Maildir's `cur/`, listed again only when the
-/// directory changed.
+/// The messages (`time.unique`, see ``MaildirWriter``) in a Maildir's `cur/`, listed again only
+/// when the directory changed.
 ///
 /// `cur/` grows with everything a reader ever took; listing it for every batch made an export
 /// slower the longer the mailbox lived. A directory's ctime changes with every name added or
