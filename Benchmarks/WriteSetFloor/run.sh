@@ -26,17 +26,21 @@ bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | 
 command -v psql >/dev/null && command -v python3 >/dev/null || fail "needs psql and python3"
 
 work=$(mktemp -d /tmp/eticket-write-set.XXXXXX)
+# The server's files in a folder of their own: as root, the server runs as postgres, and the files
+# this script writes must stay in a folder postgres cannot write (no link planted for root to follow).
+server=$work/server
+mkdir "$server"
 as_server=()
-stop() { "${as_server[@]}" "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
+stop() { "${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap stop EXIT
-if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chown postgres "$work"; fi
-"${as_server[@]}" mkdir "$work/sock" "$work/data"
-"${as_server[@]}" "$bin/initdb" -D "$work/data" -U postgres --auth=trust >/dev/null
-"${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\n\" '$work/sock' >> '$work/data/postgresql.conf'"
-"${as_server[@]}" "$bin/pg_ctl" -D "$work/data" -l "$work/data/log" -w start >/dev/null
-sql() { psql -h "$work/sock" -U postgres -d floor -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql -h "$work/sock" -U postgres -d postgres -X -qc "CREATE DATABASE floor"
-url="host=$work/sock user=postgres dbname=floor"
+if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chmod 711 "$work"; chown postgres "$server"; fi
+"${as_server[@]}" mkdir "$server/sock" "$server/data"
+"${as_server[@]}" "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
+"${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\n\" '$server/sock' >> '$server/data/postgresql.conf'"
+"${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -l "$server/data/log" -w start >/dev/null
+sql() { psql -h "$server/sock" -U postgres -d floor -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql -h "$server/sock" -U postgres -d postgres -X -qc "CREATE DATABASE floor"
+url="host=$server/sock user=postgres dbname=floor"
 
 echo "… eticket bench on $dossiers dossiers, to fill the database with what the product writes" >&2
 "$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
@@ -77,7 +81,7 @@ wal_per_dossier() { sql -Atc "SELECT round(pg_wal_lsn_diff('$2', '$1') / $dossie
 server_ticks() {
     local postmaster
     sleep 0.5
-    postmaster=$(head -1 "$work/data/postmaster.pid")
+    postmaster=$(head -1 "$server/data/postmaster.pid")
     { awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat"
       for child in $(pgrep -P "$postmaster"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true; done
     } | awk -v hz="$(getconf CLK_TCK)" '{ticks += $1} END {print ticks * 1000 / hz}'
@@ -102,7 +106,7 @@ processing() {
     local script=$1 before after tps cpu_before cpu_after
     sql -f "$here/reset-processing.sql"
     cpu_before=$(server_ticks); before=$(wal)
-    "$bin/pgbench" -h "$work/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$work/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
+    "$bin/pgbench" -h "$server/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$work/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
         { tail -5 "$work/pgbench.out" >&2; fail "pgbench $script.sql failed"; }
     cpu_after=$(server_ticks); after=$(wal)
     tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")

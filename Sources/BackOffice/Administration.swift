@@ -1,6 +1,7 @@
 import Dossiers
 import Foundation
 import Logging
+import Mail
 import Postgres
 
 /// The back office as an administrator's commands see it: one connection, one method per action.
@@ -162,16 +163,23 @@ public final class Administration {
 }
 
 /// The rejects file of an import: one JSON object per refused line.
+///
+/// Refused lines quote families' data: the file is opened through a ``SafeDirectory`` (never
+/// through a symbolic link, only this user's own regular file) and is mode 0600 whatever it was.
 final class RejectsFile {
+    private let directory: SafeDirectory
+    private let name: String
     private let handle: FileHandle
     private let path: String
     private var count = 0
 
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-            let handle = FileHandle(forWritingAtPath: path)
-        else { throw BackOfficeError(.failure, "\(path): cannot create the rejects file") }
-        self.handle = handle
+        do {
+            (directory, name) = try SafeDirectory.containing(path, create: false)
+            handle = FileHandle(fileDescriptor: try directory.openFile(name, truncate: true), closeOnDealloc: true)
+        } catch {
+            throw BackOfficeError(.failure, "cannot create the rejects file: \(error)", underlying: error)
+        }
         self.path = path
     }
 
@@ -200,7 +208,7 @@ final class RejectsFile {
 
     func close() throws {
         try handle.synchronize()
+        if count == 0 { directory.remove(name, ifStill: handle.fileDescriptor) }
         try handle.close()
-        if count == 0 { try? FileManager.default.removeItem(atPath: path) }
     }
 }

@@ -41,50 +41,11 @@ public enum BatchMetrics {
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    /// Replaces `path` with `text` atomically: a temporary file in the same directory, written,
-    /// fsync'd, renamed over `path`, and the directory fsync'd, so that a reader (the textfile
-    /// collector) sees the old file or the new one, never half of one.
+    /// Replaces `path` with `text` atomically (see ``writeAtomically(_:to:)``), so that a reader
+    /// (the textfile collector) sees the old file or the new one, never half of one.
     ///
-    /// - Throws: ``BackOfficeError`` `.failure` naming the file and the system's reason.
+    /// - Throws: ``BackOfficeError`` `.failure` naming the file and the reason.
     public static func save(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = "\(directory)/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp"
-        func fail(_ doing: String) -> BackOfficeError {
-            BackOfficeError(.failure, "\(path): cannot \(doing): \(String(cString: strerror(errno)))")
-        }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw fail("create \(temporary)") }
-        var closed = false
-        defer { if !closed { close(descriptor) } }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                unlink(temporary)
-                throw fail("write")
-            }
-            offset += written
-        }
-        guard fsync(descriptor) == 0 else {
-            unlink(temporary)
-            throw fail("fsync")
-        }
-        closed = true
-        guard close(descriptor) == 0 else {
-            unlink(temporary)
-            throw fail("close")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw fail("rename \(temporary)")
-        }
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        try writeAtomically(text, to: path)
     }
 }

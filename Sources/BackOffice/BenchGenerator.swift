@@ -1,4 +1,5 @@
 import Foundation
+import Mail
 
 /// A small, fast, seeded pseudo-random generator (SplitMix64): the same seed gives the same
 /// dossiers on every machine, so that two benchmark runs judge the same work.
@@ -144,9 +145,7 @@ struct BenchGenerator {
     ///
     /// - Returns: how many of them were generated incomplete.
     mutating func writeDossiers(count: Int, first: Int = 0, to path: String) throws -> Int {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw BackOfficeError(.failure, "\(path): cannot create the generated dossiers file")
-        }
+        let handle = FileHandle(fileDescriptor: try Self.open(path), closeOnDealloc: true)
         defer { try? handle.close() }
         var incomplete = 0
         var buffer = ""
@@ -163,6 +162,24 @@ struct BenchGenerator {
         }
         try handle.write(contentsOf: Data(buffer.utf8))
         return incomplete
+    }
+
+    /// Opens `path` for writing from its start, through a ``SafeDirectory`` (no link followed,
+    /// only this user's regular file, mode 0600).
+    static func open(_ path: String) throws -> Int32 {
+        do {
+            let (directory, name) = try SafeDirectory.containing(path, create: false)
+            return try directory.openFile(name, truncate: true)
+        } catch {
+            throw BackOfficeError(.failure, "cannot create the generated file: \(error)", underlying: error)
+        }
+    }
+
+    /// Writes `text` to `path` (see ``open(_:)``).
+    static func save(_ text: String, to path: String) throws {
+        let handle = FileHandle(fileDescriptor: try open(path), closeOnDealloc: true)
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data(text.utf8))
     }
 
     /// Four pairs of digits, as French phone numbers are written.

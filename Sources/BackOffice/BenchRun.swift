@@ -65,13 +65,12 @@ public struct Bench {
         defer { statements?.close() }
         let meters = BenchMeters(
             cpu: BenchCPUClock(connection: connection), wal: BenchWALMeter(connection: connection), statements: statements)
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("eticket-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let work = URL(fileURLWithPath: try makePrivateTemporaryDirectory(prefix: "eticket-bench"))
         defer { try? FileManager.default.removeItem(at: work) }
 
         var generator = BenchGenerator(seed: options.seed, incompleteShare: options.incompleteShare, prefix: "B\(options.seed)")
         let structuresPath = work.appendingPathComponent("structures.json").path
-        try Data(generator.structuresJSON().utf8).write(to: URL(fileURLWithPath: structuresPath))
+        try BenchGenerator.save(generator.structuresJSON(), to: structuresPath)
         _ = try administration.applyStructures(file: structuresPath)
 
         var phases: [BenchReport.Phase] = []

@@ -1,4 +1,5 @@
 import Foundation
+import Mail
 
 #if canImport(Glibc)
     import Glibc
@@ -137,57 +138,17 @@ extension Administration {
 
 /// Replaces the file at `path` with `text` so that a reader sees the old or the new content, never
 /// a part: writes a temporary file in the same directory, fsyncs it, renames it over `path`, then
-/// fsyncs the directory. The file is readable by all (mode 0644), as a metrics collector needs.
+/// fsyncs the directory, all through a ``SafeDirectory``: a symbolic link, a file of another user
+/// or anything but a regular file at `path` (or at the temporary name) is refused, not written
+/// through. The file is readable by all (mode 0644), as a metrics collector running as its own
+/// user needs: it holds counts, never a family's data.
 ///
-/// - Throws: ``BackOfficeError`` `.failure` naming the path and the system's reason.
+/// - Throws: ``BackOfficeError`` `.failure` naming the path and the reason.
 public func writeAtomically(_ text: String, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent().path
-    let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
-    func failure(_ what: String, _ file: String) -> BackOfficeError {
-        BackOfficeError(.failure, "\(file): cannot \(what): \(String(cString: strerror(errno)))")
-    }
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw failure("create", temporary) }
-    // O_CREAT leaves an existing file's mode, and the umask narrows a new one's.
-    guard fchmod(descriptor, 0o644) == 0 else {
-        let error = failure("set the mode of", temporary)
-        close(descriptor)
-        throw error
-    }
-    let bytes = Array(text.utf8)
-    var written = 0
-    while written < bytes.count {
-        let result = bytes.withUnsafeBytes { buffer in
-            write(descriptor, buffer.baseAddress.map { $0 + written }, bytes.count - written)
-        }
-        if result < 0 {
-            if errno == EINTR { continue }
-            let error = failure("write", temporary)
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        written += result
-    }
-    guard fsync(descriptor) == 0 else {
-        let error = failure("sync", temporary)
-        close(descriptor)
-        unlink(temporary)
-        throw error
-    }
-    guard close(descriptor) == 0 else {
-        unlink(temporary)
-        throw failure("close", temporary)
-    }
-    guard rename(temporary, path) == 0 else {
-        let error = failure("rename into place", path)
-        unlink(temporary)
-        throw error
-    }
-    let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directoryDescriptor >= 0 {
-        defer { close(directoryDescriptor) }
-        guard fsync(directoryDescriptor) == 0 else { throw failure("sync the directory", directory) }
+    do {
+        let (directory, name) = try SafeDirectory.containing(path, create: false)
+        try directory.replace(name, with: Array(text.utf8), temporary: ".\(name).tmp-\(getpid())", mode: 0o644)
+    } catch {
+        throw BackOfficeError(.failure, "cannot create \(path): \(error)", underlying: error)
     }
 }

@@ -20,31 +20,33 @@ import Foundation
 /// file by renaming it away (the usual spool hand-over); the next append starts a new file.
 struct AppendLog {
     let path: String
-    let markerPath: String
+    let directory: SafeDirectory
+    let name: String
+    let markerName: String
 
+    /// Opens the directory of `path` (created when missing); the file is opened at each append.
+    /// A link or anything but this user's regular file at the file's or the marker's name is
+    /// refused at once, before any message is read.
     init(path: String) throws(MailError) {
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        self.markerPath = "\(directory)/.\(url.lastPathComponent).committed"
-        try DurableFile.makeDirectory(directory)
+        (directory, name) = try SafeDirectory.containing(path)
+        markerName = ".\(name).committed"
+        try directory.checkReplaceable(name)
+        try directory.checkReplaceable(markerName)
     }
-
-    var directory: String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
 
     /// Appends what `newBytes` returns for the committed content, durably.
     func append(_ newBytes: ([UInt8]) throws(MailError) -> [UInt8]) throws(MailError) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, DurableFile.fileMode)
-        guard descriptor >= 0 else { throw DurableFile.failure("cannot open", path) }
+        let descriptor = try directory.openFile(name)
         defer { close(descriptor) }
-        guard flock(descriptor, LOCK_EX) == 0 else { throw DurableFile.failure("cannot lock", path) }
+        guard flock(descriptor, LOCK_EX) == 0 else { throw directory.failure("cannot lock", name) }
 
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw DurableFile.failure("cannot stat", path) }
+        guard fstat(descriptor, &status) == 0 else { throw directory.failure("cannot stat", name) }
         var length = Int(status.st_size)
         let inode = UInt64(status.st_ino)
         let committed: Int
-        switch readMarker() {
+        switch try readMarker() {
         case nil:
             // First append to this file (or a file someone else made): what is there now counts
             // as committed, recorded before anything is appended so a torn first append is cut too.
@@ -59,23 +61,23 @@ struct AppendLog {
         }
         if length > committed {
             guard ftruncate(descriptor, off_t(committed)) == 0 else {
-                throw DurableFile.failure("cannot cut an unfinished append from", path)
+                throw directory.failure("cannot cut an unfinished append from", name)
             }
-            guard fsync(descriptor) == 0 else { throw DurableFile.failure("cannot sync", path) }
+            guard fsync(descriptor) == 0 else { throw directory.failure("cannot sync", name) }
             length = committed
         }
         if length < committed {
             // Truncated in place by someone else: start again from what is there.
             try writeMarker(length, inode: inode)
         }
-        let existing = try DurableFile.read(descriptor, length: length, path: path)
+        let existing = try SafeDirectory.read(descriptor, length: length, path: path)
         let appended = try newBytes(existing)
         guard !appended.isEmpty else {
-            if readMarker() != Marker(length: length, inode: inode) { try writeMarker(length, inode: inode) }
+            if try readMarker() != Marker(length: length, inode: inode) { try writeMarker(length, inode: inode) }
             return
         }
-        try DurableFile.write(appended, to: descriptor, at: off_t(length), path: path)
-        guard fsync(descriptor) == 0 else { throw DurableFile.failure("cannot sync", path) }
+        try SafeDirectory.write(appended, to: descriptor, at: off_t(length), path: path)
+        guard fsync(descriptor) == 0 else { throw directory.failure("cannot sync", name) }
         try writeMarker(length + appended.count, inode: inode)
     }
 
@@ -85,8 +87,10 @@ struct AppendLog {
         var inode: UInt64
     }
 
-    private func readMarker() -> Marker? {
-        guard let data = FileManager.default.contents(atPath: markerPath) else { return nil }
+    /// The marker, or `nil` when there is none (or it cannot be read as one); a marker that is a
+    /// link or not this user's regular file is refused.
+    private func readMarker() throws(MailError) -> Marker? {
+        guard let data = try directory.contents(of: markerName) else { return nil }
         let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
         guard fields.count == 2, let length = Int(fields[0]), let inode = UInt64(fields[1]) else { return nil }
         return Marker(length: length, inode: inode)
@@ -94,7 +98,6 @@ struct AppendLog {
 
     private func writeMarker(_ length: Int, inode: UInt64) throws(MailError) {
         let text = "\(length) \(inode)\n"
-        try DurableFile.writeThenRename(Array(text.utf8), temporary: markerPath + ".tmp", path: markerPath)
-        try DurableFile.syncDirectory(directory)
+        try directory.replace(markerName, with: Array(text.utf8), temporary: markerName + ".tmp")
     }
 }

@@ -6,27 +6,29 @@ import Foundation
     import Darwin
 #endif
 
-/// Writes one `<id>.eml` file per message into a directory: each under a hidden temporary name,
+/// Writes one `<Message-ID>.eml` file per message into a directory (the Message-ID made
+/// file-safe: random per message, so two databases exporting into one directory never take the
+/// same name): each under a hidden temporary name,
 /// one syncfs for the batch (an fsync per file where syncfs is missing), each renamed to its
 /// name, then one fsync of the directory. So a name only ever holds a complete, durable message,
 /// and the batch is durable before ``write(_:)`` returns and the exporter marks the rows. A rerun
 /// replaces the same file.
 public struct EMLWriter: OutboxWriter {
     public let path: String
+    private let directory: SafeDirectory
 
     /// Creates the directory (mode 0700) when missing, and removes temporary files a crash left.
     public init(path: String) throws {
         self.path = path
-        try DurableFile.makeDirectory(path)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        where name.hasPrefix(".") && name.hasSuffix(".eml.tmp") {
-            unlink("\(path)/\(name)")
+        directory = try SafeDirectory(path)
+        for name in try directory.names() where name.hasPrefix(".") && name.hasSuffix(".eml.tmp") {
+            try directory.removeLeftover(name)
         }
     }
 
-    /// The file name of a message with outbox id `id`.
-    public static func fileName(for id: String) throws -> String {
-        (try DurableFile.fileName(for: id)) + ".eml"
+    /// The file name of `message`.
+    public static func fileName(for message: OutboxMessage) throws -> String {
+        (try DurableFile.fileName(forMessageID: message.messageID, of: message.id)) + ".eml"
     }
 
     public func write(_ messages: [OutboxMessage]) throws {
@@ -34,14 +36,14 @@ public struct EMLWriter: OutboxWriter {
         var names: [String] = []
         names.reserveCapacity(messages.count)
         for message in messages {
-            let name = try Self.fileName(for: message.id)
-            try DurableFile.create(message.bytes, at: "\(path)/.\(name).tmp")
+            let name = try Self.fileName(for: message)
+            try directory.create(".\(name).tmp", with: message.bytes)
             names.append(name)
         }
-        if !(try DurableFile.syncFileSystem(of: path)) {
-            for name in names { try DurableFile.sync("\(path)/.\(name).tmp") }
+        if !(try directory.syncFileSystem()) {
+            for name in names { try directory.sync(".\(name).tmp") }
         }
-        for name in names { try DurableFile.renameIntoPlace("\(path)/.\(name).tmp", to: "\(path)/\(name)") }
-        try DurableFile.syncDirectory(path)
+        for name in names { try directory.rename(".\(name).tmp", to: name) }
+        try directory.sync()
     }
 }

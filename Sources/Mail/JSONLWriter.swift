@@ -4,8 +4,10 @@ import Foundation
 /// `created_at`, `from`, `headers` (a list of `{"name", "value"}` in message order), `html`, `id`
 /// (the outbox id), `message_id`, `subject`, `text`, `to`.
 ///
-/// A message whose `id` is already in the file is not appended again, and an append a crash cut
-/// short is removed before the next one (see ``OutboxWriter``): a rerun never duplicates.
+/// A message whose `message_id` is already in the file is not appended again, and an append a crash
+/// cut short is removed before the next one (see ``OutboxWriter``): a rerun never duplicates. The
+/// Message-ID, random per message, is the key, not the outbox `id`: two databases appending to one
+/// file number their rows alike.
 public struct JSONLWriter: OutboxWriter {
     public let path: String
     private let log: AppendLog
@@ -41,31 +43,31 @@ public struct JSONLWriter: OutboxWriter {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let timestamp = ISO8601DateFormatter()
         timestamp.timeZone = TimeZone(identifier: "UTC")
-        var lines: [(id: String, bytes: [UInt8])] = []
+        var lines: [(messageID: String, bytes: [UInt8])] = []
         for message in messages {
             let record = Record(
                 id: message.id, messageID: message.messageID, from: message.from, to: message.to,
                 subject: message.subject, text: message.text, html: message.html, headers: message.headers,
                 createdAt: timestamp.string(from: message.createdAt))
-            lines.append((message.id, Array(try encoder.encode(record)) + [UInt8(ascii: "\n")]))
+            lines.append((message.messageID, Array(try encoder.encode(record)) + [UInt8(ascii: "\n")]))
         }
         try log.append { existing throws(MailError) in
-            var present = Self.ids(in: existing)
+            var present = Self.messageIDs(in: existing)
             var output: [UInt8] = []
-            for line in lines where !present.contains(line.id) {
-                present.insert(line.id)
+            for line in lines where !present.contains(line.messageID) {
+                present.insert(line.messageID)
                 output += line.bytes
             }
             return output
         }
     }
 
-    /// The outbox ids of the records in a JSON Lines file.
-    static func ids(in file: [UInt8]) -> Set<String> {
+    /// The Message-IDs of the records in a JSON Lines file.
+    static func messageIDs(in file: [UInt8]) -> Set<String> {
         var ids: Set<String> = []
         for line in file.split(separator: UInt8(ascii: "\n")) {
             if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                let id = object["id"] as? String
+                let id = object["message_id"] as? String
             {
                 ids.insert(id)
             }

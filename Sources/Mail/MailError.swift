@@ -8,14 +8,16 @@ public struct MailError: Error, CustomStringConvertible, Sendable, Equatable {
 
         /// An email address that cannot be put in a header (not ASCII, no `@`, spaces, specials).
         public static let invalidAddress = Code(rawValue: "invalid_address")
-        /// A `Message-ID` that is not `left@right` in printable ASCII without `<`, `>` or spaces.
+        /// A `Message-ID` that is not `left@right` in printable ASCII without `<`, `>` or spaces, or
+        /// that is missing or too long to name an exported file.
         public static let invalidMessageID = Code(rawValue: "invalid_message_id")
         /// A structure's time zone identifier that this system does not know.
         public static let invalidTimeZone = Code(rawValue: "invalid_time_zone")
-        /// An outbox message id that cannot name a file (empty, or too long).
-        public static let invalidOutboxID = Code(rawValue: "invalid_outbox_id")
         /// Stored message bytes that are not in the layout this library composes.
         public static let unreadableMessage = Code(rawValue: "unreadable_message")
+        /// A file or directory the product was to write through is a symbolic link, not a regular
+        /// file (a directory, a FIFO…), someone else's, or a hard link: nothing was written to it.
+        public static let refusedFile = Code(rawValue: "refused_file")
         /// A file system call failed; `errno` says why.
         public static let io = Code(rawValue: "io")
     }

@@ -12,12 +12,11 @@ public enum OutboxFormat: String, Sendable, CaseIterable, Codable {
     case jsonl
 
     /// What the writer of this format reads of an ``OutboxMessage`` besides its `id`: the
-    /// exporter reads only these columns (a Maildir needs the stored bytes alone, JSON Lines
-    /// everything but them).
+    /// exporter reads only these columns (a Maildir needs the stored bytes and the Message-ID
+    /// and date that name its file, JSON Lines everything but the bytes).
     public var fields: OutboxMessage.Fields {
         switch self {
-        case .maildir, .eml: [.bytes]
-        case .mbox: [.bytes, .envelope]
+        case .maildir, .eml, .mbox: [.bytes, .envelope]
         case .jsonl: [.envelope, .content]
         }
     }
@@ -25,10 +24,11 @@ public enum OutboxFormat: String, Sendable, CaseIterable, Codable {
 
 /// One message of the outbox, as the exporter hands it to a writer.
 public struct OutboxMessage: Sendable, Equatable {
-    /// The outbox row's stable id: names the file (Maildir, `.eml`) or marks the record (JSON
-    /// Lines), so that exporting the same row again replaces instead of duplicating.
+    /// The outbox row's stable id: marks the record (JSON Lines), so that exporting the same row
+    /// again adds nothing.
     public var id: String
-    /// `left@right`, without angle brackets; stable per outbox row (mbox deduplicates on it).
+    /// `left@right`, without angle brackets; stable per outbox row and random (names the file of a
+    /// Maildir or `.eml` export, and mbox deduplicates on it).
     public var messageID: String
     public var from: String
     public var to: String
@@ -87,7 +87,9 @@ public struct OutboxMessage: Sendable, Equatable {
 /// exactly once in the output: files are written under a temporary name, fsync'd, renamed and their
 /// directory fsync'd; appended files are deduplicated on rerun (see each writer).
 ///
-/// Files are created with mode 0600 and directories with 0700: messages hold personal data.
+/// Files are created with mode 0600 and directories with 0700: messages hold personal data. Every
+/// file is written through a ``SafeDirectory``: never through a symbolic link, never into a file
+/// that is not this user's own regular file.
 public protocol OutboxWriter: Sendable {
     /// Prepares `path` (a directory for Maildir and `.eml`, a file for mbox and JSON Lines),
     /// creating missing directories.

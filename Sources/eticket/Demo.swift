@@ -62,8 +62,7 @@ struct Demo: AsyncParsableCommand {
             print("\n== decisions")
             print(try render(administration.dossiers(), format: .table))
 
-            let maildir = outboxPath ?? FileManager.default.temporaryDirectory
-                .appendingPathComponent("eticket-demo-\(ProcessInfo.processInfo.processIdentifier)/maildir").path
+            let maildir = try outboxPath ?? (makePrivateTemporaryDirectory(prefix: "eticket-demo") + "/maildir")
             let export = try administration.outbox.export(to: maildir, format: .maildir)
             print("\n== outbox")
             print("\(counted(export.exported, "email")) exported to the Maildir \(export.path) (new/ holds one file per message)")

@@ -76,11 +76,17 @@ struct OutboxExporterTests {
         #expect(try administration.outbox.export(to: jsonl, format: .jsonl, selection: .init(againSince: since)).exported == 4)
         let lines = try String(contentsOfFile: jsonl, encoding: .utf8).split(separator: "\n")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        /// The contents of the files in `directory`.
+        func contents(_ directory: String) throws -> Set<[UInt8]> {
+            Set(try FileManager.default.contentsOfDirectory(atPath: directory).map {
+                Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")))
+            })
+        }
+        let stored = Set(try entries.map { try administration.outbox.message(id: $0.id) })
+        #expect(try contents("\(maildir)/new") == stored)
+        #expect(try contents(eml) == stored)
         for entry in entries {
-            let stored = try administration.outbox.message(id: entry.id)
             let name = String(entry.id)
-            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(maildir)/new/eticket.\(name)"))) == stored)
-            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(eml)/\(name).eml"))) == stored)
             let object = try #require(objects.first { $0["id"] as? String == name })
             #expect(object["subject"] as? String == entry.subject)
             #expect(object["to"] as? String == entry.recipient)
@@ -102,7 +108,10 @@ struct OutboxExporterTests {
             #expect(try administration.outbox.export(to: directory, format: .maildir, batchSize: batchSize).exported == (batchSize == 1 ? 3 : 0))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new").count == 3)
-        #expect(!FileManager.default.fileExists(atPath: "\(directory)/new/eticket.\(held)"))
+        let heldMessage = try administration.outbox.message(id: held)
+        for name in try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new") {
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/new/\(name)"))) != heldMessage)
+        }
         try other.execute(script: "ROLLBACK")
         #expect(try administration.outbox.export(to: directory, format: .maildir, batchSize: 3).exported == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new").count == 4)

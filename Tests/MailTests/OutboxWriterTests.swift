@@ -76,7 +76,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         let names = try files(path + "/new")
         #expect(names.count == messages.count)
         for message in messages {
-            let name = try MaildirWriter.fileName(for: message.id)
+            let name = try MaildirWriter.fileName(for: message)
             #expect(!name.contains("/") && !name.contains(":"))
             #expect(try read("\(path)/new/\(name)") == message.bytes)
             #expect(try mode("\(path)/new/\(name)") == 0o600)
@@ -84,7 +84,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         for directory in [path, "\(path)/new", "\(path)/cur", "\(path)/tmp"] { #expect(try mode(directory) == 0o700) }
 
         // A reader moved one to cur/ with flags: writing again does not bring it back to new/.
-        let first = try MaildirWriter.fileName(for: messages[0].id)
+        let first = try MaildirWriter.fileName(for: messages[0])
         try FileManager.default.moveItem(atPath: "\(path)/new/\(first)", toPath: "\(path)/cur/\(first):2,S")
         try writer.write(messages)
         #expect(try files(path + "/new").count == messages.count - 1)
@@ -96,7 +96,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         let messages = Array(try batch().prefix(3))
         try makeOutboxWriter(.maildir, path: path).write(messages)
         for message in messages {
-            let bytes = try read("\(path)/new/\(try MaildirWriter.fileName(for: message.id))")
+            let bytes = try read("\(path)/new/\(try MaildirWriter.fileName(for: message))")
             let parsed = try MessageInspection.parseWithPython(bytes)
             #expect((parsed["defects"] as? [String]) == [])
             #expect(parsed["message_id"] as? String == "<\(message.messageID)>")
@@ -114,7 +114,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         #expect(names.count == messages.count)
         #expect(names.allSatisfy { $0.hasSuffix(".eml") && !$0.hasPrefix(".") })
         for message in messages {
-            let file = "\(path)/\(try EMLWriter.fileName(for: message.id))"
+            let file = "\(path)/\(try EMLWriter.fileName(for: message))"
             #expect(try read(file) == message.bytes)
             #expect(try mode(file) == 0o600)
         }
@@ -122,9 +122,9 @@ private func lfText(_ bytes: [UInt8]) -> String {
         #expect(throws: MailError.self) {
             try writer.write([
                 OutboxMessage(
-                    id: "",
+                    id: "no-message-id",
                     email: RenderedEmail(
-                        messageID: "x@y", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: []),
+                        messageID: "", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: []),
                     createdAt: Fixtures.date)
             ])
         }
@@ -236,20 +236,24 @@ enum MboxTestEntry {
 
 @Suite struct MaildirWriterTests {
     private func messages(_ ids: Range<Int>) -> [OutboxMessage] {
-        ids.map { index in
-            OutboxMessage(
+        ids.map(message)
+    }
+
+    private func message(_ index: Int) -> OutboxMessage {
+        OutboxMessage(
                 id: String(index), messageID: "m\(index)@x.example", from: "a@x.example", to: "b@x.example",
                 subject: "s", text: "t", html: "", headers: [],
                 bytes: Array("Message-ID: <m\(index)@x.example>\r\n\r\nbody \(index)\r\n".utf8), createdAt: Fixtures.date)
-        }
     }
+
+    private func name(_ index: Int) throws -> String { try MaildirWriter.fileName(for: message(index)) }
 
     @Test func aLargeCurIsListedOnceWhileItDoesNotChange() throws {
         let path = try Fixtures.temporaryDirectory() + "/Maildir"
         let writer = try MaildirWriter(path: path)
         // 5,000 messages a reader took long ago, among them ids 0..<10 of the batches below.
         for index in 0..<5_000 {
-            let name = try MaildirWriter.fileName(for: String(index < 10 ? index : 100_000 + index))
+            let name = try name(index < 10 ? index : 100_000 + index)
             #expect(FileManager.default.createFile(atPath: "\(path)/cur/\(name):2,S", contents: Data()))
         }
         // The test cannot wait for cur/ to age: trust a listing at once.
@@ -258,10 +262,10 @@ enum MboxTestEntry {
         #expect(writer.delivered.listings == 1)
         // What the reader took is not brought back; the rest is in new/.
         let new = Set(try FileManager.default.contentsOfDirectory(atPath: "\(path)/new"))
-        #expect(new == Set(try (10..<50).map { try MaildirWriter.fileName(for: String($0)) }))
+        #expect(new == Set(try (10..<50).map { try name($0) }))
 
         // A reader takes one more: cur/ changed, so it is listed again, and that one stays taken.
-        let taken = try MaildirWriter.fileName(for: "10")
+        let taken = try name(10)
         try FileManager.default.moveItem(atPath: "\(path)/new/\(taken)", toPath: "\(path)/cur/\(taken):2,S")
         try writer.write(messages(10..<20))
         #expect(writer.delivered.listings == 2)
@@ -283,7 +287,7 @@ enum MboxTestEntry {
         let path = try Fixtures.temporaryDirectory() + "/Maildir"
         let writer = try MaildirWriter(path: path)
         let message = messages(0..<1)[0]
-        let name = try MaildirWriter.fileName(for: message.id)
+        let name = try MaildirWriter.fileName(for: message)
         // A crashed run's half-written file, and someone's world-readable one.
         #expect(
             FileManager.default.createFile(
@@ -295,8 +299,8 @@ enum MboxTestEntry {
     }
 
     @Test func formatsNameTheFieldsTheirWritersRead() {
-        #expect(OutboxFormat.maildir.fields == [.bytes])
-        #expect(OutboxFormat.eml.fields == [.bytes])
+        #expect(OutboxFormat.maildir.fields == [.bytes, .envelope])
+        #expect(OutboxFormat.eml.fields == [.bytes, .envelope])
         #expect(OutboxFormat.mbox.fields == [.bytes, .envelope])
         #expect(OutboxFormat.jsonl.fields == [.envelope, .content])
     }
