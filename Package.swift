@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "eticket",
             dependencies: [
-                "BackOffice", "LocalPostgres", "Postgres",
+                "BackOffice", "Dossiers", "LocalPostgres", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -191,47 +191,42 @@ public final class BatchRun {
 }
 
 extension Duration {
-    /// Parses an operator's duration: `90s`, `15m`, `2h`, `1h30m`, `500ms`; a bare number is seconds.
+    /// The longest duration an operator may write: ten years, far beyond any run or age asked of
+    /// the queue, and far below what overflows.
+    public static let longestOperatorDuration: Duration = .seconds(3650 * 86_400)
+
+    /// The form ``init(parsing:)`` accepts, for an error message.
+    public static let operatorDurationForm = "a duration like 90s, 15m, 2h, 1h30m, 2d or 1w (at most 3650d)"
+
+    /// Parses an operator's duration: `90s`, `15m`, `2h`, `1h30m`, `500ms`, `2d`, `1w`; a bare
+    /// whole number is seconds. Each unit (`w`, `d`, `h`, `m`, `s`, `ms`) appears at most once, in
+    /// that order, after a whole number of at most 9 digits.
     ///
-    /// - Returns: `nil` for anything else, or for a zero or negative duration.
+    /// - Returns: `nil` for anything else, for zero, or beyond ``longestOperatorDuration``.
     public init?(parsing text: String) {
-        let text = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let seconds = Double(text) {
-            guard seconds > 0 else { return nil }
-            self = .milliseconds(Int64(seconds * 1000))
-            return
+        let units: [(name: String, milliseconds: Int64)] = [
+            ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1),
+        ]
+        var rest = Substring(text)
+        var total: Int64 = 0
+        var nextUnit = 0
+        if !rest.isEmpty, rest.allSatisfy(\.isASCIIDigit) { rest += "s" }
+        while !rest.isEmpty {
+            let digits = rest.prefix(while: \.isASCIIDigit)
+            guard (1...9).contains(digits.count), let value = Int64(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let name = rest.prefix(while: { !$0.isASCIIDigit })
+            guard let index = units.indices.first(where: { $0 >= nextUnit && units[$0].name == name }) else { return nil }
+            rest = rest.dropFirst(name.count)
+            nextUnit = index + 1
+            total += value * units[index].milliseconds  // at most 9 digits of weeks: no overflow.
         }
-        var total: Duration = .zero
-        var number = ""
-        var unit = ""
-        func flush() -> Bool {
-            guard let value = Double(number) else { return false }
-            let factor: Double
-            switch unit {
-            case "ms": factor = 0.001
-            case "s": factor = 1
-            case "m": factor = 60
-            case "h": factor = 3600
-            case "d": factor = 86400
-            default: return false
-            }
-            total += .milliseconds(Int64(value * factor * 1000))
-            number = ""
-            unit = ""
-            return true
-        }
-        for character in text {
-            if character.isNumber || character == "." {
-                if !unit.isEmpty { guard flush() else { return nil } }
-                number.append(character)
-            } else if character.isLetter {
-                guard !number.isEmpty else { return nil }
-                unit.append(character)
-            } else {
-                return nil
-            }
-        }
-        guard !number.isEmpty, flush(), total > .zero else { return nil }
-        self = total
+        let duration = Duration.milliseconds(total)
+        guard total > 0, duration <= Self.longestOperatorDuration else { return nil }
+        self = duration
     }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isWholeNumber }
 }

@@ -70,12 +70,11 @@ extension Administration {
     /// - Throws: ``BackOfficeError`` `.badInput` for a malformed month or child, `.notFound` for an
     ///   unknown child.
     public func planning(child: String, month: String) throws -> ChildPlanning {
-        let parts = month.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let year = Int(parts[0]), let number = Int(parts[1]),
-            let first = CalendarDate(year: year, month: number, day: 1)
-        else { throw BackOfficeError(.badInput, "not a month (YYYY-MM): \(month)") }
-        let next = number == 12 ? CalendarDate(year: year + 1, month: 1, day: 1) : CalendarDate(year: year, month: number + 1, day: 1)
-        let length = (next?.daysSinceEpoch ?? first.daysSinceEpoch + 31) - first.daysSinceEpoch
+        guard let calendarMonth = CalendarMonth(iso: month) else {
+            throw BackOfficeError(.badInput, "\(month): not a month; expected YYYY-MM")
+        }
+        let first = calendarMonth.firstDay
+        let length = calendarMonth.lastDay.daysSinceEpoch - first.daysSinceEpoch + 1
         let reference = try childReference(child)
 
         return try database("cannot read the planning of child \(child)") {

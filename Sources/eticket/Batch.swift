@@ -27,9 +27,7 @@ struct Batch: AsyncParsableCommand {
         var metricsFile: String?
 
         func validate() throws {
-            guard Duration(parsing: maxDuration) != nil else {
-                throw ValidationError("--max-duration: not a duration: \(maxDuration) (try 90s, 15m, 2h)")
-            }
+            _ = try CommandLineValue.duration(maxDuration, option: "--max-duration")
         }
 
         func run() async throws {
@@ -46,7 +44,7 @@ struct Batch: AsyncParsableCommand {
                 let report: BatchRunReport
                 do {
                     report = try batch.run(
-                        maxDuration: Duration(parsing: maxDuration) ?? .seconds(900),
+                        maxDuration: try CommandLineValue.duration(maxDuration, option: "--max-duration"),
                         export: exportTo.map { BatchRun.Export(path: $0, format: exportFormat.value) },
                         shutdown: shutdown, onProgress: progress.update)
                 } catch let error as BackOfficeError where error.code == .busy {

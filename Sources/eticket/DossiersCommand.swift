@@ -60,15 +60,17 @@ extension DossiersCommand {
                 purge stay.
                 """)
         @OptionGroup var options: GlobalOptions
-        @Option(help: "Only dossiers returned before this date (YYYY-MM-DD or ISO 8601).") var returnedBefore: String
+        @Option(help: "Only dossiers returned before this date (YYYY-MM-DD, or RFC 3339).") var returnedBefore: String
         @Option(help: "Only this structure's dossiers.") var structure: String?
         @Flag(help: "List what would be purged; change nothing.") var dryRun = false
 
+        func validate() throws {
+            _ = try CommandLineValue.dateOrTimestamp(returnedBefore, option: "--returned-before")
+        }
+
         func run() async throws {
             try await reportingErrors {
-                guard let before = parseTimestamp(returnedBefore) else {
-                    throw ValidationError("--returned-before: not a date: \(returnedBefore)")
-                }
+                let before = try CommandLineValue.dateOrTimestamp(returnedBefore, option: "--returned-before")
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let purged = try administration.purge(returnedBefore: before, structure: structure, dryRun: dryRun)

@@ -20,18 +20,20 @@ struct Outbox: AsyncParsableCommand {
         @Option(help: "The Maildir or directory (maildir, eml) or file (mbox, jsonl).") var to: String
         @Option(help: "Only this structure's messages.") var structure: String?
         @Option(help: "At most this many messages.") var limit: Int?
-        @Option(help: "Export again the messages exported since this time (ISO 8601), on purpose.") var again: String?
+        @Option(help: "Export again the messages exported since this time (YYYY-MM-DD or RFC 3339), on purpose.")
+        var again: String?
         @Option(help: "Messages written and marked per transaction.") var batchSize = 2000
+
+        func validate() throws {
+            if let again { _ = try CommandLineValue.dateOrTimestamp(again, option: "--again") }
+        }
 
         func run() async throws {
             try await reportingErrors {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 guard batchSize > 0 else { throw ValidationError("--batch-size: must be 1 or more, not \(batchSize)") }
-                let since = try again.map { text in
-                    guard let date = parseTimestamp(text) else { throw ValidationError("--again: not an ISO 8601 time: \(text)") }
-                    return date
-                }
+                let since = try again.map { try CommandLineValue.dateOrTimestamp($0, option: "--again") }
                 let progress = Progress(label: "exported")
                 let report = try administration.outbox.export(
                     to: to, format: format.value,
@@ -88,13 +90,6 @@ struct Outbox: AsyncParsableCommand {
 enum ExportFormat: String, ExpressibleByArgument, CaseIterable {
     case maildir, eml, mbox, jsonl
     var value: BackOffice.ExportFormatValue { BackOffice.ExportFormatValue(rawValue: rawValue) ?? .maildir }
-}
-
-func parseTimestamp(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withFullDate]
-    return formatter.date(from: text)
 }
 
 /// Progress on a terminal (done/total, rate); silent when stderr is not a terminal.

@@ -19,6 +19,10 @@ struct Planning: AsyncParsableCommand {
         @Option(help: "The month, YYYY-MM.") var month: String
         @Option(help: "table or json.") var format: OutputFormat = .table
 
+        func validate() throws {
+            _ = try CommandLineValue.month(month, option: "--month")
+        }
+
         func run() async throws {
             try await reportingErrors {
                 let settings = try await Settings.load(options)

@@ -26,9 +26,7 @@ struct Queue: AsyncParsableCommand {
             for value in states where QueueFilter(value) == nil {
                 throw ValidationError("--state \(value): expected one of \(QueueFilter.names.joined(separator: ", "))")
             }
-            if let olderThan, parseDuration(olderThan) == nil {
-                throw ValidationError("--older-than \(olderThan): expected a duration like 45m, 3h, 2d or 1d12h")
-            }
+            if let olderThan { _ = try CommandLineValue.duration(olderThan, option: "--older-than") }
         }
 
         private var states: [String] {
@@ -40,7 +38,7 @@ struct Queue: AsyncParsableCommand {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let entries = try administration.queueEntries(
-                    filters: Set(states.compactMap(QueueFilter.init)), olderThan: olderThan.flatMap(parseDuration),
+                    filters: Set(states.compactMap(QueueFilter.init)), olderThan: try olderThan.map { try CommandLineValue.duration($0, option: "--older-than").seconds },
                     structure: structure)
                 print(try render(entries, format: format))
             }
@@ -183,24 +181,6 @@ func formatAge(_ seconds: Int) -> String {
     if hours > 0 { return "\(hours)h\(minutes)m" }
     if minutes > 0 { return "\(minutes)m\(seconds % 60)s" }
     return "\(seconds)s"
-}
-
-/// `45s`, `30m`, `3h`, `2d`, `1w`, or a sum like `1d12h`; seconds, or `nil` when malformed.
-func parseDuration(_ text: String) -> TimeInterval? {
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800]
-    var total = 0.0
-    var digits = ""
-    for character in text {
-        if character.isASCII, character.isNumber {
-            digits.append(character)
-        } else if let unit = units[character], let value = Double(digits) {
-            total += value * unit
-            digits = ""
-        } else {
-            return nil
-        }
-    }
-    return digits.isEmpty && !text.isEmpty ? total : nil
 }
 
 /// `text` cut to `width` characters with an ellipsis.

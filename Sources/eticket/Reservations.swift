@@ -20,6 +20,7 @@ struct Reservations: AsyncParsableCommand {
 
         func validate() throws {
             if date.isEmpty { throw ValidationError("give at least one --date") }
+            for day in date { _ = try CommandLineValue.date(day, option: "--date") }
         }
     }
 

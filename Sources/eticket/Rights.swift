@@ -18,16 +18,17 @@ struct Rights: AsyncParsableCommand {
         @Option(help: "The structure's code.") var structure: String
         @Option(help: "The period's code.") var period: String
         @Option(help: "Only this service (default: every service the children asked for).") var service: String?
-        @Option(help: "When to open: ISO 8601 (2027-01-15T09:00:00+01:00) or YYYY-MM-DD HH:MM in local time.")
+        @Option(help: "When to open: RFC 3339 (2027-01-15T09:00:00+01:00) or YYYY-MM-DD HH:MM in local time.")
         var at: String?
         @Option(help: "table or json.") var format: OutputFormat = .table
 
+        func validate() throws {
+            if let at { _ = try CommandLineValue.instant(at, option: "--at") }
+        }
+
         func run() async throws {
             try await reportingErrors {
-                let when = try at.map { text in
-                    guard let date = parseDateTime(text) else { throw ValidationError("--at: not a date and time: \(text)") }
-                    return date
-                }
+                let when = try at.map { try CommandLineValue.instant($0, option: "--at") }
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 defer { administration.close() }
@@ -58,21 +59,4 @@ func render(_ report: RightsOpeningReport, format: OutputFormat) throws -> Strin
             \(counted(report.emails, "planning-open email")) queued
             """
     }
-}
-
-/// ISO 8601 (with or without fractional seconds, or a date alone), or `YYYY-MM-DD HH:MM[:SS]` in
-/// the local time zone.
-func parseDateTime(_ text: String) -> Date? {
-    if let date = parseTimestamp(text) { return date }
-    let iso = ISO8601DateFormatter()
-    iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = iso.date(from: text) { return date }
-    let local = DateFormatter()
-    local.locale = Locale(identifier: "en_US_POSIX")
-    local.timeZone = .current
-    for pattern in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm"] {
-        local.dateFormat = pattern
-        if let date = local.date(from: text) { return date }
-    }
-    return nil
 }

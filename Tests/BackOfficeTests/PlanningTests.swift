@@ -87,6 +87,6 @@ struct PlanningTests {
         #expect(zero?.code == .badInput)
         let month = #expect(throws: BackOfficeError.self) { try administration.planning(child: "VLF-0001/1", month: "2026-13") }
         #expect(month?.code == .badInput)
-        #expect(month?.message == "not a month (YYYY-MM): 2026-13")
+        #expect(month?.message == "2026-13: not a month; expected YYYY-MM")
     }
 }

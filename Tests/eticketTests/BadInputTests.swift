@@ -75,4 +75,36 @@ struct BadInputTests {
         let withFile = try CLI.run(["worker", "--once", "--config", path, "--database-url", "host=/nonexistent"])
         #expect(withFile.status == 3)
     }
+
+    /// Every option that takes a date, a time, a month or a duration reads it strictly: a value
+    /// that is not exactly the documented form is a usage error naming the option, the value and
+    /// the form, before any database is touched (the URL below would otherwise give exit 4).
+    @Test(arguments: [
+        (["dossiers", "purge", "--returned-before", "2027-02-30"], "--returned-before 2027-02-30: not a date or a time; expected YYYY-MM-DD"),
+        (["dossiers", "purge", "--returned-before", "2026-12-07T99:99:99Z"], "--returned-before 2026-12-07T99:99:99Z: not a date"),
+        (["dossiers", "purge", "--returned-before", "2026-12-07';DROP"], "--returned-before 2026-12-07';DROP: not a date"),
+        (["dossiers", "purge", "--returned-before", "2026-12-07T10:00:00"], "expected YYYY-MM-DD or RFC 3339"),
+        (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-02-30T10:00:00Z"],
+         "--at 2027-02-30T10:00:00Z: not a date and time"),
+        (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-01-15 25:00"],
+         "--at 2027-01-15 25:00: not a date and time"),
+        (["outbox", "export", "--format", "jsonl", "--to", "/nonexistent/x", "--again", "2026-12-07';DROP"],
+         "--again 2026-12-07';DROP: not a date or a time"),
+        (["batch", "run", "--max-duration", "99999999999999h"], "--max-duration 99999999999999h: not a duration; expected"),
+        (["batch", "run", "--max-duration", "1h1h"], "--max-duration 1h1h: not a duration"),
+        (["queue", "list", "--older-than", "99999999999999h"], "--older-than 99999999999999h: not a duration"),
+        (["queue", "list", "--older-than", "1.5d"], "--older-than 1.5d: not a duration"),
+        (["planning", "show", "--child", "VLF-0001/1", "--month", "2026-13"], "--month 2026-13: not a month; expected YYYY-MM"),
+        (["planning", "show", "--child", "VLF-0001/1", "--month", "2026-+1"], "--month 2026-+1: not a month"),
+        (["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2027-02-30"],
+         "--date 2027-02-30: not a date; expected YYYY-MM-DD"),
+        (["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-01x"],
+         "--date 2026-12-01x: not a date"),
+    ])
+    func aMalformedDateTimeMonthOrDurationIsAUsageError(_ arguments: [String], _ reason: String) throws {
+        let result = try CLI.run(arguments + ["--database-url", "host=/nonexistent"])
+        #expect(!result.signaled, "\(arguments): killed by signal \(result.status)")
+        #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
+        #expect(result.stderr.contains(reason), "\(result.stderr)")
+    }
 }

@@ -69,6 +69,8 @@ import Testing
         ("2024-02-29T23:59:60Z", true), ("2026-01-01T00:00:00.123456+14:00", true),
         ("2023-02-29T00:00:00Z", false), ("2026-01-01T00:00:00", false), ("2026-01-01T00:00:00+0100", false),
         ("2026-01-01T00:60:00Z", false), ("2026-01-01T00:00:00.Z", false), ("2026-01-01 00:00:00Z", false),
+        ("2026-12-07T99:99:99Z", false), ("2026-12-07T10:00:60Z", false), ("2026-12-07T24:00:00Z", false),
+        ("2027-02-30T10:00:00Z", false), ("2026-12-07T10:00:00Z';DROP", false), ("2026-12-07T10:00:00+24:00", false),
     ])
     func dateTimeFormat(text: String, valid: Bool) {
         #expect((RFC3339.date(from: text) != nil) == valid)
