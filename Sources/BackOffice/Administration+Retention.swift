@@ -17,8 +17,10 @@ extension Administration {
     /// uses it. Decisions, events and a `purges` row remain, so the purge itself is on record.
     ///
     /// - Parameter dryRun: list what would be purged and change nothing.
+    /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func purge(returnedBefore before: Date, structure: String? = nil, dryRun: Bool) throws -> [PurgedDossier] {
-        try database("cannot purge the returned dossiers") {
+        try requireStructure(structure)
+        return try database("cannot purge the returned dossiers") {
             try connection.transaction { connection in
                 let candidates = try connection.query(
                     """

@@ -132,7 +132,8 @@ public final class Administration {
 
     /// Every dossier, oldest submission first.
     public func dossiers(structure: String? = nil) throws -> [DossierLine] {
-        try database("cannot list the dossiers") {
+        try requireStructure(structure)
+        return try database("cannot list the dossiers") {
             try connection.query(
                 """
                 SELECT d.external_id, s.code AS structure, d.state::text AS state, d.version,

@@ -21,8 +21,11 @@ extension Administration {
     /// was altered behind the product's back: an event changed (its hash no longer matches), removed
     /// or reordered (its link no longer points at the event before it), or a history that does not
     /// end in the dossier's current state.
+    ///
+    /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func verifyAudit(structure: String? = nil) throws -> AuditReport {
-        try database("cannot verify the audit trail") {
+        try requireStructure(structure)
+        return try database("cannot verify the audit trail") {
             var report = AuditReport()
             let counts = try connection.query(
                 """

@@ -226,7 +226,7 @@ extension EmailOutbox {
                 [dossierID]
             ).first
             guard let decisionID: Int64 = try decision?.decode("id") else {
-                throw BackOfficeError(.notFound, "dossier \(externalID) has no decision the family is told of yet")
+                throw BackOfficeError(.refused, "dossier \(externalID) has no decision the family is told of yet")
             }
             rendered = try render(decisions: [decisionID], on: connection)
         case .planningOpen:
@@ -234,12 +234,12 @@ extension EmailOutbox {
                 "SELECT period_id FROM reservation_rights WHERE dossier_id = $1 ORDER BY period_id LIMIT 1", [dossierID]
             ).first
             guard let periodID: Int64 = try period?.decode("period_id") else {
-                throw BackOfficeError(.notFound, "dossier \(externalID) has no reservation rights yet")
+                throw BackOfficeError(.refused, "dossier \(externalID) has no reservation rights yet")
             }
             rendered = try render(openings: [.init(dossierID: dossierID, periodID: periodID, children: 0)], on: connection)
         }
         guard let email = rendered.first?.email else {
-            throw BackOfficeError(.notFound, "nothing to render for \(externalID)")
+            throw BackOfficeError(.refused, "nothing to render for \(externalID)")
         }
         return email
     }

@@ -63,6 +63,7 @@ public struct OutboxExporter {
         to path: String, format: OutboxFormat, selection: Selection = .init(), batchSize: Int = 2000,
         onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ExportReport {
+        try requireStructure(selection.structure, on: connection)
         let writer: any OutboxWriter
         do {
             writer = try makeOutboxWriter(format, path: path)
@@ -190,8 +191,11 @@ public struct OutboxExporter {
     }
 
     /// The outbox, newest first.
+    ///
+    /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func list(structure: String? = nil, pendingOnly: Bool = false, limit: Int = 100) throws -> [OutboxEntry] {
-        try database("cannot list the outbox") {
+        try requireStructure(structure, on: connection)
+        return try database("cannot list the outbox") {
             try connection.query(
                 """
                 SELECT o.id, d.external_id, s.code, o.kind::text AS kind, o.recipient, o.subject, o.created_at, o.exported_at

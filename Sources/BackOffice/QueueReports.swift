@@ -287,10 +287,18 @@ extension Administration {
 
     /// Fails with "no structure X" unless `code` is nil or names a structure.
     func requireStructure(_ code: String?) throws {
-        guard let code else { return }
-        let exists = try database("cannot find the structure") {
-            try connection.query("SELECT 1 FROM structures WHERE code = $1", [code]).first != nil
-        }
-        guard exists else { throw BackOfficeError(.notFound, "no structure \(code)") }
+        try BackOffice.requireStructure(code, on: connection)
     }
+}
+
+/// Fails with "no structure X" unless `code` is nil or names a structure: a filter on a misspelt
+/// structure is an error, never an empty report that reads as "nothing to do".
+///
+/// - Throws: ``BackOfficeError`` `.notFound`.
+func requireStructure(_ code: String?, on connection: Connection) throws {
+    guard let code else { return }
+    let exists = try database("cannot find the structure") {
+        try connection.query("SELECT 1 FROM structures WHERE code = $1", [code]).first != nil
+    }
+    guard exists else { throw BackOfficeError(.notFound, "no structure \(code)") }
 }

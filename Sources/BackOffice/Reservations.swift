@@ -79,8 +79,9 @@ extension Administration {
                 ).map { try $0.decode(String.self, "day") }.sorted()
                 let missing = days.filter { !removed.contains($0) }
                 if !missing.isEmpty {
+                    // The child and the service exist: the days' state refuses it (exit 1), not a name.
                     throw BackOfficeError(
-                        .notFound,
+                        .refused,
                         "no reservation of \(service) for child \(child) on \(missing.joined(separator: ", ")); nothing removed")
                 }
                 return ReservationChange(

@@ -14,8 +14,8 @@ struct ETicket: AsyncParsableCommand {
             exported outbox. The database is named the libpq way (--database-url, \
             ETICKET_DATABASE_URL, the config file, or the PG* environment).
 
-            Exit codes: 0 done, 1 failure, 2 usage error, 3 bad input data (nothing written), \
-            4 database unreachable.
+            Exit codes: 0 done, 1 failure, 2 usage error, 3 bad input data or an unknown name \
+            (nothing written), 4 database unreachable.
             """,
         subcommands: [
             Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
@@ -66,7 +66,8 @@ enum ExitStatus {
 
     static func code(for error: BackOfficeError) -> Int32 {
         switch error.code {
-        case .badInput: badInput
+        // An unknown structure, period, service, dossier or child is bad input, named in the message.
+        case .badInput, .notFound: badInput
         case .databaseUnreachable: databaseUnreachable
         default: failure
         }

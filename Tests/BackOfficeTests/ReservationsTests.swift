@@ -47,7 +47,7 @@ struct ReservationsTests {
         let error = #expect(throws: BackOfficeError.self) {
             try administration.removeReservations(child: "VLF-0001/2", service: "mercredi", dates: ["2026-12-09", "2026-12-16"])
         }
-        #expect(error?.code == .notFound)
+        #expect(error?.code == .refused)
         #expect(error?.message == "no reservation of mercredi for child VLF-0001/2 on 2026-12-16; nothing removed")
         #expect(try reservations(connection) == ["Noé mercredi 2026-12-09"])
     }

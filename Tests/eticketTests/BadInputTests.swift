@@ -107,4 +107,36 @@ struct BadInputTests {
         #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
         #expect(result.stderr.contains(reason), "\(result.stderr)")
     }
+
+    /// A structure, period, service, dossier or child that does not exist is named, exit 3, in every
+    /// command that takes one: never an empty report that reads as "nothing to do".
+    @Test(arguments: [
+        (["audit", "verify", "--structure", "typo"], "no structure typo"),
+        (["outbox", "export", "--format", "jsonl", "--to", "OUT", "--structure", "typo"], "no structure typo"),
+        (["outbox", "list", "--structure", "typo"], "no structure typo"),
+        (["queue", "list", "--structure", "typo"], "no structure typo"),
+        (["queue", "stats", "--structure", "typo"], "no structure typo"),
+        (["queue", "retry", "--all-failed", "--structure", "typo"], "no structure typo"),
+        (["queue", "retry", "VLF-9999"], "no dossier VLF-9999"),
+        (["dossiers", "purge", "--returned-before", "2026-01-01", "--structure", "typo"], "no structure typo"),
+        (["structures", "retention", "typo", "--days", "30"], "no structure typo"),
+        (["rights", "open", "--structure", "typo", "--period", "2026-2027"], "no structure typo"),
+        (["rights", "open", "--structure", "villefranche", "--period", "typo"], "has no period typo"),
+        (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--service", "typo"], "has no service typo"),
+        (["decide", "VLF-9999", "approve", "--by", "alice"], "no dossier VLF-9999"),
+        (["decide", "approve", "--all-awaiting", "--structure", "typo", "--by", "alice"], "no structure typo"),
+        (["dossier", "show", "VLF-9999"], "no dossier VLF-9999"),
+        (["planning", "show", "--child", "VLF-9999/1", "--month", "2026-12"], "VLF-9999/1"),
+        (["reservations", "add", "--child", "VLF-9999/1", "--service", "cantine", "--date", "2026-12-01"], "VLF-9999/1"),
+        (["templates", "preview", "dossier-processed", "--dossier", "VLF-9999"], "no dossier VLF-9999"),
+    ])
+    func anUnknownNameIsBadInputNamedInEveryCommand(_ arguments: [String], _ reason: String) throws {
+        let conninfo = try TestDatabases.shared().create()
+        try CLI.succeed(["db", "migrate"], database: conninfo)
+        try CLI.succeed(["structures", "apply", "\(CLI.examples)/structures.json"], database: conninfo)
+        let output = TestFiles.directory.appendingPathComponent("unknown-\(UUID().uuidString).jsonl").path
+        let result = try CLI.run(arguments.map { $0 == "OUT" ? output : $0 } + ["--database-url", conninfo])
+        #expect(result.status == 3, "\(arguments): \(result.status) \(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains(reason), "\(arguments): \(result.stderr)")
+    }
 }
