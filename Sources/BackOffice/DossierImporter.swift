@@ -212,7 +212,8 @@ public final class DossierImporter {
             return outcome
         } catch let error as PostgresError where !error.isConnectionError {
             let line = batch[0]
-            let reason = error.detail.map { "\(error.message) (\($0))" } ?? error.message
+            // Not the detail: it may quote the failing row, and reasons are printed on stderr, a log.
+            let reason = error.logDescription
             return IntakeOutcome(
                 rejected: [
                     RejectedLine(

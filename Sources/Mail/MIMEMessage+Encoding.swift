@@ -152,27 +152,13 @@ struct Boundary {
     }
 }
 
-/// Addresses that can stand in a header as they are: ASCII `local@domain`, no spaces or specials.
+/// Addresses that can stand in a header as they are: ``EmailAddress``'s rule, the import's too.
 enum Address {
+    /// - Throws: ``MailError`` `.invalidAddress`, whose text never quotes the address: it is a
+    ///   family's personal data, and an error may be logged.
     static func validate(_ address: String) throws(MailError) {
-        let bytes = address.utf8
-        let at = bytes.firstIndex(of: UInt8(ascii: "@"))
-        func isAlnum(_ byte: UInt8) -> Bool {
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-        }
-        // Only ASCII passes, where bytes are `Character`s: splitting the bytes is splitting the text.
-        let valid =
-            at.map { at in
-                let local = bytes[..<at]
-                let domain = bytes[bytes.index(after: at)...]
-                return !local.isEmpty && !domain.isEmpty && bytes.count <= 254
-                    && local.allSatisfy { ($0 != 0x20 && HeaderWriter.isAtomOrSpace($0)) || $0 == UInt8(ascii: ".") }
-                    && domain.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
-            } ?? false
-        guard valid else {
-            throw MailError(
-                code: .invalidAddress,
-                reason: "not a usable email address (ASCII local@domain expected): \(address.debugDescription)")
+        guard EmailAddress.isDeliverable(address) else {
+            throw MailError(code: .invalidAddress, reason: "not a usable email address (ASCII local@domain expected)")
         }
     }
 }

@@ -362,11 +362,11 @@ struct DossierImporterTests {
     // MARK: - Lines the database refuses
 
     @Test(arguments: [
-        // The contract sets no maximum number of trusted persons; positions are smallint.
+        // The contract now bounds every list, so the database's refusal is played by a trigger
+        // whose detail quotes the row, as a constraint's "Failing row contains" does.
         (
-            "32769 trusted persons", #""trusted_persons": ["#,
-            #""trusted_persons": ["# + String(repeating: #"{"first_name": "A", "last_name": "B"}, "#, count: 32_768),
-            "out of range for type smallint"
+            "a child the database refuses", #""first_name": "Zoé""#, #""first_name": "Refused""#,
+            "refused by the database"
         )
     ])
     func aLineTheDatabaseRefusesCostsNoOtherLine(problem: String, original: String, replacement: String, reason: String)
@@ -375,6 +375,17 @@ struct DossierImporterTests {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let connection = try Connection(conninfo)
         defer { connection.close() }
+        try Fixture.connection(conninfo).execute(
+            script: """
+                CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.first_name = 'Refused' THEN
+                        RAISE EXCEPTION 'refused by the database' USING DETAIL = 'Failing row contains (Refused, Martin)';
+                    END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse BEFORE INSERT ON children FOR EACH ROW EXECUTE FUNCTION refuse();
+                """)
         let importer = DossierImporter(connection: connection, logger: Fixture.logger, batchSize: 10)
         let crafted = try Self.good("DB-1").replacingOccurrences(of: original, with: replacement)
         try #require(crafted != (try Self.good("DB-1")))
@@ -388,6 +399,8 @@ struct DossierImporterTests {
         // The contract let it through: the reason is the database's, for the whole line.
         #expect(rejected.reasons.first?.hasPrefix("$: ") == true)
         #expect(rejected.reasons.first?.contains(reason) == true, "\(rejected.reasons)")
+        // Not the detail: reasons are printed on stderr, and the detail quotes the family's row.
+        #expect(rejected.reasons.first?.contains("Failing row") == false, "\(rejected.reasons)")
         #expect(try Self.storedRows(connection, "DB-1") == 0)
         #expect(try Self.storedRows(connection, "DB-0") == Self.rowsPerGoodLine)
         #expect(try Self.storedRows(connection, "DB-2") == Self.rowsPerGoodLine)

@@ -94,4 +94,78 @@ struct ImportFuzzTests {
         let rejectLines = try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n")
         #expect(rejectLines.count == report.rejected.count)
     }
+
+    /// The example line VLF-0001 with `change` applied to its JSON object.
+    private func exampleLine(_ change: (inout [String: Any]) -> Void) throws -> String {
+        let line = try #require(try Fixture.exampleLines()["VLF-0001"])
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        change(&object)
+        return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    private func imported(_ line: String) throws -> (report: ImportReport, stored: Int) {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.importDossiers(file: try Fixture.file(["{}", line]))
+        let stored = try Fixture.connection(conninfo).scalar("SELECT count(*) FROM dossiers", as: Int.self) ?? -1
+        return (report, stored)
+    }
+
+    /// The contract states its limits, and a line beyond them is refused with its line and JSON
+    /// path, never with the database's error about a `smallint` (40,000 children).
+    @Test(arguments: [
+        ("children", 40_000, "$.children: must have at most 20 items, found 40000"),
+        ("guardians", 11, "$.guardians: must have at most 10 items, found 11"),
+        ("trusted_persons", 21, "$.trusted_persons: must have at most 20 items, found 21"),
+        ("documents", 101, "$.documents: must have at most 100 items, found 101"),
+    ])
+    func aLineBeyondTheContractsLimitsIsRefusedWithItsPath(_ part: String, _ count: Int, _ reason: String) throws {
+        let line = try exampleLine { object in
+            let items = object[part] as? [Any] ?? []
+            let item = items.first ?? ["first_name": "A", "last_name": "B"]
+            object[part] = Array(repeating: item, count: count)
+        }
+        let (report, stored) = try imported(line)
+        let rejected = try #require(report.rejected.first { $0.line == 2 })
+        #expect(rejected.reasons == [reason])
+        #expect(stored == 0)
+    }
+
+    @Test func aTooLongServiceOrDocumentKindIsRefusedWithItsPath() throws {
+        let line = try exampleLine { object in
+            var children = object["children"] as? [[String: Any]] ?? []
+            children[0]["services"] = [String(repeating: "s", count: 65)]
+            object["children"] = children
+        }
+        let rejected = try #require(try imported(line).report.rejected.first { $0.line == 2 })
+        #expect(rejected.reasons == ["$.children[0].services[0]: longer than 64 characters"])
+    }
+
+    /// An address the mail relay can never deliver is refused at import, where the portal can be
+    /// told, not retried and parked by the worker; the reason names the path, never the address.
+    @Test(arguments: [
+        ("account", "victim@example.org\r\nBcc: everyone@example.net"), ("account", "victim example.org"),
+        ("account", "victim @example.org"), ("account", "victïm@example.org"), ("account", "victim@exa_mple.org"),
+        ("account", "victim@-example.org"), ("account", "victim@example..org"), ("account", "victim.@example.org"),
+        ("account", "\"victim\"@example.org"), ("account", "victim@example.org>"), ("guardian", "victim@example.org\nBcc: x@y.z"),
+        ("guardian", "victim"),
+    ])
+    func anUndeliverableAddressIsRefusedAtImportWithoutQuotingIt(_ whose: String, _ address: String) throws {
+        let line = try exampleLine { object in
+            if whose == "account" {
+                var account = object["account"] as? [String: Any] ?? [:]
+                account["email"] = address
+                object["account"] = account
+            } else {
+                var guardians = object["guardians"] as? [[String: Any]] ?? []
+                guardians[0]["email"] = address
+                object["guardians"] = guardians
+            }
+        }
+        let rejected = try #require(try imported(line).report.rejected.first { $0.line == 2 })
+        let path = whose == "account" ? "$.account.email" : "$.guardians[0].email"
+        #expect(rejected.reasons == ["\(path): is not a valid email address"])
+        #expect(!rejected.reasons.joined().contains("victim"))
+    }
 }

@@ -139,4 +139,28 @@ struct BadInputTests {
         #expect(result.status == 3, "\(arguments): \(result.status) \(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains(reason), "\(arguments): \(result.stderr)")
     }
+
+    /// An address with a line break (a header injection) is refused like any contract violation:
+    /// file, line and JSON path on stderr, exit 3; and even at trace level nothing on stderr
+    /// shows the address.
+    @Test func anAddressWithALineBreakIsRefusedAtImportWithoutATraceOfIt() throws {
+        let conninfo = try TestDatabases.shared().create()
+        try CLI.succeed(["db", "migrate"], database: conninfo)
+        try CLI.succeed(["structures", "apply", "\(CLI.examples)/structures.json"], database: conninfo)
+        let example = try String(contentsOfFile: "\(CLI.examples)/dossiers.jsonl", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let hostile = example[0].replacingOccurrences(
+            of: "claire.martin@example.org", with: #"victim@example.org\r\nBcc: everyone@example.net"#)
+        try #require(hostile != example[0])
+        let path = TestFiles.directory.appendingPathComponent("hostile-\(UUID().uuidString).jsonl").path
+        try Data(([example[1], hostile]).joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
+
+        let result = try CLI.run(["dossiers", "import", path, "--log-level", "trace", "--database-url", conninfo])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("\(path):2: $.account.email: is not a valid email address"), "\(result.stderr)")
+        for trace in ["victim", "Bcc", "everyone@"] {
+            #expect(!result.stderr.contains(trace), "stderr shows \(trace): \(result.stderr)")
+        }
+        #expect(result.stdout.contains("1 new"))
+    }
 }

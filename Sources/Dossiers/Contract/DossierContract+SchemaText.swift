@@ -14,13 +14,13 @@ extension DossierContract {
   "additionalProperties": false,
   "properties": {
     "external_id": { "description": "The portal's stable id of the dossier. Submitting the same id again after the dossier was returned is a resubmission (a new version); while a submission is being processed it is refused.", "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" },
-    "structure": { "description": "The code of the structure the family is attached to.", "type": "string" },
+    "structure": { "description": "The code of the structure the family is attached to.", "type": "string", "maxLength": 64 },
     "account": {
       "type": "object",
       "required": ["email", "first_name", "last_name"],
       "additionalProperties": false,
       "properties": {
-        "email": { "type": "string", "maxLength": 254 },
+        "email": { "description": "Where the family's emails go: an address the mail relay can deliver (ASCII local@domain).", "type": "string", "maxLength": 254, "format": "email" },
         "first_name": { "type": "string", "maxLength": 100 },
         "last_name": { "type": "string", "maxLength": 100 },
         "terms_accepted_at": { "description": "Acceptance of the service's terms of use (CGU).", "type": ["string", "null"], "format": "date-time" },
@@ -33,6 +33,7 @@ extension DossierContract {
     "notes": { "type": "string", "maxLength": 4000 },
     "children": {
       "type": "array",
+      "maxItems": 20,
       "items": {
         "type": "object",
         "required": ["first_name", "last_name", "birth_date"],
@@ -43,7 +44,7 @@ extension DossierContract {
           "birth_date": { "type": "string", "format": "date" },
           "school": { "type": "string", "maxLength": 200 },
           "grade": { "type": "string", "maxLength": 50 },
-          "services": { "description": "Service codes the family asks for this child; absent means all services of the structure.", "type": "array", "items": { "type": "string" } },
+          "services": { "description": "Service codes the family asks for this child; absent means all services of the structure.", "type": "array", "maxItems": 50, "items": { "type": "string", "maxLength": 64 } },
           "notes": { "type": "string", "maxLength": 4000 }
         }
       }
@@ -51,6 +52,7 @@ extension DossierContract {
     "guardians": {
       "description": "Legal guardians (responsables légaux).",
       "type": "array",
+      "maxItems": 10,
       "items": {
         "type": "object",
         "required": ["first_name", "last_name"],
@@ -59,7 +61,7 @@ extension DossierContract {
           "first_name": { "type": "string", "maxLength": 100 },
           "last_name": { "type": "string", "maxLength": 100 },
           "relationship": { "type": "string", "maxLength": 50 },
-          "email": { "type": "string", "maxLength": 254 },
+          "email": { "type": "string", "maxLength": 254, "format": "email" },
           "phone": { "type": "string", "maxLength": 40 },
           "address": {
             "type": "object",
@@ -80,6 +82,7 @@ extension DossierContract {
     "trusted_persons": {
       "description": "Tiers de confiance: people allowed to pick the children up; one may be the emergency contact.",
       "type": "array",
+      "maxItems": 20,
       "items": {
         "type": "object",
         "required": ["first_name", "last_name"],
@@ -98,12 +101,13 @@ extension DossierContract {
     "documents": {
       "description": "Supporting documents (kind = one of the structure's document kinds) and free documents (kind = free). Only metadata travels; the files stay in the portal's storage.",
       "type": "array",
+      "maxItems": 100,
       "items": {
         "type": "object",
         "required": ["kind", "filename", "media_type", "size", "sha256"],
         "additionalProperties": false,
         "properties": {
-          "kind": { "type": "string" },
+          "kind": { "type": "string", "maxLength": 64 },
           "filename": { "type": "string", "maxLength": 255 },
           "media_type": { "type": "string", "maxLength": 100 },
           "size": { "type": "integer", "minimum": 0 },

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Supported: `type` (a name or a list; `integer` is a whole number), `required`, `properties`,
 /// `additionalProperties: false`, `items`, `$ref` to `#/$defs/…`, `enum`, `pattern`, `minLength` and
-/// `maxLength` (in Unicode scalars, as the specification counts), `minimum`, `maximum`, `minItems`,
+/// `maxLength` (in Unicode scalars, as the specification counts), `minimum`, `maximum`, `minItems`, `maxItems`,
 /// `uniqueItems`, and `format` `date`, `date-time`, `email`, `uri` (asserted, not just annotated).
 /// Annotations (`$schema`, `$id`, `title`, `description`, `default`, `$comment`, `examples`) are
 /// ignored. Any other keyword makes loading fail, so a schema change the validator does not
@@ -70,6 +70,7 @@ extension JSONSchema {
         let allowsAdditionalProperties: Bool
         let items: Node?
         let minItems: Int?
+        let maxItems: Int?
         let uniqueItems: Bool
         let minLength: Int?
         let maxLength: Int?
@@ -80,7 +81,7 @@ extension JSONSchema {
 
         init(
             reference: String?, types: [String]?, enumValues: [JSONValue]?, required: [String],
-            properties: [String: Node], allowsAdditionalProperties: Bool, items: Node?, minItems: Int?,
+            properties: [String: Node], allowsAdditionalProperties: Bool, items: Node?, minItems: Int?, maxItems: Int?,
             uniqueItems: Bool, minLength: Int?, maxLength: Int?, pattern: Pattern?, format: String?,
             minimum: Double?, maximum: Double?
         ) {
@@ -92,6 +93,7 @@ extension JSONSchema {
             self.allowsAdditionalProperties = allowsAdditionalProperties
             self.items = items
             self.minItems = minItems
+            self.maxItems = maxItems
             self.uniqueItems = uniqueItems
             self.minLength = minLength
             self.maxLength = maxLength
@@ -121,7 +123,7 @@ extension JSONSchema {
                 if value != .bool(true) { fail(path, "a schema must be an object") }
                 return Node(
                     reference: nil, types: nil, enumValues: nil, required: [], properties: [:],
-                    allowsAdditionalProperties: true, items: nil, minItems: nil, uniqueItems: false, minLength: nil,
+                    allowsAdditionalProperties: true, items: nil, minItems: nil, maxItems: nil, uniqueItems: false, minLength: nil,
                     maxLength: nil, pattern: nil, format: nil, minimum: nil, maximum: nil)
             }
             var reference: String?
@@ -132,6 +134,7 @@ extension JSONSchema {
             var allowsAdditionalProperties = true
             var items: Node?
             var minItems: Int?
+            var maxItems: Int?
             var uniqueItems = false
             var minLength: Int?
             var maxLength: Int?
@@ -185,6 +188,7 @@ extension JSONSchema {
                     }
                 case "items": items = compile(argument, at: here)
                 case "minItems": minItems = count(argument, at: here)
+                case "maxItems": maxItems = count(argument, at: here)
                 case "minLength": minLength = count(argument, at: here)
                 case "maxLength": maxLength = count(argument, at: here)
                 case "uniqueItems":
@@ -213,7 +217,7 @@ extension JSONSchema {
             }
             return Node(
                 reference: reference, types: types, enumValues: enumValues, required: required, properties: properties,
-                allowsAdditionalProperties: allowsAdditionalProperties, items: items, minItems: minItems,
+                allowsAdditionalProperties: allowsAdditionalProperties, items: items, minItems: minItems, maxItems: maxItems,
                 uniqueItems: uniqueItems, minLength: minLength, maxLength: maxLength, pattern: pattern, format: format,
                 minimum: minimum, maximum: maximum)
         }
@@ -333,10 +337,11 @@ extension JSONSchema {
             }
             if let format = node.format {
                 switch format {
+                // A date may be a child's birth date: the path says which value, the text never quotes it.
                 case "date" where CalendarDate(iso: string) == nil:
-                    fail("is not a valid date (YYYY-MM-DD): \(Self.excerpt(string))")
+                    fail("is not a valid date (YYYY-MM-DD)")
                 case "date-time" where RFC3339.date(from: string) == nil:
-                    fail("is not a valid date-time (RFC 3339, with a time zone): \(Self.excerpt(string))")
+                    fail("is not a valid date-time (RFC 3339, with a time zone)")
                 case "email" where !ContractFormats.isEmail(string):
                     // The address itself is personal data: the path says which one it is.
                     fail("is not a valid email address")
@@ -350,6 +355,12 @@ extension JSONSchema {
         mutating func validate(array elements: [JSONValue], against node: Node) {
             if let minItems = node.minItems, elements.count < minItems {
                 fail("must have at least \(Self.plural(minItems, "item")), found \(elements.count)")
+            }
+            if let maxItems = node.maxItems, elements.count > maxItems {
+                // Past the limit the items are not checked one by one: a line of 40,000 children
+                // gets one reason, not 40,000.
+                fail("must have at most \(Self.plural(maxItems, "item")), found \(elements.count)")
+                return
             }
             if node.uniqueItems {
                 outer: for later in elements.indices {
@@ -389,15 +400,8 @@ extension JSONSchema {
 
 /// The `format` checks JSON Schema leaves to implementations, as the contracts need them.
 enum ContractFormats {
-    /// One `@` between a non-empty local part and a dotted-or-not domain, no whitespace or control
-    /// characters: it catches typos and pasted sentences, not every RFC 5321 subtlety.
-    static func isEmail(_ string: String) -> Bool {
-        let parts = string.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, let local = parts.first, let domain = parts.last, !local.isEmpty, !domain.isEmpty,
-            !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains("..")
-        else { return false }
-        return string.unicodeScalars.allSatisfy { !$0.properties.isWhitespace && $0.value >= 0x20 && $0.value != 0x7F }
-    }
+    /// ``EmailAddress/isDeliverable(_:)``: the address the mail composer can send to.
+    static func isEmail(_ string: String) -> Bool { EmailAddress.isDeliverable(string) }
 
     /// RFC 3986 `scheme ":" hier-part …`: a letter-led scheme, then something, and no whitespace or
     /// control characters anywhere.

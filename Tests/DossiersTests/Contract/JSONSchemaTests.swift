@@ -52,6 +52,11 @@ import Testing
     @Test(arguments: [
         ("a@b.fr", true), ("a.b+c@sub.example.org", true), ("a@localhost", true),
         ("ab.fr", false), ("a@@b.fr", false), ("@b.fr", false), ("a@", false), ("a b@c.fr", false), ("a@b..fr", false),
+        // What the mail composer cannot put in a header is refused here too: one rule for both.
+        ("a@b.fr\r\nBcc: c@d.fr", false), ("a@b.fr\n", false), ("é@b.fr", false), ("a@bé.fr", false), ("a@-b.fr", false),
+        ("a@b-.fr", false), ("a@b_c.fr", false), (".a@b.fr", false), ("a..b@c.fr", false), ("\"a\"@b.fr", false),
+        ("a@b.fr>", false), ("<a@b.fr>", false), (String(repeating: "a", count: 65) + "@b.fr", false),
+        ("o'connor+x@b-c.example.fr", true),
     ])
     func emailFormat(address: String, valid: Bool) {
         #expect(ContractFormats.isEmail(address) == valid)

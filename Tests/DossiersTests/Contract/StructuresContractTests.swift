@@ -75,7 +75,7 @@ import Testing
          "is not a valid absolute URI: portail-famille.example"),
         (["structures", 0, "review"], .text("auto"), "$.structures[0].review", #"must be one of "automatic", "manual", found "auto""#),
         (["structures", 1, "periods", 0, "planning_opens_at"], .text("2027-01-15 09:00"),
-         "$.structures[1].periods[0].planning_opens_at", "is not a valid date-time (RFC 3339, with a time zone): 2027-01-15 09:00"),
+         "$.structures[1].periods[0].planning_opens_at", "is not a valid date-time (RFC 3339, with a time zone)"),
         (["structures", 1, "services"], nil, "$.structures[1].services", "is required"),
     ] as [([Step], JSONValue?, String, String)])
     func reportsTheViolation(path: [Step], value: JSONValue?, violationPath: String, reason: String) throws {
