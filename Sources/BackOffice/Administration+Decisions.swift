@@ -182,12 +182,10 @@ extension Administration {
                     report.openingsScheduled = opened.scheduled
                     report.emails += try outbox.writeRightsOpened(opened.openings, on: connection)
                 }
+                // Not who decided: an administrator's name is personal data too, and the
+                // decisions and events record it where it belongs.
                 logger.info(
-                    "administrator decision",
-                    metadata: [
-                        "verdict": "\(verdict.rawValue)", "count": "\(report.decided.count)",
-                        "decided_by": "\(decidedBy)",
-                    ])
+                    "administrator decision", metadata: ["verdict": "\(verdict.rawValue)", "count": "\(report.decided.count)"])
                 return report
             }
         }

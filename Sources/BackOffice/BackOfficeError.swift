@@ -48,7 +48,8 @@ enum SchemaSQLState {
 }
 
 extension BackOfficeError {
-    /// Translates a database error into the back office's terms, keeping the server's message.
+    /// Translates a database error into the back office's terms, keeping the server's message
+    /// (without the values a data exception quotes: the message may be printed or logged).
     init(_ error: PostgresError, doing action: String) {
         let code: Code
         if error.isConnectionError {
@@ -62,7 +63,7 @@ extension BackOfficeError {
                 code = .failure
             }
         }
-        self.init(code, "\(action): \(error.message)", underlying: error)
+        self.init(code, "\(action): \(error.messageWithoutValues)", underlying: error)
     }
 }
 

@@ -64,10 +64,29 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// The message, constraint and SQLSTATE, without the detail: the server's detail may quote the
     /// failing row ("Failing row contains …"), which holds personal data that logs must not carry.
     public var logDescription: String {
-        var line = message
+        var line = messageWithoutValues
         if let constraint { line += " (constraint \(constraint))" }
         if let sqlState { line += " [SQLSTATE \(sqlState)]" }
         return line
+    }
+
+    /// The message, with what it quotes from the data withheld when the server quotes a value: a
+    /// data exception (SQLSTATE class 22) names the offending input (`invalid input syntax for
+    /// type date: "…"`, `value "…" is out of range`), which may be a family's name or address.
+    /// Other messages quote identifiers (a relation, a constraint), which stay.
+    public var messageWithoutValues: String {
+        guard sqlState?.hasPrefix("22") == true else { return message }
+        var withheld = ""
+        var quoted = false
+        for character in message {
+            if character == "\"" {
+                withheld += quoted ? "…\"" : "\""
+                quoted.toggle()
+            } else if !quoted {
+                withheld.append(character)
+            }
+        }
+        return withheld
     }
 
     /// One line a person can act on: the message, then detail and hint, then the SQLSTATE.

@@ -68,4 +68,61 @@ struct PersonalDataInLogsTests {
         // The administrator still sees the whole reason in the queue.
         #expect(try owner.scalar("SELECT last_error FROM dossier_queue", as: String.self)?.contains("Failing row") == true)
     }
+
+    /// Family data written before the import refused it (or behind its back): a worker at trace
+    /// level that cannot email the family logs the failure and the dossier's id, not the address
+    /// that an attacker shaped into headers, nor the names.
+    @Test func aWorkerAtTraceLevelLogsNoHostileNameOrAddress() throws {
+        let logs = CapturedLogs()
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let administration = try Administration(conninfo: conninfo, actor: "admin:test", logger: logs.logger)
+        defer { administration.close() }
+        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        let owner = try Fixture.connection(conninfo)
+        try owner.query(
+            """
+            UPDATE accounts SET email = 'victim' || id || '@example.org' || chr(13) || chr(10) || 'Bcc: everyone@example.net',
+                                first_name = 'Mallory' || chr(10) || 'X-Injected: yes'
+            """)
+        var configuration = WorkerConfiguration()
+        configuration.retryBaseDelay = .milliseconds(1)
+        configuration.maxAttempts = 1
+        let summary = try WorkerRunner(
+            conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: Fixture.templates),
+            logger: logs.logger
+        ).drain()
+        #expect(summary.failed > 0)  // the emails cannot be composed: the failure is logged...
+
+        let text = logs.lines.withLock { $0.joined(separator: "\n") }
+        #expect(text.contains("not a usable email address"))
+        for personal in ["victim", "Bcc", "everyone@", "Mallory", "X-Injected", "Claire", "Martin", "example.org"] {
+            #expect(!text.contains(personal), "the logs show \(personal): \(text)")  // ...without whose address
+        }
+    }
+
+    /// A data exception quotes the value it could not read (`invalid input syntax for type date:
+    /// "…"`): the log form keeps the message and withholds the value.
+    @Test func aDataExceptionIsLoggedWithoutTheValueItQuotes() throws {
+        let connection = try Fixture.connection(try Fixture.migratedDatabase())
+        let error = #expect(throws: PostgresError.self) {
+            try connection.query("SELECT $1::date AS day", ["Claire Martin"])
+        }
+        let logged = try #require(error?.logDescription)
+        #expect(logged.contains("invalid input syntax for type date"))
+        #expect(!logged.contains("Claire"), "\(logged)")
+        #expect(error?.description.contains("Claire") == true)  // the person at the terminal sees it
+    }
+
+    /// An administrator's name is personal data too: decisions record it, logs do not.
+    @Test func anAdministratorsDecisionIsLoggedWithoutTheirName() throws {
+        let logs = CapturedLogs()
+        let conninfo = try Fixture.decidedExamples()
+        let administration = try Administration(conninfo: conninfo, actor: "admin:test", logger: logs.logger)
+        defer { administration.close() }
+        _ = try administration.decide(
+            "PTL-0001", .approve, reason: nil, by: "Marie Curie", outbox: try EmailOutbox(directory: Fixture.templates))
+        let text = logs.lines.withLock { $0.joined(separator: "\n") }
+        #expect(text.contains("administrator decision"))
+        #expect(!text.contains("Marie"), "\(text)")
+    }
 }
