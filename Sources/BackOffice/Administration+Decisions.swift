@@ -81,7 +81,9 @@ extension Administration {
         _ externalID: String, _ verdict: Verdict, reason: String?, by name: String, structure: String? = nil,
         outbox: EmailOutbox
     ) throws -> DecisionReport {
-        try decide(verdict, reason: reason, by: name, outbox: outbox) { connection in
+        // A misspelt --structure is an unknown name (exit 3), not a dossier of another structure.
+        try requireStructure(structure)
+        return try decide(verdict, reason: reason, by: name, outbox: outbox) { connection in
             let found = try connection.query(
                 """
                 SELECT d.id, d.external_id, d.state::text AS state, s.code AS structure

@@ -69,7 +69,9 @@ extension Administration {
     /// Sets how long a structure keeps a returned dossier's personal data.
     public func setRetention(structure code: String, days: Int) throws {
         try database("cannot set the retention of \(code)") {
-            guard days >= 0 else { throw BackOfficeError(.badInput, "retention: days must be 0 or more, not \(days)") }
+            guard (0...36_500).contains(days) else {
+                throw BackOfficeError(.badInput, "retention: days must be 0 to 36500 (a hundred years), not \(days)")
+            }
             let updated = try connection.query("UPDATE structures SET retention_days = $2 WHERE code = $1", [code, days])
             if updated.rowsAffected == 0 { throw BackOfficeError(.notFound, "no structure \(code)") }
         }

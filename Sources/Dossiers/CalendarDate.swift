@@ -86,7 +86,8 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let date = CalendarDate(iso: text) else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not a date (YYYY-MM-DD): \(text)"))
+                // Not the text: a date may be a child's birth date, and decoding errors get logged.
+                .init(codingPath: decoder.codingPath, debugDescription: "not a date (YYYY-MM-DD)"))
         }
         self = date
     }

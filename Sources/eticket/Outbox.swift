@@ -26,13 +26,14 @@ struct Outbox: AsyncParsableCommand {
 
         func validate() throws {
             if let again { _ = try CommandLineValue.dateOrTimestamp(again, option: "--again") }
+            if let limit, limit < 1 { throw ValidationError("--limit \(limit): expected 1 or more messages") }
+            if batchSize < 1 { throw ValidationError("--batch-size \(batchSize): expected 1 or more messages") }
         }
 
         func run() async throws {
             try await reportingErrors {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
-                guard batchSize > 0 else { throw ValidationError("--batch-size: must be 1 or more, not \(batchSize)") }
                 let since = try again.map { try CommandLineValue.dateOrTimestamp($0, option: "--again") }
                 let progress = Progress(label: "exported")
                 let report = try administration.outbox.export(
@@ -52,6 +53,10 @@ struct Outbox: AsyncParsableCommand {
         @Flag(help: "Only messages not exported yet.") var pending = false
         @Option(help: "At most this many.") var limit = 100
         @Option(help: "table or json.") var format: OutputFormat = .table
+
+        func validate() throws {
+            if limit < 1 { throw ValidationError("--limit \(limit): expected 1 or more messages") }
+        }
 
         func run() async throws {
             try await reportingErrors {

@@ -51,6 +51,8 @@ struct BadInputTests {
         ["templates", "preview", "dossier-processed"],
         ["dossiers", "import"],
         ["dossiers", "import", "dossiers.jsonl", "--connections", "0"],
+        ["outbox", "export", "--format", "jsonl", "--to", "/nonexistent/x", "--limit", "0"],
+        ["outbox", "list", "--limit", "0"],
     ])
     func aBadCommandLineIsAUsageError(_ arguments: [String]) throws {
         let result = try CLI.run(arguments)
@@ -124,6 +126,7 @@ struct BadInputTests {
         (["rights", "open", "--structure", "villefranche", "--period", "typo"], "has no period typo"),
         (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--service", "typo"], "has no service typo"),
         (["decide", "VLF-9999", "approve", "--by", "alice"], "no dossier VLF-9999"),
+        (["decide", "VLF-0001", "approve", "--by", "alice", "--structure", "typo"], "no structure typo"),
         (["decide", "approve", "--all-awaiting", "--structure", "typo", "--by", "alice"], "no structure typo"),
         (["dossier", "show", "VLF-9999"], "no dossier VLF-9999"),
         (["planning", "show", "--child", "VLF-9999/1", "--month", "2026-12"], "VLF-9999/1"),
