@@ -1,6 +1,7 @@
 import Dossiers
 import Foundation
 import Logging
+import Mail
 import Postgres
 
 /// How a worker runs; from the config file, the environment or flags.
@@ -125,7 +126,7 @@ public final class Worker {
                 doneIDs.append(item.id)
             } catch let error where !error.isConnectionLoss {
                 let parked = try QueueStore(connection: connection).retryLater(
-                    item.id, error: "\(error)", maxAttempts: configuration.maxAttempts,
+                    item.id, error: "\(error)", maxAttempts: error.isPermanent ? 1 : configuration.maxAttempts,
                     baseDelay: configuration.retryBaseDelay)
                 logger.error(
                     parked ? "dossier failed, parked" : "dossier failed, will retry",
@@ -202,6 +203,12 @@ extension Error {
         case let error as BackOfficeError: (error.underlying as? PostgresError)?.logDescription ?? error.message
         default: "\(type(of: self)): \(self)"
         }
+    }
+
+    /// Whether trying again cannot help: an address no mail relay can deliver (stored before the
+    /// import refused such addresses) is parked at once for an administrator, not retried.
+    var isPermanent: Bool {
+        (self as? MailError)?.code == .invalidAddress
     }
 
     /// Whether the database connection is gone, so that nothing more can be done on it.
