@@ -110,6 +110,26 @@ struct BadInputTests {
         #expect(result.stderr.contains(reason), "\(result.stderr)")
     }
 
+    /// The documented forms still pass: each of these gets as far as connecting (exit 4).
+    @Test(arguments: [
+        ["dossiers", "purge", "--returned-before", "2027-02-28"],
+        ["dossiers", "purge", "--returned-before", "2027-02-28T10:00:00+01:00"],
+        ["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-01-15T09:00:00Z"],
+        ["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-01-15 09:00"],
+        ["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2024-02-29T09:00:30.5-05:00"],
+        ["outbox", "export", "--format", "jsonl", "--to", "/nonexistent/x", "--again", "2026-12-07"],
+        ["batch", "run", "--max-duration", "1h30m"],
+        ["batch", "run", "--max-duration", "90"],
+        ["queue", "list", "--older-than", "1d12h"],
+        ["queue", "list", "--older-than", "1w"],
+        ["planning", "show", "--child", "VLF-0001/1", "--month", "2028-02"],
+        ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2028-02-29"],
+    ])
+    func aWellFormedDateTimeMonthOrDurationIsAccepted(_ arguments: [String]) throws {
+        let result = try CLI.run(arguments + ["--database-url", "host=/nonexistent"])
+        #expect(result.status == 4, "\(arguments): \(result.status) \(result.stderr)")
+    }
+
     /// A structure, period, service, dossier or child that does not exist is named, exit 3, in every
     /// command that takes one: never an empty report that reads as "nothing to do".
     @Test(arguments: [
