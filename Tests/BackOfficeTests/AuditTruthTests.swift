@@ -1,0 +1,197 @@
+import BackOffice
+import Foundation
+import Postgres
+import Testing
+
+/// Issue 16, class 4, from the attacker's side: application roles trying to lie in, or around,
+/// the audit trail (migration 013).
+@Suite("The audit trail tells the truth about who")
+struct AuditTruthTests {
+    /// A new login role, member of `group`; for eticket_admin, mapped to `structure` too.
+    static func login(_ group: String, on conninfo: String, administering structure: String? = nil) throws -> String {
+        let role = "\(group.replacingOccurrences(of: "eticket_", with: ""))_\(UUID().uuidString.prefix(8).lowercased())"
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        try owner.execute(script: "CREATE ROLE \(role) LOGIN IN ROLE \(group)")
+        if let structure {
+            let administration = try Fixture.administration(conninfo)
+            defer { administration.close() }
+            try administration.grantAdmin(role: role, structure: structure)
+        }
+        return role
+    }
+
+    static let dossierOf = "(SELECT id FROM dossiers WHERE external_id = $1)"
+
+    @Test func aForgedActorStillRecordsTheLoginRole() throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:Marie Curie")
+        defer { worker.close() }
+        // Every setting a session can make, made: the event still names the login.
+        try worker.execute(script: "SET eticket.login_role = 'someone'; SET application_name = 'admin'")
+        try worker.transaction { connection in
+            try connection.query(
+                """
+                INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+                SELECT id, version, 'awaiting_review', 'test', repeat('0', 64), 'worker:forger:1' FROM dossiers
+                WHERE external_id = 'VLF-0001'
+                """)
+            try connection.query("UPDATE dossiers SET state = 'awaiting_review' WHERE external_id = 'VLF-0001'")
+        }
+        let event = try #require(
+            try worker.query(
+                "SELECT actor, login_role FROM dossier_events WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1",
+                ["VLF-0001"]
+            ).first)
+        #expect(try event.decode(String.self, "actor") == "admin:Marie Curie")  // what it declared
+        #expect(try event.decode(String.self, "login_role") == role)  // who it is
+        let decision = try worker.scalar(
+            "SELECT login_role FROM decisions WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1", ["VLF-0001"],
+            as: String.self)
+        #expect(decision == role)
+        // The role is inside the hash: changing it behind the product's back breaks the chain.
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        #expect(try administration.verifyAudit().breaks.isEmpty)
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        try owner.execute(
+            script: """
+                ALTER TABLE dossier_events DISABLE TRIGGER dossier_events_append_only;
+                UPDATE dossier_events SET login_role = 'worker_someone_else' WHERE login_role = '\(role)';
+                ALTER TABLE dossier_events ENABLE TRIGGER dossier_events_append_only;
+                """)
+        #expect(try administration.verifyAudit().breaks.map(\.dossier) == ["VLF-0001"])
+    }
+
+    @Test(arguments: ["eticket_admin", "eticket_worker"])
+    func noApplicationRoleWritesEvents(group: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:x")
+        defer { connection.close() }
+        // A backdated, invented event, hash and link left for the trigger to compute.
+        let error = try connection.refusal(
+            """
+            INSERT INTO dossier_events (dossier_id, dossier_version, from_state, to_state, actor, occurred_at)
+            SELECT id, version, 'submitted', 'validated', 'admin:Marie Curie', now() - interval '1 year'
+            FROM dossiers WHERE external_id = 'VLF-0002'
+            """)
+        #expect(error.sqlState == "42501")
+    }
+
+    @Test func evenTheOwnerCannotInsertAnEventByHand() throws {
+        let owner = try Fixture.connection(try Fixture.decidedExamples())
+        defer { owner.close() }
+        let error = try owner.refusal(
+            """
+            INSERT INTO dossier_events (dossier_id, dossier_version, from_state, to_state, actor)
+            SELECT id, version, 'returned', 'submitted', 'import' FROM dossiers WHERE external_id = 'VLF-0002'
+            """)
+        #expect(error.sqlState == "ETK03")
+    }
+
+    @Test func aWorkerCannotDecideADossierAwaitingReview() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:Marie Curie")
+        defer { worker.close() }
+        // Signing a decision as an administrator is refused...
+        let forged = try worker.refusal(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'validated', 'test', repeat('0', 64), 'admin:Marie Curie' FROM dossiers
+            WHERE external_id = 'PTL-0001'
+            """)
+        #expect(forged.sqlState == "42501")
+        // ...and so is the move itself, whatever the actor says.
+        for to in ["validated", "returned", "rejected"] {
+            let error = try worker.refusal("UPDATE dossiers SET state = $1::dossier_state WHERE external_id = 'PTL-0001'", [to])
+            #expect(error.sqlState == "ETK06", "\(to)")
+            #expect(error.message.contains("administrator's decision, not role \(role)'s"), "\(error.message)")
+        }
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(try owner.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self) == "awaiting_review")
+    }
+
+    @Test func aWorkerCannotValidateWhereTheStructureReviewsByHand() throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
+        defer { worker.close() }
+        try worker.execute(script: "BEGIN")
+        try worker.query(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'validated', 'test', repeat('0', 64), 'worker:test:1' FROM dossiers
+            WHERE external_id = 'PTL-0001'
+            """)
+        let error = try worker.refusal("UPDATE dossiers SET state = 'validated' WHERE external_id = 'PTL-0001'")
+        try worker.execute(script: "ROLLBACK")
+        #expect(error.sqlState == "ETK06")
+    }
+
+    @Test(arguments: [("eticket_worker", "VLF-0001", "validated"), ("eticket_admin", "PTL-0001", "validated")])
+    func aDecidedStateNeedsADecisionOfTheSameTransaction(group: String, externalID: String, to: String) throws {
+        let conninfo = group == "eticket_worker" ? try Fixture.submittedExamplesDatabase() : try Fixture.decidedExamples()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "saint-amour" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { connection.close() }
+        let error = try connection.refusal(
+            "UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, to])
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message == "dossier \(externalID) cannot become \(to) without a decision recorded in the same transaction")
+    }
+
+    @Test(arguments: [
+        "content = content || '{\"notes\": \"rewritten\"}'",
+        "external_id = 'VLF-9999'",
+        "version = version + 1",
+        "submitted_at = submitted_at - interval '1 day'",
+        "purged_at = now()",
+        "notes = 'edited by hand'",
+        "structure_id = structure_id + 0, created_at = created_at - interval '1 day'",
+    ])
+    func anAdministratorCannotRewriteAReturnedDossier(assignment: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        let error = try admin.refusal("UPDATE dossiers SET \(assignment) WHERE external_id = 'VLF-0002'")
+        #expect(error.sqlState == "ETK01")
+        #expect(error.message == "dossier VLF-0002 is returned: only its submission may change it, and never its identity")
+    }
+
+    @Test func aWorkerCannotWriteAnEmailForADossierItDidNotDecide() throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
+        defer { worker.close() }
+        let email = """
+            INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender,
+                                      recipient, subject, message)
+            SELECT d.id, d.structure_id, $2::email_kind,
+                   CASE WHEN $2 = 'dossier-processed' THEN (SELECT max(id) FROM decisions WHERE dossier_id = d.id) END,
+                   CASE WHEN $2 = 'planning-open' THEN (SELECT min(id) FROM periods WHERE structure_id = d.structure_id) END,
+                   'forged-' || $2 || '@x', 'a@b', 'victim@example.org', 'Votre dossier', convert_to('Cliquez ici', 'UTF8')
+            FROM dossiers d WHERE d.external_id = $1
+            """
+        // A decision written, but not carried out: no event, so no email.
+        try worker.execute(script: "BEGIN")
+        try worker.query(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'validated', 'test', repeat('0', 64), 'worker:test:1' FROM dossiers
+            WHERE external_id = 'VLF-0001'
+            """)
+        let undecided = try worker.refusal(email, ["VLF-0001", "dossier-processed"])
+        try worker.execute(script: "ROLLBACK")
+        #expect(undecided.sqlState == "ETK08")
+        // Rights announced that no one opened.
+        let unopened = try worker.refusal(email, ["VLF-0002", "planning-open"])
+        #expect(unopened.sqlState == "ETK08")
+        #expect(unopened.message.contains("needs its cause (the rights opened) in the same transaction"))
+    }
+}
