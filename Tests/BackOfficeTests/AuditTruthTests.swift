@@ -65,7 +65,7 @@ struct AuditTruthTests {
         #expect(try administration.verifyAudit().breaks.map(\.dossier) == ["VLF-0001"])
     }
 
-    @Test(arguments: ["eticket_admin", "eticket_worker"])
+    @Test(arguments: ["eticket_admin", "eticket_worker", "eticket_intake", "eticket_batch"])
     func noApplicationRoleWritesEvents(group: String) throws {
         let conninfo = try Fixture.decidedExamples()
         let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
@@ -193,5 +193,30 @@ struct AuditTruthTests {
         let unopened = try worker.refusal(email, ["VLF-0002", "planning-open"])
         #expect(unopened.sqlState == "ETK08")
         #expect(unopened.message.contains("needs its cause (the rights opened) in the same transaction"))
+    }
+
+    @Test func theStructureHelpersAreNotPublic() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let villefranche = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let saintAmour = try Self.login("eticket_admin", on: conninfo, administering: "saint-amour")
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        try owner.execute(script: "CREATE ROLE nobody_\(villefranche) LOGIN")
+        let nobody = try Connection("\(conninfo) user=nobody_\(villefranche)")
+        defer { nobody.close() }
+        for call in ["administers(1, 'x')", "administers_dossier(1, 'x')"] {
+            #expect(try nobody.refusal("SELECT \(call)").sqlState == "42501", "\(call)")
+        }
+        // One structure's administrator asking on behalf of another's counts nothing.
+        let admin = try Connection("\(conninfo) user=\(villefranche)")
+        defer { admin.close() }
+        let counted = try admin.scalar(
+            "SELECT count(*) FROM generate_series(1, 1000) AS g(id) WHERE administers_dossier(g.id, $1)", [saintAmour],
+            as: Int.self)
+        #expect(counted == 0)
+        #expect(
+            try admin.scalar(
+                "SELECT count(*) FROM generate_series(1, 1000) AS g(id) WHERE administers_dossier(g.id, current_user)",
+                as: Int.self) == 3)
     }
 }
