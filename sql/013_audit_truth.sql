@@ -172,6 +172,10 @@ BEGIN
     -- A decided state is the outcome of a decision recorded by this transaction for this version:
     -- decided_at is the transaction's start (no application role may write it). One index probe
     -- per moved dossier, as a subplan, not a join the planner could turn into a scan of decisions.
+    -- (Only run when a dossier is decided: the intake, which submits, may not read decisions.)
+    IF NOT EXISTS (SELECT 1 FROM new_dossiers WHERE state IN ('validated', 'awaiting_review', 'returned', 'rejected')) THEN
+        RETURN NULL;
+    END IF;
     SELECT n.external_id, n.state INTO bad
     FROM old_dossiers o JOIN new_dossiers n USING (id)
     WHERE n.state <> o.state AND n.state IN ('validated', 'awaiting_review', 'returned', 'rejected')
@@ -306,3 +310,55 @@ $$;
 CREATE TRIGGER email_outbox_caused_here AFTER INSERT ON email_outbox
     REFERENCING NEW TABLE AS new_emails
     FOR EACH STATEMENT EXECUTE FUNCTION email_outbox_caused_here();
+
+-- 7. A dossier's parts are its content too: for the application's roles they change while it is
+-- a draft, or in the transaction that submits it (the import's resubmission submits first, then
+-- replaces the parts); a returned dossier's parts no longer change by hand. The owner keeps 012's
+-- rule (returned dossiers editable).
+CREATE FUNCTION dossiers_with_read_only_parts(ids bigint[], returned_writable boolean)
+RETURNS TABLE (external_id text, state dossier_state)
+LANGUAGE sql STABLE AS $$
+    SELECT d.external_id, d.state FROM dossiers d
+    WHERE d.id = ANY (ids) AND d.state <> 'draft' AND NOT (returned_writable AND d.state = 'returned')
+      AND NOT (d.state = 'submitted' AND d.id IN (
+              SELECT e.dossier_id FROM dossier_events e
+              WHERE e.dossier_id = ANY (ids) AND e.to_state = 'submitted' AND e.xmin = pg_current_xact_id()::xid))
+$$;
+
+CREATE OR REPLACE FUNCTION dossier_parts_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    owner boolean := pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'USAGE');
+    bad   record;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        SELECT * INTO bad FROM dossiers_with_read_only_parts(ARRAY(SELECT dossier_id FROM old_parts), owner) LIMIT 1;
+    ELSIF TG_OP = 'INSERT' THEN
+        SELECT * INTO bad FROM dossiers_with_read_only_parts(ARRAY(SELECT dossier_id FROM new_parts), owner) LIMIT 1;
+    ELSE
+        IF EXISTS (SELECT 1 FROM old_parts o JOIN new_parts n USING (id) WHERE n.dossier_id <> o.dossier_id) THEN
+            RAISE EXCEPTION '% cannot move to another dossier', TG_TABLE_NAME USING ERRCODE = 'ETK01';
+        END IF;
+        SELECT * INTO bad FROM dossiers_with_read_only_parts(ARRAY(SELECT dossier_id FROM new_parts), owner) LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        RAISE EXCEPTION 'dossier % is % and read-only: % cannot change', bad.external_id, bad.state, TG_TABLE_NAME
+            USING ERRCODE = 'ETK01';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP FUNCTION dossiers_with_read_only_parts(bigint[]);
+
+-- 8. The other records that name who did something (rights opened, days booked, purges) carry the
+-- login role too, and their times are the database's.
+ALTER TABLE reservation_rights ADD COLUMN login_role text;
+ALTER TABLE reservation_rights ALTER COLUMN login_role SET DEFAULT session_user;
+ALTER TABLE reservations ADD COLUMN login_role text;
+ALTER TABLE reservations ALTER COLUMN login_role SET DEFAULT session_user;
+ALTER TABLE purges ADD COLUMN login_role text;
+ALTER TABLE purges ALTER COLUMN login_role SET DEFAULT session_user;
+REVOKE INSERT, UPDATE ON reservations FROM eticket_admin;
+GRANT INSERT (child_id, service_id, period_id, day, created_by, notes) ON reservations TO eticket_admin;
+GRANT UPDATE (notes) ON reservations TO eticket_admin;

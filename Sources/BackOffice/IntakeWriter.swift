@@ -173,14 +173,11 @@ struct IntakeWriter {
         try copier.copy(into: "dossiers", columns: Self.dossierColumns, rows: rows)
     }
 
-    /// Returned dossiers sent again: their parts go while the family still owns them, then the new
-    /// version is written and submitted in one update.
+    /// Returned dossiers sent again: the new version is written and submitted in one update, then
+    /// their old parts go (the transaction that submits a dossier writes its parts; only the owner
+    /// may touch the parts of a dossier still returned, migration 013).
     private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64]) throws {
         guard !dossiers.isEmpty else { return }
-        let ids = dossiers.map(\.dossierID)
-        for part in ["children", "guardians", "trusted_persons", "documents"] {
-            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
-        }
         try connection.execute(
             script: """
                 CREATE TEMP TABLE IF NOT EXISTS intake_resubmissions (
@@ -199,6 +196,10 @@ struct IntakeWriter {
                    notes = r.notes, content = r.content
             FROM intake_resubmissions r WHERE d.id = r.id
             """)
+        let ids = dossiers.map(\.dossierID)
+        for part in ["children", "guardians", "trusted_persons", "documents"] {
+            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
+        }
     }
 
     private func copyParts(_ dossiers: [(IntakeLine, Int64)], with copier: Copier) throws {

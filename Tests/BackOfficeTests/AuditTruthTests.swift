@@ -164,6 +164,43 @@ struct AuditTruthTests {
         #expect(error.message == "dossier VLF-0002 is returned: only its submission may change it, and never its identity")
     }
 
+    @Test(arguments: [
+        "UPDATE guardians SET email = 'attacker@example.org' WHERE dossier_id = \(dossierOf)",
+        "DELETE FROM children WHERE dossier_id = \(dossierOf)",
+        "INSERT INTO documents (dossier_id, position, kind, filename, media_type, size, sha256) SELECT \(dossierOf), 9, 'x', 'x.pdf', 'application/pdf', 1, repeat('0', 64)",
+    ])
+    func anAdministratorCannotEditAReturnedDossiersPartsByHand(sql: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        let error = try admin.refusal(sql, ["VLF-0002"])
+        #expect(error.sqlState == "ETK01")
+        #expect(error.message.hasPrefix("dossier VLF-0002 is returned and read-only"))
+    }
+
+    /// What the family may do to a returned dossier, the intake does: send it again, parts and all.
+    @Test func theIntakeSendsAReturnedDossierAgain() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_intake", on: conninfo)
+        let intake = try Administration(conninfo: "\(conninfo) user=\(role)", actor: "import", logger: Fixture.logger)
+        defer { intake.close() }
+        let line = try #require(try Fixture.exampleLines()["VLF-0002"])
+        let report = try intake.importDossiers(file: try Fixture.file([line]))
+        #expect(report.resubmitted == 1 && report.rejected.isEmpty, "\(report.rejected.map(\.reasons))")
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        let event = try #require(
+            try owner.query(
+                "SELECT to_state::text AS state, dossier_version, login_role FROM dossier_events WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1",
+                ["VLF-0002"]
+            ).first)
+        #expect(try event.decode(String.self, "state") == "submitted")
+        #expect(try event.decode(Int.self, "dossier_version") == 2)
+        #expect(try event.decode(String.self, "login_role") == role)
+        #expect(try owner.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0002"], as: Int.self) == 1)
+    }
+
     @Test func aWorkerCannotWriteAnEmailForADossierItDidNotDecide() throws {
         let conninfo = try Fixture.submittedExamplesDatabase()
         let role = try Self.login("eticket_worker", on: conninfo)
