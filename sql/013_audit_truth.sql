@@ -73,6 +73,19 @@ $$;
 CREATE TRIGGER dossier_events_from_triggers_only BEFORE INSERT ON dossier_events
     FOR EACH STATEMENT EXECUTE FUNCTION dossier_events_from_triggers_only();
 
+-- Whether the name a session declares (eticket.actor) fits its role: a worker declares worker:…,
+-- an administrator admin:… (or import, for its own structure's import), any other role import.
+-- The name stays a declaration (login_role says who); this keeps a worker from signing as
+-- admin:Marie Curie, or an administrator as worker:prod-host:4242. Runs as the invoker.
+CREATE FUNCTION actor_fits_role(actor text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN pg_has_role(current_user, 'eticket_admin', 'USAGE') THEN actor LIKE 'admin:_%' OR actor = 'import'
+        WHEN pg_has_role(current_user, 'eticket_worker', 'USAGE') THEN actor LIKE 'worker:_%'
+        ELSE actor = 'import'
+    END
+$$;
+
 -- 3. The checks, in the invoker's rights: current_user is the role that acts. (The whole function
 -- again, as CREATE OR REPLACE needs; it no longer writes the events, see 4.)
 CREATE OR REPLACE FUNCTION dossiers_check_and_record() RETURNS trigger
@@ -94,6 +107,10 @@ BEGIN
         END IF;
         IF actor IS NULL THEN
             RAISE EXCEPTION 'dossier state changes need an actor: SET eticket.actor' USING ERRCODE = 'ETK05';
+        END IF;
+        IF NOT owner AND NOT actor_fits_role(actor) THEN
+            RAISE EXCEPTION 'role % may not declare itself as %', current_user, actor USING ERRCODE = 'ETK05',
+                HINT = 'a worker declares worker:HOST:PID, an administrator admin:NAME or import, the intake import';
         END IF;
         RETURN NULL;
     END IF;
@@ -152,6 +169,10 @@ BEGIN
     END IF;
     IF owner THEN
         RETURN NULL;
+    END IF;
+    IF NOT actor_fits_role(actor) THEN
+        RAISE EXCEPTION 'role % may not declare itself as %', current_user, actor USING ERRCODE = 'ETK05',
+            HINT = 'a worker declares worker:HOST:PID, an administrator admin:NAME or import, the intake import';
     END IF;
     -- The import submits, the worker judges a submission (validating it only where the structure
     -- reviews automatically) and opens rights; every other move is an administrator's decision.

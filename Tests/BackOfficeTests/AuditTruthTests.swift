@@ -23,10 +23,31 @@ struct AuditTruthTests {
 
     static let dossierOf = "(SELECT id FROM dossiers WHERE external_id = $1)"
 
-    @Test func aForgedActorStillRecordsTheLoginRole() throws {
+    @Test(arguments: [
+        ("eticket_worker", "admin:Marie Curie", "VLF-0001", "awaiting_review"),
+        ("eticket_admin", "worker:prod-host:4242", "PTL-0001", "validated"),
+    ])
+    func aRoleCannotDeclareItselfAsAnother(group: String, actor: String, externalID: String, to: String) throws {
+        let conninfo = group == "eticket_worker" ? try Fixture.submittedExamplesDatabase() : try Fixture.decidedExamples()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "saint-amour" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
+        defer { connection.close() }
+        try connection.execute(script: "BEGIN")
+        try connection.query(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, $2::decision_outcome, 'test', repeat('0', 64), $3 FROM dossiers WHERE external_id = $1
+            """, [externalID, to, group == "eticket_worker" ? "worker:test:1" : "admin:Marie Curie"])
+        let error = try connection.refusal("UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, to])
+        try connection.execute(script: "ROLLBACK")
+        #expect(error.sqlState == "ETK05")
+        #expect(error.message == "role \(role) may not declare itself as \(actor)")
+    }
+
+    @Test func theLoginRoleIsRecordedWhateverTheSessionSets() throws {
         let conninfo = try Fixture.submittedExamplesDatabase()
         let role = try Self.login("eticket_worker", on: conninfo)
-        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:Marie Curie")
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:someone-else:1")
         defer { worker.close() }
         // Every setting a session can make, made: the event still names the login.
         try worker.execute(script: "SET eticket.login_role = 'someone'; SET application_name = 'admin'")
@@ -44,7 +65,7 @@ struct AuditTruthTests {
                 "SELECT actor, login_role FROM dossier_events WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1",
                 ["VLF-0001"]
             ).first)
-        #expect(try event.decode(String.self, "actor") == "admin:Marie Curie")  // what it declared
+        #expect(try event.decode(String.self, "actor") == "worker:someone-else:1")  // what it declared
         #expect(try event.decode(String.self, "login_role") == role)  // who it is
         let decision = try worker.scalar(
             "SELECT login_role FROM decisions WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1", ["VLF-0001"],
@@ -95,7 +116,7 @@ struct AuditTruthTests {
     @Test func aWorkerCannotDecideADossierAwaitingReview() throws {
         let conninfo = try Fixture.decidedExamples()
         let role = try Self.login("eticket_worker", on: conninfo)
-        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:Marie Curie")
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
         defer { worker.close() }
         // Signing a decision as an administrator is refused...
         let forged = try worker.refusal(
@@ -137,7 +158,8 @@ struct AuditTruthTests {
     func aDecidedStateNeedsADecisionOfTheSameTransaction(group: String, externalID: String, to: String) throws {
         let conninfo = group == "eticket_worker" ? try Fixture.submittedExamplesDatabase() : try Fixture.decidedExamples()
         let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "saint-amour" : nil)
-        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        let actor = group == "eticket_worker" ? "worker:test:1" : "admin:\(role)"
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
         defer { connection.close() }
         let error = try connection.refusal(
             "UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, to])
