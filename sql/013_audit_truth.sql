@@ -383,3 +383,33 @@ ALTER TABLE purges ALTER COLUMN login_role SET DEFAULT session_user;
 REVOKE INSERT, UPDATE ON reservations FROM eticket_admin;
 GRANT INSERT (child_id, service_id, period_id, day, created_by, notes) ON reservations TO eticket_admin;
 GRANT UPDATE (notes) ON reservations TO eticket_admin;
+
+-- 9. A decision fits its dossier when written: for its current version, and an outcome the dossier
+-- may move to from its current state (the state change follows in the same transaction). No
+-- stray verdict (a worker's "rejected" on a submitted dossier, a decision on a dossier long
+-- decided) can be left for `dossier show` to display. One index probe per decision; the owner is
+-- exempt, as above.
+CREATE FUNCTION decisions_fit_their_dossiers() RETURNS trigger
+LANGUAGE plpgsql SET enable_nestloop = off SET jit = off AS $$
+DECLARE
+    bad record;
+BEGIN
+    IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'USAGE') THEN
+        RETURN NULL;
+    END IF;
+    SELECT n.dossier_id, n.dossier_version, n.outcome INTO bad FROM new_decisions n
+    WHERE (SELECT d.id FROM dossiers d
+           WHERE d.id = n.dossier_id AND d.version = n.dossier_version
+             AND EXISTS (SELECT 1 FROM dossier_transitions t
+                         WHERE t.from_state = d.state AND t.to_state::text = n.outcome::text)) IS NULL
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a decision % on dossier % version % does not fit the dossier''s current state or version',
+            bad.outcome, bad.dossier_id, bad.dossier_version USING ERRCODE = 'ETK07';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER decisions_fit_their_dossiers AFTER INSERT ON decisions
+    REFERENCING NEW TABLE AS new_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION decisions_fit_their_dossiers();

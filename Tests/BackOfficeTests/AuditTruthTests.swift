@@ -187,6 +187,26 @@ struct AuditTruthTests {
     }
 
     @Test(arguments: [
+        ("VLF-0002", "version", "validated"),  // version 1 is current, but returned → validated is no move
+        ("VLF-0001", "version", "validated"),  // planning_open → validated neither
+        ("VLF-0002", "version + 1", "awaiting_review"),  // a version the family never sent
+    ])
+    func aDecisionMustFitItsDossier(externalID: String, version: String, outcome: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        // An administrator: a worker's second verdict on a version is refused by its unique index already.
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, reason, rules_version, content_sha256, decided_by)
+            SELECT id, \(version), $2::decision_outcome, 'x', 'test', repeat('0', 64), 'admin:Marie Curie' FROM dossiers
+            WHERE external_id = $1
+            """, [externalID, outcome])
+        #expect(error.sqlState == "ETK07", "\(error.message)")
+    }
+
+    @Test(arguments: [
         "UPDATE guardians SET email = 'attacker@example.org' WHERE dossier_id = \(dossierOf)",
         "DELETE FROM children WHERE dossier_id = \(dossierOf)",
         "INSERT INTO documents (dossier_id, position, kind, filename, media_type, size, sha256) SELECT \(dossierOf), 9, 'x', 'x.pdf', 'application/pdf', 1, repeat('0', 64)",
