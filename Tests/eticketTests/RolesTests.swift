@@ -37,7 +37,8 @@ struct RolesTests {
     }
 
     /// The documented commands with real arguments, in an order that leaves each something to do.
-    /// `{admin}` stands for the administrator's login, `{email}` for an email's outbox id.
+    /// `{admin}` stands for the administrator's login, `{email}` for an email's outbox id, `{day}`
+    /// and `{month}` for a Monday of the example period (kept ahead of today by the test).
     static func invocations(_ work: URL) -> [Invocation] {
         let examples = CLI.examples
         let anchor = work.appendingPathComponent("anchor").path
@@ -54,12 +55,12 @@ struct RolesTests {
             .init(role: "eticket_admin", command: "queue stats", arguments: ["queue", "stats"]),
             .init(role: "eticket_admin", command: "queue retry", arguments: ["queue", "retry", "--all-failed"]),
             .init(role: "eticket_admin", command: "dossier show", arguments: ["dossier", "show", "VLF-0001"]),
-            .init(role: "eticket_admin", command: "planning show", arguments: ["planning", "show", "--child", "VLF-0001/1", "--month", "2026-10"]),
+            .init(role: "eticket_admin", command: "planning show", arguments: ["planning", "show", "--child", "VLF-0001/1", "--month", "{month}"]),
             .init(role: "eticket_admin", command: "rights open", arguments: ["rights", "open", "--structure", "villefranche", "--period", "2026-2027"]),
             .init(role: "eticket_admin", command: "reservations add",
-                  arguments: ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-10-05"]),
+                  arguments: ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
             .init(role: "eticket_admin", command: "reservations remove",
-                  arguments: ["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-10-05"]),
+                  arguments: ["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
             .init(role: "eticket_admin", command: "decide", arguments: ["decide", "VLF-0001", "return", "--by", "Marie Curie", "--reason", "Attestation illisible"]),
             .init(role: "eticket_admin", command: "outbox list", arguments: ["outbox", "list"]),
             .init(role: "eticket_admin", command: "outbox show", arguments: ["outbox", "show", "{email}"]),
@@ -103,13 +104,27 @@ struct RolesTests {
                 Set(planned.filter { $0.role == role }.map(\.command)) == documented[role] ?? [],
                 "README and test disagree on what \(role) runs")
         }
+        // A Monday (cantine runs, no closed date falls on one) from the period's start or today on.
+        let day = try #require(
+            try owner.query(
+                """
+                SELECT to_char(d + (8 - extract(isodow FROM d)::int) % 7, 'YYYY-MM-DD') AS day
+                FROM (SELECT greatest(current_date, DATE '2026-09-01') AS d) AS start
+                """
+            ).first?.decode(String.self, "day"))
         for invocation in planned {
             let email = try owner.query("SELECT min(id)::text AS id FROM email_outbox").first?.decodeIfPresent(String.self, "id")
-            let arguments = invocation.arguments.map { $0 == "{admin}" ? admin : $0 == "{email}" ? email ?? "none" : $0 }
+            let placeholders = ["{admin}": admin, "{email}": email ?? "none", "{day}": day, "{month}": String(day.prefix(7))]
+            let arguments = invocation.arguments.map { placeholders[$0] ?? $0 }
             let result = try CLI.run(arguments + ["--database-url", try #require(logins[invocation.role])])
             #expect(
                 result.status == 0 && !result.signaled,
                 "eticket \(arguments.joined(separator: " ")) as \(invocation.role) exited \(result.status): \(result.stderr.suffix(1500))")
+            if invocation.command == "structures apply" {
+                // The example period, kept open past that Monday whatever today is, so that rights open.
+                try owner.query(
+                    "UPDATE periods SET ends_on = greatest(ends_on, $1::date + 30) WHERE code = '2026-2027'", [day])
+            }
             if invocation.command == "admins grant" {
                 // The admin login is the eticket_admin member made above; map it to saint-amour too.
                 _ = try CLI.succeed(["admins", "grant", admin, "--structure", "saint-amour"], database: conninfo)
