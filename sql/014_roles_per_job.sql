@@ -56,6 +56,11 @@ BEGIN
 END
 $$;
 
+-- An administrator's import updates an account's names as the intake does; the address the
+-- family's emails go to is not an administrator's to change by hand (006 granted every column).
+REVOKE UPDATE ON accounts FROM eticket_admin;
+GRANT UPDATE (first_name, last_name) ON accounts TO eticket_admin;
+
 -- The batch run: a worker (by membership, policies included) that also exports the outbox.
 GRANT UPDATE (exported_at) ON email_outbox TO eticket_batch;
 

@@ -108,6 +108,10 @@ struct IsolationTests {
         #expect(try owner.scalar("SELECT count(*) FROM children", as: Int.self) == 3)
         #expect(
             try owner.scalar("SELECT string_agg(DISTINCT login_role, ',') FROM dossier_events", as: String.self) == role)
+        // The address the family's emails go to is not the administrator's to change.
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        let error = try connection.refusal("UPDATE accounts SET email = 'attacker@example.org'")
+        #expect(error.sqlState == "42501")
     }
 
     @Test func theIntakeRoleImportsEveryStructure() throws {
