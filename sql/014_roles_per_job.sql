@@ -83,3 +83,12 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION administers(bigint, name), administers_dossier(bigint, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION administers(bigint, name), administers_dossier(bigint, name) TO eticket_admin;
+
+-- The name a session may declare (013), now that the intake has a role of its own: by role, so
+-- that a login holding two jobs (the intake's and the worker's) may declare either one.
+CREATE OR REPLACE FUNCTION actor_fits_role(actor text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT (pg_has_role(current_user, 'eticket_admin', 'USAGE') AND (actor LIKE 'admin:_%' OR actor = 'import'))
+        OR (pg_has_role(current_user, 'eticket_worker', 'USAGE') AND actor LIKE 'worker:_%')
+        OR (pg_has_role(current_user, 'eticket_intake', 'USAGE') AND actor = 'import')
+$$;
