@@ -61,6 +61,12 @@ $$;
 REVOKE UPDATE ON accounts FROM eticket_admin;
 GRANT UPDATE (first_name, last_name) ON accounts TO eticket_admin;
 
+-- An email is written pending, now: a writer who set exported_at would keep it from the family
+-- (and created_at feeds the batch run's counts).
+REVOKE INSERT ON email_outbox FROM eticket_worker, eticket_admin;
+GRANT INSERT (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient, subject, message)
+    ON email_outbox TO eticket_worker, eticket_admin;
+
 -- The batch run: a worker (by membership, policies included) that also exports the outbox.
 GRANT UPDATE (exported_at) ON email_outbox TO eticket_batch;
 

@@ -285,6 +285,15 @@ struct AuditTruthTests {
         let unopened = try worker.refusal(email, ["VLF-0002", "planning-open"])
         #expect(unopened.sqlState == "ETK08")
         #expect(unopened.message.contains("needs its cause (the rights opened) in the same transaction"))
+        // Nor may it write one already marked exported, which the family would never get.
+        let exported = try worker.refusal(
+            """
+            INSERT INTO email_outbox (dossier_id, structure_id, kind, period_id, message_id, sender, recipient, subject,
+                                      message, exported_at)
+            SELECT d.id, d.structure_id, 'planning-open', p.id, 'exported@x', 'a@b', 'c@d', 's', '\\x00', now()
+            FROM dossiers d JOIN periods p ON p.structure_id = d.structure_id WHERE d.external_id = 'VLF-0002' LIMIT 1
+            """)
+        #expect(exported.sqlState == "42501")
     }
 
     @Test func theStructureHelpersAreNotPublic() throws {
