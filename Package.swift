@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "eticket",
             dependencies: [
-                "BackOffice", "Dossiers", "LocalPostgres", "Postgres",
+                "BackOffice", "Dossiers", "LocalPostgres", "Mail", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),

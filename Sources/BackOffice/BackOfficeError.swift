@@ -45,6 +45,9 @@ enum SchemaSQLState {
     static let appendOnly = "ETK03"
     static let reservationRefused = "ETK04"
     static let missingActor = "ETK05"
+    static let notThisRolesMove = "ETK06"
+    static let decisionMissing = "ETK07"
+    static let emailWithoutCause = "ETK08"
 }
 
 extension BackOfficeError {
@@ -57,7 +60,8 @@ extension BackOfficeError {
         } else {
             switch error.sqlState {
             case SchemaSQLState.readOnlyDossier, SchemaSQLState.illegalTransition,
-                SchemaSQLState.reservationRefused, SchemaSQLState.appendOnly:
+                SchemaSQLState.reservationRefused, SchemaSQLState.appendOnly, SchemaSQLState.notThisRolesMove,
+                SchemaSQLState.decisionMissing, SchemaSQLState.emailWithoutCause:
                 code = .refused
             default:
                 code = .failure

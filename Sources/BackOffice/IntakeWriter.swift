@@ -27,7 +27,9 @@ struct IntakeWriter {
     let connection: Connection
 
     func store(_ batch: [IntakeLine]) throws -> IntakeOutcome {
-        try connection.query("SELECT set_config('eticket.actor', 'import', true)")
+        let rowSecurity = try connection.query(
+            "SELECT set_config('eticket.actor', 'import', true), row_security_active('dossiers') AS active")
+        let copier = Copier(connection: connection, staged: try rowSecurity.first?.decode(Bool.self, "active") ?? true)
         var outcome = IntakeOutcome()
         let existing = try lockExisting(batch)
         var fresh: [IntakeLine] = []
@@ -49,8 +51,8 @@ struct IntakeWriter {
         let written = created + resubmitted.map { ($0.line, $0.dossierID) }
 
         try resubmit(resubmitted, accounts: accounts)
-        try copyDossiers(created, accounts: accounts)
-        try copyParts(written)
+        try copyDossiers(created, accounts: accounts, with: copier)
+        try copyParts(written, with: copier)
         try enqueue(written)
         outcome.created = fresh.count
         outcome.resubmitted = resubmitted.count
@@ -165,20 +167,17 @@ struct IntakeWriter {
     }
 
     /// New dossiers, written as submitted: the dossiers trigger records each submission event.
-    private func copyDossiers(_ dossiers: [(IntakeLine, Int64)], accounts: [Int: Int64]) throws {
+    private func copyDossiers(_ dossiers: [(IntakeLine, Int64)], accounts: [Int: Int64], with copier: Copier) throws {
         guard !dossiers.isEmpty else { return }
         let rows = try dossiers.map { try dossierRow($0.0, id: $0.1, accounts: accounts) }
-        try connection.copyIn("COPY dossiers (\(Self.dossierColumns)) FROM STDIN", rows: rows)
+        try copier.copy(into: "dossiers", columns: Self.dossierColumns, rows: rows)
     }
 
-    /// Returned dossiers sent again: their parts go while the family still owns them, then the new
-    /// version is written and submitted in one update.
+    /// Returned dossiers sent again: the new version is written and submitted in one update, then
+    /// their old parts go (the transaction that submits a dossier writes its parts; only the owner
+    /// may touch the parts of a dossier still returned, migration 013).
     private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64]) throws {
         guard !dossiers.isEmpty else { return }
-        let ids = dossiers.map(\.dossierID)
-        for part in ["children", "guardians", "trusted_persons", "documents"] {
-            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
-        }
         try connection.execute(
             script: """
                 CREATE TEMP TABLE IF NOT EXISTS intake_resubmissions (
@@ -197,11 +196,15 @@ struct IntakeWriter {
                    notes = r.notes, content = r.content
             FROM intake_resubmissions r WHERE d.id = r.id
             """)
+        let ids = dossiers.map(\.dossierID)
+        for part in ["children", "guardians", "trusted_persons", "documents"] {
+            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
+        }
     }
 
-    private func copyParts(_ dossiers: [(IntakeLine, Int64)]) throws {
-        try connection.copyIn(
-            "COPY children (dossier_id, position, first_name, last_name, birth_date, school, grade, services, notes) FROM STDIN",
+    private func copyParts(_ dossiers: [(IntakeLine, Int64)], with copier: Copier) throws {
+        try copier.copy(
+            into: "children", columns: "dossier_id, position, first_name, last_name, birth_date, school, grade, services, notes",
             rows: dossiers.lazy.flatMap { line, id in
                 line.dossier.children.enumerated().map { position, child in
                     [
@@ -210,11 +213,12 @@ struct IntakeWriter {
                     ]
                 }
             })
-        try connection.copyIn(
-            """
-            COPY guardians (dossier_id, position, first_name, last_name, relationship, email, phone,
-                address_line1, address_line2, postal_code, city, payer, emergency_contact, notes) FROM STDIN
-            """,
+        try copier.copy(
+            into: "guardians",
+            columns: """
+                dossier_id, position, first_name, last_name, relationship, email, phone,
+                address_line1, address_line2, postal_code, city, payer, emergency_contact, notes
+                """,
             rows: dossiers.lazy.flatMap { line, id in
                 line.dossier.guardians.enumerated().map { position, guardian in
                     [
@@ -225,11 +229,9 @@ struct IntakeWriter {
                     ]
                 }
             })
-        try connection.copyIn(
-            """
-            COPY trusted_persons (dossier_id, position, first_name, last_name, relationship, phone,
-                can_pick_up, emergency_contact, notes) FROM STDIN
-            """,
+        try copier.copy(
+            into: "trusted_persons",
+            columns: "dossier_id, position, first_name, last_name, relationship, phone, can_pick_up, emergency_contact, notes",
             rows: dossiers.lazy.flatMap { line, id in
                 line.dossier.trustedPersons.enumerated().map { position, person in
                     [
@@ -238,8 +240,8 @@ struct IntakeWriter {
                     ]
                 }
             })
-        try connection.copyIn(
-            "COPY documents (dossier_id, position, kind, filename, media_type, size, sha256, notes) FROM STDIN",
+        try copier.copy(
+            into: "documents", columns: "dossier_id, position, kind, filename, media_type, size, sha256, notes",
             rows: dossiers.lazy.flatMap { line, id in
                 line.dossier.documents.enumerated().map { position, document in
                     [
@@ -248,6 +250,32 @@ struct IntakeWriter {
                     ]
                 }
             })
+    }
+
+    /// COPY straight into a table, or, for a role under row-level security (which COPY FROM does
+    /// not support: the intake role, an administrator), into a temporary table of the same columns
+    /// and from there by INSERT, which the policies check.
+    struct Copier {
+        let connection: Connection
+        let staged: Bool
+
+        func copy(into table: String, columns: String, rows: some Sequence<[String?]>) throws {
+            guard staged else {
+                try connection.copyIn("COPY \(table) (\(columns)) FROM STDIN", rows: rows)
+                return
+            }
+            let staging = "intake_staged_\(table)"
+            try connection.execute(
+                script: """
+                    CREATE TEMP TABLE IF NOT EXISTS \(staging) ON COMMIT DELETE ROWS
+                        AS SELECT \(columns) FROM \(table) WITH NO DATA
+                    """)
+            try connection.copyIn("COPY \(staging) (\(columns)) FROM STDIN", rows: rows)
+            // OVERRIDING SYSTEM VALUE: new dossiers come with the ids drawn for them.
+            try connection.query(
+                "INSERT INTO \(table) (\(columns)) OVERRIDING SYSTEM VALUE SELECT \(columns) FROM \(staging)")
+            try connection.query("TRUNCATE \(staging)")
+        }
     }
 
     /// Queues the dossiers, due at submission time so that the oldest submission is claimed first.

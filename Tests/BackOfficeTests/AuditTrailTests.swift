@@ -47,4 +47,73 @@ struct AuditTrailTests {
         #expect(report.breaks.first?.reason == reason)
         #expect(try administration.verifyAudit(structure: "saint-amour").breaks.isEmpty)
     }
+
+    // MARK: - Anchors
+
+    /// What the owner could do: rewrite a dossier's whole chain with fresh hashes, which verifies.
+    private func rewriteWholeChain(of externalID: String, _ owner: Connection) throws {
+        try behindTheProductsBack(
+            owner,
+            """
+            DO $$
+            DECLARE
+                event dossier_events;
+                previous text;
+            BEGIN
+                FOR event IN SELECT * FROM dossier_events
+                             WHERE dossier_id = (SELECT id FROM dossiers WHERE external_id = '\(externalID)') ORDER BY id LOOP
+                    IF previous IS NULL THEN
+                        event.actor := 'import-rewritten';
+                    END IF;
+                    event.previous_hash := previous;
+                    previous := dossier_event_digest(event);
+                    UPDATE dossier_events SET actor = event.actor, previous_hash = event.previous_hash, hash = previous
+                    WHERE id = event.id;
+                END LOOP;
+            END
+            $$
+            """)
+    }
+
+    @Test func aChainRewrittenWholeVerifiesButNoLongerExtendsItsAnchor() throws {
+        let (_, administration, owner) = try decidedExamples()
+        defer { administration.close() }
+        let anchors = try administration.anchorAudit()
+        #expect(anchors.map(\.structure) == ["saint-amour", "villefranche"])
+        #expect(anchors.map(\.events).reduce(0, +) == 9)
+        #expect(try administration.verifyAudit(anchors: anchors).verifies)
+
+        try rewriteWholeChain(of: "VLF-0002", owner)
+        #expect(try administration.verifyAudit().breaks.isEmpty)  // the chain alone cannot tell
+        let report = try administration.verifyAudit(anchors: anchors)
+        #expect(report.anchorBreaks.map(\.structure) == ["villefranche"])
+        #expect(report.anchorBreaks.first?.reason.contains("no longer end where they were anchored") == true)
+        #expect(try administration.verifyAudit(structure: "saint-amour", anchors: anchors).verifies)
+    }
+
+    @Test func eventsWrittenAfterTheAnchorExtendIt() throws {
+        let (_, administration, _) = try decidedExamples()
+        defer { administration.close() }
+        let text = AuditAnchor.text(of: try administration.anchorAudit(), takenAt: Date())
+        let anchors = try AuditAnchor.parse(text, file: "anchor")
+        let outbox = try EmailOutbox(directory: Fixture.templates)
+        _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "Marie Curie", outbox: outbox)
+        #expect(try administration.verifyAudit().events == 10)
+        #expect(try administration.verifyAudit(anchors: anchors).verifies)
+    }
+
+    @Test(arguments: [
+        ("villefranche 12 9", "anchor:2: 3 fields where 4 are expected"),
+        ("Ville 12 9 \(String(repeating: "a", count: 64))", "anchor:2: the structure code is not a code"),
+        ("villefranche twelve 9 \(String(repeating: "a", count: 64))", "anchor:2: LAST_EVENT_ID twelve is not a positive whole number"),
+        ("villefranche 12 -9 \(String(repeating: "a", count: 64))", "anchor:2: EVENTS -9 is not a positive whole number"),
+        ("villefranche 12 9 \(String(repeating: "A", count: 64))", "anchor:2: the digest is not 64 lowercase hexadecimal digits"),
+        ("", "anchor: no anchor in the file"),
+    ])
+    func aMalformedAnchorFileIsRefusedWithItsLine(line: String, message: String) throws {
+        let error = try #require(throws: BackOfficeError.self) { try AuditAnchor.parse("# comment\n\(line)\n", file: "anchor") }
+        #expect(error.message.hasPrefix(message), "\(error.message)")
+        #expect(error.message.contains(AuditAnchor.lineForm))
+        #expect(error.code == .badInput)
+    }
 }

@@ -122,4 +122,45 @@ struct IsolationTests {
         #expect(throws: PostgresError.self) { try worker.query("UPDATE dossiers SET notes = 'x'") }
         #expect(throws: PostgresError.self) { try worker.query("DELETE FROM decisions") }
     }
+
+    /// COPY FROM refuses any table under row-level security: the import stages its rows for the
+    /// roles subject to it (issue 16: as an administrator every line was rejected).
+    @Test func anAdministratorImportsItsOwnStructuresDossiersOnly() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let role = "admin_\(UUID().uuidString.prefix(8).lowercased())"
+        let owner = try Fixture.connection(conninfo)
+        try owner.execute(script: "CREATE ROLE \(role) LOGIN")
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        try administration.grantAdmin(role: role, structure: "villefranche")
+        let admin = try Administration(conninfo: "\(conninfo) user=\(role)", actor: "admin:\(role)", logger: Fixture.logger)
+        defer { admin.close() }
+        let report = try admin.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        #expect(report.created == 3)
+        #expect(report.rejected.map(\.externalID) == ["PTL-0001"])
+        #expect(try owner.scalar("SELECT count(*) FROM children", as: Int.self) == 3)
+        #expect(
+            try owner.scalar("SELECT string_agg(DISTINCT login_role, ',') FROM dossier_events", as: String.self) == role)
+        // The address the family's emails go to is not the administrator's to change.
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        let error = try connection.refusal("UPDATE accounts SET email = 'attacker@example.org'")
+        #expect(error.sqlState == "42501")
+    }
+
+    @Test func theIntakeRoleImportsEveryStructure() throws {
+        let conninfo = try Fixture.exampleStructuresDatabase()
+        let role = "intake_\(UUID().uuidString.prefix(8).lowercased())"
+        let owner = try Fixture.connection(conninfo)
+        try owner.execute(script: "CREATE ROLE \(role) LOGIN IN ROLE eticket_intake")
+        let intake = try Administration(conninfo: "\(conninfo) user=\(role)", actor: "import", logger: Fixture.logger)
+        defer { intake.close() }
+        let report = try intake.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        #expect(report.created == 4 && report.rejected.isEmpty)
+        // But it decides nothing.
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:x")
+        #expect(throws: PostgresError.self) {
+            try connection.query(
+                "INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by) SELECT id, 1, 'validated', 'x', repeat('0', 64), 'admin:x' FROM dossiers LIMIT 1")
+        }
+    }
 }
