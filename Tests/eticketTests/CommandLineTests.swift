@@ -6,6 +6,7 @@ import Testing
 struct CommandLineTests {
     @Test func theExamplePipelineThroughTheCommands() throws {
         let conninfo = try Databases.empty()
+        try TestDatabases.pinDecisionClock(conninfo, at: Databases.storyInstant)
         let database = Database(conninfo: conninfo)
 
         let migrate = try CLI.succeed(["db", "migrate"], database: conninfo)
