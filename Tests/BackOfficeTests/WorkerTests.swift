@@ -132,6 +132,19 @@ struct WorkerTests {
         #expect(try drain(conninfo, configure).claimed == 0)
     }
 
+    /// Whether a period is over is the decision clock's to say, not the machine's date: the day after
+    /// Villefranche's school year ends, a complete dossier is validated and opens nothing.
+    @Test func aPeriodOverByTheDecisionClockOpensNoRights() throws {
+        let conninfo = try importedExamples()
+        try Fixture.pinClock(conninfo, at: "2027-07-04T12:00:00+02:00")
+        let summary = try drain(conninfo)
+        #expect(summary.outcomes[.validated] == 1)
+        #expect(summary.planningOpened == 0)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "validated")
+        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 0)
+    }
+
     @Test func scheduledRightsOpenAtTheirTimeAndOnlyOnce() throws {
         let conninfo = try Fixture.migratedDatabase()
         try Fixture.pinClock(conninfo)
