@@ -17,6 +17,24 @@ extension Administration {
         }
     }
 
+    /// The instant the examples' fixed dates tell their story at: PTL-0001 submitted two days
+    /// before, Villefranche's school year 2026-2027 under way, saint-amour's planning opening
+    /// (2027-01-15) still to come. The demo's database decides as on that day, whatever day it runs.
+    public static let demoStoryInstant = "2026-12-03T12:00:00Z"
+
+    /// Pins the database's decision clock (`eticket.clock`, see `DecisionClock`) to `instant`, for
+    /// this session and every later one: the demo's database, never a real one.
+    public func pinDecisionClock(at instant: String) throws {
+        try database("cannot pin the decision clock to \(instant)") {
+            let statement = try connection.query(
+                "SELECT format('ALTER DATABASE %I SET eticket.clock = %L', current_database(), $1::timestamptz) AS sql",
+                [instant]
+            ).first?.decode(String.self, "sql")
+            try connection.execute(script: statement ?? "")
+            try connection.query("SELECT set_config('eticket.clock', $1::timestamptz::text, false)", [instant])
+        }
+    }
+
     /// Makes sure the database is the demo's to fill: empty (then it is marked as the demo's), or
     /// marked by an earlier demo and holding nothing but the examples.
     ///

@@ -184,7 +184,7 @@ public final class BatchRun {
     private func dueCount(on connection: Connection) throws -> Int {
         try database("cannot count the queue") {
             try connection.query(
-                "SELECT count(*) AS n FROM dossier_queue WHERE failed_at IS NULL AND run_at <= now()"
+                "SELECT count(*) AS n FROM dossier_queue WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)"
             ).first?.decode("n") ?? 0
         }
     }

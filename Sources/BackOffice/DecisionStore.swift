@@ -93,8 +93,8 @@ struct DecisionStore {
                 JOIN services v ON v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
                 JOIN periods p ON p.structure_id = d.structure_id
                 WHERE d.id = ANY($1::bigint[]) AND d.state IN ('validated', 'planning_open')
-                  AND p.ends_on >= (now() AT TIME ZONE s.timezone)::date
-                  AND ($2 <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= now())
+                  AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
+                  AND ($2 <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
                   AND ($2 <> 'period' OR p.id = $3)
                   AND ($4::bigint IS NULL OR v.id = $4)
                 ON CONFLICT DO NOTHING
@@ -124,8 +124,8 @@ struct DecisionStore {
             FROM dossiers d
             JOIN structures s ON s.id = d.structure_id
             JOIN periods p ON p.structure_id = d.structure_id
-            WHERE d.id = ANY($1::bigint[]) AND p.planning_opens_at > now()
-              AND p.ends_on >= (now() AT TIME ZONE s.timezone)::date
+            WHERE d.id = ANY($1::bigint[]) AND p.planning_opens_at > \(DecisionClock.now)
+              AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
             ON CONFLICT DO NOTHING
             """, [dossierIDs]
         ).rowsAffected

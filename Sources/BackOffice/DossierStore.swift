@@ -79,7 +79,7 @@ struct DossierStore {
         for row in try connection.query(
             """
             SELECT id, code, review::text AS review, rights_opening::text AS rights_opening,
-                   to_char(now() AT TIME ZONE timezone, 'YYYY-MM-DD') AS today
+                   to_char(\(DecisionClock.now) AT TIME ZONE timezone, 'YYYY-MM-DD') AS today
             FROM structures WHERE id = ANY($1::bigint[])
             """, [idList])
         {

@@ -283,7 +283,7 @@ struct IntakeWriter {
         try connection.query(
             """
             INSERT INTO dossier_queue (dossier_id, job, run_at)
-            SELECT id, 'process', least(submitted_at, now())
+            SELECT id, 'process', least(submitted_at, \(DecisionClock.now))
             FROM unnest($1::bigint[], $2::timestamptz[]) AS i(id, submitted_at)
             ON CONFLICT DO NOTHING
             """, [dossiers.map(\.1), dossiers.map(\.0.dossier.submittedAt.postgresText)])

@@ -174,10 +174,10 @@ extension Administration {
                 """
                 SELECT s.code,
                        (SELECT count(*) FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
-                        WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= now()) AS waiting,
-                       coalesce((SELECT greatest(0, floor(extract(epoch FROM now() - min(q.run_at))))
+                        WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= \(DecisionClock.now)) AS waiting,
+                       coalesce((SELECT greatest(0, floor(extract(epoch FROM \(DecisionClock.now) - min(q.run_at))))
                                  FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
-                                 WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= now()), 0)::bigint AS oldest,
+                                 WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= \(DecisionClock.now)), 0)::bigint AS oldest,
                        (SELECT count(*) FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
                         WHERE d.structure_id = s.id AND q.failed_at IS NOT NULL) AS failed,
                        (SELECT count(*) FROM email_outbox o
@@ -253,7 +253,7 @@ extension Administration {
                 let dossiers = try connection.query(
                     """
                     WITH retried AS (
-                        UPDATE dossier_queue q SET failed_at = NULL, attempts = 0, run_at = now()
+                        UPDATE dossier_queue q SET failed_at = NULL, attempts = 0, run_at = \(DecisionClock.now)
                         FROM dossiers d JOIN structures s ON s.id = d.structure_id
                         WHERE d.id = q.dossier_id AND q.failed_at IS NOT NULL
                           AND ($1::bigint IS NULL OR d.id = $1) AND ($2::text IS NULL OR s.code = $2)

@@ -22,7 +22,7 @@ struct QueueStore {
         try connection.query(
             """
             SELECT id, dossier_id, job::text AS job, period_id, attempts FROM dossier_queue
-            WHERE failed_at IS NULL AND run_at <= now()
+            WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)
             ORDER BY run_at, id
             LIMIT $1
             FOR UPDATE SKIP LOCKED
@@ -49,7 +49,7 @@ struct QueueStore {
             """
             UPDATE dossier_queue SET attempts = attempts + 1, last_error = left($2, 2000),
                 last_attempt_at = clock_timestamp(),
-                run_at = clock_timestamp() + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
+                run_at = \(DecisionClock.statementNow) + make_interval(secs => least($4::float8 * power(2, attempts), 3600)),
                 failed_at = CASE WHEN attempts + 1 >= $3 THEN now() END
             WHERE id = $1
             RETURNING failed_at IS NOT NULL AS parked
@@ -57,10 +57,15 @@ struct QueueStore {
         return try rows.first?.decode(Bool.self, "parked") ?? false
     }
 
-    /// When the next row falls due, for an idle worker's sleep.
-    func nextRunAt() throws -> Date? {
-        try connection.query("SELECT min(run_at) AS next FROM dossier_queue WHERE failed_at IS NULL")
-            .first?.decodeIfPresent(Date.self, "next")
+    /// How long until the next row falls due (by the decision clock, which may be pinned), for an
+    /// idle worker's sleep.
+    func secondsUntilNextRow() throws -> Double? {
+        try connection.query(
+            """
+            SELECT extract(epoch FROM min(run_at) - \(DecisionClock.now))::float8 AS wait
+            FROM dossier_queue WHERE failed_at IS NULL
+            """
+        ).first?.decodeIfPresent(Double.self, "wait")
     }
 }
 

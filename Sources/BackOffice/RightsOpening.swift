@@ -57,7 +57,7 @@ extension Administration {
     /// row per dossier is set to that time, for the worker (or `eticket batch run`) to carry out.
     ///
     /// - Parameters:
-    ///   - at: when to open; `nil`, now or a past time opens now.
+    ///   - at: when to open; `nil`, now or a past time (by the database clock, or the `eticket.clock` it is pinned to) opens now.
     ///   - outbox: renders the planning-open emails.
     /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure, period or service;
     ///   `.refused` for a service with a future `at` (queued openings cover whole periods).
@@ -72,6 +72,7 @@ extension Administration {
                     """
                     SELECT s.id AS structure_id, s.timezone, p.id AS period_id, p.label AS period_label,
                            v.id AS service_id, v.label AS service_label, current_setting('eticket.actor') AS actor,
+                           \(DecisionClock.now) AS now,
                            ARRAY(SELECT id FROM dossiers WHERE structure_id = s.id
                                  AND state IN ('validated', 'planning_open') ORDER BY id) AS dossiers
                     FROM structures s
@@ -93,7 +94,7 @@ extension Administration {
                 report.serviceLabel = try found.decodeIfPresent("service_label")
                 let dossiers: [Int64] = try found.decode("dossiers")
                 report.eligibleDossiers = dossiers.count
-                if let at, at > Date() {
+                if let at, at > (try found.decode(Date.self, "now")) {
                     guard serviceCode == nil else {
                         throw BackOfficeError(
                             .refused, "a scheduled opening covers the whole period: drop --service, or open it now without --at")

@@ -60,8 +60,8 @@ public final class WorkerRunner {
     private func waitForWork(shutdown: ShutdownSignal) throws {
         try withConnection { connection in
             var wait = configuration.pollInterval
-            if let next = try QueueStore(connection: connection).nextRunAt() {
-                wait = min(wait, .milliseconds(max(0, Int(next.timeIntervalSinceNow * 1000))))
+            if let seconds = try QueueStore(connection: connection).secondsUntilNextRow() {
+                wait = min(wait, .milliseconds(max(0, Int(min(seconds, 86_400) * 1000))))
             }
             let deadline = ContinuousClock.now + wait
             while !shutdown.isRequested, ContinuousClock.now < deadline {

@@ -148,3 +148,20 @@ public final class TestDatabases: Sendable {
 private final class TemplateSlot: Sendable {
     let result = Mutex<Result<String, any Error>?>(nil)
 }
+
+extension TestDatabases {
+    /// Pins `eticket.clock`, the instant the back office decides from, for every later session on
+    /// the database `conninfo` names: data with fixed dates (the examples) then tells the same story
+    /// whatever day the tests run on. A copy made with ``create(template:)`` does not inherit it.
+    ///
+    /// - Parameter instant: An RFC 3339 date-time, such as `2026-12-03T12:00:00Z`.
+    public static func pinDecisionClock(_ conninfo: String, at instant: String) throws {
+        let connection = try Connection(conninfo)
+        defer { connection.close() }
+        let statement = try connection.query(
+            "SELECT format('ALTER DATABASE %I SET eticket.clock = %L', current_database(), $1::timestamptz) AS sql",
+            [instant]
+        ).first?.decode(String.self, "sql")
+        try connection.execute(script: statement ?? "")
+    }
+}

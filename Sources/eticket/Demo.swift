@@ -13,7 +13,8 @@ struct Demo: AsyncParsableCommand {
             environment or the configuration names: the demo writes example families and must never \
             land in real data. Migrates, applies config/examples/structures.json, imports \
             config/examples/dossiers.jsonl, runs the workers until the queue is empty, prints the \
-            decisions and exports the emails to a Maildir.
+            decisions and exports the emails to a Maildir. The examples' dates are fixed: the \
+            demo's database decides as on their day, 2026-12-03 (its eticket.clock), whatever the date.
 
             With --database-url on its command line, the demo uses that database instead, and only if \
             it is empty or was made by an earlier demo and holds nothing but the examples.
@@ -43,6 +44,9 @@ struct Demo: AsyncParsableCommand {
             let administration = try Administration(conninfo: conninfo, logger: logger)
             if cluster == nil { try administration.claimForDemo(try Administration.DemoExamples(directory: examples)) }
             try administration.migrate()
+            // The examples' dates are fixed: the demo tells their story as on their day.
+            try administration.pinDecisionClock(at: Administration.demoStoryInstant)
+            print("clock: \(Administration.demoStoryInstant), the examples' day (eticket.clock)\n")
 
             print("== structures")
             for (code, change) in try administration.applyStructures(file: "\(examples)/structures.json").structures {

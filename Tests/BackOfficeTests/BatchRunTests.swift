@@ -102,7 +102,8 @@ struct BatchRunTests {
         let connection = try Fixture.connection(conninfo)
         // Not due yet (2027-01-15): the run leaves it.
         #expect(try batchRun(conninfo).run(maxDuration: .seconds(60)).processed == 0)
-        try connection.query("UPDATE dossier_queue SET run_at = now() - interval '1 second' WHERE job = 'open_rights'")
+        // The day comes: the clock moves to the opening.
+        try Fixture.pinClock(conninfo, at: "2027-01-15T09:00:00+01:00")
         let report = try batchRun(conninfo).run(maxDuration: .seconds(60))
         #expect(report.processed == 1)
         #expect(report.planningOpened == 1)

@@ -271,6 +271,7 @@ struct DecisionsTests {
     /// saint-amour with its rights opening set to `policy`, and PTL-0001 awaiting review.
     private func saintAmour(opening policy: String) throws -> String {
         let conninfo = try Fixture.migratedDatabase()
+        try Fixture.pinClock(conninfo)
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         var structures = try String(contentsOfFile: "\(Fixture.examples)/structures.json", encoding: .utf8)

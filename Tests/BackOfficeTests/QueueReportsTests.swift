@@ -124,7 +124,8 @@ struct QueueReportsTests {
         try connection.query(
             """
             INSERT INTO dossier_queue (dossier_id, run_at)
-            SELECT id, now() - interval '2 hours' FROM dossiers WHERE external_id = 'VLF-0003'
+            SELECT id, current_setting('eticket.clock')::timestamptz - interval '2 hours' FROM dossiers
+            WHERE external_id = 'VLF-0003'
             """)
 
         let stats = try administration.queueStats()

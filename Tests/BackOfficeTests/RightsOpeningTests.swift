@@ -73,7 +73,7 @@ struct RightsOpeningTests {
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)
-        let at = Date().addingTimeInterval(3 * 86400)
+        let at = Fixture.storyDate.addingTimeInterval(3 * 86400)
         let report = try administration.openRights(structure: "saint-amour", period: "2027-hiver", at: at, outbox: outbox)
         #expect(report.scheduledDossiers == 1)
         #expect(report.children == 0)
@@ -93,7 +93,7 @@ struct RightsOpeningTests {
         defer { administration.close() }
         let connection = try Fixture.connection(conninfo)
         let report = try administration.openRights(
-            structure: "saint-amour", period: "2027-hiver", at: Date().addingTimeInterval(-60), outbox: outbox)
+            structure: "saint-amour", period: "2027-hiver", at: Fixture.storyDate.addingTimeInterval(-60), outbox: outbox)
         #expect(report.scheduledAt == nil)
         #expect(report.children == 1)
         #expect(try connection.scalar(counts, as: String.self) == "1/1/PTL-0001=planning_open")
@@ -116,7 +116,7 @@ struct RightsOpeningTests {
         let scheduled = try #require(throws: BackOfficeError.self) {
             try administration.openRights(
                 structure: "saint-amour", period: "2027-hiver", service: "centre-loisirs",
-                at: Date().addingTimeInterval(3600), outbox: outbox)
+                at: Fixture.storyDate.addingTimeInterval(3600), outbox: outbox)
         }
         #expect(scheduled.code == .refused)
         let connection = try Fixture.connection(conninfo)

@@ -101,43 +101,58 @@ struct WorkerTests {
         #expect(first.outcomes[.awaitingReview] == 1)
         #expect(first.retried == 1)
 
-        // The backoff, read off the row: run_at counts from the failed attempt, not from the clock
-        // of this (possibly slow) test.
+        // The backoff, read off the row: run_at counts from the (pinned) clock of the failed attempt.
+        // Time passes by moving the clock to the retry's time, never by waiting for it.
+        var clock = Fixture.storyDate
         let queued = """
-            SELECT q.attempts, q.last_error, q.failed_at IS NOT NULL AS parked,
-                   round(extract(epoch FROM q.run_at - q.last_attempt_at)::numeric, 3)::float8 AS backoff,
-                   greatest(extract(epoch FROM q.run_at - now()), 0)::float8 AS wait
+            SELECT q.attempts, q.last_error, q.failed_at IS NOT NULL AS parked, q.run_at
             FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id WHERE d.external_id = 'VLF-0002'
             """
         var row = try #require(try connection.query(queued).first)
         #expect(try row.decode(Int.self, "attempts") == 1)
         #expect(try row.decode(String.self, "last_error").contains("poisoned dossier"))
-        var backoffs = [try row.decode(Double.self, "backoff")]
+        var runAt = try row.decode(Date.self, "run_at")
+        var backoffs = [runAt.timeIntervalSince(clock)]
+        #expect(try drain(conninfo, configure).claimed == 0)  // not due before its time
 
         for _ in 0..<2 {
-            Thread.sleep(forTimeInterval: try row.decode(Double.self, "wait") + 0.05)
+            clock = runAt
+            try Fixture.pinClock(conninfo, at: clock)
             _ = try drain(conninfo, configure)
             row = try #require(try connection.query(queued).first)
-            backoffs.append(try row.decode(Double.self, "backoff"))
+            runAt = try row.decode(Date.self, "run_at")
+            backoffs.append(runAt.timeIntervalSince(clock))
         }
-        #expect(backoffs == [0.2, 0.4, 0.8])  // doubled at each attempt
+        #expect(backoffs.map { ($0 * 1000).rounded() / 1000 } == [0.2, 0.4, 0.8])  // doubled at each attempt
         #expect(try row.decode(Int.self, "attempts") == 3)
         #expect(try row.decode(Bool.self, "parked"))
         #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "submitted")
         // Parked: later drains leave it alone.
-        Thread.sleep(forTimeInterval: try row.decode(Double.self, "wait") + 0.05)
+        try Fixture.pinClock(conninfo, at: runAt.addingTimeInterval(3600))
         #expect(try drain(conninfo, configure).claimed == 0)
+    }
+
+    /// Whether a period is over is the decision clock's to say, not the machine's date: the day after
+    /// Villefranche's school year ends, a complete dossier is validated and opens nothing.
+    @Test func aPeriodOverByTheDecisionClockOpensNoRights() throws {
+        let conninfo = try importedExamples()
+        try Fixture.pinClock(conninfo, at: "2027-07-04T12:00:00+02:00")
+        let summary = try drain(conninfo)
+        #expect(summary.outcomes[.validated] == 1)
+        #expect(summary.planningOpened == 0)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "validated")
+        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 0)
     }
 
     @Test func scheduledRightsOpenAtTheirTimeAndOnlyOnce() throws {
         let conninfo = try Fixture.migratedDatabase()
+        try Fixture.pinClock(conninfo)
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
-        // saint-amour, reviewed automatically, its planning opening two seconds from now.
-        let opensAt = ISO8601DateFormatter().string(from: Date().addingTimeInterval(2))
+        // saint-amour, reviewed automatically; its planning opens on 2027-01-15, after the story's day.
         var structures = try String(contentsOfFile: "\(Fixture.examples)/structures.json", encoding: .utf8)
         structures = structures.replacingOccurrences(of: #""review": "manual""#, with: #""review": "automatic""#)
-        structures = structures.replacingOccurrences(of: "2027-01-15T09:00:00+01:00", with: opensAt)
         _ = try administration.applyStructures(file: try Fixture.data(Data(structures.utf8), name: "structures.json"))
         let lines = try Fixture.exampleLines()
         _ = try administration.importDossiers(file: try Fixture.file([try #require(lines["PTL-0001"])]))
@@ -152,7 +167,8 @@ struct WorkerTests {
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
         #expect(try drain(conninfo).claimed == 0)  // not due yet
 
-        Thread.sleep(forTimeInterval: 2.1)
+        // The day comes: the clock moves to the opening (never a wait for real time).
+        try Fixture.pinClock(conninfo, at: "2027-01-15T09:00:00+01:00")
         let after = try drain(conninfo)
         #expect(after.planningOpened == 1)
         #expect(try connection.scalar(state, as: String.self) == "planning_open")

@@ -26,7 +26,8 @@ import Testing
                 let listener = try Connection(conninfo)
                 try listener.listen("queue")
                 listening.signal()
-                let notification = try listener.waitForNotification(timeout: .seconds(20))
+                // An hour: the waiter can only be back within the test's wait by the notification.
+                let notification = try listener.waitForNotification(timeout: .seconds(3600))
                 received.withLock { $0 = .success(notification) }
             } catch let error as PostgresError {
                 listening.signal()
@@ -37,13 +38,10 @@ import Testing
         waiter.start()
         listening.wait()
         let sender = try Connection(conninfo)
-        let sent = ContinuousClock.now
         try sender.notify("queue", payload: "wake up")
-        #expect(done.wait(timeout: .now() + 20) == .success)
-        let elapsed = ContinuousClock.now - sent
+        #expect(done.wait(timeout: .now() + 120) == .success, "the waiter wakes on arrival, not at its timeout")
         let notification = try received.withLock { try $0?.get() }
         #expect(notification?.payload == "wake up")
-        #expect(elapsed < .seconds(5), "the waiter wakes on arrival, not at its timeout")
     }
 
     @Test func timeoutReturnsNilAfterRoughlyTheTimeoutWithoutSpinning() throws {

@@ -47,6 +47,7 @@ struct AdminCommandsTests {
 
     private func decidedExamples() throws -> String {
         let conninfo = try TestDatabases.shared().create()
+        try TestDatabases.pinDecisionClock(conninfo, at: Databases.storyInstant)
         for arguments in [
             ["db", "migrate"], ["structures", "apply", "config/examples/structures.json"],
             ["dossiers", "import", "config/examples/dossiers.jsonl"], ["worker", "--once"],

@@ -18,6 +18,10 @@ struct DemoTests {
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         #expect(result.stdout.contains("the demo leaves it alone"))
         #expect(result.stdout.contains("(throw-away, in "))
+        // The examples tell their story as on their day, whatever the date: VLF-0001's planning
+        // is open (its school year is under way), PTL-0001 awaits review.
+        #expect(result.stdout.contains("clock: 2026-12-03T12:00:00Z, the examples' day"))
+        #expect(result.stdout.contains("planning_open") && result.stdout.contains("awaiting_review"))
         let database = Database(conninfo: conninfo)
         #expect(try database.count("SELECT count(*) FROM dossiers") == dossiers)
         #expect(try database.count("SELECT count(*) FROM email_outbox") == 0)

@@ -14,7 +14,7 @@ struct OutboxExportTests {
             try Databases.importLines(Load.lines(count: 170, prefix: "OUT"), into: conninfo)
             try CLI.succeed(["worker", "--once"], database: conninfo)
         }
-        return try databases.create(template: template)
+        return try Databases.story(template: template)
     }
 
     @Test(arguments: ["maildir", "eml", "mbox", "jsonl"])

@@ -12,6 +12,7 @@ extension Fixture {
     static func decidedExamples() throws -> String {
         let databases = try TestDatabases.shared()
         let template = try databases.template(named: "eticket_decided") { conninfo in
+            try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
             let administration = try Fixture.administration(conninfo)
             defer { administration.close() }
             try administration.migrate(directory: sql)
@@ -23,7 +24,7 @@ extension Fixture {
                 conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: templates), logger: logger
             ).drain()
         }
-        return try databases.create(template: template)
+        return try storyDatabase(template: template)
     }
 
     /// Parks a `process` queue row for the dossier as a worker that ran out of attempts would.

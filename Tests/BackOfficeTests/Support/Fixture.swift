@@ -28,16 +28,43 @@ enum Fixture {
         return try databases.create(template: template)
     }
 
+    /// The instant the example data's story is told at, whatever day the tests run on: PTL-0001
+    /// was submitted two days before, Villefranche's school year 2026-2027 is under way and
+    /// saint-amour's planning opening (2027-01-15) is still to come. Databases holding the examples
+    /// pin the back office's decision clock (`eticket.clock`) to it; a test moves the clock rather
+    /// than waiting for a time to pass.
+    static let storyInstant = "2026-12-03T12:00:00Z"
+    static let storyDate = ISO8601DateFormatter().date(from: storyInstant) ?? Date(timeIntervalSince1970: 0)
+
+    /// A fresh copy of `template` (which holds the examples) with the clock pinned to ``storyInstant``.
+    static func storyDatabase(template: String) throws -> String {
+        let conninfo = try TestDatabases.shared().create(template: template)
+        try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
+        return conninfo
+    }
+
+    /// Moves the decision clock of the database behind `conninfo` (for sessions opened afterwards).
+    static func pinClock(_ conninfo: String, at instant: Date) throws {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        try TestDatabases.pinDecisionClock(conninfo, at: formatter.string(from: instant))
+    }
+
+    static func pinClock(_ conninfo: String, at instant: String = storyInstant) throws {
+        try TestDatabases.pinDecisionClock(conninfo, at: instant)
+    }
+
     /// A fresh database with the example structures applied (no dossiers).
     static func exampleStructuresDatabase() throws -> String {
         let databases = try TestDatabases.shared()
         let template = try databases.template(named: "eticket_structures") { conninfo in
+            try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
             let administration = try Administration(conninfo: conninfo, logger: logger)
             defer { administration.close() }
             try administration.migrate(directory: sql)
             _ = try administration.applyStructures(file: "\(examples)/structures.json")
         }
-        return try databases.create(template: template)
+        return try storyDatabase(template: template)
     }
 
     /// An administration session on `conninfo`, closed by the caller.

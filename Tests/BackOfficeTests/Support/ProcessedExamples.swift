@@ -11,6 +11,7 @@ extension Fixture {
     static func processedExamplesDatabase() throws -> String {
         let databases = try TestDatabases.shared()
         let template = try databases.template(named: "eticket_processed") { conninfo in
+            try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
             let administration = try Administration(conninfo: conninfo, logger: logger)
             defer { administration.close() }
             try administration.migrate(directory: sql)
@@ -19,7 +20,7 @@ extension Fixture {
             _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: nil, logger: logger)
                 .drain()
         }
-        return try databases.create(template: template)
+        return try storyDatabase(template: template)
     }
 
     /// Runs the worker until nothing is due.
@@ -50,12 +51,13 @@ extension Fixture {
     static func submittedExamplesDatabase() throws -> String {
         let databases = try TestDatabases.shared()
         let template = try databases.template(named: "eticket_submitted") { conninfo in
+            try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
             let administration = try Administration(conninfo: conninfo, logger: logger)
             defer { administration.close() }
             try administration.migrate(directory: sql)
             _ = try administration.applyStructures(file: "\(examples)/structures.json")
             _ = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
         }
-        return try databases.create(template: template)
+        return try storyDatabase(template: template)
     }
 }

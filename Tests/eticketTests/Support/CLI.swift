@@ -150,6 +150,19 @@ final class Child: @unchecked Sendable {
 
 /// Databases for the tests, on the shared test cluster, set up through the CLI itself.
 enum Databases {
+    /// The instant the example data's story is told at, whatever day the tests run on: the
+    /// examples' dates are fixed (Villefranche's school year 2026-2027, saint-amour's planning
+    /// opening on 2027-01-15), so every database holding them pins the back office's decision
+    /// clock (`eticket.clock`) there, and the CLI decides as it would on that day.
+    static let storyInstant = "2026-12-03T12:00:00Z"
+
+    /// A fresh copy of `template` (which holds the examples) with the clock pinned to ``storyInstant``.
+    static func story(template: String) throws -> String {
+        let conninfo = try TestDatabases.shared().create(template: template)
+        try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
+        return conninfo
+    }
+
     /// A fresh, empty database.
     static func empty() throws -> String {
         try TestDatabases.shared().create()
@@ -161,7 +174,7 @@ enum Databases {
         let template = try databases.template(named: "e2e_structures") { conninfo in
             try prepareStructures(conninfo)
         }
-        return try databases.create(template: template)
+        return try story(template: template)
     }
 
     /// A fresh database holding `Load.count` queued dossiers (`Load.lines()`), nothing decided.
@@ -171,10 +184,11 @@ enum Databases {
             try prepareStructures(conninfo)
             try importLines(Load.lines(), into: conninfo)
         }
-        return try databases.create(template: template)
+        return try story(template: template)
     }
 
     static func prepareStructures(_ conninfo: String) throws {
+        try TestDatabases.pinDecisionClock(conninfo, at: storyInstant)
         try CLI.succeed(["db", "migrate"], database: conninfo)
         try CLI.succeed(["structures", "apply", "\(CLI.examples)/structures.json"], database: conninfo)
     }
