@@ -68,7 +68,7 @@ public final class DossierImporter {
     ) throws -> ImportReport {
         var reader = try LineReader(path: path)
         var report = ImportReport()
-        let structures = try structureIDs()
+        let structures = try knownStructures()
         var batch: [IntakeLine] = []
         var seen: [String: Int] = [:]
         let lanes = ImportLanes(connections: connections, logger: logger)
@@ -164,7 +164,14 @@ public final class DossierImporter {
         var input: [UInt8]
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, structures: [String: Int64]) -> Result<IntakeLine, RejectedLine> {
+    /// A structure as the import checks a line against it.
+    struct KnownStructure: Sendable {
+        var id: Int64
+        /// The codes of its services: a child may only ask for these.
+        var services: Set<String>
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, structures: [String: KnownStructure]) -> Result<IntakeLine, RejectedLine> {
         func rejected(_ reasons: [String], _ externalID: String? = nil) -> Result<IntakeLine, RejectedLine> {
             .failure(RejectedLine(line: line, externalID: externalID, reasons: reasons, input: Array(bytes)))
         }
@@ -179,23 +186,32 @@ public final class DossierImporter {
         case .failure(let error):
             return rejected(error.reasons)
         case .success(let dossier):
-            guard let structureID = structures[dossier.structureCode] else {
+            guard let structure = structures[dossier.structureCode] else {
                 return rejected(["$.structure: unknown structure \"\(dossier.structureCode)\""], dossier.externalID)
             }
+            let unknownServices = dossier.children.enumerated().flatMap { index, child in
+                (child.services ?? []).enumerated().filter { !structure.services.contains($0.element) }.map {
+                    "$.children[\(index)].services[\($0.offset)]: unknown service \"\($0.element)\" of the structure \(dossier.structureCode)"
+                }
+            }
+            if !unknownServices.isEmpty { return rejected(unknownServices, dossier.externalID) }
             return .success(
                 IntakeLine(
-                    number: line, dossier: dossier, structureID: structureID,
+                    number: line, dossier: dossier, structureID: structure.id,
                     content: String(decoding: bytes, as: UTF8.self), input: Array(bytes)))
         }
     }
 
-    private func structureIDs() throws -> [String: Int64] {
+    private func knownStructures() throws -> [String: KnownStructure] {
         try database("cannot read the structures") {
-            var ids: [String: Int64] = [:]
-            for row in try connections[0].query("SELECT id, code FROM structures") {
-                ids[try row.decode(String.self, "code")] = try row.decode(Int64.self, "id")
+            var structures: [String: KnownStructure] = [:]
+            let rows = try connections[0].query(
+                "SELECT s.id, s.code, ARRAY(SELECT v.code FROM services v WHERE v.structure_id = s.id) AS services FROM structures s")
+            for row in rows {
+                structures[try row.decode(String.self, "code")] = KnownStructure(
+                    id: try row.decode(Int64.self, "id"), services: Set(try row.decode([String].self, "services")))
             }
-            return ids
+            return structures
         }
     }
 

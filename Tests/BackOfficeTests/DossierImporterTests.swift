@@ -414,8 +414,6 @@ struct DossierImporterTests {
             .replacingOccurrences(
                 of: #""notes": "Allergie à l'arachide""#,
                 with: #""notes": "tab\there\nnew line \\N back\\slash \"quoted\" \\.""#)
-            .replacingOccurrences(
-                of: #""services": ["cantine", "mercredi"]"#, with: #""services": ["a,b", "c\"d", "{e}", "NULL", "f\\g"]"#)
         let report = try administration.importDossiers(file: try Fixture.file([line]))
         #expect(report.rejected.isEmpty, "\(report.rejected)")
         let connection = try Connection(conninfo)
@@ -423,10 +421,11 @@ struct DossierImporterTests {
         #expect(
             try connection.scalar("SELECT notes FROM children WHERE position = 0", as: String.self)
                 == "tab\there\nnew line \\N back\\slash \"quoted\" \\.")
+        // Services are codes of the structure's own services (`[a-z0-9-]`), so no array element
+        // can hold COPY's special characters: the import refuses any other value.
         #expect(
             try connection.scalar("SELECT array_to_json(services)::text FROM children WHERE position = 0", as: String.self)
-                == #"["a,b","c\"d","{e}","NULL","f\\g"]"#)
-        #expect(try connection.scalar("SELECT services[4] IS NOT NULL FROM children WHERE position = 0", as: Bool.self) == true)
+                == #"["cantine","mercredi"]"#)
     }
 
     @Test func batchesStoredInParallelLoseAndDuplicateNothing() throws {

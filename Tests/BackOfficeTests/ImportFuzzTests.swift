@@ -142,6 +142,18 @@ struct ImportFuzzTests {
         #expect(rejected.reasons == ["$.children[0].services[0]: longer than 64 characters"])
     }
 
+    /// A child may ask only for the services its structure runs: any other is refused, named.
+    @Test func anUnknownServiceIsRefusedWithItsPathAndName() throws {
+        let line = try exampleLine { object in
+            var children = object["children"] as? [[String: Any]] ?? []
+            children[0]["services"] = ["nosuchservice"]
+            object["children"] = children
+        }
+        let rejected = try #require(try imported(line).report.rejected.first { $0.line == 2 })
+        #expect(rejected.reasons.count == 1)
+        #expect(rejected.reasons.first?.hasPrefix("$.children[0].services[0]: unknown service \"nosuchservice\"") == true, "\(rejected.reasons)")
+    }
+
     /// An address the mail relay can never deliver is refused at import, where the portal can be
     /// told, not retried and parked by the worker; the reason names the path, never the address.
     @Test(arguments: [
