@@ -49,6 +49,20 @@ public struct RightsOpeningReport: Sendable, Equatable, Codable {
 }
 
 extension Administration {
+    /// The time zone of the structure `code`, in which its calendar and local times are read.
+    ///
+    /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
+    public func timeZone(ofStructure code: String) throws -> TimeZone {
+        let name: String? = try database("cannot read the structure \(code)") {
+            try connection.query("SELECT timezone FROM structures WHERE code = $1", [code]).first?.decode(String.self, "timezone")
+        }
+        guard let name else { throw BackOfficeError(.notFound, "no structure \(code)") }
+        guard let zone = TimeZone(identifier: name) else {
+            throw BackOfficeError(.failure, "the structure \(code) has a time zone this machine does not know: \(name)")
+        }
+        return zone
+    }
+
     /// Opens reservation rights for every validated (or planning-open) dossier of a structure, for
     /// one period (and one service, or all), with the planning-open emails, in one transaction.
     ///

@@ -33,10 +33,27 @@ enum CommandLineValue {
         return instant
     }
 
-    /// An RFC 3339 timestamp, or `YYYY-MM-DD HH:MM[:SS]` (or with `T`) in this machine's time zone.
+    /// An RFC 3339 timestamp, or `YYYY-MM-DD HH:MM[:SS]` (or with `T`) in `timeZone`.
+    ///
+    /// A local time that the zone skips (the hour the clocks go forward) or passes twice (the hour
+    /// they go back) is refused: which instant was meant cannot be known, so the offset must be given.
     static func instant(_ text: String, option: String, timeZone: TimeZone = .current) throws -> Date {
-        if let instant = RFC3339.date(from: text) ?? localTime(text, timeZone: timeZone) { return instant }
-        throw refusal(option, text, "not a date and time; expected \(timestampForm), or YYYY-MM-DD HH:MM in local time")
+        if let instant = RFC3339.date(from: text) { return instant }
+        guard let local = localTime(text, timeZone: timeZone) else {
+            throw refusal(option, text, "not a date and time; expected \(timestampForm), or YYYY-MM-DD HH:MM in local time")
+        }
+        guard local.exists else {
+            throw refusal(option, text, "no such time in \(timeZone.identifier) that day (the clocks go forward); give it with its offset, \(timestampForm)")
+        }
+        guard !local.ambiguous else {
+            throw refusal(option, text, "this time comes twice in \(timeZone.identifier) that day (the clocks go back); give it with its offset, \(timestampForm)")
+        }
+        return local.instant
+    }
+
+    /// Whether `text` is a local time (no offset), to be read in some zone.
+    static func isLocalTime(_ text: String) -> Bool {
+        RFC3339.date(from: text) == nil && localTime(text, timeZone: .gmt) != nil
     }
 
     /// A positive duration, at most ten years (see `Duration(parsing:)`).
@@ -52,7 +69,7 @@ enum CommandLineValue {
     }
 
     /// `YYYY-MM-DD HH:MM[:SS]` with a space or a `T`, hours 00–23, minutes and seconds 00–59.
-    private static func localTime(_ text: String, timeZone: TimeZone) -> Date? {
+    private static func localTime(_ text: String, timeZone: TimeZone) -> LocalTime? {
         let bytes = Array(text.utf8)
         guard bytes.count == 16 || bytes.count == 19, let day = CalendarDate(iso: text.prefix(10)),
             bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"),
@@ -65,8 +82,24 @@ enum CommandLineValue {
         }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        return calendar.date(
-            from: DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute, second: second))
+        let wanted = DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute, second: second)
+        guard let instant = calendar.date(from: wanted) else { return nil }
+        // Read back: a skipped time comes back as another; a repeated one has a twin an hour away.
+        let fields: Set<Calendar.Component> = [.year, .month, .day, .hour, .minute, .second]
+        func reads(_ date: Date) -> Bool {
+            let back = calendar.dateComponents(fields, from: date)
+            return back.year == day.year && back.month == day.month && back.day == day.day && back.hour == hour
+                && back.minute == minute && back.second == second
+        }
+        let exists = reads(instant)
+        let ambiguous = reads(instant.addingTimeInterval(3_600)) || reads(instant.addingTimeInterval(-3_600))
+        return LocalTime(instant: instant, exists: exists, ambiguous: ambiguous)
+    }
+
+    private struct LocalTime {
+        var instant: Date
+        var exists: Bool
+        var ambiguous: Bool
     }
 
     private static func twoDigits(_ bytes: [UInt8], _ start: Int) -> Int? {

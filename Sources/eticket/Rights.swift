@@ -18,20 +18,25 @@ struct Rights: AsyncParsableCommand {
         @Option(help: "The structure's code.") var structure: String
         @Option(help: "The period's code.") var period: String
         @Option(help: "Only this service (default: every service the children asked for).") var service: String?
-        @Option(help: "When to open: RFC 3339 (2027-01-15T09:00:00+01:00) or YYYY-MM-DD HH:MM in local time.")
+        @Option(help: "When to open: RFC 3339 (2027-01-15T09:00:00+01:00) or YYYY-MM-DD HH:MM in the structure's time zone.")
         var at: String?
         @Option(help: "table or json.") var format: OutputFormat = .table
 
         func validate() throws {
-            if let at { _ = try CommandLineValue.instant(at, option: "--at") }
+            // The form only: a local time is read in the structure's zone, known once connected.
+            if let at { _ = try CommandLineValue.instant(at, option: "--at", timeZone: .gmt) }
         }
 
         func run() async throws {
             try await reportingErrors {
-                let when = try at.map { try CommandLineValue.instant($0, option: "--at") }
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 defer { administration.close() }
+                // A time without an offset is the structure's local time, wherever this runs.
+                let when = try at.map { text in
+                    let zone = CommandLineValue.isLocalTime(text) ? try administration.timeZone(ofStructure: structure) : .gmt
+                    return try CommandLineValue.instant(text, option: "--at", timeZone: zone)
+                }
                 let report = try administration.openRights(
                     structure: structure, period: period, service: service, at: when,
                     outbox: try EmailOutbox(directory: settings.templatesDirectory))

@@ -115,6 +115,40 @@ struct FamilyFacingOutputTests {
                 """)
     }
 
+    /// `--at` without an offset is the structure's local time, whatever zone the machine is in; a
+    /// time the structure's clocks skip or pass twice is refused, since no one instant was meant.
+    @Test func aLocalOpeningTimeIsTheStructuresAndMustExistThere() throws {
+        let conninfo = try database()
+        try CLI.succeed(["dossiers", "import", try file(try Self.line("ECO-0001"), "one.jsonl")], database: conninfo)
+        try CLI.succeed(["worker", "--once"], database: conninfo)
+        func open(at: String) throws -> CLI.Result {
+            let child = try Child(
+                ["rights", "open", "--structure", "ecole", "--period", "annee", "--at", at, "--database-url", conninfo],
+                environment: ["TZ": "America/New_York"])
+            defer { child.kill() }
+            return child.wait(timeout: 120)
+        }
+        let year = Self.year + 1
+        let forward = try open(at: "\(year)-03-\(Self.lastSunday(of: 3, in: year)) 02:30")
+        #expect(forward.status == 2)
+        #expect(forward.stderr.contains("no such time in Europe/Paris that day"), "\(forward.stderr)")
+        let back = try open(at: "\(year)-10-\(Self.lastSunday(of: 10, in: year)) 02:30")
+        #expect(back.status == 2)
+        #expect(back.stderr.contains("comes twice in Europe/Paris"), "\(back.stderr)")
+        let local = try open(at: "\(year)-01-15 09:00")
+        #expect(local.status == 0, "\(local.stderr)")
+        #expect(local.stdout.contains("opening scheduled at \(year)-01-15 09:00 +01:00 (Europe/Paris)"), "\(local.stdout)")
+    }
+
+    /// The day of the month of its last Sunday, when Europe's clocks change.
+    static func lastSunday(of month: Int, in year: Int) -> Int {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let last = calendar.date(from: DateComponents(year: year, month: month + 1, day: 0))!
+        let weekday = calendar.component(.weekday, from: last)  // 1 = Sunday
+        return calendar.component(.day, from: last) - (weekday - 1)
+    }
+
     @Test func dossierShowNamesDocumentsServicesAndPeriodsByTheirLabels() throws {
         let conninfo = try database()
         let lines = [try Self.line("ECO-0001"), try Self.line("ECO-0002", withDocument: false)].joined(separator: "\n")
