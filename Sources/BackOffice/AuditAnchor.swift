@@ -134,12 +134,15 @@ extension Administration {
             guard let current = now[anchored.structure] else {
                 return AnchorBreak(
                     structure: anchored.structure,
-                    reason: "none of the \(anchored.events) events anchored up to event \(anchored.lastEventID) is left")
+                    reason: anchored.events == 1
+                        ? "the one event anchored (event \(anchored.lastEventID)) is gone"
+                        : "none of the \(anchored.events) events anchored up to event \(anchored.lastEventID) is left")
             }
             if current.events != anchored.events {
                 return AnchorBreak(
                     structure: anchored.structure,
-                    reason: "\(current.events) events up to event \(anchored.lastEventID) where \(anchored.events) were anchored")
+                    reason: "\(current.events) \(current.events == 1 ? "event" : "events") up to event \(anchored.lastEventID) "
+                        + "where \(anchored.events) \(anchored.events == 1 ? "was" : "were") anchored")
             }
             if current.digest != anchored.digest {
                 return AnchorBreak(
