@@ -23,7 +23,8 @@ extension Administration {
     public static let demoStoryInstant = "2026-12-03T12:00:00Z"
 
     /// Pins the database's decision clock (`eticket.clock`, see `DecisionClock`) to `instant`, for
-    /// this session and every later one: the demo's database, never a real one.
+    /// every later session: the demo's database, never a real one. Sessions already open keep
+    /// the clock they started with.
     public func pinDecisionClock(at instant: String) throws {
         try database("cannot pin the decision clock to \(instant)") {
             let statement = try connection.query(
@@ -31,7 +32,6 @@ extension Administration {
                 [instant]
             ).first?.decode(String.self, "sql")
             try connection.execute(script: statement ?? "")
-            try connection.query("SELECT set_config('eticket.clock', $1::timestamptz::text, false)", [instant])
         }
     }
 

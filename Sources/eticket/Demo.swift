@@ -41,11 +41,14 @@ struct Demo: AsyncParsableCommand {
             defer { cluster?.stop() }
             let conninfo = cluster?.connectionString() ?? given ?? ""
             print("database: \(describeDatabase(conninfo))\(cluster.map { " (throw-away, in \($0.directory))" } ?? "")\n")
+            let setup = try Administration(conninfo: conninfo, logger: logger)
+            if cluster == nil { try setup.claimForDemo(try Administration.DemoExamples(directory: examples)) }
+            try setup.migrate()
+            // The examples' dates are fixed: the demo tells their story as on their day. The clock
+            // is the database's setting, which sessions read from their start: connect again.
+            try setup.pinDecisionClock(at: Administration.demoStoryInstant)
+            setup.close()
             let administration = try Administration(conninfo: conninfo, logger: logger)
-            if cluster == nil { try administration.claimForDemo(try Administration.DemoExamples(directory: examples)) }
-            try administration.migrate()
-            // The examples' dates are fixed: the demo tells their story as on their day.
-            try administration.pinDecisionClock(at: Administration.demoStoryInstant)
             print("clock: \(Administration.demoStoryInstant), the examples' day (eticket.clock)\n")
 
             print("== structures")

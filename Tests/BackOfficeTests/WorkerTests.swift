@@ -145,6 +145,17 @@ struct WorkerTests {
         #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 0)
     }
 
+    /// Only the database's own setting moves the clock: a login that sets `eticket.clock` for its
+    /// session (here through the connection's options, as `PGOPTIONS` would) decides by the
+    /// database's clock all the same.
+    @Test func aSessionCannotMoveTheDecisionClock() throws {
+        let conninfo = try importedExamples()
+        let summary = try drain("\(conninfo) options='-c eticket.clock=2027-07-04T12:00:00+02:00'")
+        #expect(summary.planningOpened == 1)
+        let connection = try Fixture.connection(conninfo)
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "planning_open")
+    }
+
     @Test func scheduledRightsOpenAtTheirTimeAndOnlyOnce() throws {
         let conninfo = try Fixture.migratedDatabase()
         try Fixture.pinClock(conninfo)
