@@ -321,3 +321,75 @@ struct AuditTruthTests {
                 as: Int.self) == 3)
     }
 }
+
+// MARK: - What the review of 013 and 014 still found (migration 016)
+
+extension AuditTruthTests {
+    /// The id of an account of `structure` other than the account of `externalID`, as the owner sees it
+    /// (an attacker guesses ids).
+    static func anotherAccount(of structure: String, than externalID: String, on conninfo: String) throws -> Int64 {
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        return try #require(
+            try owner.scalar(
+                """
+                SELECT min(a.id) FROM accounts a JOIN structures s ON s.id = a.structure_id
+                WHERE s.code = $1 AND a.id <> (SELECT account_id FROM dossiers WHERE external_id = $2)
+                """, [structure, externalID], as: Int64.self))
+    }
+
+    /// The worker would write this dossier's emails to the other structure's family address, which
+    /// the dossier's administrator reads.
+    @Test func anAdministratorCannotFileADossierUnderAnotherStructuresAccount() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let foreign = try Self.anotherAccount(of: "saint-amour", than: "VLF-0001", on: conninfo)
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO dossiers (structure_id, account_id, external_id, state, locale, confirmed, submitted_at, content,
+                                  terms_accepted_at, house_rules_accepted_at)
+            SELECT structure_id, $1, 'LEAK-1', 'submitted', locale, confirmed, now(), content, terms_accepted_at,
+                   house_rules_accepted_at
+            FROM dossiers WHERE external_id = 'VLF-0001'
+            """, [foreign])
+        #expect(error.sqlState == "23503", "\(error.message)")
+    }
+
+    /// A returned dossier sent again keeps the account that sent it, whoever sends it.
+    @Test(arguments: ["eticket_admin", "eticket_intake"])
+    func aResubmissionCannotSwitchTheAccount(group: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let neighbour = try Self.anotherAccount(of: "villefranche", than: "VLF-0002", on: conninfo)
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { connection.close() }
+        let error = try connection.refusal(
+            "UPDATE dossiers SET state = 'submitted', version = version + 1, account_id = $1 WHERE external_id = 'VLF-0002'",
+            [neighbour])
+        #expect(error.sqlState == "42501", "\(error.message)")
+    }
+
+    @Test func theImportRefusesADossierSentAgainByAnotherAccount() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_intake", on: conninfo)
+        let intake = try Administration(conninfo: "\(conninfo) user=\(role)", actor: "import", logger: Fixture.logger)
+        defer { intake.close() }
+        let line = try #require(try Fixture.exampleLines()["VLF-0002"])
+            .replacingOccurrences(of: "k.nguyen@example.org", with: "attacker@example.org")
+        let report = try intake.importDossiers(file: try Fixture.file([line]))
+        #expect(report.resubmitted == 0)
+        let rejected = try #require(report.rejected.first)
+        #expect(
+            rejected.reasons == [
+                "$.account.email: dossier VLF-0002 was sent by another account; it can be sent again only by the account that sent it"
+            ])
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(
+            try owner.scalar(
+                "SELECT a.email FROM dossiers d JOIN accounts a ON a.id = d.account_id WHERE d.external_id = 'VLF-0002'",
+                as: String.self) == "k.nguyen@example.org")
+    }
+}
