@@ -392,4 +392,96 @@ extension AuditTruthTests {
                 "SELECT a.email FROM dossiers d JOIN accounts a ON a.id = d.account_id WHERE d.external_id = 'VLF-0002'",
                 as: String.self) == "k.nguyen@example.org")
     }
+
+    /// An administrator inserts what the intake inserts: no purge mark, version or creation time of its choosing.
+    @Test(arguments: [("purged_at", "now()"), ("version", "42"), ("created_at", "'2000-01-01T00:00:00Z'")])
+    func anAdministratorCannotInsertADossiersBookkeeping(column: String, value: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO dossiers (structure_id, account_id, external_id, state, confirmed, submitted_at, content, \(column))
+            SELECT structure_id, account_id, 'FORGED-1', 'submitted', confirmed, now(), content, \(value)
+            FROM dossiers WHERE external_id = 'VLF-0001'
+            """)
+        #expect(error.sqlState == "42501", "\(error.message)")
+    }
+
+    /// PTL-0001, awaiting review in the decided examples, validated by the owner (an administrator's
+    /// decision would open its rights at once).
+    static func validatedPTL0001() throws -> String {
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo, actor: "admin:owner")
+        defer { owner.close() }
+        try owner.query("UPDATE dossiers SET state = 'validated' WHERE external_id = 'PTL-0001'")
+        return conninfo
+    }
+
+    @Test func theIntakeCannotOpenAPlanning() throws {
+        let conninfo = try Self.validatedPTL0001()
+        let role = try Self.login("eticket_intake", on: conninfo)
+        let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { intake.close() }
+        let error = try intake.refusal("UPDATE dossiers SET state = 'planning_open' WHERE external_id = 'PTL-0001'")
+        #expect(error.sqlState == "ETK06")
+        #expect(
+            error.message
+                == "dossier PTL-0001: opening its planning is the worker's or an administrator's move, not role \(role)'s")
+    }
+
+    @Test(arguments: ["eticket_worker", "eticket_admin"])
+    func aPlanningOpensOnlyWithRightsOpenedInTheSameTransaction(group: String) throws {
+        let conninfo = try Self.validatedPTL0001()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "saint-amour" : nil)
+        let actor = group == "eticket_worker" ? "worker:test:1" : "admin:\(role)"
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
+        defer { connection.close() }
+        let error = try connection.refusal("UPDATE dossiers SET state = 'planning_open' WHERE external_id = 'PTL-0001'")
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message == "dossier PTL-0001 cannot become planning_open without rights opened in the same transaction")
+    }
+
+    /// A verdict that no state change carries out would be shown by `dossier show` as if it had been given.
+    @Test func aDecisionMustBeCarriedOutInItsTransaction() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "saint-amour")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, reason, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'rejected', 'stray', 'test', repeat('0', 64), 'admin:Marie Curie' FROM dossiers
+            WHERE external_id = 'PTL-0001'
+            """)
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message.hasPrefix("a decision rejected on dossier "))
+        #expect(error.message.hasSuffix(" was carried out by no state change of its transaction"))
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(try owner.scalar("SELECT count(*) FROM decisions WHERE reason = 'stray'", as: Int.self) == 0)
+    }
+
+    @Test(arguments: [("eticket_worker", "worker:test:1", "admin:Marie Curie"), ("eticket_admin", "admin:x", "worker:prod-host:4242")])
+    func rightsCannotBeOpenedUnderAnotherRolesName(group: String, actor: String, openedBy: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
+        defer { connection.close() }
+        // A right VLF-0001 does not hold yet.
+        let error = try connection.refusal(
+            """
+            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
+            SELECT c.id, d.id, d.structure_id, v.id, p.id, $1
+            FROM dossiers d JOIN children c ON c.dossier_id = d.id
+            JOIN services v ON v.structure_id = d.structure_id JOIN periods p ON p.structure_id = d.structure_id
+            WHERE d.external_id = 'VLF-0001'
+              AND NOT EXISTS (SELECT 1 FROM reservation_rights r
+                              WHERE r.child_id = c.id AND r.service_id = v.id AND r.period_id = p.id)
+            LIMIT 1
+            """, [openedBy])
+        #expect(error.sqlState == "42501", "\(error.message)")
+        #expect(error.message.contains("row-level security"))
+    }
 }
