@@ -68,9 +68,11 @@ struct IntakeWriter {
         var state: String
         var structureID: Int64
         var structureCode: String
+        var accountEmail: String
 
         /// Why the line cannot be stored, or `nil`: a dossier is sent again only once returned, and
-        /// stays with its structure rather than leave it with another structure's account.
+        /// stays with its structure and its account (migration 016: whoever reads the account's
+        /// address must not receive another family's emails).
         func refusal(of line: IntakeLine) -> RejectedLine? {
             var reasons: [String] = []
             if state != DossierState.returned.rawValue {
@@ -83,6 +85,12 @@ struct IntakeWriter {
                     "$.structure: dossier \(externalID) belongs to the structure \(structureCode); "
                         + "it cannot be sent again to another one")
             }
+            if line.dossier.account.email.lowercased() != accountEmail.lowercased() {
+                // The address itself stays out of the message: rejected lines reach the logs.
+                reasons.append(
+                    "$.account.email: dossier \(externalID) was sent by another account; "
+                        + "it can be sent again only by the account that sent it")
+            }
             guard !reasons.isEmpty else { return nil }
             return RejectedLine(line: line.number, externalID: externalID, reasons: reasons, input: line.input)
         }
@@ -91,8 +99,9 @@ struct IntakeWriter {
     private func lockExisting(_ batch: [IntakeLine]) throws -> [String: Existing] {
         let rows = try connection.query(
             """
-            SELECT d.id, d.external_id, d.state::text AS state, d.structure_id, s.code AS structure
-            FROM dossiers d JOIN structures s ON s.id = d.structure_id
+            SELECT d.id, d.external_id, d.state::text AS state, d.structure_id, s.code AS structure,
+                   a.email AS account_email
+            FROM dossiers d JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
             WHERE d.external_id = ANY($1::text[])
             FOR UPDATE OF d
             """, [batch.map(\.dossier.externalID)])
@@ -100,7 +109,8 @@ struct IntakeWriter {
         for row in rows {
             let found = Existing(
                 id: try row.decode("id"), externalID: try row.decode("external_id"), state: try row.decode("state"),
-                structureID: try row.decode("structure_id"), structureCode: try row.decode("structure"))
+                structureID: try row.decode("structure_id"), structureCode: try row.decode("structure"),
+                accountEmail: try row.decode("account_email"))
             existing[found.externalID] = found
         }
         return existing
@@ -173,8 +183,8 @@ struct IntakeWriter {
         try copier.copy(into: "dossiers", columns: Self.dossierColumns, rows: rows)
     }
 
-    /// Returned dossiers sent again: the new version is written and submitted in one update, then
-    /// their old parts go (the transaction that submits a dossier writes its parts; only the owner
+    /// Returned dossiers sent again: the new version is written and submitted in one update (its
+    /// account stays, migration 016), then their old parts go (the transaction that submits a dossier writes its parts; only the owner
     /// may touch the parts of a dossier still returned, migration 013).
     private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64]) throws {
         guard !dossiers.isEmpty else { return }
@@ -190,7 +200,7 @@ struct IntakeWriter {
         try connection.copyIn("COPY intake_resubmissions (\(Self.dossierColumns)) FROM STDIN", rows: rows)
         try connection.query(
             """
-            UPDATE dossiers d SET account_id = r.account_id, version = d.version + 1, state = 'submitted',
+            UPDATE dossiers d SET version = d.version + 1, state = 'submitted',
                    locale = r.locale, confirmed = r.confirmed, terms_accepted_at = r.terms_accepted_at,
                    house_rules_accepted_at = r.house_rules_accepted_at, submitted_at = r.submitted_at,
                    notes = r.notes, content = r.content

@@ -321,3 +321,167 @@ struct AuditTruthTests {
                 as: Int.self) == 3)
     }
 }
+
+// MARK: - What the review of 013 and 014 still found (migration 016)
+
+extension AuditTruthTests {
+    /// The id of an account of `structure` other than the account of `externalID`, as the owner sees it
+    /// (an attacker guesses ids).
+    static func anotherAccount(of structure: String, than externalID: String, on conninfo: String) throws -> Int64 {
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        return try #require(
+            try owner.scalar(
+                """
+                SELECT min(a.id) FROM accounts a JOIN structures s ON s.id = a.structure_id
+                WHERE s.code = $1 AND a.id <> (SELECT account_id FROM dossiers WHERE external_id = $2)
+                """, [structure, externalID], as: Int64.self))
+    }
+
+    /// The worker would write this dossier's emails to the other structure's family address, which
+    /// the dossier's administrator reads.
+    @Test func anAdministratorCannotFileADossierUnderAnotherStructuresAccount() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let foreign = try Self.anotherAccount(of: "saint-amour", than: "VLF-0001", on: conninfo)
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO dossiers (structure_id, account_id, external_id, state, locale, confirmed, submitted_at, content,
+                                  terms_accepted_at, house_rules_accepted_at)
+            SELECT structure_id, $1, 'LEAK-1', 'submitted', locale, confirmed, now(), content, terms_accepted_at,
+                   house_rules_accepted_at
+            FROM dossiers WHERE external_id = 'VLF-0001'
+            """, [foreign])
+        #expect(error.sqlState == "23503", "\(error.message)")
+    }
+
+    /// A returned dossier sent again keeps the account that sent it, whoever sends it.
+    @Test(arguments: ["eticket_admin", "eticket_intake"])
+    func aResubmissionCannotSwitchTheAccount(group: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let neighbour = try Self.anotherAccount(of: "villefranche", than: "VLF-0002", on: conninfo)
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { connection.close() }
+        let error = try connection.refusal(
+            "UPDATE dossiers SET state = 'submitted', version = version + 1, account_id = $1 WHERE external_id = 'VLF-0002'",
+            [neighbour])
+        #expect(error.sqlState == "42501", "\(error.message)")
+    }
+
+    @Test func theImportRefusesADossierSentAgainByAnotherAccount() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_intake", on: conninfo)
+        let intake = try Administration(conninfo: "\(conninfo) user=\(role)", actor: "import", logger: Fixture.logger)
+        defer { intake.close() }
+        let line = try #require(try Fixture.exampleLines()["VLF-0002"])
+            .replacingOccurrences(of: "k.nguyen@example.org", with: "attacker@example.org")
+        let report = try intake.importDossiers(file: try Fixture.file([line]))
+        #expect(report.resubmitted == 0)
+        let rejected = try #require(report.rejected.first)
+        #expect(
+            rejected.reasons == [
+                "$.account.email: dossier VLF-0002 was sent by another account; it can be sent again only by the account that sent it"
+            ])
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(
+            try owner.scalar(
+                "SELECT a.email FROM dossiers d JOIN accounts a ON a.id = d.account_id WHERE d.external_id = 'VLF-0002'",
+                as: String.self) == "k.nguyen@example.org")
+    }
+
+    /// An administrator inserts what the intake inserts: no purge mark, version or creation time of its choosing.
+    @Test(arguments: [("purged_at", "now()"), ("version", "42"), ("created_at", "'2000-01-01T00:00:00Z'")])
+    func anAdministratorCannotInsertADossiersBookkeeping(column: String, value: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO dossiers (structure_id, account_id, external_id, state, confirmed, submitted_at, content, \(column))
+            SELECT structure_id, account_id, 'FORGED-1', 'submitted', confirmed, now(), content, \(value)
+            FROM dossiers WHERE external_id = 'VLF-0001'
+            """)
+        #expect(error.sqlState == "42501", "\(error.message)")
+    }
+
+    /// PTL-0001, awaiting review in the decided examples, validated by the owner (an administrator's
+    /// decision would open its rights at once).
+    static func validatedPTL0001() throws -> String {
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo, actor: "admin:owner")
+        defer { owner.close() }
+        try owner.query("UPDATE dossiers SET state = 'validated' WHERE external_id = 'PTL-0001'")
+        return conninfo
+    }
+
+    @Test func theIntakeCannotOpenAPlanning() throws {
+        let conninfo = try Self.validatedPTL0001()
+        let role = try Self.login("eticket_intake", on: conninfo)
+        let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { intake.close() }
+        let error = try intake.refusal("UPDATE dossiers SET state = 'planning_open' WHERE external_id = 'PTL-0001'")
+        #expect(error.sqlState == "ETK06")
+        #expect(
+            error.message
+                == "dossier PTL-0001: opening its planning is the worker's or an administrator's move, not role \(role)'s")
+    }
+
+    @Test(arguments: ["eticket_worker", "eticket_admin"])
+    func aPlanningOpensOnlyWithRightsOpenedInTheSameTransaction(group: String) throws {
+        let conninfo = try Self.validatedPTL0001()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "saint-amour" : nil)
+        let actor = group == "eticket_worker" ? "worker:test:1" : "admin:\(role)"
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
+        defer { connection.close() }
+        let error = try connection.refusal("UPDATE dossiers SET state = 'planning_open' WHERE external_id = 'PTL-0001'")
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message == "dossier PTL-0001 cannot become planning_open without rights opened in the same transaction")
+    }
+
+    /// A verdict that no state change carries out would be shown by `dossier show` as if it had been given.
+    @Test func aDecisionMustBeCarriedOutInItsTransaction() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login("eticket_admin", on: conninfo, administering: "saint-amour")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        let error = try admin.refusal(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, reason, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'rejected', 'stray', 'test', repeat('0', 64), 'admin:Marie Curie' FROM dossiers
+            WHERE external_id = 'PTL-0001'
+            """)
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message.hasPrefix("a decision rejected on dossier "))
+        #expect(error.message.hasSuffix(" was carried out by no state change of its transaction"))
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(try owner.scalar("SELECT count(*) FROM decisions WHERE reason = 'stray'", as: Int.self) == 0)
+    }
+
+    @Test(arguments: [("eticket_worker", "worker:test:1", "admin:Marie Curie"), ("eticket_admin", "admin:x", "worker:prod-host:4242")])
+    func rightsCannotBeOpenedUnderAnotherRolesName(group: String, actor: String, openedBy: String) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
+        defer { connection.close() }
+        // A right VLF-0001 does not hold yet.
+        let error = try connection.refusal(
+            """
+            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
+            SELECT c.id, d.id, d.structure_id, v.id, p.id, $1
+            FROM dossiers d JOIN children c ON c.dossier_id = d.id
+            JOIN services v ON v.structure_id = d.structure_id JOIN periods p ON p.structure_id = d.structure_id
+            WHERE d.external_id = 'VLF-0001'
+              AND NOT EXISTS (SELECT 1 FROM reservation_rights r
+                              WHERE r.child_id = c.id AND r.service_id = v.id AND r.period_id = p.id)
+            LIMIT 1
+            """, [openedBy])
+        #expect(error.sqlState == "42501", "\(error.message)")
+        #expect(error.message.contains("row-level security"))
+    }
+}

@@ -4,7 +4,7 @@ import Postgres
 import Testing
 
 /// Issue 16, classes 4 and 6: a role that shadows the catalog with temporary tables must not get
-/// around the guards that run with its rights (migration 015).
+/// around the guards that run with its rights (migration 017, the last: it pins every function before it).
 @Suite("Functions resolve names in the real catalog")
 struct PinnedSearchPathTests {
     /// A temporary `pg_class` that says the caller owns every guarded table: the guards must read

@@ -8,7 +8,8 @@
 -- the schema are always the real ones.
 --
 -- The helpers that already pinned theirs (the SECURITY DEFINER ones) get the same order.
--- A later migration that adds a function must pin it too: `PinnedSearchPathTests` fails otherwise.
+-- It comes after every migration that adds a function; a later one must pin its own too
+-- (`PinnedSearchPathTests` fails otherwise).
 DO $$
 DECLARE
     function regprocedure;
