@@ -58,7 +58,7 @@ struct GlobalOptions: ParsableArguments {
     var logLevel: String?
 }
 
-/// Exit codes of DESIGN.md's conventions.
+/// The exit codes every command keeps (the README lists them under Commands).
 enum ExitStatus {
     static let failure: Int32 = 1
     static let badInput: Int32 = 3
