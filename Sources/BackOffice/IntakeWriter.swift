@@ -50,7 +50,7 @@ struct IntakeWriter {
         let created = Array(zip(fresh, try drawDossierIDs(fresh.count)))
         let written = created + resubmitted.map { ($0.line, $0.dossierID) }
 
-        try resubmit(resubmitted, accounts: accounts)
+        try resubmit(resubmitted, accounts: accounts, with: copier)
         try copyDossiers(created, accounts: accounts, with: copier)
         try copyParts(written, with: copier)
         try enqueue(written)
@@ -184,28 +184,24 @@ struct IntakeWriter {
     }
 
     /// Returned dossiers sent again: the new version is written and submitted in one update (its
-    /// account stays, migration 016), then their old parts go (the transaction that submits a dossier writes its parts; only the owner
-    /// may touch the parts of a dossier still returned, migration 013).
-    private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64]) throws {
+    /// account stays, migration 016), then their old parts go (the transaction that submits a
+    /// dossier writes its parts; only the owner may touch the parts of a dossier still returned,
+    /// migration 013).
+    private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64], with copier: Copier)
+        throws
+    {
         guard !dossiers.isEmpty else { return }
-        try connection.execute(
-            script: """
-                CREATE TEMP TABLE IF NOT EXISTS intake_resubmissions (
-                    id bigint, structure_id bigint, account_id bigint, external_id text, state text, locale text,
-                    confirmed boolean, terms_accepted_at timestamptz, house_rules_accepted_at timestamptz,
-                    submitted_at timestamptz, notes text, content jsonb
-                ) ON COMMIT DELETE ROWS
-                """)
         let rows = try dossiers.map { try dossierRow($0.line, id: $0.dossierID, accounts: accounts) }
-        try connection.copyIn("COPY intake_resubmissions (\(Self.dossierColumns)) FROM STDIN", rows: rows)
+        let staging = try copier.stage(into: "dossiers", columns: Self.dossierColumns, rows: rows)
         try connection.query(
             """
             UPDATE dossiers d SET version = d.version + 1, state = 'submitted',
                    locale = r.locale, confirmed = r.confirmed, terms_accepted_at = r.terms_accepted_at,
                    house_rules_accepted_at = r.house_rules_accepted_at, submitted_at = r.submitted_at,
                    notes = r.notes, content = r.content
-            FROM intake_resubmissions r WHERE d.id = r.id
+            FROM \(staging) r WHERE d.id = r.id
             """)
+        try connection.query("TRUNCATE \(staging)")
         let ids = dossiers.map(\.dossierID)
         for part in ["children", "guardians", "trusted_persons", "documents"] {
             try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
@@ -263,8 +259,8 @@ struct IntakeWriter {
     }
 
     /// COPY straight into a table, or, for a role under row-level security (which COPY FROM does
-    /// not support: the intake role, an administrator), into a temporary table of the same columns
-    /// and from there by INSERT, which the policies check.
+    /// not support: the intake role, an administrator), into a staging table and from there by
+    /// INSERT, which the policies check.
     struct Copier {
         let connection: Connection
         let staged: Bool
@@ -274,6 +270,16 @@ struct IntakeWriter {
                 try connection.copyIn("COPY \(table) (\(columns)) FROM STDIN", rows: rows)
                 return
             }
+            let staging = try stage(into: table, columns: columns, rows: rows)
+            // OVERRIDING SYSTEM VALUE: new dossiers come with the ids drawn for them.
+            try connection.query(
+                "INSERT INTO \(table) (\(columns)) OVERRIDING SYSTEM VALUE SELECT \(columns) FROM \(staging)")
+            try connection.query("TRUNCATE \(staging)")
+        }
+
+        /// COPYs `rows` into a temporary table with `table`'s `columns` (emptied at commit, and by
+        /// the caller once read) and returns its name.
+        func stage(into table: String, columns: String, rows: some Sequence<[String?]>) throws -> String {
             let staging = "intake_staged_\(table)"
             try connection.execute(
                 script: """
@@ -281,10 +287,7 @@ struct IntakeWriter {
                         AS SELECT \(columns) FROM \(table) WITH NO DATA
                     """)
             try connection.copyIn("COPY \(staging) (\(columns)) FROM STDIN", rows: rows)
-            // OVERRIDING SYSTEM VALUE: new dossiers come with the ids drawn for them.
-            try connection.query(
-                "INSERT INTO \(table) (\(columns)) OVERRIDING SYSTEM VALUE SELECT \(columns) FROM \(staging)")
-            try connection.query("TRUNCATE \(staging)")
+            return staging
         }
     }
 
