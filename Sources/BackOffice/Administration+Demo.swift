@@ -27,11 +27,7 @@ extension Administration {
     /// the clock they started with.
     public func pinDecisionClock(at instant: String) throws {
         try database("cannot pin the decision clock to \(instant)") {
-            let statement = try connection.query(
-                "SELECT format('ALTER DATABASE %I SET eticket.clock = %L', current_database(), $1::timestamptz) AS sql",
-                [instant]
-            ).first?.decode(String.self, "sql")
-            try connection.execute(script: statement ?? "")
+            try connection.setDatabaseDefault("eticket.clock", to: instant)
         }
     }
 

@@ -158,10 +158,6 @@ extension TestDatabases {
     public static func pinDecisionClock(_ conninfo: String, at instant: String) throws {
         let connection = try Connection(conninfo)
         defer { connection.close() }
-        let statement = try connection.query(
-            "SELECT format('ALTER DATABASE %I SET eticket.clock = %L', current_database(), $1::timestamptz) AS sql",
-            [instant]
-        ).first?.decode(String.self, "sql")
-        try connection.execute(script: statement ?? "")
+        try connection.setDatabaseDefault("eticket.clock", to: instant)
     }
 }

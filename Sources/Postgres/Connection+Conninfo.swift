@@ -67,3 +67,15 @@ extension Connection {
         return settings
     }
 }
+
+extension Connection {
+    /// Sets `setting` to `value` for every later session on this connection's database
+    /// (`ALTER DATABASE … SET`; the server quotes both). Sessions already open keep theirs.
+    public func setDatabaseDefault(_ setting: String, to value: String) throws(PostgresError) {
+        let statement = try query(
+            "SELECT format('ALTER DATABASE %I SET %s = %L', current_database(), quote_ident($1), $2::text) AS sql",
+            [setting, value]
+        ).first?.decode(String.self, "sql")
+        try execute(script: statement ?? "")
+    }
+}
