@@ -34,7 +34,12 @@ public final class EmailOutbox: FamilyNotifier {
             """
             SELECT x.id AS decision_id, x.outcome::text AS outcome, x.findings::text AS findings, x.reason,
                    d.id AS dossier_id, d.external_id, d.locale, d.structure_id,
-                   a.email, \(Self.greetingColumns), \(Self.structureColumns)
+                   a.email, \(Self.greetingColumns), \(Self.structureColumns), s.rights_opening::text AS rights_opening,
+                   EXISTS (SELECT FROM periods p WHERE p.structure_id = s.id
+                           AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date) AS has_current_period,
+                   (SELECT min(p.planning_opens_at) FROM periods p WHERE p.structure_id = s.id
+                           AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
+                           AND p.planning_opens_at > \(DecisionClock.now)) AS next_opening
             FROM decisions x
             JOIN dossiers d ON d.id = x.dossier_id
             JOIN accounts a ON a.id = d.account_id
@@ -51,8 +56,12 @@ public final class EmailOutbox: FamilyNotifier {
             context.outcome = outcome
             context.children = children[dossierID] ?? []
             let findings = try JSONDecoder().decode([Finding].self, from: Data(try row.decode(String.self, "findings").utf8))
-            context.reasons = findings.map { $0.message(in: context.language) }
-                + [try row.decodeIfPresent(String.self, "reason")].compactMap { $0 }
+            let reason: String? = try row.decodeIfPresent("reason")
+            context.reasons = findings.map { $0.message(in: context.language) } + [reason].compactMap { $0 }
+            context.reasonActions = findings.map { CompletenessRules.action(for: $0.code, in: context.language) ?? "" }
+            if outcome == .validated {
+                context.nextStep = try Self.nextStep(row)
+            }
             pending.append(
                 PendingEmail(
                     dossierID: dossierID, structureID: try row.decode("structure_id"), kind: .dossierProcessed,
@@ -68,7 +77,9 @@ public final class EmailOutbox: FamilyNotifier {
             """
             SELECT o.dossier_id, o.period_id, d.external_id, d.locale, d.structure_id,
                    a.email, \(Self.greetingColumns), \(Self.structureColumns),
-                   p.label AS period_label, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on
+                   p.label AS period_label, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on,
+                   p.closed_dates::text[] AS closed_dates,
+                   greatest(p.starts_on, (\(DecisionClock.now) AT TIME ZONE s.timezone)::date)::text AS shown_from
             FROM unnest($1::bigint[], $2::bigint[]) AS o(dossier_id, period_id)
             JOIN dossiers d ON d.id = o.dossier_id
             JOIN accounts a ON a.id = d.account_id
@@ -85,7 +96,20 @@ public final class EmailOutbox: FamilyNotifier {
                 let endsOn = CalendarDate(iso: try row.decode(String.self, "ends_on"))
             else { continue }
             context.period = PeriodInfo(label: try row.decode("period_label"), startsOn: startsOn, endsOn: endsOn)
-            context.children = rights[PeriodKey(dossierID: dossierID, periodID: periodID)] ?? []
+            let closed = Set(try row.decode([String].self, "closed_dates").compactMap { CalendarDate(iso: $0) })
+            // A period already under way is drawn from today: its past weeks are of no use.
+            let shownFrom = CalendarDate(iso: try row.decode(String.self, "shown_from")) ?? startsOn
+            let window = PlanningGrid.announcedDays(startsOn: shownFrom, endsOn: endsOn)
+            context.children = (rights[PeriodKey(dossierID: dossierID, periodID: periodID)] ?? []).map { child in
+                var info = ChildInfo(firstName: child.firstName, lastName: child.lastName, services: child.services.map(\.label))
+                info.calendars = child.services.map { service in
+                    // Every day drawn lies in the period, whose rights this email announces.
+                    PlanningGrid(
+                        title: service.label, from: window.first, through: window.last, runsOn: service.weekdays,
+                        reserved: service.reserved, period: { .init(isClosed: closed.contains($0), hasRights: true) })
+                }
+                return info
+            }
             context.services = Array(Set(context.children.flatMap(\.services))).sorted()
             pending.append(
                 PendingEmail(
@@ -93,6 +117,18 @@ public final class EmailOutbox: FamilyNotifier {
                     decisionID: nil, periodID: periodID, email: try render(.planningOpen, context)))
         }
         return pending
+    }
+
+    /// When the children of a validated dossier can reserve, by the structure's rights opening:
+    /// with the validation, at the next period's `planning_opens_at`, or when the structure opens
+    /// them (also when no period is left to open).
+    static func nextStep(_ row: Row) throws -> NextStep {
+        guard try row.decode(Bool.self, "has_current_period") else { return .byStructure }
+        switch RightsOpening(rawValue: try row.decode("rights_opening")) {
+        case .onValidation: return .now
+        case .scheduled: return try row.decodeIfPresent(Date.self, "next_opening").map(NextStep.on) ?? .now
+        case .manual, nil: return .byStructure
+        }
     }
 
     // MARK: - Reading the context
@@ -107,7 +143,8 @@ public final class EmailOutbox: FamilyNotifier {
 
     static let structureColumns = """
         s.code AS structure_code, s.name AS structure_name, s.portal_url, s.sender_name, s.sender_email,
-        s.reply_to, s.timezone
+        s.reply_to, s.timezone, s.display_name, s.logo_url, s.accent_color, s.contact_phone, s.contact_address,
+        s.contact_hours
         """
 
     static func context(_ row: Row) throws -> EmailContext {
@@ -118,7 +155,11 @@ public final class EmailOutbox: FamilyNotifier {
             code: try row.decode("structure_code"), name: try row.decode("structure_name"),
             portalURL: try row.decodeIfPresent("portal_url"), senderName: try row.decode("sender_name"),
             senderEmail: try row.decode("sender_email"), replyTo: try row.decodeIfPresent("reply_to"),
-            timeZone: try row.decode("timezone"))
+            timeZone: try row.decode("timezone"),
+            branding: Branding(
+                displayName: try row.decodeIfPresent("display_name"), logoURL: try row.decodeIfPresent("logo_url"),
+                accentColor: try row.decodeIfPresent("accent_color"), phone: try row.decodeIfPresent("contact_phone"),
+                address: try row.decodeIfPresent("contact_address"), openingHours: try row.decodeIfPresent("contact_hours")))
         return EmailContext(
             language: language, dossierExternalID: try row.decode("external_id"), account: account,
             familyName: account.lastName, structure: structure)
@@ -141,26 +182,51 @@ public final class EmailOutbox: FamilyNotifier {
         var periodID: Int64
     }
 
-    /// Each child's services with rights in the period, by (dossier, period).
-    private func childrenRights(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> [PeriodKey: [ChildInfo]] {
-        var rights: [PeriodKey: [ChildInfo]] = [:]
+    /// A child's rights in a period, as its planning-open email draws them.
+    private struct ChildRights {
+        var firstName: String
+        var lastName: String
+        var services: [ServiceRights]
+    }
+
+    private struct ServiceRights {
+        var label: String
+        var weekdays: [Int]
+        /// The child's reservations of this service in the period (a reopening may find some).
+        var reserved: Set<CalendarDate>
+    }
+
+    /// Each child's services with rights in the period, by (dossier, period), services by label.
+    private func childrenRights(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> [PeriodKey: [ChildRights]] {
+        var rights: [PeriodKey: [ChildRights]] = [:]
+        var lastChild: Int64?
         for row in try connection.query(
             """
-            SELECT r.dossier_id, r.period_id, c.first_name, c.last_name,
-                   array_agg(v.label ORDER BY v.label) AS services
+            SELECT r.dossier_id, r.period_id, c.id AS child_id, c.first_name, c.last_name, v.label,
+                   v.weekdays::int[] AS weekdays,
+                   ARRAY(SELECT x.day::text FROM reservations x
+                         WHERE x.child_id = r.child_id AND x.service_id = r.service_id AND x.period_id = r.period_id
+                         ORDER BY x.day) AS reserved
             FROM unnest($1::bigint[], $2::bigint[]) AS o(dossier_id, period_id)
             JOIN reservation_rights r USING (dossier_id, period_id)
             JOIN children c ON c.id = r.child_id
             JOIN services v ON v.id = r.service_id
-            GROUP BY r.dossier_id, r.period_id, c.id, c.position, c.first_name, c.last_name
-            ORDER BY r.dossier_id, r.period_id, c.position
+            ORDER BY r.dossier_id, r.period_id, c.position, v.label, v.code
             """, [openings.map(\.dossierID), openings.map(\.periodID)])
         {
             let key = PeriodKey(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"))
-            rights[key, default: []].append(
-                ChildInfo(
-                    firstName: try row.decode("first_name"), lastName: try row.decode("last_name"),
-                    services: try row.decode([String].self, "services")))
+            let childID: Int64 = try row.decode("child_id")
+            let service = ServiceRights(
+                label: try row.decode("label"), weekdays: try row.decode("weekdays"),
+                reserved: Set(try row.decode([String].self, "reserved").compactMap { CalendarDate(iso: $0) }))
+            if lastChild == childID, var children = rights[key], !children.isEmpty {
+                children[children.count - 1].services.append(service)
+                rights[key] = children
+            } else {
+                rights[key, default: []].append(
+                    ChildRights(firstName: try row.decode("first_name"), lastName: try row.decode("last_name"), services: [service]))
+            }
+            lastChild = childID
         }
         return rights
     }

@@ -38,6 +38,28 @@ public enum EmailTemplates {
             throw BackOfficeError(.badInput, "unknown outcome \(outcome): validated, returned or rejected")
         }
         let library = try library(directory)
+        let context = exampleContext(language: language, outcome: outcome, structure: structure)
+        return try library.render(
+            kind, context: context, messageID: makeMessageID(senderEmail: context.structure.senderEmail), date: Date()
+        ).bytes
+    }
+
+    /// The invented family of ``previewExample(kind:language:outcome:structure:directory:)``: a
+    /// branded structure with its contact, two children with calendars, the findings of a real
+    /// returned dossier with what to do about each, a scheduled opening.
+    public static func exampleContext(language: Language, outcome: Outcome, structure: String = "example") -> EmailContext {
+        let day = { (text: String) in CalendarDate(iso: text) ?? CalendarDate(daysSinceEpoch: 0) }
+        let startsOn = day("2026-09-01")
+        let endsOn = day("2027-07-03")
+        let closed: Set<CalendarDate> = [day("2026-09-25")]
+        let window = PlanningGrid.announcedDays(startsOn: startsOn, endsOn: endsOn)
+        func grid(_ label: String, _ weekdays: [Int]) -> PlanningGrid {
+            PlanningGrid(
+                title: label, from: window.first, through: window.last, runsOn: weekdays, reserved: []
+            ) { .init(isClosed: closed.contains($0), hasRights: true) }
+        }
+        let canteen = grid("Restauration scolaire", [1, 2, 4, 5])
+        let wednesday = grid("Accueil de loisirs du mercredi", [3])
         var context = EmailContext(
             language: language, dossierExternalID: "VLF-0042",
             account: Person(firstName: "Siobhán", lastName: "O'Connor", email: "famille.o-connor@example.org"),
@@ -45,24 +67,55 @@ public enum EmailTemplates {
             structure: StructureInfo(
                 code: structure, name: "Mairie de Villefranche — Service Enfance",
                 portalURL: "https://portail-famille.example/villefranche", senderName: "Service Enfance",
-                senderEmail: "enfance@villefranche.example", replyTo: nil, timeZone: "Europe/Paris"))
+                senderEmail: "enfance@villefranche.example", replyTo: nil, timeZone: "Europe/Paris",
+                branding: Branding(
+                    displayName: "Ville de Villefranche · Enfance", accentColor: "#0b6e4f", phone: "04 74 62 00 00",
+                    address: "Hôtel de ville, 96 rue de la Sous-Préfecture, 69400 Villefranche-sur-Saône",
+                    openingHours: language == .fr
+                        ? "du lundi au vendredi, 8 h 30 – 12 h et 13 h 30 – 17 h"
+                        : "Monday to Friday, 8:30 – 12:00 and 13:30 – 17:00")))
         context.outcome = outcome
         context.children = [
-            ChildInfo(firstName: "Zoé", lastName: "O'Connor", services: ["Restauration scolaire", "Accueil du mercredi"]),
-            ChildInfo(firstName: "Noé", lastName: "O'Connor", services: ["Restauration scolaire"]),
+            ChildInfo(
+                firstName: "Zoé", lastName: "O'Connor", services: [wednesday.title, canteen.title],
+                calendars: [wednesday, canteen]),
+            ChildInfo(firstName: "Noé", lastName: "O'Connor", services: [canteen.title], calendars: [canteen]),
         ]
-        context.services = ["Accueil du mercredi", "Restauration scolaire"]
-        if outcome == .returned {
-            context.reasons = [
-                language == .fr
-                    ? "Aucun responsable légal n'est désigné comme payeur." : "No legal guardian is named as payer."
+        context.services = [wednesday.title, canteen.title]
+        context.period = PeriodInfo(label: "Année scolaire 2026-2027", startsOn: startsOn, endsOn: endsOn)
+        switch outcome {
+        case .returned:
+            let findings = [
+                ("payer.missing", "Aucun responsable légal n'est désigné comme payeur.", "No legal guardian is designated as the payer."),
+                ("document.missing", "Justificatif manquant : Attestation d'assurance scolaire.",
+                 "Missing supporting document: Attestation d'assurance scolaire."),
             ]
+            context.reasons = findings.map { language == .fr ? $0.1 : $0.2 }
+            context.reasonActions = findings.map { CompletenessRules.action(for: $0.0, in: language) ?? "" }
+        case .rejected:
+            context.reasons = [language == .fr ? "La famille ne réside pas dans la commune." : "The family does not live in the town."]
+        case .validated:
+            context.nextStep = .on(Date(timeIntervalSince1970: 1_787_554_800))  // 2026-08-24 09:00 in Paris
+        case .awaitingReview:
+            break
         }
-        if let startsOn = CalendarDate(iso: "2026-09-01"), let endsOn = CalendarDate(iso: "2027-07-03") {
-            context.period = PeriodInfo(label: "Année scolaire 2026-2027", startsOn: startsOn, endsOn: endsOn)
+        return context
+    }
+
+    /// Writes the HTML part of a rendered message to `path`, for an administrator to open in a
+    /// browser: through a ``SafeDirectory`` (mode 0600, atomically, never through a symbolic link
+    /// nor over another user's file), like every file the product writes.
+    /// - Returns: the HTML's size in bytes.
+    @discardableResult
+    public static func writeHTML(of message: [UInt8], to path: String) throws -> Int {
+        do {
+            let html = Array(try ComposedMessageParts(reading: message).html.utf8)
+            let (directory, name) = try SafeDirectory.containing(path, create: false)
+            try directory.replace(name, with: html, temporary: ".\(name).tmp-\(getpid())")
+            return html.count
+        } catch {
+            throw BackOfficeError(.failure, "cannot write the HTML preview: \(error)")
         }
-        return try library.render(kind, context: context, messageID: makeMessageID(senderEmail: "enfance@villefranche.example"), date: Date())
-            .bytes
     }
 
     static func library(_ directory: String?) throws -> TemplateLibrary {

@@ -4,21 +4,8 @@ import Postgres
 
 /// A child's month as the family portal shows it: per service, what each day allows.
 public struct ChildPlanning: Sendable, Equatable, Codable {
-    /// What one service day is for the child, in the order a reader checks them.
-    public enum Day: String, Sendable, Equatable, Codable, CaseIterable {
-        /// Reserved.
-        case reserved
-        /// Open to reserve: rights, a day the service runs, inside the period and not closed.
-        case open
-        /// A closed date of the period (a public holiday) on a day the service would run.
-        case closed
-        /// The service does not run on this weekday.
-        case notRunning = "not_running"
-        /// Inside a period, but the child has no rights for this service and period.
-        case noRights = "no_rights"
-        /// In no period of the structure.
-        case outsidePeriod = "outside_period"
-    }
+    /// What one service day is for the child: the mark the planning-open email draws too.
+    public typealias Day = PlanningMark
 
     public struct Service: Sendable, Equatable, Codable {
         public var code: String
@@ -40,6 +27,11 @@ public struct ChildPlanning: Sendable, Equatable, Codable {
     /// ISO weekday of the month's first day (1 = Monday), for laying out a calendar.
     public var firstWeekday: Int
     public var services: [Service]
+
+    /// A service's month as the calendar `planning show` and the planning-open email draw.
+    public func grid(_ service: Service) -> PlanningGrid {
+        PlanningGrid(title: service.label, firstDay: CalendarMonth(iso: month)?.firstDay ?? CalendarDate(daysSinceEpoch: 0), marks: service.days)
+    }
 
     /// The cell of `service` on `day` (1-based), `nil` when either does not exist.
     public func day(_ day: Int, of service: String) -> Day? {
@@ -77,47 +69,48 @@ extension Administration {
         let length = calendarMonth.lastDay.daysSinceEpoch - first.daysSinceEpoch + 1
         let reference = try childReference(child)
 
+        let last = first.adding(days: length - 1)
         return try database("cannot read the planning of child \(child)") {
-            let rows = try connection.query(
+            // The facts; each day's mark is then ``PlanningMark/classify``'s, as in the email.
+            let periods = try connection.query(
                 """
-                SELECT s.code, s.label, s.weekdays::int[] AS weekdays, g.day::date::text AS day,
-                       CASE
-                           WHEN x.id IS NOT NULL THEN 'reserved'
-                           WHEN p.id IS NULL THEN 'outside_period'
-                           WHEN NOT (extract(isodow FROM g.day)::smallint = ANY (s.weekdays)) THEN 'not_running'
-                           WHEN g.day::date = ANY (p.closed_dates) THEN 'closed'
-                           WHEN r.id IS NULL THEN 'no_rights'
-                           ELSE 'open'
-                       END AS cell,
-                       p.code AS period, r.id IS NOT NULL AS has_right
-                FROM services s
-                CROSS JOIN generate_series($2::date, $3::date, interval '1 day') AS g(day)
-                LEFT JOIN periods p ON p.structure_id = s.structure_id AND g.day::date BETWEEN p.starts_on AND p.ends_on
-                LEFT JOIN reservation_rights r ON r.child_id = $1 AND r.service_id = s.id AND r.period_id = p.id
-                LEFT JOIN reservations x ON x.child_id = $1 AND x.service_id = s.id AND x.day = g.day::date
-                WHERE s.structure_id = $4
-                ORDER BY s.code, g.day
-                """, [reference.id, first.description, first.adding(days: length - 1).description, reference.structureID])
-            var services: [ChildPlanning.Service] = []
-            for row in rows {
-                let code: String = try row.decode("code")
-                if services.last?.code != code {
-                    services.append(
-                        .init(
-                            code: code, label: try row.decode("label"), weekdays: try row.decode("weekdays"),
-                            rightsPeriods: [], days: []))
-                }
-                let cell: String = try row.decode("cell")
-                services[services.count - 1].days.append(ChildPlanning.Day(rawValue: cell) ?? .outsidePeriod)
-                if try row.decode(Bool.self, "has_right"), let period: String = try row.decodeIfPresent("period"),
-                    !services[services.count - 1].rightsPeriods.contains(period)
-                {
-                    services[services.count - 1].rightsPeriods.append(period)
-                }
+                SELECT p.id, p.code, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on,
+                       p.closed_dates::text[] AS closed_dates
+                FROM periods p WHERE p.structure_id = $1 AND p.starts_on <= $3::date AND p.ends_on >= $2::date
+                ORDER BY p.starts_on
+                """, [reference.structureID, first.description, last.description]
+            ).map { row in
+                (id: try row.decode(Int64.self, "id"), code: try row.decode(String.self, "code"),
+                 startsOn: CalendarDate(iso: try row.decode(String.self, "starts_on")) ?? first,
+                 endsOn: CalendarDate(iso: try row.decode(String.self, "ends_on")) ?? last,
+                 closed: Set(try row.decode([String].self, "closed_dates").compactMap { CalendarDate(iso: $0) }))
             }
+            let services = try connection.query(
+                """
+                SELECT s.code, s.label, s.weekdays::int[] AS weekdays,
+                       ARRAY(SELECT r.period_id FROM reservation_rights r WHERE r.child_id = $1 AND r.service_id = s.id
+                             ORDER BY r.period_id) AS rights,
+                       ARRAY(SELECT x.day::text FROM reservations x WHERE x.child_id = $1 AND x.service_id = s.id
+                             AND x.day BETWEEN $3::date AND $4::date ORDER BY x.day) AS reserved
+                FROM services s WHERE s.structure_id = $2 ORDER BY s.code
+                """, [reference.id, reference.structureID, first.description, last.description])
             return ChildPlanning(
                 childID: reference.id, child: reference.firstName, dossier: reference.dossier,
-                structure: reference.structure, month: month, firstWeekday: first.isoWeekday, services: services)
+                structure: reference.structure, month: month, firstWeekday: first.isoWeekday,
+                services: try services.map { row in
+                    let rights = Set(try row.decode([Int64].self, "rights"))
+                    let grid = PlanningGrid(
+                        title: try row.decode("label"), from: first, through: last, runsOn: try row.decode("weekdays"),
+                        reserved: Set(try row.decode([String].self, "reserved").compactMap { CalendarDate(iso: $0) })
+                    ) { day in
+                        periods.first { $0.startsOn <= day && day <= $0.endsOn }.map {
+                            PlanningMark.PeriodDay(isClosed: $0.closed.contains(day), hasRights: rights.contains($0.id))
+                        }
+                    }
+                    return ChildPlanning.Service(
+                        code: try row.decode("code"), label: grid.title, weekdays: try row.decode("weekdays"),
+                        rightsPeriods: periods.filter { rights.contains($0.id) }.map(\.code), days: grid.marks)
+                })
         }
     }
 

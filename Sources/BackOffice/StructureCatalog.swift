@@ -39,27 +39,36 @@ public struct StructureCatalog {
             try connection.query(
             """
             INSERT INTO structures AS s (code, name, postal_codes, registration_code, timezone, locale,
-                sender_name, sender_email, reply_to, portal_url, review, rights_opening)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                sender_name, sender_email, reply_to, portal_url, review, rights_opening, display_name, logo_url,
+                accent_color, contact_phone, contact_address, contact_hours)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, postal_codes = EXCLUDED.postal_codes,
                 registration_code = EXCLUDED.registration_code, timezone = EXCLUDED.timezone,
                 locale = EXCLUDED.locale, sender_name = EXCLUDED.sender_name,
                 sender_email = EXCLUDED.sender_email, reply_to = EXCLUDED.reply_to,
                 portal_url = EXCLUDED.portal_url, review = EXCLUDED.review,
-                rights_opening = EXCLUDED.rights_opening, updated_at = now()
+                rights_opening = EXCLUDED.rights_opening, display_name = EXCLUDED.display_name,
+                logo_url = EXCLUDED.logo_url, accent_color = EXCLUDED.accent_color,
+                contact_phone = EXCLUDED.contact_phone, contact_address = EXCLUDED.contact_address,
+                contact_hours = EXCLUDED.contact_hours, updated_at = now()
             WHERE (s.name, s.postal_codes, s.registration_code, s.timezone, s.locale, s.sender_name,
-                   s.sender_email, s.reply_to, s.portal_url, s.review, s.rights_opening)
+                   s.sender_email, s.reply_to, s.portal_url, s.review, s.rights_opening, s.display_name,
+                   s.logo_url, s.accent_color, s.contact_phone, s.contact_address, s.contact_hours)
                 IS DISTINCT FROM
                   (EXCLUDED.name, EXCLUDED.postal_codes, EXCLUDED.registration_code, EXCLUDED.timezone,
                    EXCLUDED.locale, EXCLUDED.sender_name, EXCLUDED.sender_email, EXCLUDED.reply_to,
-                   EXCLUDED.portal_url, EXCLUDED.review, EXCLUDED.rights_opening)
+                   EXCLUDED.portal_url, EXCLUDED.review, EXCLUDED.rights_opening, EXCLUDED.display_name,
+                   EXCLUDED.logo_url, EXCLUDED.accent_color, EXCLUDED.contact_phone, EXCLUDED.contact_address,
+                   EXCLUDED.contact_hours)
             RETURNING (xmax = 0) AS created
             """,
             [
                 structure.code, structure.name, structure.postalCodes, structure.registrationCode,
                 structure.timezone, structure.language.rawValue, structure.sender.name, structure.sender.email,
                 structure.sender.replyTo, structure.portalURL, structure.review.rawValue,
-                structure.rightsOpening.rawValue,
+                structure.rightsOpening.rawValue, structure.branding.displayName, structure.branding.logoURL,
+                structure.branding.accentColor.map { Branding.accentColor($0) ?? $0 }, structure.branding.phone,
+                structure.branding.address, structure.branding.openingHours,
             ])
         }
         var changed = 0
@@ -113,6 +122,11 @@ public struct StructureCatalog {
         "structures_timezone_check": ".timezone", "structures_registration_code_key": ".registration_code",
         "structures_sender_email_check": ".sender.email", "structures_reply_to_check": ".sender.reply_to",
         "structures_portal_url_check": ".portal_url", "document_kinds_kind_check": ".kind",
+        "structures_display_name_check": ".branding.display_name", "structures_logo_url_check": ".branding.logo_url",
+        "structures_accent_color_check": ".branding.accent_color",
+        "structures_contact_phone_check": ".branding.contact.phone",
+        "structures_contact_address_check": ".branding.contact.address",
+        "structures_contact_hours_check": ".branding.contact.opening_hours",
     ]
 
     /// Runs one statement for the part of the file at `path`. A check or unique constraint the

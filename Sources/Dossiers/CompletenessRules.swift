@@ -179,6 +179,42 @@ public enum CompletenessRules {
         ]
     }
 
+    // MARK: - What the family does about a finding
+
+    /// What the family must do on the portal about a finding of rule `code`, for the returned
+    /// dossier's checklist; `nil` for an unknown code (an administrator's own reason says it all).
+    public static func action(for code: String, in language: Language) -> String? {
+        let actions: [String: (fr: String, en: String)] = [
+            "children.none": (
+                "Ajoutez au moins un enfant dans la rubrique Enfants.", "Add at least one child in the Children section."
+            ),
+            "child.incomplete": (
+                "Corrigez la fiche de l'enfant dans la rubrique Enfants.", "Correct the child's details in the Children section."
+            ),
+            "payer.missing": (
+                "Dans la rubrique Responsables, cochez « payeur » pour l'un des responsables légaux.",
+                "In the Guardians section, tick \"payer\" for one of the legal guardians."
+            ),
+            "payer.contact": (
+                "Complétez les coordonnées du responsable payeur : adresse postale, et e-mail ou téléphone.",
+                "Complete the paying guardian's details: postal address, and email or phone."
+            ),
+            "emergency.missing": (
+                "Indiquez un contact d'urgence avec son numéro de téléphone (responsable ou tiers de confiance).",
+                "Name an emergency contact with a phone number (guardian or trusted person)."
+            ),
+            "document.missing": (
+                "Déposez ce justificatif (photo ou PDF) dans la rubrique Justificatifs.",
+                "Upload this document (photo or PDF) in the Documents section."
+            ),
+            "confirmation.missing": (
+                "À la dernière étape, acceptez ce qui est demandé et cochez la case de confirmation avant d'envoyer.",
+                "At the last step, accept what is asked and tick the confirmation box before sending."
+            ),
+        ]
+        return actions[code].map { language == .fr ? $0.fr : $0.en }
+    }
+
     // MARK: - Helpers
 
     /// Empty or only whitespace: a name of spaces is no name.

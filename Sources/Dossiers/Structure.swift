@@ -25,6 +25,8 @@ public struct Structure: Sendable, Equatable {
     public var language: Language
     public var sender: Sender
     public var portalURL: String?
+    /// How the structure's emails present it (optional, all of it).
+    public var branding: Branding
     public var review: ReviewMode
     public var rightsOpening: RightsOpening
     public var documentKinds: [DocumentKind]
@@ -34,7 +36,7 @@ public struct Structure: Sendable, Equatable {
     public init(
         code: String, name: String, postalCodes: [String], registrationCode: String,
         timezone: String = "Europe/Paris", language: Language = .fr, sender: Sender,
-        portalURL: String? = nil, review: ReviewMode, rightsOpening: RightsOpening,
+        portalURL: String? = nil, branding: Branding = Branding(), review: ReviewMode, rightsOpening: RightsOpening,
         documentKinds: [DocumentKind] = [], services: [Service], periods: [Period]
     ) {
         self.code = code
@@ -45,6 +47,7 @@ public struct Structure: Sendable, Equatable {
         self.language = language
         self.sender = sender
         self.portalURL = portalURL
+        self.branding = branding
         self.review = review
         self.rightsOpening = rightsOpening
         self.documentKinds = documentKinds

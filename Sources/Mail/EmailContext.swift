@@ -1,4 +1,5 @@
 import Dossiers
+import Foundation
 
 /// The two emails a family receives.
 public enum EmailKind: String, Sendable, CaseIterable, Codable {
@@ -35,10 +36,13 @@ public struct StructureInfo: Sendable, Equatable {
     public var replyTo: String?
     /// An IANA time zone identifier (`Europe/Paris`) for the `Date` header.
     public var timeZone: String
+    /// The header's name, logo and colour and the footer's contact; checked again when rendered
+    /// (a logo that is not https, a colour that is not `#rrggbb`, are left out).
+    public var branding: Branding
 
     public init(
         code: String, name: String, portalURL: String? = nil, senderName: String, senderEmail: String,
-        replyTo: String? = nil, timeZone: String = "Europe/Paris"
+        replyTo: String? = nil, timeZone: String = "Europe/Paris", branding: Branding = Branding()
     ) {
         self.code = code
         self.name = name
@@ -47,6 +51,7 @@ public struct StructureInfo: Sendable, Equatable {
         self.senderEmail = senderEmail
         self.replyTo = replyTo
         self.timeZone = timeZone
+        self.branding = branding
     }
 
     /// The email-facing part of a structure as declared in the structures file.
@@ -54,7 +59,7 @@ public struct StructureInfo: Sendable, Equatable {
         self.init(
             code: structure.code, name: structure.name, portalURL: structure.portalURL,
             senderName: structure.sender.name, senderEmail: structure.sender.email,
-            replyTo: structure.sender.replyTo, timeZone: structure.timezone)
+            replyTo: structure.sender.replyTo, timeZone: structure.timezone, branding: structure.branding)
     }
 }
 
@@ -64,11 +69,15 @@ public struct ChildInfo: Sendable, Equatable {
     public var lastName: String
     /// Service labels (`Cantine`), for `planning-open`.
     public var services: [String]
+    /// The first weeks of the period for each service the child has rights to, for
+    /// `planning-open`'s `<calendars/>`: the grids `planning show` draws.
+    public var calendars: [PlanningGrid]
 
-    public init(firstName: String, lastName: String, services: [String] = []) {
+    public init(firstName: String, lastName: String, services: [String] = [], calendars: [PlanningGrid] = []) {
         self.firstName = firstName
         self.lastName = lastName
         self.services = services
+        self.calendars = calendars
     }
 }
 
@@ -82,6 +91,26 @@ public struct PeriodInfo: Sendable, Equatable {
         self.label = label
         self.startsOn = startsOn
         self.endsOn = endsOn
+    }
+}
+
+/// When a validated dossier's children can reserve: the structure's rights opening, as the
+/// validated email announces it.
+public enum NextStep: Sendable, Equatable {
+    /// Rights open with the validation: the planning-open email follows.
+    case now
+    /// Rights open at the period's `planning_opens_at`.
+    case on(Date)
+    /// An administrator of the structure opens them.
+    case byStructure
+
+    /// The name `<if next="…">` uses.
+    var name: String {
+        switch self {
+        case .now: "now"
+        case .on: "scheduled"
+        case .byStructure: "manual"
+        }
     }
 }
 
@@ -108,11 +137,17 @@ public struct EmailContext: Sendable, Equatable {
     public var services: [String]
     /// The period, for `planning-open`.
     public var period: PeriodInfo?
+    /// What the family must do about each reason (same order as ``reasons``; empty when the
+    /// reason speaks for itself).
+    public var reasonActions: [String]
+    /// When the children can reserve, for a validated dossier.
+    public var nextStep: NextStep?
 
     public init(
         language: Language, dossierExternalID: String, account: Person, familyName: String? = nil,
         structure: StructureInfo, outcome: Outcome? = nil, reasons: [String] = [],
-        children: [ChildInfo] = [], services: [String] = [], period: PeriodInfo? = nil
+        children: [ChildInfo] = [], services: [String] = [], period: PeriodInfo? = nil,
+        reasonActions: [String] = [], nextStep: NextStep? = nil
     ) {
         self.language = language
         self.dossierExternalID = dossierExternalID
@@ -124,5 +159,7 @@ public struct EmailContext: Sendable, Equatable {
         self.children = children
         self.services = services
         self.period = period
+        self.reasonActions = reasonActions
+        self.nextStep = nextStep
     }
 }

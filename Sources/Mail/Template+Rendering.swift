@@ -1,4 +1,5 @@
 import Dossiers
+import Foundation
 
 /// A template rendered for one context: the decoded subject and the two bodies, before MIME.
 public struct RenderedContent: Sendable, Equatable {
@@ -40,17 +41,15 @@ extension Template {
         text.reserveCapacity(4096)
         renderer.render(self.text, html: false, into: &text, scratch: &scratch)
         UTF8Text.tidyText(&text)
+        text = EmailLayout.wrap(text)
+        EmailLayout.appendTextFoot(context, to: &text)
         var html: [UInt8] = []
-        html.reserveCapacity(8192)
-        UTF8Text.appendStatic("<!DOCTYPE html>\n<html lang=\"", to: &html)
-        html.append(contentsOf: context.language.rawValue.utf8)
-        UTF8Text.appendStatic("\">\n<head>\n<meta charset=\"utf-8\">\n<title>", to: &html)
-        UTF8Text.appendEscapingHTML(subject, to: &html)
-        UTF8Text.appendStatic("</title>\n</head>\n<body>\n", to: &html)
+        html.reserveCapacity(16384)
+        EmailLayout.appendHead(context, subject: subject, to: &html)
         let body = html.count
         renderer.render(self.html, html: true, into: &html, scratch: &scratch)
         UTF8Text.tidyHTML(&html, from: body)
-        UTF8Text.appendStatic("\n</body>\n</html>\n", to: &html)
+        EmailLayout.appendFoot(context, to: &html)
         return RenderedBytes(subject: subject, text: text, html: html)
     }
 }
@@ -135,6 +134,24 @@ struct Renderer {
                     render(walk, index..<end, scope, into: &output, scratch: &scratch)
                 }
                 index = end
+            case .ifNext(let name, let end):
+                if context.nextStep?.name == name { render(walk, index..<end, scope, into: &output, scratch: &scratch) }
+                index = end
+            case .button(let placeholder, let end):
+                clean(placeholder, scope, into: &scratch)
+                UTF8Text.makeSingleLine(&scratch, from: 0)
+                if Self.isWebURL(scratch) {
+                    EmailLayout.appendButtonStart(
+                        url: scratch, palette: EmailLayout.Palette(context.structure.branding), to: &output)
+                    render(walk, index..<end, scope, into: &output, scratch: &scratch)
+                    EmailLayout.appendButtonEnd(to: &output)
+                }
+                index = end
+            case .calendars: appendCalendars(scope, html: walk.html, to: &output)
+            case .calendarLegend:
+                EmailLayout.appendLegend(
+                    drawnCalendars, language: context.language, html: walk.html,
+                    palette: EmailLayout.Palette(context.structure.branding), to: &output)
             case .forEach(let list, let separator, let end):
                 for item in 0..<count(list, scope) {
                     if item > 0 { output.append(contentsOf: walk.literal(separator)) }
@@ -143,6 +160,29 @@ struct Renderer {
                 index = end
             }
         }
+    }
+
+    /// The current child's calendars, the first ``EmailLayout/maxCalendars`` of the email drawn,
+    /// the others named.
+    private func appendCalendars(_ scope: Scope, html: Bool, to output: inout [UInt8]) {
+        guard let child = scope.child else { return }
+        var drawn = context.children[..<child].reduce(0) { $0 + $1.calendars.count }
+        let palette = EmailLayout.Palette(context.structure.branding)
+        for grid in context.children[child].calendars {
+            if drawn >= EmailLayout.maxCalendars {
+                EmailLayout.appendCalendarOmitted(grid, language: context.language, html: html, to: &output)
+            } else if html {
+                EmailLayout.appendCalendar(grid, language: context.language, palette: palette, to: &output)
+            } else {
+                EmailLayout.appendCalendarText(grid, language: context.language, to: &output)
+            }
+            drawn += 1
+        }
+    }
+
+    /// The calendars the email draws (the legend explains these only).
+    private var drawnCalendars: [PlanningGrid] {
+        Array(context.children.flatMap(\.calendars).prefix(EmailLayout.maxCalendars))
     }
 
     /// The value as the template shows it: one line, or several for a reason.
@@ -156,6 +196,8 @@ struct Renderer {
             if let period = context.period { Self.appendLongDate(period.startsOn, in: language, to: &output) }
         case .periodEndsOn:
             if let period = context.period { Self.appendLongDate(period.endsOn, in: language, to: &output) }
+        case .planningOpensAt:
+            if case .on(let date) = context.nextStep { appendDateTime(date, to: &output) }
         // Reasons may run over several lines; every other value is one line (a name with a line
         // break in it shows as one line with a space).
         case .reasonMessage: UTF8Text.appendMultiLine(text(.reasonMessage, scope), to: &output)
@@ -200,7 +242,9 @@ struct Renderer {
         case .serviceLabel:
             scope.service.map { scope.serviceOfChild ? childServices(scope)[$0] : context.services[$0] } ?? ""
         case .reasonMessage: scope.reason.map { context.reasons[$0] } ?? ""
-        case .outcome, .periodStartsOn, .periodEndsOn: ""
+        case .reasonAction:
+            scope.reason.flatMap { context.reasonActions.indices.contains($0) ? context.reasonActions[$0] : nil } ?? ""
+        case .outcome, .periodStartsOn, .periodEndsOn, .planningOpensAt: ""
         }
     }
 
@@ -209,6 +253,9 @@ struct Renderer {
         switch condition {
         case .value(.outcome): return context.outcome != nil
         case .value(.periodStartsOn), .value(.periodEndsOn): return context.period != nil
+        case .value(.planningOpensAt):
+            if case .on = context.nextStep { return true }
+            return false
         case .value(.reasonMessage):
             // Several lines may hold only white space `Character`s: ask the standard library.
             clean(.reasonMessage, scope, into: &scratch)
@@ -288,6 +335,21 @@ struct Renderer {
         "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
         "November", "December",
     ]
+
+    /// Appends `15 janvier 2027 à 9 h 00`, `15 January 2027 at 9:00`, in the structure's time zone.
+    func appendDateTime(_ date: Date, to output: inout [UInt8]) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: context.structure.timeZone) ?? .gmt
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        guard let year = parts.year, let month = parts.month, let day = parts.day,
+            let calendarDate = CalendarDate(year: year, month: month, day: day)
+        else { return }
+        Self.appendLongDate(calendarDate, in: context.language, to: &output)
+        let hour = parts.hour ?? 0
+        let minute = parts.minute ?? 0
+        let minutes = minute < 10 ? "0\(minute)" : "\(minute)"
+        output.append(contentsOf: (context.language == .fr ? " à \(hour) h \(minutes)" : " at \(hour):\(minutes)").utf8)
+    }
 
     /// Appends `1er septembre 2026`, `1 September 2026`: written out, never locale-dependent.
     static func appendLongDate(_ date: CalendarDate, in language: Language, to output: inout [UInt8]) {

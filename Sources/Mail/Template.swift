@@ -51,6 +51,15 @@ struct CompiledPart: Sendable {
         case href(Placeholder)
         case ifOutcome(Outcome, end: Int)
         case ifPresent(Condition, present: Bool, end: Int)
+        /// `<if next="…">`: kept when the context's ``NextStep`` has that name.
+        case ifNext(String, end: Int)
+        /// `<button href-of>`: the body is the label of a button linking to the value; nothing at
+        /// all when the value is not a web address.
+        case button(Placeholder, end: Int)
+        /// The current child's calendars (``EmailLayout``).
+        case calendars
+        /// The legend of the marks the calendars show.
+        case calendarLegend
         /// The separator is a literal, as it is written between items (escaped in the HTML part).
         case forEach(ListSource, separator: Range<Int>, end: Int)
     }
@@ -68,6 +77,14 @@ struct CompiledPart: Sendable {
             appendBody(body, html: html) { .ifOutcome(outcome, end: $0) }
         case .ifPresent(let condition, let present, let body):
             appendBody(body, html: html) { .ifPresent(condition, present: present, end: $0) }
+        case .ifNext(let name, let body):
+            appendBody(body, html: html) { .ifNext(name, end: $0) }
+        case .button(let placeholder, let body) where html:
+            appendBody(body, html: html) { .button(placeholder, end: $0) }
+        case .button(_, let body):
+            for child in body { append(child, html: html) }
+        case .calendars: appendOperation(.calendars)
+        case .calendarLegend: appendOperation(.calendarLegend)
         case .forEach(let list, let separator, let body):
             let start = literals.count
             literals.append(contentsOf: (html ? HTMLEscaping.escape(separator) : separator).utf8)
@@ -78,6 +95,9 @@ struct CompiledPart: Sendable {
             for child in element.children { append(child, html: html) }
         case .element(let element):
             var open = "<" + element.name
+            if let style = EmailLayout.defaultStyle[element.name], !element.attributes.contains(where: { $0.name == "style" }) {
+                open += " style=\"\(style)\""
+            }
             for attribute in element.attributes {
                 open += " \(attribute.name)=\"\(HTMLEscaping.escape(attribute.value))\""
             }
@@ -134,6 +154,14 @@ indirect enum TemplateNode: Sendable {
     case ifPresent(Condition, present: Bool, [TemplateNode])
     /// `<for-each of="…" separator="…">`.
     case forEach(ListSource, separator: String, [TemplateNode])
+    /// `<if next="now|scheduled|manual">`.
+    case ifNext(String, [TemplateNode])
+    /// `<button href-of="…">label</button>`.
+    case button(Placeholder, [TemplateNode])
+    /// `<calendars/>`, inside `<for-each of="children">`.
+    case calendars
+    /// `<calendar-legend/>`.
+    case calendarLegend
     /// An XHTML element of the HTML body.
     case element(HTMLElement)
 }
@@ -179,13 +207,15 @@ enum Placeholder: String, CaseIterable, Sendable {
     case childLastName = "child.last_name"
     case serviceLabel = "service.label"
     case reasonMessage = "reason.message"
+    case reasonAction = "reason.action"
+    case planningOpensAt = "planning.opens_at"
 
     /// The loop variable this value needs to be inside of, if any.
     var requiredBinding: LoopVariable? {
         switch self {
         case .childFirstName, .childLastName: .child
         case .serviceLabel: .service
-        case .reasonMessage: .reason
+        case .reasonMessage, .reasonAction: .reason
         default: nil
         }
     }

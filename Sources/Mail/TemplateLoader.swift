@@ -238,11 +238,17 @@ private struct Compiler {
             let placeholder = try placeholder(attribute(node, "of") ?? "", at: node, bindings: bindings)
             return (.value(placeholder), false)
         case "if":
-            let conditions = ["outcome", "has", "not"].compactMap { key in attribute(node, key).map { (key, $0) } }
+            let conditions = ["outcome", "has", "not", "next"].compactMap { key in attribute(node, key).map { (key, $0) } }
             guard conditions.count == 1, let (key, value) = conditions.first else {
-                throw error(.invalidTemplate, node, "<if> takes exactly one of outcome, has, not")
+                throw error(.invalidTemplate, node, "<if> takes exactly one of outcome, has, not, next")
             }
             let body = try compileChildren(of: node, part: part, bindings: bindings, atLineStart: atLineStart)
+            if key == "next" {
+                guard ["now", "scheduled", "manual"].contains(value) else {
+                    throw error(.invalidTemplate, node, "unknown next step \"\(value)\"; known: now, scheduled, manual")
+                }
+                return (.ifNext(value, body), true)
+            }
             if key == "outcome" {
                 guard let outcome = Outcome(rawValue: value), outcome.notifiesFamily else {
                     throw error(.invalidTemplate, node, "unknown outcome \"\(value)\"")
@@ -265,6 +271,17 @@ private struct Compiler {
             inner.insert(list.binds)
             let body = try compileChildren(of: node, part: part, bindings: inner, atLineStart: atLineStart)
             return (.forEach(list, separator: attribute(node, "separator") ?? "", body), true)
+        case "calendars", "calendar-legend":
+            if elementName == "calendars", !bindings.contains(.child) {
+                throw error(.unknownPlaceholder, node, "<calendars/> is only known inside <for-each of=\"children\">")
+            }
+            return (elementName == "calendars" ? .calendars : .calendarLegend, true)
+        case "button":
+            guard part == .html else {
+                throw error(.schemaInvalid, node, "<button> is not allowed outside <html>")
+            }
+            let placeholder = try placeholder(attribute(node, "href-of") ?? "", at: node, bindings: bindings)
+            return (.button(placeholder, try compileChildren(of: node, part: part, bindings: bindings)), false)
         default:
             guard part == .html else {
                 throw error(.schemaInvalid, node, "<\(elementName)> is not allowed outside <html>")
@@ -324,10 +341,11 @@ private struct Compiler {
             return raw
         case .html:
             // HTML collapses whitespace anyway; keep line breaks so the source stays readable.
+            // A no-break space is the author's typography (`«\u{A0}label\u{A0}»`), not layout.
             var result = ""
             var pendingSpace: Character?
             for character in raw {
-                if character.isWhitespace {
+                if character.isWhitespace, character != "\u{A0}", character != "\u{202F}" {
                     if character.isNewline || pendingSpace == nil { pendingSpace = character.isNewline ? "\n" : " " }
                 } else {
                     if let space = pendingSpace { result.append(space) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackOffice
+import Dossiers
 import Foundation
 
 struct Planning: AsyncParsableCommand {
@@ -34,41 +35,19 @@ struct Planning: AsyncParsableCommand {
     }
 }
 
-extension ChildPlanning.Day {
-    var symbol: String {
-        switch self {
-        case .reserved: "●"
-        case .open: "○"
-        case .closed: "✕"
-        case .notRunning: "-"
-        case .noRights: "·"
-        case .outsidePeriod: " "
-        }
-    }
-}
-
-/// One Monday-to-Sunday calendar per service: each day is its number and its symbol.
+/// One Monday-to-Sunday calendar per service: each day is its number and its symbol, drawn by
+/// the grid the planning-open email draws too.
 func renderPlanning(_ planning: ChildPlanning) -> String {
-    let weekdayNames = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     var out = ["\(planning.child) (child \(planning.childID), dossier \(planning.dossier), \(planning.structure)) — \(planning.month)"]
     for service in planning.services {
         out.append("")
         let rights = service.rightsPeriods.isEmpty ? "no rights" : "rights: " + service.rightsPeriods.joined(separator: ", ")
         out.append("\(service.code) — \(service.label) (\(rights))")
-        out.append(weekdayNames.map { $0.leftPadded(to: 5) }.joined())
-        var line = String(repeating: " ", count: 5 * (planning.firstWeekday - 1))
-        for (index, day) in service.days.enumerated() {
-            line += ("\(index + 1)" + day.symbol).leftPadded(to: 5)
-            if (planning.firstWeekday - 1 + index) % 7 == 6 {
-                out.append(line)
-                line = ""
-            }
-        }
-        if !line.isEmpty { out.append(line) }
+        out += planning.grid(service).textLines(language: .en)
     }
     out.append("")
-    out.append("● reserved  ○ open to reserve  ✕ closed (holiday)  - service not running")
-    out.append("· no rights for this service  (blank) outside the period")
+    out.append(PlanningGrid.legend([.reserved, .open, .closed, .notRunning], language: .en))
+    out.append(PlanningGrid.legend([.noRights], language: .en) + "  (blank) outside the period")
     return out.joined(separator: "\n")
 }
 

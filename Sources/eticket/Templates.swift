@@ -24,8 +24,12 @@ struct Templates: AsyncParsableCommand {
 
     struct Preview: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a rendered message (RFC 5322) without storing it.",
-            discussion: "Either for a dossier of the database (--dossier) or for an invented family (--example).")
+            abstract: "Print a rendered message (RFC 5322) without storing it, or write its HTML to a file.",
+            discussion: """
+                Either for a dossier of the database (--dossier) or for an invented family (--example). \
+                With --html FILE, the HTML part is written to FILE (mode 0600; a symbolic link or another \
+                user's file is refused) for opening in a browser, and only its size is printed.
+                """)
         @OptionGroup var options: GlobalOptions
         @Argument(help: "dossier-processed or planning-open.") var kind: String
         @Option(help: "A dossier's external id.") var dossier: String?
@@ -33,6 +37,7 @@ struct Templates: AsyncParsableCommand {
         @Option(help: "With --example: fr or en.") var language = "fr"
         @Option(help: "With --example: validated, returned or rejected.") var outcome = "validated"
         @Option(help: "The templates directory (default config/templates).") var directory: String?
+        @Option(help: "Write the HTML part to this file instead of printing the message.") var html: String?
 
         func validate() throws {
             guard (dossier != nil) != example else { throw ValidationError("give either --dossier ID or --example") }
@@ -49,7 +54,12 @@ struct Templates: AsyncParsableCommand {
                     bytes = try EmailTemplates.previewExample(
                         kind: kind, language: language, outcome: outcome, directory: directory)
                 }
-                FileHandle.standardOutput.write(Data(bytes))
+                if let html {
+                    let size = try EmailTemplates.writeHTML(of: bytes, to: html)
+                    print("\(html): the HTML part, \(size) bytes (the whole message: \(bytes.count) bytes)")
+                } else {
+                    FileHandle.standardOutput.write(Data(bytes))
+                }
             }
         }
     }

@@ -165,7 +165,9 @@ private func template(kind: String = "dossier-processed", lang: String = "fr", t
         let email = try library.render(
             .dossierProcessed, context: Fixtures.context(), messageID: "o@lafayette.example", date: Fixtures.date)
         #expect(email.subject == "Lafayette : dossier VLF-0001")
-        #expect(email.text == "Texte propre à Lafayette\n")
+        // The structure's own words, in the common frame: the contact as signature, the layout around the HTML.
+        #expect(email.text == "Texte propre à Lafayette\n\n-- \nVille de Lafayette – Enfance\n")
+        #expect(email.html.contains("<table role=\"presentation\""))
     }
 
     @Test func brokenOverrideIsRefusedToo() throws {

@@ -36,6 +36,26 @@ struct FilesRefusedTests {
         try expectVictimUntouched(victim)
     }
 
+    /// `templates preview --html` writes the HTML an administrator opens in a browser: privately,
+    /// and never through a link.
+    @Test func anHTMLPreviewIsPrivateAndRefusesALink() throws {
+        let (folder, victim) = try folderAndVictim()
+        let path = "\(folder)/preview.html"
+        let written = try CLI.run(["templates", "preview", "planning-open", "--example", "--html", path])
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(written.stdout.hasPrefix("\(path): the HTML part, "))
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("<!DOCTYPE html>\n<html lang=\"fr\">"))
+
+        let link = "\(folder)/link.html"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: victim)
+        let refused = try CLI.run(["templates", "preview", "planning-open", "--example", "--html", link])
+        #expect(refused.status == 1 && !refused.signaled, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains("is a symbolic link"), "\(refused.stderr)")
+        try expectVictimUntouched(victim)
+    }
+
     @Test func anImportWithItsRejectsFileALinkFails() throws {
         let conninfo = try Databases.withStructures()
         let (folder, victim) = try folderAndVictim()

@@ -43,6 +43,26 @@ extension StructuresContract {
           }
         },
         "portal_url": { "type": "string", "format": "uri" },
+        "branding": {
+          "description": "How the structure's emails present it; every field optional. Without it the emails use a neutral design.",
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "display_name": { "description": "The name in the email's header, when it differs from name.", "type": "string", "minLength": 1, "maxLength": 120 },
+            "logo_url": { "description": "An https:// image for the header, without spaces, quotes, <, > or backslashes. Mail clients may not show it; the display name stands in.", "type": "string", "minLength": 9, "maxLength": 2000 },
+            "accent_color": { "description": "#RRGGBB (six hexadecimal digits): the header band and the button. The text on it is white or black, whichever reads better.", "type": "string" },
+            "contact": {
+              "description": "How families reach the structure, shown at the foot of every email.",
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "phone": { "type": "string", "minLength": 1, "maxLength": 40 },
+                "address": { "type": "string", "minLength": 1, "maxLength": 300 },
+                "opening_hours": { "type": "string", "minLength": 1, "maxLength": 300 }
+              }
+            }
+          }
+        },
         "review": {
           "description": "automatic: a complete dossier is validated by the worker. manual: a complete dossier waits for an administrator's decision.",
           "enum": ["automatic", "manual"]

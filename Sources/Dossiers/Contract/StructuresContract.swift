@@ -79,6 +79,14 @@ public enum StructuresContract {
                     reader.date(date, at: itemPath + ".closed_dates[\(dateIndex)]")
                 })
         }
+        let brandingObject = object["branding"]?.objectValue ?? JSONObject()
+        let contact = brandingObject["contact"]?.objectValue ?? JSONObject()
+        let branding = Branding(
+            displayName: reader.optionalString(brandingObject, "display_name"),
+            logoURL: reader.optionalString(brandingObject, "logo_url"),
+            accentColor: reader.optionalString(brandingObject, "accent_color"),
+            phone: reader.optionalString(contact, "phone"), address: reader.optionalString(contact, "address"),
+            openingHours: reader.optionalString(contact, "opening_hours"))
         return Structure(
             code: reader.string(object, "code", at: path),
             name: reader.string(object, "name", at: path),
@@ -88,6 +96,7 @@ public enum StructuresContract {
             language: Language(rawValue: reader.optionalString(object, "locale") ?? "fr") ?? .fr,
             sender: sender,
             portalURL: reader.optionalString(object, "portal_url"),
+            branding: branding,
             review: ReviewMode(rawValue: reader.string(object, "review", at: path)) ?? .manual,
             rightsOpening: RightsOpening(rawValue: reader.string(object, "rights_opening", at: path)) ?? .manual,
             documentKinds: documentKinds, services: services, periods: periods)
@@ -115,6 +124,7 @@ public enum StructuresContract {
             checkUnique(structure.services.map(\.code), at: { "\(path).services[\($0)]" }, field: "code")
             checkUnique(structure.periods.map(\.code), at: { "\(path).periods[\($0)]" }, field: "code")
             checkUnique(structure.documentKinds.map(\.kind), at: { "\(path).documents[\($0)]" }, field: "kind")
+            violations += brandingViolations(structure.branding, at: path + ".branding")
             for (periodIndex, period) in structure.periods.enumerated() {
                 let periodPath = "\(path).periods[\(periodIndex)]"
                 if period.endsOn < period.startsOn {
@@ -131,6 +141,26 @@ public enum StructuresContract {
                             reason: "\(date) is outside the period (\(period.startsOn) to \(period.endsOn))"))
                 }
             }
+        }
+        return violations
+    }
+
+    /// The branding values the schema states as a form but cannot explain: each refusal says what
+    /// was given and the accepted form. The lowercase colour is what gets stored.
+    static func brandingViolations(_ branding: Branding, at path: String) -> [ContractViolation] {
+        var violations: [ContractViolation] = []
+        if let color = branding.accentColor, Branding.accentColor(color) == nil {
+            violations.append(
+                ContractViolation(
+                    path: path + ".accent_color",
+                    reason: "\(JSONValue.string(color).jsonText) is not a colour; expected \(Branding.accentColorForm)"))
+        }
+        if let logo = branding.logoURL, !Branding.isLogoURL(logo) {
+            violations.append(
+                ContractViolation(
+                    path: path + ".logo_url",
+                    reason: "\(JSONValue.string(String(logo.prefix(80))).jsonText) is not a logo address; expected "
+                        + Branding.logoURLForm))
         }
         return violations
     }

@@ -23,6 +23,10 @@ import Testing
             name: "Service Enfance de Villefranche", email: "enfance@villefranche.example",
             replyTo: "accueil-enfance@villefranche.example"))
         #expect(villefranche.portalURL == "https://portail-famille.example/villefranche")
+        #expect(villefranche.branding == Branding(
+            displayName: "Ville de Villefranche · Enfance", accentColor: "#0B6E4F", phone: "04 74 62 00 00",
+            address: "Hôtel de ville, 96 rue de la Sous-Préfecture, 69400 Villefranche-sur-Saône",
+            openingHours: "du lundi au vendredi, 8 h 30 – 12 h et 13 h 30 – 17 h"))
         #expect(villefranche.review == .automatic)
         #expect(villefranche.rightsOpening == .onValidation)
         #expect(villefranche.documentKinds == [
@@ -42,6 +46,7 @@ import Testing
         #expect(saintAmour.timezone == "Europe/Paris")
         #expect(saintAmour.language == .fr)
         #expect(saintAmour.portalURL == nil)
+        #expect(saintAmour.branding == Branding())
         #expect(saintAmour.sender.replyTo == nil)
         #expect(saintAmour.review == .manual)
         #expect(saintAmour.rightsOpening == .scheduled)
@@ -77,6 +82,17 @@ import Testing
         (["structures", 1, "periods", 0, "planning_opens_at"], .text("2027-01-15 09:00"),
          "$.structures[1].periods[0].planning_opens_at", "is not a valid date-time (RFC 3339, with a time zone)"),
         (["structures", 1, "services"], nil, "$.structures[1].services", "is required"),
+        (["structures", 0, "branding", "accent_color"], .text("#0b6e4"), "$.structures[0].branding.accent_color",
+         ##""#0b6e4" is not a colour; expected #RRGGBB, six hexadecimal digits (e.g. #1f5fa8)"##),
+        (["structures", 0, "branding", "accent_color"], .text("green"), "$.structures[0].branding.accent_color",
+         ##""green" is not a colour; expected #RRGGBB, six hexadecimal digits (e.g. #1f5fa8)"##),
+        (["structures", 0, "branding", "logo_url"], .text("http://villefranche.example/logo.png"),
+         "$.structures[0].branding.logo_url",
+         #""http://villefranche.example/logo.png" is not a logo address; expected an https:// address without spaces, quotes, <, > or backslashes, at most 2000 characters"#),
+        (["structures", 0, "branding", "logo_url"], .text("https://x.example/\"onerror=\"alert(1)"),
+         "$.structures[0].branding.logo_url",
+         #""https://x.example/\"onerror=\"alert(1)" is not a logo address; expected an https:// address without spaces, quotes, <, > or backslashes, at most 2000 characters"#),
+        (["structures", 0, "branding", "contact", "phone"], .text(""), "$.structures[0].branding.contact.phone", "must not be empty"),
     ] as [([Step], JSONValue?, String, String)])
     func reportsTheViolation(path: [Step], value: JSONValue?, violationPath: String, reason: String) throws {
         let document = try Self.exampleDocument().setting(value, at: path)
