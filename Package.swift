@@ -1,9 +1,10 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Linux only: Postgres and the worker supervisor import Glibc and call prctl, and the bench reads
+// /proc; so no `platforms:` entry claims a macOS deployment target the code does not build for.
 let package = Package(
     name: "eticket",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "eticket", targets: ["eticket"]),
         // For Benchmarks/ (a package of its own): the pure modules whose hot paths it measures.
@@ -25,13 +26,23 @@ let package = Package(
             providers: [.apt(["libxml2-dev"])]),
         // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
         .systemLibrary(name: "CProcessControl"),
+        // The civil-calendar arithmetic that both the domain (Dossiers) and the driver (Postgres) use,
+        // so that neither depends on the other.
+        .target(name: "CivilCalendar"),
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ"]),
+            dependencies: ["CLibPQ", "CivilCalendar"]),
         .target(
             name: "LocalPostgres",
             dependencies: ["Postgres"]),
-        .target(name: "Dossiers"),
+        // The contracts' schemas compiled in from config/contracts (Contract/Schemas links there).
+        .target(
+            name: "Dossiers",
+            dependencies: ["CivilCalendar"],
+            resources: [
+                .embedInCode("Contract/Schemas/dossier.schema.json"),
+                .embedInCode("Contract/Schemas/structures.schema.json"),
+            ]),
         .target(
             name: "Mail",
             dependencies: ["CLibXML2", "Dossiers"]),
