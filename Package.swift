@@ -61,15 +61,21 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "LocalPostgres"]),
-        .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres"]),
+        // For the tests only, never linked into eticket: a database per test, the test processes'
+        // files, the tags of the slow suites.
+        .target(
+            name: "TestSupport",
+            dependencies: ["LocalPostgres", "Postgres"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres", "TestSupport"]),
         .testTarget(name: "DossiersTests", dependencies: ["Dossiers"]),
         // Golden/ holds recorded renderings the tests read by path.
-        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "LocalPostgres"], exclude: ["Golden"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "BackOfficeTests",
-            dependencies: ["BackOffice", "LocalPostgres", "Postgres", "Dossiers", "Mail"]),
-        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres"]),
+            dependencies: ["BackOffice", "Postgres", "Dossiers", "Mail", "TestSupport"]),
+        // Runs the built eticket as a process: it needs the executable built, not linked.
+        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
