@@ -48,6 +48,20 @@ import Testing
         #expect(try Connection.conninfoSettings(mixed)["keepalives"] == "1")
     }
 
+    /// The rewrite re-quotes every value: a password or name built to break quoting comes back
+    /// whole, and adds no setting of its own (`host=attacker.example` stays inside the value).
+    @Test func everyHostileValueComesBackWhole() throws {
+        for value in HostileNames.names() {
+            let original = "host=db.example user=\(try quoteConninfoValue(value)) password=\(try quoteConninfoValue(value))"
+            let rewritten = try Connection.conninfo(original, addingKeepalive: keepalive, environment: noEnvironment)
+            var expected = keepalive.settings
+            expected["host"] = "db.example"
+            expected["user"] = value
+            expected["password"] = value
+            #expect(try Connection.conninfoSettings(rewritten) == expected, "\(Array(value.unicodeScalars))")
+        }
+    }
+
     /// A service file is the operator's whole configuration of the connection: it is not overridden.
     @Test func leavesAServiceAlone() throws {
         #expect(try Connection.conninfo("service=eticket", addingKeepalive: keepalive, environment: noEnvironment) == "service=eticket")
