@@ -64,63 +64,78 @@ struct TwoWorkerHostsTests {
         let otherWorker = try startWorker(on: otherHost, name: "eticket-other-host")
         defer { [cutWorker, otherWorker].forEach { $0.kill() } }
 
-        // Mid-batch: the cut host's backend holds claimed rows and waits for its client's next
-        // statement. A batch can commit between the look and the cut; then the cable is plugged
-        // back and the next batch is waited for.
-        var stranded: (pid: Int, dossiers: [Int64])?
-        var cutAt = ContinuousClock.now
-        for _ in 0..<10 where stranded == nil {
-            let pid = try waitForBackendHoldingClaims(application: "eticket-cut-host", on: admin)
-            try cutHost.cut()
-            cutAt = ContinuousClock.now
-            let claimed = try claimsHeldOnceSettled(by: pid, on: admin)
-            if claimed.isEmpty { try cutHost.reconnect() } else { stranded = (pid, claimed) }
-        }
-        let (cutBackend, claimed) = try #require(stranded, "the cut host's worker never held claimed rows at the cut")
+        let cut = try cutMidBatch(cutHost, application: "eticket-cut-host", on: admin)
 
         // The keepalive defaults are on the workers' TCP connections.
         let sockets = try otherHost.run(["ss", "-tnoH", "state", "established", "dst", otherHost.serverAddress]).stdout
         #expect(sockets.contains("keepalive"), "no keepalive timer on the worker's connection: \(sockets)")
 
-        let claimedList = claimed.map(String.init).joined(separator: ",")
+        // The server drops the dead client's backend, its rows are free, the other host decides them.
+        let claimedList = cut.claimed.map(String.init).joined(separator: ",")
         try database.wait(
-            until: "SELECT count(*) FROM pg_stat_activity WHERE pid = \(cutBackend)", equals: 0, timeout: Self.recoveryBoundSeconds)
-        let serverDetected = (ContinuousClock.now - cutAt).secondsValue
-        try database.wait(
-            until: "SELECT count(*) FROM decisions WHERE dossier_id IN (\(claimedList))", equals: claimed.count,
+            until: "SELECT count(*) FROM pg_stat_activity WHERE pid = \(cut.backend)", equals: 0,
             timeout: Self.recoveryBoundSeconds)
-        let recovered = (ContinuousClock.now - cutAt).secondsValue
+        let serverDetected = (ContinuousClock.now - cut.at).secondsValue
+        try database.wait(
+            until: "SELECT count(*) FROM decisions WHERE dossier_id IN (\(claimedList))", equals: cut.claimed.count,
+            timeout: Self.recoveryBoundSeconds)
+        let recovered = (ContinuousClock.now - cut.at).secondsValue
         #expect(recovered <= Self.recoveryBoundSeconds)
         #expect(
             try database.count(
                 "SELECT count(*) FROM decisions WHERE dossier_id IN (\(claimedList)) AND decided_by LIKE '%:\(otherWorker.pid)'")
-                == claimed.count, "the other host decided the cut host's rows")
+                == cut.claimed.count, "the other host decided the cut host's rows")
         try database.wait(until: "SELECT count(*) FROM dossier_queue", equals: 0, timeout: Double(Self.size) / 5 + 120)
-        let drained = (ContinuousClock.now - cutAt).secondsValue
+        let drained = (ContinuousClock.now - cut.at).secondsValue
 
         // The cut worker is not left hanging: its own connection gives up within the defaults.
-        let clientDeadline = cutAt + .seconds(Self.clientDetectionBoundSeconds)
+        let clientDeadline = cut.at + .seconds(Self.clientDetectionBoundSeconds)
         while !cutWorker.stderr.contains("worker error"), ContinuousClock.now < clientDeadline { usleep(100_000) }
-        let clientDetected = (ContinuousClock.now - cutAt).secondsValue
-        #expect(cutWorker.stderr.contains("worker error"), "the cut worker did not notice the dead link: \(cutWorker.stderr.suffix(1000))")
+        let clientDetected = (ContinuousClock.now - cut.at).secondsValue
+        #expect(
+            cutWorker.stderr.contains("worker error"), "the cut worker did not notice the dead link: \(cutWorker.stderr.suffix(1000))")
 
         for worker in [cutWorker, otherWorker] { worker.signal(SIGTERM) }
         for worker in [cutWorker, otherWorker] {
             let result = worker.wait(timeout: 30)
             #expect(result.status == 0 && !result.signaled, "a worker did not stop cleanly: \(result.stderr.suffix(1000))")
         }
-        try database.expectEachDecidedOnce(count: Self.size, incomplete: (1...Self.size).filter(Load.isIncomplete).count)
-        #expect(try database.count("SELECT count(*) FROM dossiers WHERE state = 'submitted'") == 0)
-        let audit = try CLI.run(["audit", "verify", "--database-url", local])
-        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        try expectNothingLostOrDecidedTwice(database)
 
         let serverLog = (try? String(contentsOfFile: tls.cluster.directory + "/server.log", encoding: .utf8)) ?? ""
-        let why = serverLog.split(separator: "\n").last { $0.contains("could not") && $0.contains("client") } ?? "(not logged)"
+        let why = serverLog.split(separator: "\n").last { $0.contains("[\(cut.backend)]") && $0.contains("could not") } ?? "(not logged)"
         print(
-            "two hosts: \(Self.size) dossiers; cut with \(claimed.count) rows claimed by the cut host; after the cut, "
-                + "the server dropped its backend at \(format(serverDetected)) s (\(why.trimmingCharacters(in: .whitespaces))), "
+            "two hosts: \(Self.size) dossiers; cut with \(cut.claimed.count) rows claimed by the cut host; after the cut, "
+                + "the server dropped its backend at \(format(serverDetected)) s (\(why)), "
                 + "the other host had decided its rows at \(format(recovered)) s and everything at \(format(drained)) s; "
                 + "the cut worker noticed at \(format(clientDetected)) s; the test took \(format((ContinuousClock.now - testStarted).secondsValue)) s")
+    }
+
+    /// Cuts `host` off mid-batch: when its backend holds claimed rows and waits for its client's
+    /// next statement. A batch can commit between the look and the cut; then the cable is plugged
+    /// back and the next batch is waited for.
+    /// - Returns: the cut backend, the dossiers whose queue rows it holds, and when the cable went.
+    private func cutMidBatch(_ host: NamespaceHost, application: String, on admin: Connection) throws
+        -> (backend: Int, claimed: [Int64], at: ContinuousClock.Instant)
+    {
+        for _ in 0..<10 {
+            let backend = try waitForBackendHoldingClaims(application: application, on: admin)
+            try host.cut()
+            let at = ContinuousClock.now
+            let claimed = try claimsHeldOnceSettled(by: backend, on: admin)
+            if !claimed.isEmpty { return (backend, claimed, at) }
+            try host.reconnect()
+        }
+        throw NamespaceError("ten batches of \(application) committed between the look and the cut")
+    }
+
+    /// The invariants of ChaosTests: each submission one decision, each decision one email,
+    /// nothing left in the queue or submitted, the audit chains intact.
+    private func expectNothingLostOrDecidedTwice(_ database: Database) throws {
+        try database.expectEachDecidedOnce(count: Self.size, incomplete: (1...Self.size).filter(Load.isIncomplete).count)
+        #expect(try database.count("SELECT count(*) FROM dossiers WHERE state = 'submitted'") == 0)
+        let audit = try CLI.run(["audit", "verify", "--database-url", database.conninfo])
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
     }
 
     /// Waits until a backend of `application` holds row locks on `dossier_queue` and waits for
