@@ -66,10 +66,6 @@ struct TwoWorkerHostsTests {
 
         let cut = try cutMidBatch(cutHost, application: "eticket-cut-host", on: admin)
 
-        // The keepalive defaults are on the workers' TCP connections.
-        let sockets = try otherHost.run(["ss", "-tnoH", "state", "established", "dst", otherHost.serverAddress]).stdout
-        #expect(sockets.contains("keepalive"), "no keepalive timer on the worker's connection: \(sockets)")
-
         // The server drops the dead client's backend, its rows are free, the other host decides them.
         let claimedList = cut.claimed.map(String.init).joined(separator: ",")
         try database.wait(
@@ -87,6 +83,7 @@ struct TwoWorkerHostsTests {
                 == cut.claimed.count, "the other host decided the cut host's rows")
         try database.wait(until: "SELECT count(*) FROM dossier_queue", equals: 0, timeout: Double(Self.size) / 5 + 120)
         let drained = (ContinuousClock.now - cut.at).secondsValue
+        try expectKeepaliveTimer(on: otherHost)
 
         // The cut worker is not left hanging: its own connection gives up within the defaults.
         let clientDeadline = cut.at + .seconds(Self.clientDetectionBoundSeconds)
@@ -127,6 +124,21 @@ struct TwoWorkerHostsTests {
             try host.reconnect()
         }
         throw NamespaceError("ten batches of \(application) committed between the look and the cut")
+    }
+
+    /// The worker defaults are on the connection: the kernel shows its keepalive timer (`ss -o`)
+    /// whenever no data is in flight (the retransmission timer shows instead while some is), so
+    /// this waits, at most 15 s, for a moment between the idle worker's polls.
+    private func expectKeepaliveTimer(on host: NamespaceHost) throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var last: CLI.Result?
+        while ContinuousClock.now < deadline {
+            let sockets = try host.run(["ss", "-tnoH", "state", "established", "dst", host.serverAddress])
+            if sockets.stdout.contains("timer:(keepalive") { return }
+            last = sockets
+            usleep(50_000)
+        }
+        Issue.record("no keepalive timer on the worker's connection: \(last?.stdout ?? "")\(last?.stderr ?? "")")
     }
 
     /// The invariants of ChaosTests: each submission one decision, each decision one email,
