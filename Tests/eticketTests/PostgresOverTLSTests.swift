@@ -19,6 +19,10 @@ struct PostgresOverTLSTests {
         let row = try #require(try connection.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first)
         #expect(try row.decode(Bool.self, "ssl"))
         #expect(try row.decode(String.self, "version").hasPrefix("TLSv1."))
+        // The server's key is readable by the server's user alone (as root: postgres).
+        let key = try FileManager.default.attributesOfItem(atPath: tls.cluster.directory + "/data/server.key")
+        #expect((key[.posixPermissions] as? Int) == 0o600)
+        if geteuid() == 0 { #expect((key[.ownerAccountName] as? String) == "postgres") }
     }
 
     /// A server that proves it is `db.eticket.test` is not accepted as another host: the name the
