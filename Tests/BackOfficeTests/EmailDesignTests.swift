@@ -3,6 +3,7 @@ import Dossiers
 import Foundation
 import Mail
 import Testing
+import TestSupport
 
 /// The family emails as a browser engine lays them out: every kind in every language, at a
 /// phone's width (375 px) and a desktop's (700 px), with Chromium. The screenshots are kept in
@@ -12,7 +13,7 @@ import Testing
 ///
 /// There is no awaiting-review email: a dossier waiting for an administrator tells the family
 /// nothing until it is decided.
-@Suite(.serialized, .enabled(if: Chromium.isAvailable, "chromium is not installed (.ci/run installs it)"))
+@Suite(.serialized, .tags(.e2e), .enabled(if: Chromium.isAvailable, "chromium is not installed (.ci/run installs it)"))
 struct EmailDesignTests {
     static let artefacts = Fixture.root.appendingPathComponent(".build/artefacts/emails")
 

@@ -1,5 +1,5 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 
 /// Headless Chromium (Debian's `chromium`, installed by `.ci/run`), to look at emails the way a
 /// mail client's HTML engine lays them out.
