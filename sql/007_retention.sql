@@ -4,11 +4,12 @@
 -- stay.
 CREATE TABLE purges (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    dossier_id  bigint NOT NULL,
+    -- Written one at a time by the owner's purge: a plain foreign key is the right tool here.
+    dossier_id  bigint NOT NULL REFERENCES dossier_records,
     returned_at timestamptz NOT NULL,
     purged_by   text NOT NULL,
     purged_at   timestamptz NOT NULL DEFAULT now(),
     login_role  text DEFAULT session_user
 );
--- Read by `dossier show` and the parent-side guard of dossier_records (010).
+-- Read by `dossier show`, and by the key above when a dossier record is deleted.
 CREATE INDEX purges_dossier ON purges (dossier_id);

@@ -112,3 +112,22 @@ CREATE TRIGGER services_deleted AFTER DELETE ON services
 CREATE TRIGGER periods_deleted AFTER DELETE ON periods
     REFERENCING OLD TABLE AS old_offers
     FOR EACH STATEMENT EXECUTE FUNCTION offers_deleted();
+
+-- TRUNCATE fires no delete trigger: a table that others name is never truncated (a foreign key
+-- refused it too). The owner can still switch the trigger off, as any other.
+CREATE FUNCTION refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION '% is named by other tables: TRUNCATE refused', TG_TABLE_NAME USING ERRCODE = '23503';
+END
+$$;
+DO $$
+DECLARE
+    name text;
+BEGIN
+    FOREACH name IN ARRAY ARRAY['dossier_records', 'dossier_status', 'children', 'services', 'periods'] LOOP
+        EXECUTE format('CREATE TRIGGER %1$s_no_truncate BEFORE TRUNCATE ON %1$I
+                        FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()', name);
+    END LOOP;
+END
+$$;
