@@ -1,4 +1,8 @@
 -- Structures and what they offer: document kinds, services, periods.
+--
+-- This file and the ones after it, up to 013, are the baseline schema: one file per concept, each
+-- object in its final form (issue 17 replaced the history of migrations 001-017 with it). Later
+-- migrations (018 on) change it.
 -- Applied from the structures file (contracts/structures.schema.json); the checks below repeat the
 -- contract so that a hand-written INSERT cannot store what the file could not say.
 
@@ -7,7 +11,7 @@ CREATE TYPE rights_opening AS ENUM ('on_validation', 'scheduled', 'manual');
 
 -- IMMUTABLE so that it can sit in a CHECK: a time zone name does not change meaning.
 CREATE FUNCTION is_time_zone(name text) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     PERFORM now() AT TIME ZONE name;
     RETURN true;
@@ -17,7 +21,7 @@ END
 $$;
 
 CREATE FUNCTION dates_within(days date[], first date, last date) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT coalesce(bool_and(day BETWEEN first AND last), true) FROM unnest(days) AS day
 $$;
 
@@ -38,7 +42,9 @@ CREATE TABLE structures (
     rights_opening    rights_opening NOT NULL,
     notes             text,
     created_at        timestamptz NOT NULL DEFAULT now(),
-    updated_at        timestamptz NOT NULL DEFAULT now()
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    -- How long a returned dossier that the family never sent again keeps its personal data (007).
+    retention_days    integer NOT NULL DEFAULT 365 CHECK (retention_days >= 0)
 );
 
 CREATE TABLE document_kinds (
@@ -60,8 +66,7 @@ CREATE TABLE services (
     weekdays     smallint[] NOT NULL CHECK (cardinality(weekdays) >= 1
                      AND weekdays <@ '{1,2,3,4,5,6,7}'::smallint[]),
     notes        text,
-    UNIQUE (structure_id, code),
-    UNIQUE (id, structure_id)
+    UNIQUE (structure_id, code)
 );
 
 CREATE TABLE periods (
@@ -75,7 +80,6 @@ CREATE TABLE periods (
     closed_dates      date[] NOT NULL DEFAULT '{}',
     notes             text,
     UNIQUE (structure_id, code),
-    UNIQUE (id, structure_id),
     CHECK (ends_on >= starts_on),
     CHECK (dates_within(closed_dates, starts_on, ends_on))
 );

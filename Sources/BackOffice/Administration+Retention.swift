@@ -54,7 +54,7 @@ extension Administration {
                     try connection.query("DELETE FROM \(table) WHERE dossier_id = ANY($1::bigint[])", [ids])
                 }
                 try connection.query(
-                    "UPDATE dossiers SET content = '{}', notes = NULL, purged_at = now() WHERE id = ANY($1::bigint[])", [ids])
+                    "UPDATE dossier_records SET content = '{}', notes = NULL, purged_at = now() WHERE id = ANY($1::bigint[])", [ids])
                 try connection.query(
                     """
                     UPDATE accounts a SET email = 'purged-' || a.id || '@invalid', first_name = '', last_name = '', notes = NULL

@@ -22,10 +22,10 @@ public struct AuditReport: Sendable, Equatable, Codable {
 }
 
 extension Administration {
-    /// Recomputes every dossier's event chain (migration 007) and names the dossiers whose history
+    /// Recomputes every dossier's event chain (migration 003) and names the dossiers whose history
     /// was altered behind the product's back: an event changed (its hash no longer matches), removed
     /// or reordered (its link no longer points at the event before it), or a history that does not
-    /// end in the dossier's current state. Each event's hash covers its login role (migration 013).
+    /// end in the dossier's current state. Each event's hash covers its login role (migration 003).
     ///
     /// - Parameter anchors: heads taken earlier by ``anchorAudit()``; each anchored structure (of
     ///   `structure`, when given) whose chains no longer extend its anchor is named too.

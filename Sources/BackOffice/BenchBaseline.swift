@@ -5,11 +5,16 @@ import Synchronization
 /// The speed limit: the least a queue consumer can do per row, in plain SQL, on the same database.
 ///
 /// Each of `connections` threads loops over transactions of: claim `batchSize` rows with
-/// `SELECT … FOR UPDATE SKIP LOCKED LIMIT B`, one decision row per claimed row, one ~4 KB outbox row
-/// per claimed row (sent over the wire as the worker sends its rendered emails: a `bytea[]` in
-/// binary, which the server takes without parsing a character of it), delete the claimed
-/// rows, commit. No JSON, no rules, no rendering: what is left is libpq, the network and the
-/// database's own work (WAL, fsync at commit, index upkeep), which the product pays too.
+/// `SELECT … FOR UPDATE SKIP LOCKED LIMIT B`, one decision row per claimed row, one outbox row per
+/// claimed row holding one of the run's own rendered emails (sampled from `email_outbox`, in an
+/// lz4-compressed column as the product's; sent over the wire as the worker sends them: a
+/// `bytea[]` in binary), delete the claimed rows, commit. No JSON, no rules, no rendering: what is
+/// left is libpq, the network and the database's own work (WAL, fsync at commit, index upkeep),
+/// which the product pays too.
+///
+/// - Important: the messages must be real rendered output. Filler text (the loop's first version
+///   repeated one sentence) compresses to almost nothing: it wrote a tenth of the WAL of a real
+///   email, and flattered the loop.
 struct BenchBaseline {
     let conninfo: String
 
@@ -18,9 +23,21 @@ struct BenchBaseline {
         var seconds = 0.0
     }
 
+    /// How many of the run's emails the loop cycles through.
+    static let sampledMessages = 500
+
+    /// The run's own rendered messages, a deterministic spread over the outbox (both kinds, every
+    /// structure), for the loop to write.
+    static func sampleMessages(_ connection: Connection) throws -> [[UInt8]] {
+        try connection.query(
+            "SELECT message FROM email_outbox ORDER BY md5(id::text) LIMIT $1", [sampledMessages]
+        ).map { try $0.decode([UInt8].self, "message") }
+    }
+
     /// Creates the baseline's own tables (`bench_baseline_*`), fills the queue with `rows` rows,
-    /// drains it with `connections` consumers, and drops the tables.
-    func run(rows: Int, connections: Int, batchSize: Int) throws -> Result {
+    /// drains it with `connections` consumers writing `messages` in turn, and drops the tables.
+    func run(rows: Int, connections: Int, batchSize: Int, messages: [[UInt8]]) throws -> Result {
+        guard !messages.isEmpty else { throw BackOfficeError(.failure, "the plain-SQL baseline needs the run's emails") }
         let setup = try Database.connect(conninfo, actor: "admin:bench")
         defer { setup.close() }
         try database("cannot create the baseline tables") {
@@ -40,15 +57,13 @@ struct BenchBaseline {
                     CREATE TABLE bench_baseline_outbox (
                         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                         dossier_id bigint NOT NULL,
-                        message bytea NOT NULL,
+                        message bytea COMPRESSION lz4 NOT NULL,
                         created_at timestamptz NOT NULL DEFAULT now());
                     """)
             try setup.query("INSERT INTO bench_baseline_queue (dossier_id) SELECT g FROM generate_series(1, $1::int) g", [rows])
             try setup.execute(script: "VACUUM ANALYZE bench_baseline_queue")
         }
         let result = try Self.timed(conninfo, connections: connections, name: "the plain-SQL baseline") { connection, index, moved in
-            // A message the size of a rendered email, different for each consumer.
-            let body = Array(String(repeating: "Bonjour, votre dossier a été traité. \(index) ", count: 90).utf8)
             while true {
                 let claimed = try connection.transaction { connection -> Int in
                     let ids = try connection.query(
@@ -61,7 +76,7 @@ struct BenchBaseline {
                         [ids])
                     try connection.query(
                         "INSERT INTO bench_baseline_outbox (dossier_id, message) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
-                        [ids, PostgresByteaArray(ids.map { Array("\($0) ".utf8) + body })])
+                        [ids, PostgresByteaArray(ids.map { messages[Int($0) % messages.count] })])
                     try connection.query("DELETE FROM bench_baseline_queue WHERE id = ANY($1::bigint[])", [ids])
                     return ids.count
                 }

@@ -157,19 +157,29 @@ struct BenchMeters {
         var cpu: BenchReport.CPU
         var walBytesPerItem: Double?
         var statements: [BenchReport.StatementCost]?
+        /// Top-level statements the server ran per batch of the phase.
+        var statementsPerBatch: Double?
     }
 
     func mark() throws -> Mark {
         Mark(cpu: cpu.read(), wal: wal.position(), statements: try statements?.snapshot())
     }
 
-    func costs(from start: Mark, to end: Mark, items: Int, client: BenchCPUClock.ClientSide) -> Costs {
+    /// - Parameter batch: items per batch (a worker's batch, an import transaction), for the
+    ///   statements per batch: the statements counted over the batches the items make.
+    func costs(from start: Mark, to end: Mark, items: Int, batch: Int, client: BenchCPUClock.ClientSide) -> Costs {
         var statementCosts: [BenchReport.StatementCost]?
+        var perBatch: Double?
         if let before = start.statements, let after = end.statements {
             statementCosts = BenchStatements.costliest(8, from: before, to: after, items: items)
+            let batches = (Double(items) / Double(max(batch, 1))).rounded(.up)
+            if batches > 0 {
+                perBatch = (Double(BenchStatements.calls(from: before, to: after)) / batches * 10).rounded() / 10
+            }
         }
         return Costs(
             cpu: end.cpu.since(start.cpu, items: items, client: client),
-            walBytesPerItem: wal.bytesPerItem(from: start.wal, to: end.wal, items: items), statements: statementCosts)
+            walBytesPerItem: wal.bytesPerItem(from: start.wal, to: end.wal, items: items), statements: statementCosts,
+            statementsPerBatch: perBatch)
     }
 }

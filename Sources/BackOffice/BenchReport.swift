@@ -49,6 +49,9 @@ public struct BenchReport: Codable, Sendable {
         /// The statements that took the server the most time, costliest first; absent where
         /// pg_stat_statements cannot be read.
         public var statements: [StatementCost]?
+        /// Top-level statements per batch (a worker's batch, an import transaction; BEGIN, COMMIT
+        /// and SAVEPOINT included), from pg_stat_statements: the round trips a batch costs.
+        public var statementsPerBatch: Double?
 
         init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil) {
             self.name = name
@@ -62,6 +65,7 @@ public struct BenchReport: Codable, Sendable {
             self.init(name, count: count, seconds: seconds, cpu: costs.cpu)
             walBytesPerItem = costs.walBytesPerItem
             statements = costs.statements
+            statementsPerBatch = costs.statementsPerBatch
         }
     }
 

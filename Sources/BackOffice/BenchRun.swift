@@ -91,7 +91,9 @@ public struct Bench {
         let imported = try administration.importDossiers(file: dossiersPath, connections: importConnections)
         let importPhase = BenchReport.Phase(
             "import", count: imported.accepted, seconds: (ContinuousClock.now - started).benchSeconds,
-            costs: meters.costs(from: phaseStart, to: try meters.mark(), items: imported.accepted, client: .ownProcess))
+            costs: meters.costs(
+                from: phaseStart, to: try meters.mark(), items: imported.accepted, batch: DossierImporter.defaultBatchSize,
+                client: .ownProcess))
         phases.append(importPhase)
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
@@ -119,7 +121,7 @@ public struct Bench {
         phases.append(
             .init(
                 "process", count: decided, seconds: processSeconds,
-                costs: meters.costs(from: phaseStart, to: processEnd, items: decided, client: workerSide)))
+                costs: meters.costs(from: phaseStart, to: processEnd, items: decided, batch: options.batchSize, client: workerSide)))
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =
@@ -143,15 +145,17 @@ public struct Bench {
             progress("speed limits: VACUUM and CHECKPOINT first")
             if let note = try settle(connection, before: "the speed limits") { notes.append(note) }
         }
-        if options.baseline, decided > 0 {
+        if options.baseline, decided > 0, emails > 0 {
+            let messages = try database("cannot sample the outbox") { try BenchBaseline.sampleMessages(connection) }
             progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
             baseline = try speedLimit(
                 method:
-                    "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B ~4 KB outbox rows; DELETE; COMMIT",
+                    "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B outbox rows, each one of \(messages.count) of this run's rendered emails (lz4, as the outbox); DELETE; COMMIT",
                 connections: options.workers, batch: options.batchSize, productRate: Double(decided) / processSeconds,
                 meters: meters
             ) {
-                try BenchBaseline(conninfo: conninfo).run(rows: decided, connections: options.workers, batchSize: options.batchSize)
+                try BenchBaseline(conninfo: conninfo).run(
+                    rows: decided, connections: options.workers, batchSize: options.batchSize, messages: messages)
             }
         }
         if options.baseline, importPhase.count > 0 {
@@ -194,7 +198,7 @@ public struct Bench {
     ) throws -> BenchReport.Baseline {
         let start = try meters.mark()
         let result = try run()
-        let costs = meters.costs(from: start, to: try meters.mark(), items: result.rows, client: .ownProcess)
+        let costs = meters.costs(from: start, to: try meters.mark(), items: result.rows, batch: batch, client: .ownProcess)
         let rate = Double(result.rows) / result.seconds
         return BenchReport.Baseline(
             method: method, connections: connections, batch: batch, rows: result.rows,

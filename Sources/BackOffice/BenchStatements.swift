@@ -88,6 +88,17 @@ struct BenchStatements {
         }
     }
 
+    /// How many top-level statements (BEGIN, COMMIT and SAVEPOINT included) the server ran between
+    /// two snapshots, the statistics' own reads left out.
+    static func calls(from start: Snapshot, to end: Snapshot) -> Int {
+        end.reduce(0) { total, entry in
+            let (id, now) = entry
+            guard !now.query.contains("pg_stat_statements") else { return total }
+            let base = start[id].flatMap { $0.calls <= now.calls ? $0 : nil }
+            return total + now.calls - (base?.calls ?? 0)
+        }
+    }
+
     /// The statement on one line, whitespace collapsed, cut at 120 characters. A statement whose
     /// `WITH` clause would fill the line is shown from the write it does (`WITH … INSERT INTO x`).
     static func shortened(_ query: String) -> String {

@@ -30,10 +30,10 @@ struct DecisionStore {
             )
             INSERT INTO decisions (dossier_id, dossier_version, outcome, findings, reason, rules_version,
                                    content_sha256, decided_by)
-            SELECT d.id, d.version, i.outcome::decision_outcome, i.findings::jsonb, nullif(i.reason, ''), $5,
+            SELECT d.id, s.version, i.outcome::decision_outcome, i.findings::jsonb, nullif(i.reason, ''), $5,
                    encode(sha256(convert_to(d.content::text, 'UTF8')), 'hex'), $6
-            FROM input i JOIN dossiers d ON d.id = i.dossier_id
-            WHERE d.state::text = ANY($7::text[])
+            FROM input i JOIN dossier_status s ON s.dossier_id = i.dossier_id JOIN dossier_records d ON d.id = i.dossier_id
+            WHERE s.state::text = ANY($7::text[])
             RETURNING id, dossier_id
             """,
             [
@@ -46,9 +46,9 @@ struct DecisionStore {
         let moved = decisions.filter { decided[$0.dossierID] != nil }
         try connection.query(
             """
-            UPDATE dossiers d SET state = i.state::dossier_state
+            UPDATE dossier_status s SET state = i.state::dossier_state
             FROM unnest($1::bigint[], $2::text[]) AS i(dossier_id, state)
-            WHERE d.id = i.dossier_id
+            WHERE s.dossier_id = i.dossier_id
             """, [moved.map(\.dossierID), moved.map(\.outcome.state.rawValue)])
         return decided
     }
@@ -87,12 +87,13 @@ struct DecisionStore {
             WITH opened AS (
                 INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
                 SELECT c.id, d.id, d.structure_id, v.id, p.id, $5
-                FROM dossiers d
+                FROM dossier_records d
+                JOIN dossier_status ds ON ds.dossier_id = d.id
                 JOIN structures s ON s.id = d.structure_id
                 JOIN children c ON c.dossier_id = d.id
                 JOIN services v ON v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
                 JOIN periods p ON p.structure_id = d.structure_id
-                WHERE d.id = ANY($1::bigint[]) AND d.state IN ('validated', 'planning_open')
+                WHERE d.id = ANY($1::bigint[]) AND ds.state IN ('validated', 'planning_open')
                   AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
                   AND ($2 <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
                   AND ($2 <> 'period' OR p.id = $3)
@@ -106,7 +107,7 @@ struct DecisionStore {
             Opening(dossierID: try $0.decode("dossier_id"), periodID: try $0.decode("period_id"), children: try $0.decode("children"))
         }
         try connection.query(
-            "UPDATE dossiers SET state = 'planning_open' WHERE id = ANY($1::bigint[]) AND state = 'validated'",
+            "UPDATE dossier_status SET state = 'planning_open' WHERE dossier_id = ANY($1::bigint[]) AND state = 'validated'",
             [Array(Set(openings.map(\.dossierID)))])
         return openings
     }
@@ -121,7 +122,7 @@ struct DecisionStore {
             """
             INSERT INTO dossier_queue (dossier_id, job, period_id, run_at)
             SELECT d.id, 'open_rights', p.id, p.planning_opens_at
-            FROM dossiers d
+            FROM dossier_records d
             JOIN structures s ON s.id = d.structure_id
             JOIN periods p ON p.structure_id = d.structure_id
             WHERE d.id = ANY($1::bigint[]) AND p.planning_opens_at > \(DecisionClock.now)

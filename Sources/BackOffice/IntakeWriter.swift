@@ -19,7 +19,7 @@ struct IntakeOutcome: Sendable {
 /// their parts, a few set-based statements around it — inside the caller's transaction.
 ///
 /// Each dossier is written once, as submitted, its parts after it: the database lets the
-/// transaction that submits a dossier write its parts (migration 011). New dossiers get their ids
+/// transaction that submits a dossier write its parts (migration 009). New dossiers get their ids
 /// before they are written, so that their parts can be sent with them.
 struct IntakeWriter {
     typealias IntakeLine = DossierImporter.IntakeLine
@@ -28,7 +28,7 @@ struct IntakeWriter {
 
     func store(_ batch: [IntakeLine]) throws -> IntakeOutcome {
         let rowSecurity = try connection.query(
-            "SELECT set_config('eticket.actor', 'import', true), row_security_active('dossiers') AS active")
+            "SELECT set_config('eticket.actor', 'import', true), row_security_active('dossier_records') AS active")
         let copier = Copier(connection: connection, staged: try rowSecurity.first?.decode(Bool.self, "active") ?? true)
         var outcome = IntakeOutcome()
         let existing = try lockExisting(batch)
@@ -53,7 +53,8 @@ struct IntakeWriter {
         try resubmit(resubmitted, accounts: accounts, with: copier)
         try copyDossiers(created, accounts: accounts, with: copier)
         try copyParts(written, with: copier)
-        try enqueue(written)
+        try enqueue(created, fresh: true)
+        try enqueue(resubmitted.map { ($0.line, $0.dossierID) }, fresh: false)
         outcome.created = fresh.count
         outcome.resubmitted = resubmitted.count
         return outcome
@@ -71,7 +72,7 @@ struct IntakeWriter {
         var accountEmail: String
 
         /// Why the line cannot be stored, or `nil`: a dossier is sent again only once returned, and
-        /// stays with its structure and its account (migration 016: whoever reads the account's
+        /// stays with its structure and its account (migration 002: whoever reads the account's
         /// address must not receive another family's emails).
         func refusal(of line: IntakeLine) -> RejectedLine? {
             var reasons: [String] = []
@@ -99,11 +100,12 @@ struct IntakeWriter {
     private func lockExisting(_ batch: [IntakeLine]) throws -> [String: Existing] {
         let rows = try connection.query(
             """
-            SELECT d.id, d.external_id, d.state::text AS state, d.structure_id, s.code AS structure,
+            SELECT d.id, d.external_id, t.state::text AS state, d.structure_id, s.code AS structure,
                    a.email AS account_email
-            FROM dossiers d JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
+            FROM dossier_records d JOIN dossier_status t ON t.dossier_id = d.id
+            JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
             WHERE d.external_id = ANY($1::text[])
-            FOR UPDATE OF d
+            FOR UPDATE OF d, t
             """, [batch.map(\.dossier.externalID)])
         var existing: [String: Existing] = [:]
         for row in rows {
@@ -119,7 +121,10 @@ struct IntakeWriter {
     // MARK: - Accounts and ids
 
     /// Creates or updates the family accounts (by structure and email, whatever its case; the
-    /// batch's last line names the account) and returns each line's account id.
+    /// batch's last line names the account) and returns each line's account id. A new account is
+    /// a plain insert and a known one is written only when its names changed: no speculative
+    /// insertion, no new row version for an account sent again unchanged. (Two batches creating
+    /// the same account at once: one meets the unique index, and its lines are stored one by one.)
     private func upsertAccounts(_ lines: [IntakeLine]) throws -> [Int: Int64] {
         let rows = try connection.query(
             """
@@ -129,15 +134,22 @@ struct IntakeWriter {
             ), latest AS (
                 SELECT DISTINCT ON (structure_id, lower(email)) structure_id, email, first_name, last_name
                 FROM input ORDER BY structure_id, lower(email), line DESC
-            ), upserted AS (
+            ), existing AS (
+                SELECT a.id, a.structure_id, lower(a.email) AS email, a.first_name, a.last_name
+                FROM latest l JOIN accounts a ON a.structure_id = l.structure_id AND lower(a.email) = lower(l.email)
+            ), created AS (
                 INSERT INTO accounts (structure_id, email, first_name, last_name)
-                SELECT structure_id, email, first_name, last_name FROM latest
-                ON CONFLICT (structure_id, lower(email)) DO UPDATE
-                    SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name
+                SELECT l.structure_id, l.email, l.first_name, l.last_name FROM latest l
+                WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.structure_id = l.structure_id AND e.email = lower(l.email))
                 RETURNING id, structure_id, lower(email) AS email
+            ), renamed AS (
+                UPDATE accounts a SET first_name = l.first_name, last_name = l.last_name
+                FROM existing e JOIN latest l ON l.structure_id = e.structure_id AND lower(l.email) = e.email
+                WHERE a.id = e.id AND (e.first_name, e.last_name) IS DISTINCT FROM (l.first_name, l.last_name)
             )
-            SELECT i.line, u.id FROM input i
-            JOIN upserted u ON u.structure_id = i.structure_id AND u.email = lower(i.email)
+            SELECT i.line, coalesce(c.id, e.id) AS id FROM input i
+            LEFT JOIN created c ON c.structure_id = i.structure_id AND c.email = lower(i.email)
+            LEFT JOIN existing e ON e.structure_id = i.structure_id AND e.email = lower(i.email)
             """,
             [
                 lines.map(\.number), lines.map(\.structureID), lines.map(\.dossier.account.email),
@@ -152,14 +164,15 @@ struct IntakeWriter {
     private func drawDossierIDs(_ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         let rows = try connection.query(
-            "SELECT nextval(pg_get_serial_sequence('dossiers', 'id')) AS id FROM generate_series(1, $1)", [count])
+            "SELECT nextval(pg_get_serial_sequence('dossier_records', 'id')) AS id FROM generate_series(1, $1)", [count])
         return try rows.map { try $0.decode(Int64.self, "id") }.sorted()
     }
 
     // MARK: - Writing
 
-    static let dossierColumns = """
-        id, structure_id, account_id, external_id, state, locale, confirmed, terms_accepted_at,
+    /// What the family sent (the state is the status's, written after it).
+    static let recordColumns = """
+        id, structure_id, account_id, external_id, locale, confirmed, terms_accepted_at,
         house_rules_accepted_at, submitted_at, notes, content
         """
 
@@ -169,40 +182,45 @@ struct IntakeWriter {
         }
         let dossier = line.dossier
         return [
-            String(id), String(line.structureID), String(accountID), dossier.externalID, DossierState.submitted.rawValue,
-            dossier.language.rawValue, dossier.confirmed.postgresText, dossier.account.termsAcceptedAt?.postgresText,
+            String(id), String(line.structureID), String(accountID), dossier.externalID, dossier.language.rawValue, dossier.confirmed.postgresText, dossier.account.termsAcceptedAt?.postgresText,
             dossier.account.houseRulesAcceptedAt?.postgresText, dossier.submittedAt.postgresText, dossier.notes,
             line.content,
         ]
     }
 
-    /// New dossiers, written as submitted: the dossiers trigger records each submission event.
+    /// New dossiers: their records, then their status, submitted (the status trigger records each
+    /// submission event, which lets this transaction write the parts).
     private func copyDossiers(_ dossiers: [(IntakeLine, Int64)], accounts: [Int: Int64], with copier: Copier) throws {
         guard !dossiers.isEmpty else { return }
         let rows = try dossiers.map { try dossierRow($0.0, id: $0.1, accounts: accounts) }
-        try copier.copy(into: "dossiers", columns: Self.dossierColumns, rows: rows)
+        try copier.copy(into: "dossier_records", columns: Self.recordColumns, rows: rows)
+        try connection.query(
+            "INSERT INTO dossier_status (dossier_id, state) SELECT id, 'submitted' FROM unnest($1::bigint[]) AS id",
+            [dossiers.map(\.1)])
     }
 
-    /// Returned dossiers sent again: the new version is written and submitted in one update (its
-    /// account stays, migration 016), then their old parts go (the transaction that submits a
-    /// dossier writes its parts; only the owner may touch the parts of a dossier still returned,
-    /// migration 013).
+    /// Returned dossiers sent again: submitted first, as their next version (the status), then the
+    /// new version's record is written and their old parts go — the transaction that submits a
+    /// dossier writes its record and parts; only the owner may touch those of a dossier still
+    /// returned (migration 009). Its account stays (migration 002).
     private func resubmit(_ dossiers: [(line: IntakeLine, dossierID: Int64)], accounts: [Int: Int64], with copier: Copier)
         throws
     {
         guard !dossiers.isEmpty else { return }
         let rows = try dossiers.map { try dossierRow($0.line, id: $0.dossierID, accounts: accounts) }
-        let staging = try copier.stage(into: "dossiers", columns: Self.dossierColumns, rows: rows)
+        let ids = dossiers.map(\.dossierID)
+        try connection.query(
+            "UPDATE dossier_status SET version = version + 1, state = 'submitted' WHERE dossier_id = ANY($1::bigint[])",
+            [ids])
+        let staging = try copier.stage(into: "dossier_records", columns: Self.recordColumns, rows: rows)
         try connection.query(
             """
-            UPDATE dossiers d SET version = d.version + 1, state = 'submitted',
-                   locale = r.locale, confirmed = r.confirmed, terms_accepted_at = r.terms_accepted_at,
+            UPDATE dossier_records d SET locale = r.locale, confirmed = r.confirmed, terms_accepted_at = r.terms_accepted_at,
                    house_rules_accepted_at = r.house_rules_accepted_at, submitted_at = r.submitted_at,
                    notes = r.notes, content = r.content
             FROM \(staging) r WHERE d.id = r.id
             """)
         try connection.query("TRUNCATE \(staging)")
-        let ids = dossiers.map(\.dossierID)
         for part in ["children", "guardians", "trusted_persons", "documents"] {
             try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
         }
@@ -292,13 +310,16 @@ struct IntakeWriter {
     }
 
     /// Queues the dossiers, due at submission time so that the oldest submission is claimed first.
-    private func enqueue(_ dossiers: [(IntakeLine, Int64)]) throws {
+    /// A new dossier cannot be queued already: a plain insert. A resubmitted one skips a row that
+    /// is still there.
+    private func enqueue(_ dossiers: [(IntakeLine, Int64)], fresh: Bool) throws {
+        guard !dossiers.isEmpty else { return }
         try connection.query(
             """
             INSERT INTO dossier_queue (dossier_id, job, run_at)
             SELECT id, 'process', least(submitted_at, \(DecisionClock.now))
             FROM unnest($1::bigint[], $2::timestamptz[]) AS i(id, submitted_at)
-            ON CONFLICT DO NOTHING
+            \(fresh ? "" : "ON CONFLICT DO NOTHING")
             """, [dossiers.map(\.1), dossiers.map(\.0.dossier.submittedAt.postgresText)])
     }
 }

@@ -84,6 +84,8 @@ public final class WorkerRunner {
     private func connected() throws -> Connection {
         if let connection, connection.isOpen { return connection }
         let connection = try Database.connect(conninfo, actor: configuration.identity, keepalive: .worker)
+        // The same statements every batch: parsed and analysed once per connection (issue 17).
+        connection.preparesStatements = true
         try database("cannot listen for new submissions") { try connection.listen("dossier_queue") }
         self.connection = connection
         logger.info("worker connected", metadata: ["backend_pid": "\(connection.backendPID)"])

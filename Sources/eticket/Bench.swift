@@ -91,6 +91,7 @@ struct Bench: AsyncParsableCommand {
             lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
             if let cpu = phase.cpu { lines.append("           \(Self.text(cpu))") }
             if let wal = phase.walBytesPerItem { lines.append("           \(Self.text(wal: wal))") }
+            if let perBatch = phase.statementsPerBatch { lines.append("           \(perBatch) statements per batch") }
             if let statements = phase.statements, !statements.isEmpty {
                 lines.append("           statements, costliest first (time and WAL per item, triggers and foreign-key checks included):")
                 lines += statements.map { "           \(Self.text($0))" }

@@ -64,7 +64,7 @@ struct BenchTests {
         // The test cluster loads pg_stat_statements: each phase names its costliest statements.
         let imports = report.phase("import")?.statements ?? []
         let processing = report.phase("process")?.statements ?? []
-        #expect(imports.contains { $0.query.hasPrefix("COPY dossiers") }, "\(imports)")
+        #expect(imports.contains { $0.query.hasPrefix("COPY dossier_records") }, "\(imports)")
         #expect(processing.contains { $0.query.hasPrefix("INSERT INTO email_outbox") }, "\(processing)")
         #expect(!report.notes.contains { $0.hasPrefix("no per-statement costs") })
     }

@@ -459,7 +459,7 @@ struct DossierImporterTests {
         let report = try DossierImporter(connection: connection, logger: Fixture.logger).importFile(try Fixture.file(lines))
         #expect(report.created == DossierImporter.analyzeAfter)
         // A table never analysed (nor vacuumed) has reltuples = -1.
-        for table in ["dossiers", "children", "dossier_events", "dossier_queue"] {
+        for table in ["dossier_records", "dossier_status", "children", "dossier_events", "dossier_queue"] {
             let estimate = try connection.scalar("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", [table], as: Int.self)
             #expect((estimate ?? -1) >= DossierImporter.analyzeAfter, "\(table): \(estimate ?? -1)")
         }

@@ -293,7 +293,7 @@ struct SchemaConstraintsTests {
         ("repeat('compressible ', 2000)", "SELECT pg_column_compression(content) IS NOT NULL FROM dossiers WHERE external_id = 'VLF-0002'"),
         // ~22 kB of hex digits, which pglz cannot shrink: stored out of line, in the TOAST table.
         ("(SELECT string_agg(md5(n::text), '') FROM generate_series(1, 700) AS n)",
-         "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'dossiers'"),
+         "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'dossier_records'"),
     ])
     func aLargeContentIsComparedByValue(padding: String, storedAsIntended: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())

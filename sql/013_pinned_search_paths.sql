@@ -2,14 +2,11 @@
 --
 -- A function without one resolves names through the caller's search_path, in which PostgreSQL
 -- puts pg_temp *before* pg_catalog unless it is named. Any role may create temporary tables, so
--- a temporary `pg_class` (or `dossiers`) would stand in for the real one inside the guards of
--- migrations 013 and 014, which run with the caller's rights: a worker could pass for the
--- schema's owner and validate a dossier waiting for an administrator. Pinned, the catalog and
--- the schema are always the real ones.
---
--- The helpers that already pinned theirs (the SECURITY DEFINER ones) get the same order.
--- It comes after every migration that adds a function; a later one must pin its own too
--- (`PinnedSearchPathTests` fails otherwise).
+-- a temporary `pg_class` (or `dossier_status`) would stand in for the real one inside the guards,
+-- which run with the caller's rights: a worker could pass for the schema's owner and validate a
+-- dossier waiting for an administrator. Pinned, the catalog and the schema are always the real
+-- ones. Each function of the baseline pins its own; this, the baseline's last file, makes sure
+-- of it. A later migration pins its functions itself (`PinnedSearchPathTests` fails otherwise).
 DO $$
 DECLARE
     function regprocedure;
