@@ -20,7 +20,8 @@ public enum SMTPOutcome: Sendable, Equatable {
 /// ``RelaySettings/commandTimeout`` for each reply and for any stall while the message is sent.
 public final class SMTPSession {
     public let settings: RelaySettings
-    private let handle: UnsafeMutableRawPointer
+    private var handle: UnsafeMutableRawPointer
+    private let credentials: RelayCredentials?
     private let context = CallbackContext()
     /// libcurl writes a failure's detail here; it must not move, so it is not a Swift array.
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(ETICKET_CURL_ERROR_SIZE) + 1)
@@ -36,8 +37,19 @@ public final class SMTPSession {
         }
         self.settings = settings
         self.handle = handle
-        let credentials = try settings.credentialsFile.map { path throws(SMTPError) in try RelayCredentials.load(path) }
+        credentials = try settings.credentialsFile.map { path throws(SMTPError) in try RelayCredentials.load(path) }
         configure(credentials)
+    }
+
+    /// Closes the connection for good and starts the next message on a new one: after a failed
+    /// exchange, libcurl may keep a connection whose relay is still busy with the last command
+    /// (a silent relay answers the next MAIL with nothing), so the session never reuses it.
+    private func reopen() {
+        curl_easy_cleanup(handle)
+        if let fresh = curl_easy_init() {
+            handle = fresh
+            configure(credentials)
+        }
     }
 
     deinit {
@@ -128,6 +140,7 @@ public final class SMTPSession {
         if code == CURLE_OK {
             return .accepted(transcript.last?.reply ?? SMTPReply(code: 250, lines: ["accepted"]))
         }
+        defer { reopen() }
         guard transcript.reachedTransaction else { throw setupFailure(code, transcript) }
         let step = transcript.last?.verb.map { $0 == "DATA" && transcript.sentBody ? "the end of DATA" : $0 } ?? "the transaction"
         if let reply = transcript.last?.reply, !reply.isPositive {

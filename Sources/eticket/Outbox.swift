@@ -117,9 +117,9 @@ struct Outbox: AsyncParsableCommand {
                 case .json:
                     print(try json(entries))
                 case .table:
-                    var table = Table(headers: ["ID", "DOSSIER", "KIND", "EXPORTED", "SUBJECT"])
+                    var table = Table(headers: ["ID", "DOSSIER", "KIND", "EXPORTED", "DELIVERY", "SUBJECT"])
                     table.rows = entries.map {
-                        [String($0.id), $0.dossier, $0.kind, $0.exportedAt == nil ? "no" : "yes", $0.subject]
+                        [String($0.id), $0.dossier, $0.kind, $0.exportedAt == nil ? "no" : "yes", $0.delivery, $0.subject]
                     }
                     print(table.render())
                 }
