@@ -185,6 +185,34 @@ struct MailDeliveryTests {
         print("outbox send killed \(kills) times: \(expected.count) messages, \(twice.count) sent twice (in flight at a kill)")
     }
 
+    @Test func theBatchRunSendsAfterProcessing() throws {
+        let conninfo = try Databases.withLoad()
+        let database = Database(conninfo: conninfo)
+        let relay = try TestRelay()
+        let metrics = relay.directory.appendingPathComponent("batch.prom").path
+        let run = try CLI.run([
+            "batch", "run", "--max-duration", "5m", "--send", "--config", try relay.configFile(), "--metrics-file", metrics,
+            "--database-url", conninfo,
+        ])
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        let emails = try database.count("SELECT count(*) FROM email_outbox")
+        #expect(emails > 0 && relay.received.count == emails)
+        #expect(run.stdout.contains("emails sent") && run.stdout.contains("\(emails)"), "\(run.stdout)")
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("eticket_batch_emails_delivery{outcome=\"sent\"} \(emails)"), "\(text)")
+        #expect(text.contains("eticket_batch_relay_unavailable 0"), "\(text)")
+
+        // A relay that refuses the session: the run still processed, and says why it could not send.
+        let more = try Databases.withLoad()
+        let refused = try CLI.run([
+            "batch", "run", "--send", "--config", try relay.configFile(credentials: ("nobody", "wrong")), "--metrics-file",
+            metrics, "--database-url", more,
+        ])
+        #expect(refused.status == 69 && refused.stderr.contains("refused AUTH"), "\(refused.stderr)")
+        #expect(try Database(conninfo: more).count("SELECT count(*) FROM dossier_queue") == 0)
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("eticket_batch_relay_unavailable 1"))
+    }
+
     /// An attacker inside the database: no role but the sender's marks delivery, and a sent
     /// message is never put back to be sent again.
     @Test func onlyTheSenderMarksDeliveryAndASentMessageStaysSent() throws {
