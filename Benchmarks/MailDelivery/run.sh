@@ -8,7 +8,9 @@
 # Needs a release build (`swift build -c release`; ETICKET names another binary), PostgreSQL's
 # server binaries (the newest /usr/lib/postgresql/*/bin, or ETICKET_PG_BIN), psql, openssl and
 # /usr/bin/python3 with python3-aiosmtpd. `eticket bench` fills the outbox with real rendered
-# emails (about 1.7 a dossier); the relay parses every message it accepts, as in the tests.
+# emails (about 1.5 a dossier); the relay parses every message it accepts, as in the tests, unless
+# RELAY_OPTIONS=--no-parse (then it only finds the Message-ID: Python's parser, on the same two
+# cores, costs more than the sender). KEEP=1 leaves the cluster and the relay running, and says where.
 set -euo pipefail
 export LC_ALL=C
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +38,7 @@ stop() {
     "${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }
-trap stop EXIT
+if [ -z "${KEEP:-}" ]; then trap stop EXIT; fi
 if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chmod 711 "$work"; chown postgres "$server"; fi
 "${as_server[@]}" mkdir "$server/sock" "$server/data"
 "${as_server[@]}" "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
@@ -56,7 +58,7 @@ mkdir "$work/relay"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 /usr/bin/python3 "$relay_script" --dir "$work/relay" --cert "$work/cert.pem" --key "$work/key.pem" \
-    --user bench --password bench-password > "$work/relay.log" 2>&1 &
+    --user bench --password bench-password ${RELAY_OPTIONS:-} > "$work/relay.log" 2>&1 &
 relay_pid=$!
 for _ in $(seq 1 300); do [ -s "$work/relay/port" ] && break; sleep 0.1; done
 [ -s "$work/relay/port" ] || fail "the relay did not start: $(cat "$work/relay.log")"
@@ -68,13 +70,23 @@ cat > "$work/config.json" <<JSON
 JSON
 
 echo "… outbox send of $emails messages (about $bytes bytes each), $connections connections" >&2
-"$eticket" outbox send --connections "$connections" --config "$work/config.json" --database-url "$url" --format json \
-    --log-level warning > "$work/send.json"
+# CPU seconds (user + system) of a process, from /proc, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+relay_before=$(ticks "$relay_pid")
+/usr/bin/time -f "%U %S" -o "$work/send.cpu" "$eticket" outbox send --connections "$connections" --config "$work/config.json" \
+    --database-url "$url" --format json --log-level warning > "$work/send.json"
+relay_after=$(ticks "$relay_pid")
 received=$(wc -l < "$work/relay/received.jsonl")
-python3 - "$work/send.json" "$received" <<'PY'
+[ -n "${KEEP:-}" ] && echo "kept: $work (database: $url; relay pid $relay_pid)" >&2
+python3 - "$work/send.json" "$received" "$(cat "$work/send.cpu")" "$((relay_after - relay_before))" "$(getconf CLK_TCK)" "$(uptime)" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
-rate = report["sent"] / report["duration_seconds"]
-print(f"sent {report['sent']} (deferred {report['deferred']}, failed {report['failed']}, relay received {sys.argv[2]}) "
+sent = report["sent"]
+rate = sent / report["duration_seconds"]
+user, system = map(float, sys.argv[3].split())
+relay = int(sys.argv[4]) / int(sys.argv[5])
+print(f"sent {sent} (deferred {report['deferred']}, failed {report['failed']}, relay received {sys.argv[2]}) "
       f"in {report['duration_seconds']:.2f} s over {report['connections']} connections: {rate:.0f} messages/s")
+print(f"CPU per message: sender {1000 * (user + system) / sent:.3f} ms, relay {1000 * relay / sent:.3f} ms;"
+      f" load:{sys.argv[6].split('load average:')[-1]}")
 PY

@@ -193,11 +193,17 @@ private final class Lane: @unchecked Sendable {
             return
         }
         defer { connection.close() }
+        // Each claim starts after the lane's last one: below it, every email was handled by this
+        // lane or locked by another. Starting from the first id each time read, through the
+        // outbox index, every email this run had already sent (dead entries until a vacuum): the
+        // rate fell from 416 to 102 emails a second between 1,500 and 7,500 emails.
+        var cursor: Int64 = 0
         while shutdown?.isRequested != true, shared.takeTurn() {
             do {
                 let outcome = try database("cannot send the outbox") {
                     try connection.transaction { connection -> SMTPOutcome? in
-                        guard let message = try claim(on: connection) else { return nil }
+                        guard let message = try claim(after: cursor, on: connection) else { return nil }
+                        cursor = message.id
                         let outcome = try session.send(from: message.sender, to: message.recipient, message: message.message)
                         try record(outcome, of: message, on: connection)
                         return outcome
@@ -222,17 +228,17 @@ private final class Lane: @unchecked Sendable {
         }
     }
 
-    private func claim(on connection: Connection) throws -> Claimed? {
+    private func claim(after cursor: Int64, on connection: Connection) throws -> Claimed? {
         guard
             let row = try connection.queryBinary(
                 """
                 SELECT o.id, o.sender, o.recipient, o.message, o.delivery_attempts::bigint AS attempts
                 FROM email_outbox o
-                WHERE \(OutboxSender.dueFilter)
+                WHERE \(OutboxSender.dueFilter) AND o.id > $2
                 ORDER BY o.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
-                """, [structure]
+                """, [structure, cursor]
             ).first
         else { return nil }
         return Claimed(
