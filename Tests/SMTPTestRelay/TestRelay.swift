@@ -1,5 +1,5 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 
 /// A real SMTP relay for the tests: `smtp_relay.py` (aiosmtpd, Debian's `python3-aiosmtpd`) with
 /// STARTTLS or implicit TLS on a certificate made here with the openssl CLI, and AUTH.

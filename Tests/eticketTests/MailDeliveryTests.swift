@@ -1,5 +1,5 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Postgres
 import SMTPTestRelay
 import Testing
