@@ -7,7 +7,7 @@ import Testing
 /// `eticket outbox send` against a real relay (aiosmtpd with STARTTLS and AUTH): each message
 /// arrives once and parses; a 4xx is retried, a 5xx fails, a cut or silent connection defers;
 /// killed at many points, nothing is lost and only the messages in flight come twice.
-@Suite("Mail delivery to a real relay", .serialized)
+@Suite("Mail delivery to a real relay", .serialized, .tags(.e2e, .chaos))
 struct MailDeliveryTests {
     func send(_ config: String, _ conninfo: String, _ extra: [String] = []) throws -> CLI.Result {
         try CLI.run(["outbox", "send", "--config", config, "--database-url", conninfo] + extra)
