@@ -24,6 +24,10 @@ let package = Package(
         .systemLibrary(
             name: "CLibXML2", pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]),
+        // libcurl's SMTP client (submission with STARTTLS, implicit TLS, AUTH, connection reuse).
+        .systemLibrary(
+            name: "CLibCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
         // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
         .systemLibrary(name: "CProcessControl"),
         // The civil-calendar arithmetic that both the domain (Dossiers) and the driver (Postgres) use,
@@ -46,16 +50,17 @@ let package = Package(
         .target(
             name: "Mail",
             dependencies: ["CLibXML2", "Dossiers"]),
+        .target(name: "SMTP", dependencies: ["CLibCurl"]),
         .target(
             name: "BackOffice",
             dependencies: [
-                "Postgres", "Dossiers", "Mail", "CProcessControl",
+                "Postgres", "Dossiers", "Mail", "SMTP", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "eticket",
             dependencies: [
-                "BackOffice", "Dossiers", "LocalPostgres", "Mail", "Postgres",
+                "BackOffice", "Dossiers", "LocalPostgres", "Mail", "Postgres", "SMTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -75,7 +80,10 @@ let package = Package(
             name: "BackOfficeTests",
             dependencies: ["BackOffice", "Postgres", "Dossiers", "Mail", "TestSupport"]),
         // Runs the built eticket as a process: it needs the executable built, not linked.
-        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport"]),
+        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport", "SMTPTestRelay"]),
+        // A real SMTP relay (aiosmtpd) for the tests; never part of the product.
+        .target(name: "SMTPTestRelay", dependencies: ["TestSupport"], path: "Tests/SMTPTestRelay", exclude: ["smtp_relay.py"]),
+        .testTarget(name: "SMTPTests", dependencies: ["SMTP", "SMTPTestRelay"]),
     ],
     swiftLanguageModes: [.v6]
 )

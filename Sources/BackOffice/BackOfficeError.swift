@@ -21,6 +21,9 @@ public struct BackOfficeError: Error, CustomStringConvertible, Sendable {
         public static let schema = Code(name: "schema")
         /// Another run holds the lock.
         public static let busy = Code(name: "busy")
+        /// The mail relay cannot be reached, or refused the session (TLS, AUTH): nothing was sent
+        /// on that connection.
+        public static let relayUnavailable = Code(name: "relay_unavailable")
         /// Anything else: a bug, or the database saying no in a way we did not foresee.
         public static let failure = Code(name: "failure")
     }
@@ -48,6 +51,7 @@ enum SchemaSQLState {
     static let notThisRolesMove = "ETK06"
     static let decisionMissing = "ETK07"
     static let emailWithoutCause = "ETK08"
+    static let finalDelivery = "ETK09"
 }
 
 extension BackOfficeError {
@@ -61,7 +65,7 @@ extension BackOfficeError {
             switch error.sqlState {
             case SchemaSQLState.readOnlyDossier, SchemaSQLState.illegalTransition,
                 SchemaSQLState.reservationRefused, SchemaSQLState.appendOnly, SchemaSQLState.notThisRolesMove,
-                SchemaSQLState.decisionMissing, SchemaSQLState.emailWithoutCause:
+                SchemaSQLState.decisionMissing, SchemaSQLState.emailWithoutCause, SchemaSQLState.finalDelivery:
                 code = .refused
             default:
                 code = .failure

@@ -20,7 +20,7 @@ public enum BatchMetrics {
             "last_run_timestamp_seconds", "When the last batch run started (Unix time).",
             [("", String(format: "%.3f", report.startedAt.timeIntervalSince1970))])
         gauge("duration_seconds", "How long the last batch run took.", [("", String(format: "%.3f", report.durationSeconds))])
-        gauge("exit_status", "The last batch run's exit status (0 done, 5 done with failures).", [("", String(exitStatus))])
+        gauge("exit_status", "The last batch run's exit status (0 done, 5 done with failures, 69 mail relay unavailable).", [("", String(exitStatus))])
         gauge("processed", "Queue rows the last batch run handled.", [("", String(report.processed))])
         gauge(
             "decisions", "Decisions the last batch run recorded, by outcome.",
@@ -32,6 +32,14 @@ public enum BatchMetrics {
             "emails", "Emails the last batch run wrote to the outbox, by kind.",
             labelled("kind", report.emails, ["dossier-processed", "planning-open"]))
         gauge("emails_exported", "Emails the last batch run exported.", [("", String(report.emailsExported))])
+        if let delivery = report.delivery {
+            gauge(
+                "emails_delivery", "Emails the last batch run offered to the mail relay, by outcome.",
+                labelled("outcome", ["sent": delivery.sent, "deferred": delivery.deferred, "failed": delivery.failed], []))
+            gauge(
+                "relay_unavailable", "Whether the mail relay could not be used in the last batch run (1) or could (0).",
+                [("", delivery.relayError == nil ? "0" : "1")])
+        }
         gauge("remaining", "Queue rows still due when the last batch run stopped.", [("", String(report.remaining))])
         return lines.joined(separator: "\n") + "\n"
     }

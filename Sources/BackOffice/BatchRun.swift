@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Mail
 import Postgres
+import SMTP
 
 /// What a scheduled batch run did, for its summary, its exit status and its metrics.
 public struct BatchRunReport: Sendable, Equatable, Codable {
@@ -33,6 +34,8 @@ public struct BatchRunReport: Sendable, Equatable, Codable {
     /// Emails exported for the mail relay (0 without an export).
     public var emailsExported = 0
     public var exportPath: String?
+    /// What `--send` did (`nil` without it).
+    public var delivery: DeliveryReport?
     /// Queue rows still due when the run stopped.
     public var remaining = 0
     public var startedAt: Date
@@ -43,7 +46,7 @@ public struct BatchRunReport: Sendable, Equatable, Codable {
     }
 
     /// Whether some dossiers failed (retried or parked): the run is done, with failures.
-    public var hasFailures: Bool { retried > 0 || failed > 0 }
+    public var hasFailures: Bool { retried > 0 || failed > 0 || delivery?.hasFailures == true }
 }
 
 /// The scheduled run (`eticket batch run`): process the queue until it is empty or the time is
@@ -66,6 +69,16 @@ public final class BatchRun {
         }
     }
 
+    /// Where and how to send the outbox after processing (and after the export, if any).
+    public struct Send: Sendable {
+        public var relay: RelaySettings
+        public var policy: DeliveryPolicy
+        public init(relay: RelaySettings, policy: DeliveryPolicy) {
+            self.relay = relay
+            self.policy = policy
+        }
+    }
+
     private let conninfo: String
     private let configuration: WorkerConfiguration
     private let worker: Worker
@@ -85,12 +98,13 @@ public final class BatchRun {
     /// - Parameters:
     ///   - maxDuration: processing stops starting new batches after this long.
     ///   - export: the outbox export after processing; `nil` for none.
-    ///   - shutdown: stops the run after the batch in hand (the export still runs).
+    ///   - send: the outbox sent to the mail relay after processing (and the export); `nil` for none.
+    ///   - shutdown: stops the run after the batch in hand (the export and the send still run).
     ///   - onProgress: after each batch, (rows processed, rows to process), the total growing
     ///     when rows fall due during the run.
     /// - Throws: ``BackOfficeError`` `.busy` when another run holds the lock; `.databaseUnreachable`.
     public func run(
-        maxDuration: Duration, export: Export? = nil, shutdown: ShutdownSignal? = nil,
+        maxDuration: Duration, export: Export? = nil, send: Send? = nil, shutdown: ShutdownSignal? = nil,
         onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> BatchRunReport {
         let clock = ContinuousClock()
@@ -147,6 +161,11 @@ public final class BatchRun {
                 to: export.path, format: export.format)
             report.emailsExported = exported.exported
             report.exportPath = exported.path
+        }
+        if let send {
+            report.delivery = try OutboxSender(
+                conninfo: conninfo, relay: send.relay, policy: send.policy, logger: logger
+            ).send()
         }
         report.durationSeconds = (clock.now - started).seconds
         logger.info(

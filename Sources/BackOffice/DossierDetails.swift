@@ -111,6 +111,21 @@ public struct DossierDetails: Sendable, Equatable, Codable {
         public var failedAt: Date?
     }
 
+    /// One of the dossier's emails and its way to the family.
+    public struct Email: Sendable, Equatable, Codable {
+        public var id: Int64
+        public var kind: String
+        public var createdAt: Date
+        /// `pending`, `sent`, `deferred`, `failed` or `skipped` (``EmailDelivery``).
+        public var delivery: String
+        public var attempts: Int
+        public var deliveredAt: Date?
+        public var nextAttemptAt: Date?
+        /// The relay's last reply, or what happened to the connection.
+        public var reply: String?
+        public var exportedAt: Date?
+    }
+
     public var id: Int64
     public var externalID: String
     public var version: Int
@@ -139,6 +154,8 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public var events: [Event]
     public var rights: [Right]
     public var queue: [QueueRow]
+    /// The family's emails about this dossier, oldest first.
+    public var emails: [Email] = []
 
     /// Required kinds with no document.
     public var missingDocuments: [ExpectedDocument] { expectedDocuments.filter { $0.required && $0.present == 0 } }
@@ -297,6 +314,20 @@ extension Administration {
                 failedAt: try item.decodeIfPresent("failed_at"))
         }
 
+        let emails = try connection.query(
+            """
+            SELECT id, kind::text AS kind, created_at, delivery::text AS delivery, delivery_attempts, delivered_at,
+                   next_attempt_at, delivery_reply, exported_at
+            FROM email_outbox WHERE dossier_id = $1 ORDER BY id
+            """, [id]
+        ).map { email in
+            DossierDetails.Email(
+                id: try email.decode("id"), kind: try email.decode("kind"), createdAt: try email.decode("created_at"),
+                delivery: try email.decode("delivery"), attempts: try email.decode("delivery_attempts"),
+                deliveredAt: try email.decodeIfPresent("delivered_at"), nextAttemptAt: try email.decodeIfPresent("next_attempt_at"),
+                reply: try email.decodeIfPresent("delivery_reply"), exportedAt: try email.decodeIfPresent("exported_at"))
+        }
+
         var serviceLabels: [String: String] = [:]
         for service in try connection.query(
             "SELECT v.code, v.label FROM dossiers d JOIN services v ON v.structure_id = d.structure_id WHERE d.id = $1", [id])
@@ -327,6 +358,6 @@ extension Administration {
             children: children, guardians: guardians, trustedPersons: trusted, expectedDocuments: expected,
             serviceLabels: serviceLabels,
             documents: documents, currentFindings: findings, decisions: decisions, events: events, rights: rights,
-            queue: queue)
+            queue: queue, emails: emails)
     }
 }

@@ -123,6 +123,18 @@ extension PrometheusExposition {
             Metric(
                 name: "eticket_outbox_pending", help: "Emails in the outbox not exported yet.",
                 samples: perStructure(\.outboxPending)),
+            Metric(
+                name: "eticket_outbox_delivery",
+                help: "Emails per structure and delivery state (pending, sent, deferred, failed, skipped).",
+                samples: stats.flatMap { structure in
+                    EmailDelivery.allCases.map {
+                        Sample([("structure", structure.structure), ("state", $0.rawValue)], Double(structure.delivery[$0.rawValue] ?? 0))
+                    }
+                }),
+            Metric(
+                name: "eticket_outbox_oldest_unsent_age_seconds",
+                help: "Seconds the oldest email not sent yet (pending or deferred) has waited (0 when none).",
+                samples: perStructure(\.oldestUnsentSeconds)),
         ])
     }
 }

@@ -20,6 +20,8 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     public var subject: String
     public var createdAt: Date
     public var exportedAt: Date?
+    /// `pending`, `sent`, `deferred`, `failed` or `skipped` (``EmailDelivery``).
+    public var delivery: String
 }
 
 /// Exports the outbox for the mail relay, each message exactly once.
@@ -198,7 +200,8 @@ public struct OutboxExporter {
         return try database("cannot list the outbox") {
             try connection.query(
                 """
-                SELECT o.id, d.external_id, s.code, o.kind::text AS kind, o.recipient, o.subject, o.created_at, o.exported_at
+                SELECT o.id, d.external_id, s.code, o.kind::text AS kind, o.recipient, o.subject, o.created_at, o.exported_at,
+                       o.delivery::text AS delivery
                 FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id JOIN structures s ON s.id = o.structure_id
                 WHERE ($1::text IS NULL OR s.code = $1) AND (NOT $2 OR o.exported_at IS NULL)
                 ORDER BY o.id DESC LIMIT $3
@@ -207,7 +210,8 @@ public struct OutboxExporter {
                 OutboxEntry(
                     id: try row.decode("id"), dossier: try row.decode("external_id"), structure: try row.decode("code"),
                     kind: try row.decode("kind"), recipient: try row.decode("recipient"), subject: try row.decode("subject"),
-                    createdAt: try row.decode("created_at"), exportedAt: try row.decodeIfPresent("exported_at"))
+                    createdAt: try row.decode("created_at"), exportedAt: try row.decodeIfPresent("exported_at"),
+                    delivery: try row.decode("delivery"))
             }
         }
     }

@@ -78,13 +78,32 @@ public struct StructureQueueStats: Sendable, Equatable, Codable {
     public var failed: Int
     /// Emails not exported yet.
     public var outboxPending: Int
+    /// Emails per delivery state (`pending`, `sent`, `deferred`, `failed`, `skipped`); every state is present.
+    public var delivery: [String: Int] = Dictionary(uniqueKeysWithValues: EmailDelivery.allCases.map { ($0.rawValue, 0) })
+    /// Seconds the oldest email not sent yet (pending or deferred) has waited since it was written; 0 when none.
+    public var oldestUnsentSeconds = 0
 
     enum CodingKeys: String, CodingKey {
-        case structure, dossiers, waiting, failed
+        case structure, dossiers, waiting, failed, delivery
+        case oldestUnsentSeconds = "oldest_unsent_seconds"
         case oldestWaitingSeconds = "oldest_waiting_seconds"
         case decisionsLastHour = "decisions_last_hour"
         case outboxPending = "outbox_pending"
     }
+}
+
+/// An outbox message's way to the mail relay, as `email_outbox.delivery` holds it (migration 018).
+public enum EmailDelivery: String, Sendable, Codable, CaseIterable {
+    /// Not offered yet.
+    case pending
+    /// The relay answered 250.
+    case sent
+    /// A 4xx, or the connection lost or silent: offered again at its next attempt.
+    case deferred
+    /// A 5xx, or the attempts ran out.
+    case failed
+    /// Exported to files before mail delivery existed: never sent by eticket.
+    case skipped
 }
 
 /// How many parked queue rows a retry put back.
@@ -215,6 +234,22 @@ extension Administration {
                 """, [structure])
             {
                 stats[try row.decode("code")]?.decisionsLastHour[try row.decode("outcome")] = try row.decode("n")
+            }
+            for row in try connection.query(
+                """
+                SELECT s.code, o.delivery::text AS delivery, count(*) AS n,
+                       coalesce(greatest(0, floor(extract(epoch FROM now() - min(o.created_at)
+                                FILTER (WHERE o.delivery IN ('pending', 'deferred'))))), 0)::bigint AS oldest
+                FROM email_outbox o JOIN structures s ON s.id = o.structure_id
+                WHERE $1::text IS NULL OR s.code = $1
+                GROUP BY s.code, o.delivery
+                """, [structure])
+            {
+                let code: String = try row.decode("code")
+                stats[code]?.delivery[try row.decode("delivery")] = try row.decode("n")
+                let oldest: Int = try row.decode("oldest")
+                let before = stats[code]?.oldestUnsentSeconds ?? 0
+                stats[code]?.oldestUnsentSeconds = max(before, oldest)
             }
             return order.compactMap { stats[$0] }
         }

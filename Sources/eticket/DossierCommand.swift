@@ -138,5 +138,21 @@ func renderDetails(_ d: DossierDetails) -> String {
                 + (item.failedAt.map { "FAILED at \(when($0))" } ?? "due \(when(item.runAt))")
                 + ", \(counted(item.attempts, "attempt"))" + (item.lastError.map { ", last error: \($0)" } ?? "")
         }, empty: "not queued")
+
+    section(
+        "Emails (delivery to the mail relay)",
+        d.emails.map { email in
+            let state: String
+            switch email.delivery {
+            case "sent": state = "sent \(when(email.deliveredAt))"
+            case "deferred": state = "DEFERRED, next attempt \(when(email.nextAttemptAt))"
+            case "failed": state = "FAILED"
+            default: state = email.delivery
+            }
+            let exported = email.exportedAt.map { ", exported \(when($0))" } ?? ""
+            return "  \(email.id) \(email.kind), written \(when(email.createdAt)): \(state), "
+                + "\(counted(email.attempts, "attempt"))\(exported)"
+                + (email.reply.map { "\n      " + cut($0.replacingOccurrences(of: "\n", with: " "), 74) } ?? "")
+        })
     return out.joined(separator: "\n")
 }

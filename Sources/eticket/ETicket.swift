@@ -63,12 +63,15 @@ enum ExitStatus {
     static let failure: Int32 = 1
     static let badInput: Int32 = 3
     static let databaseUnreachable: Int32 = 4
+    /// EX_UNAVAILABLE: the mail relay cannot be reached, or refused the session (TLS, AUTH).
+    static let relayUnavailable: Int32 = 69
 
     static func code(for error: BackOfficeError) -> Int32 {
         switch error.code {
         // An unknown structure, period, service, dossier or child is bad input, named in the message.
         case .badInput, .notFound: badInput
         case .databaseUnreachable: databaseUnreachable
+        case .relayUnavailable: relayUnavailable
         default: failure
         }
     }

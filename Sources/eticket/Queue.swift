@@ -166,7 +166,13 @@ func renderStats(_ stats: [StructureQueueStats]) -> String {
         let counts = structure.decisionsLastHour.sorted { $0.key < $1.key }.filter { $0.value > 0 }
         return [structure.structure, counts.isEmpty ? "none" : counts.map { "\($0.value) \($0.key)" }.joined(separator: ", ")]
     }
-    return table.render() + "\n\n" + decisions.render()
+    var emails = Table(headers: ["STRUCTURE", "EMAILS (DELIVERY TO THE MAIL RELAY)"])
+    emails.rows = stats.map { structure in
+        let counts = EmailDelivery.allCases.map { ($0.rawValue, structure.delivery[$0.rawValue] ?? 0) }.filter { $0.1 > 0 }
+        let oldest = structure.oldestUnsentSeconds > 0 ? ", oldest unsent \(formatAge(structure.oldestUnsentSeconds))" : ""
+        return [structure.structure, counts.isEmpty ? "none" : counts.map { "\($0.1) \($0.0)" }.joined(separator: ", ") + oldest]
+    }
+    return table.render() + "\n\n" + decisions.render() + "\n\n" + emails.render()
         + "\n\nDossiers: SUB submitted, REV awaiting review, VAL validated, RET returned, REJ rejected,\n"
         + "OPEN planning open. Queue: WAIT items due, OLDEST the oldest due item's wait, FAIL parked\n"
         + "items (eticket queue retry). MAIL emails not exported yet."

@@ -12,6 +12,8 @@ struct Settings {
     var processes = 1
     var logLevel = Logger.Level.info
     var templatesDirectory: String?
+    /// The mail relay (`smtp.*`), `nil` when none is configured.
+    var relay: RelayConfiguration?
 
     /// The connection string to hand to libpq: empty lets libpq read PGHOST, PGDATABASE, …
     var conninfo: String { databaseURL ?? "" }
@@ -57,9 +59,10 @@ struct Settings {
             throw BackOfficeError(.badInput, "log.level: \(level) is not one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = parsed
+        relay = try RelayConfiguration(config)
     }
 
-    private static func positive(_ config: ConfigReader, _ key: String, default value: Int) throws -> Int {
+    static func positive(_ config: ConfigReader, _ key: String, default value: Int) throws -> Int {
         guard let number = try self.number(config, key) else { return value }
         guard number >= 1, number == number.rounded(), number < 1e9 else {
             throw BackOfficeError(.badInput, "\(key): must be a whole number of at least 1, not \(number)")
@@ -67,7 +70,7 @@ struct Settings {
         return Int(number)
     }
 
-    private static func seconds(_ config: ConfigReader, _ key: String, default value: Duration) throws -> Duration {
+    static func seconds(_ config: ConfigReader, _ key: String, default value: Duration) throws -> Duration {
         guard let number = try self.number(config, key) else { return value }
         guard number > 0, number <= 86_400 else {
             throw BackOfficeError(.badInput, "\(key): must be a number of seconds above 0 and at most 86400, not \(number)")
@@ -77,7 +80,7 @@ struct Settings {
 
     /// A number however the layer holds it (an integer or a decimal in JSON, text in the
     /// environment); a value that is there but no number is an error, never silently the default.
-    private static func number(_ config: ConfigReader, _ key: String) throws -> Double? {
+    static func number(_ config: ConfigReader, _ key: String) throws -> Double? {
         let key = ConfigKey(key)
         if let value = config.int(forKey: key) { return Double(value) }
         if let value = config.double(forKey: key) { return value }

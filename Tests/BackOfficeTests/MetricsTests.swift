@@ -39,7 +39,7 @@ struct MetricsTests {
         }
         let names = [
             "eticket_dossiers", "eticket_queue_waiting", "eticket_queue_oldest_age_seconds", "eticket_decisions_last_hour",
-            "eticket_queue_failed", "eticket_outbox_pending",
+            "eticket_queue_failed", "eticket_outbox_pending", "eticket_outbox_delivery", "eticket_outbox_oldest_unsent_age_seconds",
         ]
         #expect(Set(types.keys) == Set(names))
         #expect(helps == Dictionary(uniqueKeysWithValues: names.map { ($0, 1) }))
@@ -51,7 +51,10 @@ struct MetricsTests {
         #expect(values[#"eticket_queue_failed{structure="saint-amour"}"#] == "0")
         #expect(values[#"eticket_outbox_pending{structure="villefranche"}"#] == "4")
         #expect(values[#"eticket_queue_oldest_age_seconds{structure="villefranche"}"#] == "0")  // the parked row does not wait
-        #expect(values.count == 2 * 7 + 2 + 2 + 2 * 4 + 2 + 2)
+        #expect(values[#"eticket_outbox_delivery{structure="villefranche",state="pending"}"#] == "4")
+        #expect(values[#"eticket_outbox_delivery{structure="villefranche",state="sent"}"#] == "0")
+        // Per structure: 7 states, waiting, oldest, 4 outcomes, failed, pending, 5 deliveries, oldest unsent.
+        #expect(values.count == 2 * 7 + 2 + 2 + 2 * 4 + 2 + 2 + 2 * 5 + 2)
     }
 
     @Test func labelValuesAndHelpAreEscaped() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import SMTPTestRelay
 import TestSupport
 import Testing
 
@@ -70,6 +71,7 @@ struct RolesTests {
                   arguments: ["outbox", "export", "--structure", "villefranche", "--format", "eml", "--to", work.appendingPathComponent("eml").path]),
             .init(role: "eticket_batch", command: "batch run",
                   arguments: ["batch", "run", "--max-duration", "1m", "--export-to", work.appendingPathComponent("Maildir").path]),
+            .init(role: "eticket_batch", command: "outbox send", arguments: ["outbox", "send", "--config", "{relay}"]),
             .init(role: "eticket_batch", command: "outbox export",
                   arguments: ["outbox", "export", "--format", "mbox", "--to", work.appendingPathComponent("mbox").path]),
             .init(role: "owner", command: "audit verify", arguments: ["audit", "verify"]),
@@ -98,6 +100,8 @@ struct RolesTests {
         let work = TestFiles.directory.appendingPathComponent("eticket-roles-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 
+        let relay = try TestRelay()
+        let relayConfig = try relay.configFile()
         let documented = try Self.documentedCommands()
         let planned = Self.invocations(work)
         for role in Set(planned.map(\.role)).union(documented.keys) {
@@ -115,7 +119,7 @@ struct RolesTests {
             ).first?.decode(String.self, "day"))
         for invocation in planned {
             let email = try owner.query("SELECT min(id)::text AS id FROM email_outbox").first?.decodeIfPresent(String.self, "id")
-            let placeholders = ["{admin}": admin, "{email}": email ?? "none", "{day}": day, "{month}": String(day.prefix(7))]
+            let placeholders = ["{relay}": relayConfig, "{admin}": admin, "{email}": email ?? "none", "{day}": day, "{month}": String(day.prefix(7))]
             let arguments = invocation.arguments.map { placeholders[$0] ?? $0 }
             let result = try CLI.run(arguments + ["--database-url", try #require(logins[invocation.role])])
             #expect(
@@ -136,5 +140,8 @@ struct RolesTests {
             try $0.decode(String.self, "login_role")
         }
         #expect(decidedBy == [admin, "worker_\(suffix)"].sorted())
+        // The batch login sent the outbox to the relay.
+        #expect(try owner.query("SELECT count(*) AS n FROM email_outbox WHERE delivery = 'sent'").first?.decode(Int.self, "n") ?? 0 > 0)
+        #expect(!relay.received.isEmpty)
     }
 }

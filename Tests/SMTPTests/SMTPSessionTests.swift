@@ -1,0 +1,155 @@
+import Foundation
+import SMTPTestRelay
+import Testing
+
+@testable import SMTP
+
+/// The libcurl session against a real relay (aiosmtpd), each verdict as the relay gives it.
+@Suite("SMTP session against a real relay")
+struct SMTPSessionTests {
+    static func settings(_ relay: TestRelay, password: String = TestRelay.password, commandTimeout: Duration = .seconds(5))
+        throws -> RelaySettings
+    {
+        let credentials = relay.directory.appendingPathComponent("credentials-\(UUID().uuidString).json").path
+        let body = try JSONSerialization.data(withJSONObject: ["username": TestRelay.username, "password": password])
+        _ = FileManager.default.createFile(atPath: credentials, contents: body, attributes: [.posixPermissions: 0o600])
+        return RelaySettings(
+            host: "127.0.0.1", port: relay.port, security: RelaySettings.Security(rawValue: relay.security.rawValue)!,
+            credentialsFile: credentials, caFile: relay.security == .none ? nil : TestRelay.certificate,
+            connectTimeout: .seconds(5), commandTimeout: commandTimeout)
+    }
+
+    static func message(_ number: Int, to: String = "famille@example.org") -> [UInt8] {
+        Array(
+            """
+            From: enfance@villefranche.example\r
+            To: \(to)\r
+            Subject: message \(number)\r
+            Message-ID: <m\(number)@villefranche.example>\r
+            MIME-Version: 1.0\r
+            Content-Type: text/plain; charset=utf-8\r
+            \r
+            Bonjour,\r
+            .une ligne qui commence par un point\r
+            \r
+            """.utf8)
+    }
+
+    @Test(arguments: [TestRelay.Security.starttls, .tls])
+    func messagesArriveOnOneConnection(security: TestRelay.Security) throws {
+        let relay = try TestRelay(security: security)
+        let session = try SMTPSession(try Self.settings(relay))
+        for number in 1...3 {
+            let outcome = try session.send(from: "enfance@villefranche.example", to: "famille@example.org", message: Self.message(number))
+            guard case .accepted(let reply) = outcome else {
+                Issue.record("message \(number): \(outcome)")
+                continue
+            }
+            #expect(reply.code == 250 && reply.description.contains("queued as \(number)"))
+        }
+        #expect(relay.received.map(\.messageID) == ["<m1@villefranche.example>", "<m2@villefranche.example>", "<m3@villefranche.example>"])
+        #expect(relay.received.allSatisfy { $0.defects.isEmpty && $0.rcptTos == ["famille@example.org"] })
+        #expect(relay.count("AUTH") == 1, "one connection, authenticated once: \(relay.events)")
+    }
+
+    @Test func aTransientReplyDefersAndAPermanentOneRejects() throws {
+        let relay = try TestRelay(behaviours: ["--defer-first", "1", "--reject-rcpt", "refus@example.org"])
+        let session = try SMTPSession(try Self.settings(relay))
+        let first = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
+        guard case .deferred(_, let reply) = first else { Issue.record("\(first)"); return }
+        #expect(reply?.code == 451)
+        let refused = try session.send(from: "a@example.org", to: "refus@example.org", message: Self.message(2))
+        guard case .rejected(let rejection) = refused else { Issue.record("\(refused)"); return }
+        #expect(rejection.code == 550 && rejection.enhancedStatus == "5.1.1")
+        let third = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(3))
+        guard case .accepted = third else { Issue.record("\(third)"); return }
+    }
+
+    @Test func aConnectionCutInDataDefersAndTheNextMessageGoesThrough() throws {
+        let relay = try TestRelay(behaviours: ["--cut-data", "1"])
+        let session = try SMTPSession(try Self.settings(relay))
+        let cut = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
+        guard case .deferred(let reason, nil) = cut else { Issue.record("\(cut)"); return }
+        #expect(reason.contains("connection lost") || reason.contains("DATA"), "\(reason)")
+        let next = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(2))
+        guard case .accepted = next else { Issue.record("\(next)"); return }
+        #expect(relay.received.map(\.messageID) == ["<m2@villefranche.example>"])
+    }
+
+    @Test func aRelayThatStopsAnsweringTimesOut() throws {
+        let relay = try TestRelay(behaviours: ["--silent-data-end", "1"])
+        let session = try SMTPSession(try Self.settings(relay, commandTimeout: .seconds(1)))
+        let silent = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
+        guard case .deferred(let reason, nil) = silent else { Issue.record("\(silent)"); return }
+        #expect(reason.contains("no reply within the timeout"), "\(reason)")
+        #expect(relay.count("SILENT") == 1)
+    }
+
+    /// The error `body` throws, if it is an ``SMTPError``.
+    static func smtpError(_ body: () throws -> Void) -> SMTPError? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error as? SMTPError
+        }
+    }
+
+    @Test func aSilentRelayIsUnreachableAndAWrongPasswordRefused() throws {
+        let hole = try TestRelay(behaviours: ["--black-hole"])
+        var settings = try Self.settings(hole)
+        settings.connectTimeout = .seconds(1)
+        let silent = Self.smtpError {
+            _ = try SMTPSession(settings).send(from: "a@example.org", to: "b@example.org", message: Self.message(1))
+        }
+        #expect(silent?.code == .unreachable && silent?.message.contains("timed out") == true, "\(String(describing: silent))")
+
+        let relay = try TestRelay()
+        let wrong = try Self.settings(relay, password: "wrong")
+        let refused = Self.smtpError {
+            _ = try SMTPSession(wrong).send(from: "a@example.org", to: "b@example.org", message: Self.message(1))
+        }
+        #expect(refused?.code == .refused && refused?.message.contains("AUTH") == true, "\(String(describing: refused))")
+        #expect(refused?.message.contains("wrong") == false)
+        #expect(relay.count("MAIL") == 0)
+    }
+
+    @Test func theProbeWalksTheSessionWithoutSending() throws {
+        let relay = try TestRelay()
+        let steps = MailRelay.probe(try Self.settings(relay))
+        #expect(steps.map(\.name) == ["connect", "greeting", "EHLO", "STARTTLS", "TLS", "EHLO", "AUTH"], "\(steps)")
+        #expect(steps.allSatisfy { $0.passed }, "\(steps)")
+        #expect(steps.first { $0.name == "TLS" }?.detail.contains("certificate verified") == true, "\(steps)")
+        #expect(relay.count("MAIL") == 0)
+
+        let refused = MailRelay.probe(try Self.settings(relay, password: "wrong"))
+        #expect(refused.last?.name == "AUTH" && refused.last?.passed == false, "\(refused)")
+        #expect(refused.dropLast().allSatisfy { $0.passed })
+
+        var untrusted = try Self.settings(relay)
+        untrusted.caFile = nil  // the system's CAs do not know the test certificate
+        let tls = MailRelay.probe(untrusted)
+        #expect(tls.last?.passed == false && tls.contains { $0.detail.contains("certificate") }, "\(tls)")
+    }
+
+    @Test func settingsThatWouldLeakAreRefused() throws {
+        #expect(throws: SMTPError.self) { try RelaySettings(host: "smtp.example.org", security: .none).validate() }
+        try RelaySettings(host: "localhost", security: .none).validate()
+        try RelaySettings(host: "127.0.0.1", security: .none).validate()
+        let open = TestFilesDirectory.make().appendingPathComponent("open.json").path
+        _ = FileManager.default.createFile(
+            atPath: open, contents: Data(#"{"username":"u","password":"p"}"#.utf8), attributes: [.posixPermissions: 0o644])
+        let refused = Self.smtpError { _ = try SMTPSession(RelaySettings(host: "127.0.0.1", credentialsFile: open)) }
+        #expect(refused?.code == .configuration && refused?.message.contains("mode 644") == true, "\(String(describing: refused))")
+        let steps = MailRelay.probe(RelaySettings(host: "127.0.0.1", credentialsFile: open))
+        #expect(steps.count == 1 && steps[0].name == "configuration" && !steps[0].passed)
+    }
+}
+
+enum TestFilesDirectory {
+    static func make() -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("smtp-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
