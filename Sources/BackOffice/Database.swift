@@ -2,7 +2,21 @@ import Foundation
 import Postgres
 
 /// Opens connections the way every part of the back office needs them.
-enum Database {
+public enum Database {
+    /// What to say when no database was named and libpq's defaults (the local socket, a database
+    /// named after the user) found none: the four ways to name one, first found wins.
+    public static let noDatabaseConfigured = """
+        No database is configured: give one with --database-url, the ETICKET_DATABASE_URL \
+        environment variable, "database.url" in the configuration file (--config or ETICKET_CONFIG), \
+        or libpq's own environment (PGHOST, PGDATABASE, PGUSER…, or PGSERVICE naming a service file entry).
+        """
+
+    /// Whether libpq's environment names a server or a database (then libpq's own error says enough).
+    static var namedByLibpqEnvironment: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"].contains { environment[$0] != nil }
+    }
+
     /// Connects and names the actor that the audit trail records for state changes.
     ///
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
@@ -14,7 +28,8 @@ enum Database {
             // libpq's reason spans lines ("…failed: …\n\tIs the server running…"): one line is read better.
             let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")
-            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)", underlying: error)
+            let hint = conninfo.isEmpty && !namedByLibpqEnvironment ? " " + noDatabaseConfigured : ""
+            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)\(hint)", underlying: error)
         }
         // JIT compiles a plan in tens to hundreds of milliseconds: a loss for statements like ours,
         // which run in a few milliseconds.
