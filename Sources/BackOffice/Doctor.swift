@@ -99,6 +99,14 @@ public enum Doctor {
         )
     }
 
+    /// Whether the database holds no migration at all: the checks that read the schema would
+    /// only repeat that.
+    public static func isUnmigrated(_ check: DoctorCheck) -> Bool {
+        check.name == "migrations" && check.summary.hasPrefix(notMigrated)
+    }
+
+    private static let notMigrated = "the database is not migrated"
+
     /// Every migration of `sql/` applied, none changed since, none unknown to this version.
     public static func migrations(on connection: Connection, directory: String? = nil) -> DoctorCheck {
         let statuses: [MigrationStatus]
@@ -129,7 +137,7 @@ public enum Doctor {
         }
         if pending.count == statuses.count {
             return DoctorCheck(
-                "migrations", .failure, "the database is not migrated (no migration applied, \(statuses.count) to apply)",
+                "migrations", .failure, "\(notMigrated) (no migration applied, \(statuses.count) to apply)",
                 fix: "run `eticket db migrate` as the role that is to own the schema")
         }
         if !pending.isEmpty {

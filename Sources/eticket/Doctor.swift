@@ -35,11 +35,19 @@ struct Doctor: AsyncParsableCommand {
             checks.append(database)
             if let connection {
                 defer { connection.close() }
-                checks.append(BackOffice.Doctor.migrations(on: connection))
-                checks.append(BackOffice.Doctor.roles(on: connection))
-                checks.append(BackOffice.Doctor.pinnedSearchPaths(on: connection))
-                checks += BackOffice.Doctor.clock(on: connection)
-                checks.append(BackOffice.Doctor.queue(on: connection))
+                let migrations = BackOffice.Doctor.migrations(on: connection)
+                checks.append(migrations)
+                if BackOffice.Doctor.isUnmigrated(migrations) {
+                    let reason = "the database is not migrated"
+                    checks += ["roles", "search paths"].map { DoctorCheck.skipped($0, because: reason) }
+                    checks += BackOffice.Doctor.clock(on: connection)
+                    checks.append(DoctorCheck.skipped("queue", because: reason))
+                } else {
+                    checks.append(BackOffice.Doctor.roles(on: connection))
+                    checks.append(BackOffice.Doctor.pinnedSearchPaths(on: connection))
+                    checks += BackOffice.Doctor.clock(on: connection)
+                    checks.append(BackOffice.Doctor.queue(on: connection))
+                }
             } else {
                 let reason = "the database is unreachable"
                 checks += ["migrations", "roles", "search paths", "clock", "queue"].map { DoctorCheck.skipped($0, because: reason) }

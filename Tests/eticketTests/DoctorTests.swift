@@ -143,6 +143,9 @@ struct DoctorTests {
         #expect(report["migrations"].status == "failure")
         #expect(report["migrations"].summary.contains("not migrated"))
         #expect(report["migrations"].fix.contains("run `eticket db migrate`"))
+        // What reads the schema is not checked, rather than failing on a missing table.
+        #expect(report["roles"].summary == "not checked: the database is not migrated")
+        #expect(report["queue"].summary == "not checked: the database is not migrated")
     }
 
     @Test func aMigrationChangedAfterItWasApplied() throws {
