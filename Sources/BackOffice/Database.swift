@@ -7,7 +7,8 @@ public enum Database {
     /// named after the user) found none: the four ways to name one, first found wins.
     public static let noDatabaseConfigured = """
         No database is configured: give one with --database-url, the ETICKET_DATABASE_URL \
-        environment variable, "database.url" in the configuration file (--config or ETICKET_CONFIG), \
+        environment variable, "database.url" in the configuration file (--config, ETICKET_CONFIG, or \
+        the installed /etc/eticket/config.json), \
         or libpq's own environment (PGHOST, PGDATABASE, PGUSER…, or PGSERVICE naming a service file entry).
         """
 

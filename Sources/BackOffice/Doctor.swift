@@ -85,7 +85,17 @@ public enum Doctor {
         }
         let place = "\(session.user)@\(session.isUnixSocket ? "socket \(session.host)" : session.host):\(session.port)/\(session.database)"
         if let tls = session.tls {
-            return (DoctorCheck("database", .ok, "\(place), TLS \(tls.protocol) (\(tls.cipher))"), connection)
+            let summary = "\(place), TLS \(tls.protocol) (\(tls.cipher)), sslmode=\(session.sslMode)"
+            guard session.sslMode == "verify-full" else {
+                // Encrypted, but to whoever answers: a machine in the path can pose as the server.
+                return (
+                    DoctorCheck(
+                        "database", .warning, summary,
+                        fix: "use sslmode=verify-full (with sslrootcert naming the server's CA) so that libpq checks the server's certificate and name"),
+                    connection
+                )
+            }
+            return (DoctorCheck("database", .ok, summary), connection)
         }
         if session.isUnixSocket {
             return (DoctorCheck("database", .ok, "\(place), Unix socket (no TLS needed)"), connection)

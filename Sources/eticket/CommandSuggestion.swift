@@ -3,9 +3,9 @@ import ArgumentParser
 /// A mistyped command name, caught before ArgumentParser reports it as an unexpected argument,
 /// with the nearest command offered instead.
 enum CommandSuggestion {
-    /// The message for the first word of `arguments` that is not a subcommand of the command it
-    /// follows (`eticket queu list`: "unknown command `queu`: did you mean `queue`?"); `nil` when
-    /// every command word is known.
+    /// The usage error for the first word of `arguments` that is not a subcommand of the command
+    /// it follows (`eticket queu list`: "unknown command `queu` for `eticket`: did you mean
+    /// `queue`?"); `nil` when every command word is known.
     static func unknownCommand(in arguments: [String]) -> String? {
         var command: any ParsableCommand.Type = ETicket.self
         var path = ["eticket"]
@@ -16,13 +16,15 @@ enum CommandSuggestion {
             guard let next = subcommands.first(where: { name(of: $0) == word }) else {
                 let names = subcommands.map { name(of: $0) }
                 let nearest = nearestName(to: word, among: names)
-                var message = "unknown command `\(word)` for `\(path.joined(separator: " "))`"
+                let commandPath = path.joined(separator: " ")
+                // ArgumentParser's own layout for a usage error: Error, Usage, where to read more.
+                var message = "Error: unknown command `\(word)` for `\(commandPath)`"
                 if let nearest {
                     message += ": did you mean `\(nearest)`?"
                 } else {
                     message += ": one of \(names.joined(separator: ", "))"
                 }
-                return message + " (see `\(path.joined(separator: " ")) --help`)"
+                return message + "\nUsage: \(commandPath) <subcommand>\n  See '\(commandPath) --help' for more information."
             }
             command = next
             path.append(word)

@@ -30,7 +30,7 @@ extension ETicket {
     /// sysexits' 64), and the command's own codes otherwise.
     static func main() async {
         if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst())) {
-            printError(unknown)
+            FileHandle.standardError.write(Data((unknown + "\n").utf8))
             Foundation.exit(2)
         }
         do {

@@ -10,7 +10,7 @@ struct FirstContactTests {
         // CLI.environment holds no PG* nor ETICKET_* variable: libpq tries its default socket.
         let result = try CLI.run(["queue", "list"])
         #expect(result.status == 4)
-        for way in ["--database-url", "ETICKET_DATABASE_URL", "\"database.url\" in the configuration file (--config or ETICKET_CONFIG)", "PGHOST", "PGSERVICE"] {
+        for way in ["--database-url", "ETICKET_DATABASE_URL", "\"database.url\" in the configuration file (--config, ETICKET_CONFIG, or the installed /etc/eticket/config.json)", "PGHOST", "PGSERVICE"] {
             #expect(result.stderr.contains(way), "\(way): \(result.stderr)")
         }
         // Once libpq's environment names a server, libpq's own message is the whole story.
@@ -33,7 +33,13 @@ struct FirstContactTests {
     @Test func aMistypedCommandSuggestsTheNearest() throws {
         let typo = try CLI.run(["queu", "list"])
         #expect(typo.status == 2)
-        #expect(typo.stderr == "eticket: unknown command `queu` for `eticket`: did you mean `queue`? (see `eticket --help`)\n")
+        #expect(
+            typo.stderr == """
+                Error: unknown command `queu` for `eticket`: did you mean `queue`?
+                Usage: eticket <subcommand>
+                  See 'eticket --help' for more information.
+
+                """)
         let nested = try CLI.run(["queue", "lst"])
         #expect(nested.status == 2)
         #expect(nested.stderr.contains("unknown command `lst` for `eticket queue`: did you mean `list`?"))
