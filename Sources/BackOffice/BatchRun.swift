@@ -96,7 +96,7 @@ public final class BatchRun {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started + maxDuration
-        let connection = try Database.connect(conninfo, actor: configuration.identity)
+        let connection = try Database.connect(conninfo, actor: configuration.identity, keepalive: .worker)
         defer { connection.close() }
         var report = BatchRunReport(startedAt: Date())
         try lock(on: connection)

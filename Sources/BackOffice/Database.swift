@@ -20,17 +20,23 @@ public enum Database {
 
     /// Connects and names the actor that the audit trail records for state changes.
     ///
+    /// - Parameter keepalive: TCP keepalives and `tcp_user_timeout` for a connection over TCP,
+    ///   where the conninfo sets none of its own (see ``Postgres/Connection/conninfo(_:addingKeepalive:environment:)``).
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
-    static func connect(_ conninfo: String, actor: String) throws -> Connection {
+    static func connect(_ conninfo: String, actor: String, keepalive: TCPKeepalive? = nil) throws -> Connection {
         let connection: Connection
         do {
+            // A conninfo libpq cannot parse is left as it is, for libpq to say what is wrong with it.
+            let conninfo = keepalive.flatMap { try? Connection.conninfo(conninfo, addingKeepalive: $0) } ?? conninfo
             connection = try Connection(conninfo)
         } catch {
             // libpq's reason spans lines ("…failed: …\n\tIs the server running…"): one line is read better.
             let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")
+            let advice = certificateAdvice(for: reason).map { ": \($0)" } ?? ""
             let hint = conninfo.isEmpty && !namedByLibpqEnvironment ? " " + noDatabaseConfigured : ""
-            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)\(hint)", underlying: error)
+            throw BackOfficeError(
+                .databaseUnreachable, "cannot connect to the database: \(reason)\(advice)\(hint)", underlying: error)
         }
         // JIT compiles a plan in tens to hundreds of milliseconds: a loss for statements like ours,
         // which run in a few milliseconds.

@@ -83,7 +83,7 @@ public final class WorkerRunner {
 
     private func connected() throws -> Connection {
         if let connection, connection.isOpen { return connection }
-        let connection = try Database.connect(conninfo, actor: configuration.identity)
+        let connection = try Database.connect(conninfo, actor: configuration.identity, keepalive: .worker)
         try database("cannot listen for new submissions") { try connection.listen("dossier_queue") }
         self.connection = connection
         logger.info("worker connected", metadata: ["backend_pid": "\(connection.backendPID)"])
