@@ -245,3 +245,23 @@ struct DoctorTests {
         #expect(report["queue"].fix.contains("eticket queue retry --all-failed"))
     }
 }
+
+extension DoctorTests {
+    /// The TLS libpq negotiated is shown; TLS that does not check the server's certificate and
+    /// name (a machine in the path could pose as the server) is worth a warning.
+    @Test func theTLSInUseAndAnUncheckedServer() throws {
+        let tls = try TLSCluster.start(addresses: ["127.0.0.1"], clientNetworks: ["127.0.0.1/32"])
+        defer { tls.cluster.stop() }
+        let conninfo = tls.conninfo(address: "127.0.0.1")
+        try CLI.succeed(["db", "migrate"], database: conninfo)
+        let verified = try Self.doctor(["--database-url", conninfo])
+        #expect(verified["database"].status == "ok", "\(verified["database"])")
+        #expect(verified["database"].summary.contains(", TLS TLSv1."), "\(verified["database"])")
+        #expect(verified["database"].summary.hasSuffix(", sslmode=verify-full"), "\(verified["database"])")
+
+        let unchecked = try Self.doctor(["--database-url", conninfo.replacingOccurrences(of: "sslmode=verify-full", with: "sslmode=require")])
+        #expect(unchecked["database"].status == "warning", "\(unchecked["database"])")
+        #expect(unchecked["database"].summary.hasSuffix(", sslmode=require"))
+        #expect(unchecked["database"].fix.contains("use sslmode=verify-full"))
+    }
+}
