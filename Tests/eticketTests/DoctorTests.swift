@@ -259,7 +259,8 @@ extension DoctorTests {
         #expect(verified["database"].summary.contains(", TLS TLSv1."), "\(verified["database"])")
         #expect(verified["database"].summary.hasSuffix(", sslmode=verify-full"), "\(verified["database"])")
 
-        let unchecked = try Self.doctor(["--database-url", conninfo.replacingOccurrences(of: "sslmode=verify-full", with: "sslmode=require")])
+        // A key=value conninfo: the later setting wins.
+        let unchecked = try Self.doctor(["--database-url", conninfo + " sslmode=require"])
         #expect(unchecked["database"].status == "warning", "\(unchecked["database"])")
         #expect(unchecked["database"].summary.hasSuffix(", sslmode=require"))
         #expect(unchecked["database"].fix.contains("use sslmode=verify-full"))
