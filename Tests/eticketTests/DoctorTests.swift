@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Postgres
 import Testing
 
 /// `eticket doctor` catches each misconfiguration an operator can make, and says how to fix it.
-@Suite("eticket doctor")
+@Suite("eticket doctor", .tags(.e2e))
 struct DoctorTests {
     /// The user the export directory is tried as: as root, another user (the doctor then runs the
     /// probe under that user's ids, as it would for `eticket`); otherwise this user.

@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// What a new user meets first: no database named, a database never migrated, a mistyped
 /// command, `--version`.
-@Suite("First contact")
+@Suite("First contact", .tags(.e2e))
 struct FirstContactTests {
     @Test func noDatabaseConfiguredNamesTheFourWaysToGiveOne() throws {
         // CLI.environment holds no PG* nor ETICKET_* variable: libpq tries its default socket.

@@ -1,11 +1,11 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// The binary finds its migrations, templates and configuration from where it is installed
 /// (`BIN/../share/eticket`, `ROOT/etc/eticket/config.json`), without `ETICKET_HOME`, and never
 /// from a checkout or the system when it runs from a staging root.
-@Suite("Installed layout")
+@Suite("Installed layout", .tags(.e2e))
 struct InstalledLayoutTests {
     /// `ROOT/usr/bin/eticket` (a copy of the built binary) beside a `usr/share/eticket` of its own.
     static func stagingRoot(migrations: [String]) throws -> URL {
