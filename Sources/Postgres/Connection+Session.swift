@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 
 /// What the connection is to, as libpq negotiated it: for `eticket doctor`.
 public struct SessionDescription: Sendable, Equatable {
