@@ -51,10 +51,14 @@ public final class Administration {
 
     /// Fails unless every migration is applied, for commands that need the whole schema.
     public func requireMigrated() throws {
-        let pending = try migrationStatus().filter { $0.state != .applied }
+        let statuses = try migrationStatus()
+        let pending = statuses.filter { $0.state != .applied }
+        if !statuses.isEmpty, pending.count == statuses.count {
+            throw BackOfficeError(.schema, "this database is not migrated (no migration applied): run `eticket db migrate`")
+        }
         if let first = pending.first {
             throw BackOfficeError(
-                .schema, "the database schema is not up to date (migration \(first.version) \(first.name) is \(first.state)): run eticket db migrate")
+                .schema, "the database schema is not up to date (migration \(first.version) \(first.name) is \(first.state)): run `eticket db migrate`")
         }
     }
 

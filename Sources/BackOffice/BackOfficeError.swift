@@ -41,6 +41,11 @@ public struct BackOfficeError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+extension BackOfficeError {
+    /// undefined_table: a query named a relation the database does not have.
+    static let undefinedTable = "42P01"
+}
+
 /// SQLSTATEs raised by the schema's own triggers (`sql/002_dossiers.sql`).
 enum SchemaSQLState {
     static let readOnlyDossier = "ETK01"
@@ -59,6 +64,15 @@ extension BackOfficeError {
     /// (without the values a data exception quotes: the message may be printed or logged).
     init(_ error: PostgresError, doing action: String) {
         let code: Code
+        if error.sqlState == Self.undefinedTable {
+            // A relation of ours missing: the database was never migrated, or not to this version.
+            self.init(
+                .schema,
+                "\(action): \(error.messageWithoutValues): this database is not migrated to this version of eticket: "
+                    + "run `eticket db migrate` (as the schema's owner; `eticket db status` shows what is applied)",
+                underlying: error)
+            return
+        }
         if error.isConnectionError {
             code = .databaseUnreachable
         } else {

@@ -2,7 +2,22 @@ import Foundation
 import Postgres
 
 /// Opens connections the way every part of the back office needs them.
-enum Database {
+public enum Database {
+    /// What to say when no database was named and libpq's defaults (the local socket, a database
+    /// named after the user) found none: the four ways to name one, first found wins.
+    public static let noDatabaseConfigured = """
+        No database is configured: give one with --database-url, the ETICKET_DATABASE_URL \
+        environment variable, "database.url" in the configuration file (--config, ETICKET_CONFIG, or \
+        the installed /etc/eticket/config.json), \
+        or libpq's own environment (PGHOST, PGDATABASE, PGUSER…, or PGSERVICE naming a service file entry).
+        """
+
+    /// Whether libpq's environment names a server or a database (then libpq's own error says enough).
+    static var namedByLibpqEnvironment: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"].contains { environment[$0] != nil }
+    }
+
     /// Connects and names the actor that the audit trail records for state changes.
     ///
     /// - Parameter keepalive: TCP keepalives and `tcp_user_timeout` for a connection over TCP,
@@ -19,7 +34,9 @@ enum Database {
             let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")
             let advice = certificateAdvice(for: reason).map { ": \($0)" } ?? ""
-            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)\(advice)", underlying: error)
+            let hint = conninfo.isEmpty && !namedByLibpqEnvironment ? " " + noDatabaseConfigured : ""
+            throw BackOfficeError(
+                .databaseUnreachable, "cannot connect to the database: \(reason)\(advice)\(hint)", underlying: error)
         }
         // JIT compiles a plan in tens to hundreds of milliseconds: a loss for statements like ours,
         // which run in a few milliseconds.

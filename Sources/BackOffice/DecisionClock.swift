@@ -15,7 +15,7 @@
 enum DecisionClock {
     // Read from the catalog that `ALTER DATABASE … SET` writes (a custom setting has no row in
     // pg_settings), for the database as a whole (setrole 0), never from the session.
-    private static let pinned = """
+    static let pinned = """
         (SELECT nullif(substr(c, 15), '')::timestamptz FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
          WHERE s.setrole = 0 AND c LIKE 'eticket.clock=%'
            AND s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))

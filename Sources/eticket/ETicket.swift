@@ -17,8 +17,9 @@ struct ETicket: AsyncParsableCommand {
             Exit codes: 0 done, 1 failure, 2 usage error, 3 bad input data or an unknown name \
             (nothing written), 4 database unreachable.
             """,
+        version: Version.text,
         subcommands: [
-            Demo.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
+            Demo.self, Doctor.self, DB.self, Structures.self, DossiersCommand.self, WorkerCommand.self, Queue.self,
             Templates.self, Outbox.self, DossierCommand.self, Decide.self, Rights.self, Planning.self,
             Reservations.self, Batch.self, Admins.self, Audit.self, Bench.self,
         ])
@@ -28,6 +29,10 @@ extension ETicket {
     /// ArgumentParser's own entry point, with the README's exit codes: 2 for a usage error (not
     /// sysexits' 64), and the command's own codes otherwise.
     static func main() async {
+        if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardError.write(Data((unknown + "\n").utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand {

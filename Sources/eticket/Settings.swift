@@ -35,7 +35,7 @@ struct Settings {
                 values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
             EnvironmentVariablesProvider(secretsSpecifier: .specific(["ETICKET_DATABASE_URL"])).prefixKeys(with: "eticket"),
         ]
-        if let file = options.configFile ?? ProcessInfo.processInfo.environment["ETICKET_CONFIG"] {
+        if let file = Self.configFile(options) {
             try ConfigurationFile.validate(file)
             do {
                 providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
@@ -44,6 +44,15 @@ struct Settings {
             }
         }
         return try Settings(ConfigReader(providers: providers))
+    }
+
+    /// `--config`, else `ETICKET_CONFIG`, else the installed layout's `/etc/eticket/config.json`
+    /// when this user may read it (an administrator outside the `eticket` group, with a database
+    /// URL of their own, is not stopped by the service's file).
+    static func configFile(_ options: GlobalOptions) -> String? {
+        if let file = options.configFile ?? ProcessInfo.processInfo.environment["ETICKET_CONFIG"] { return file }
+        guard let installed = ProjectFiles.installedConfigFile, access(installed, R_OK) == 0 else { return nil }
+        return installed
     }
 
     init(_ config: ConfigReader) throws {

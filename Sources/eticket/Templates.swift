@@ -9,12 +9,19 @@ struct Templates: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate every template (well-formed, schema, known placeholders).",
-            discussion: "Exit code 3 when any template is refused; each problem is printed as file:line: reason.")
-        @Option(help: "The templates directory (default config/templates).") var directory: String?
+            discussion: """
+                Checks --directory, else the configuration's templates.directory (--config, \
+                ETICKET_CONFIG or the installed /etc/eticket/config.json), else the installed or \
+                checkout's config/templates. Exit code 3 when any template is refused; each problem \
+                is printed as file:line: reason.
+                """)
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "The templates directory (default: the configuration's, or config/templates).") var directory: String?
 
         func run() async throws {
             try await reportingErrors {
-                let (files, problems) = try EmailTemplates.check(directory: directory)
+                let configured = try await Settings.load(options).templatesDirectory
+                let (files, problems) = try EmailTemplates.check(directory: directory ?? configured)
                 for problem in problems { printError(problem) }
                 guard problems.isEmpty else { throw ExitCode(ExitStatus.badInput) }
                 print("\(counted(files.count, "template")) ok")

@@ -70,14 +70,19 @@ final class Child: @unchecked Sendable {
     let started = ContinuousClock.now
 
     /// - Parameter environment: variables added to ``CLI/environment`` for this process.
-    init(_ arguments: [String], environment: [String: String] = [:], executable: String = CLI.binary) throws {
+    /// - Parameter unset: variables of ``CLI/environment`` this process goes without (`ETICKET_HOME`).
+    init(
+        _ arguments: [String], environment: [String: String] = [:], executable: String = CLI.binary,
+        unset: [String] = [], in workingDirectory: String? = nil
+    ) throws {
         directory = TestFiles.directory.appendingPathComponent("eticket-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("stdout").path, contents: nil)
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = CLI.environment.merging(environment) { $1 }
+        process.environment = CLI.environment.merging(environment) { $1 }.filter { !unset.contains($0.key) }
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: directory.appendingPathComponent("stdout"))
         process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))
