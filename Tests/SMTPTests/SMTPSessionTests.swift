@@ -153,3 +153,56 @@ enum TestFilesDirectory {
         return url
     }
 }
+
+/// Review: what a database login can write into the outbox (recipient, sender, message bytes)
+/// must never become SMTP commands, a second recipient or a second message.
+@Suite("SMTP session: hostile envelope and message")
+struct SMTPHostileInputTests {
+    @Test(arguments: [
+        "famille@example.org>\r\nRCPT TO:<intrus@evil.example",
+        "famille@example.org>\nRCPT TO:<intrus@evil.example",
+        "famille@example.org> SIZE=1",
+        "famill\u{e9}@example.org",
+    ])
+    func anAddressThatWouldInjectACommandIsRefusedBeforeTheRelay(recipient: String) throws {
+        let relay = try TestRelay()
+        let session = try SMTPSession(try SMTPSessionTests.settings(relay))
+        let outcome = try session.send(from: "enfance@villefranche.example", to: recipient, message: SMTPSessionTests.message(1))
+        guard case .rejected(let reply) = outcome else {
+            Issue.record("\(outcome): \(relay.events)")
+            return
+        }
+        #expect(reply.code == 501 && !reply.description.contains("\r") && !reply.description.contains("\n"))
+        #expect(relay.received.isEmpty && relay.count("RCPT") == 0, "\(relay.events)")
+        let hostileSender = try session.send(from: recipient, to: "famille@example.org", message: SMTPSessionTests.message(2))
+        guard case .rejected = hostileSender else { Issue.record("\(hostileSender)"); return }
+        #expect(relay.received.isEmpty, "\(relay.events)")
+    }
+
+    /// A bare LF or CR before a dot is an end of DATA for some relays (SMTP smuggling): eticket's
+    /// own messages are all CRLF, so a message with a bare one was not written by eticket.
+    @Test(arguments: ["\n.\r\n", "\r\n.\n", "\r.\r\n", "\u{0}"])
+    func aMessageWithABareLineEndIsRefusedBeforeTheRelay(smuggled: String) throws {
+        let relay = try TestRelay()
+        let session = try SMTPSession(try SMTPSessionTests.settings(relay))
+        let message = SMTPSessionTests.message(1) + Array("\(smuggled)MAIL FROM:<x@evil.example>\r\n".utf8)
+        let outcome = try session.send(from: "enfance@villefranche.example", to: "famille@example.org", message: message)
+        guard case .rejected(let reply) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
+        #expect(reply.code == 554)
+        #expect(relay.received.isEmpty && relay.count("MAIL") == 0, "\(relay.events)")
+    }
+
+    /// Clear text only to this machine: a host name that merely begins with `127.` is not it.
+    @Test(arguments: ["127.relay.example.org", "127.0.0.evil", "127.0.0.1.nip.io", "localhost.example.org"])
+    func clearTextIsRefusedForANameThatLooksLoopback(host: String) {
+        #expect(throws: SMTPError.self) { try RelaySettings(host: host, security: .none).validate() }
+    }
+
+    @Test(arguments: ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"])
+    func clearTextIsAcceptedForLoopback(host: String) throws {
+        try RelaySettings(host: host, security: .none).validate()
+    }
+}
