@@ -90,7 +90,12 @@ public struct RelaySettings: Sendable, Equatable {
     /// Whether the relay is this machine, the one place a clear-text connection stays.
     public var isLoopback: Bool {
         let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.") && name.split(separator: ".").count == 4
+        // A dotted quad of numbers only: `127.relay.example.org` is a name DNS may send anywhere.
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        let loopbackV4 =
+            parts.count == 4 && parts[0] == "127"
+            && parts.allSatisfy { $0.count <= 3 && !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt8($0) != nil }
+        return name == "localhost" || name == "::1" || loopbackV4
     }
 
     /// libcurl's URL for the relay; the path is the name given in EHLO.

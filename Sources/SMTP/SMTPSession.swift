@@ -123,11 +123,18 @@ public final class SMTPSession {
     /// - Throws: ``SMTPError`` when the session could not be set up (connect, TLS, greeting, EHLO,
     ///   STARTTLS, AUTH): the relay is unusable and the message was not offered.
     public func send(from: String, to: String, message: [UInt8]) throws(SMTPError) -> SMTPOutcome {
+        let sender = settings.envelopeFrom ?? from
+        if let problem = Self.envelopeProblem(sender, "sender") ?? Self.envelopeProblem(to, "recipient") {
+            return .rejected(SMTPReply(code: 501, lines: ["5.1.3 not offered to the relay: \(problem)"]))
+        }
+        if let problem = Self.messageProblem(message) {
+            return .rejected(SMTPReply(code: 554, lines: ["5.6.0 not offered to the relay: \(problem)"]))
+        }
         context.transcript.reset()
         context.upload = message
         context.offset = 0
         errorBuffer[0] = 0
-        set(CURLOPT_MAIL_FROM, "<\(settings.envelopeFrom ?? from)>")
+        set(CURLOPT_MAIL_FROM, "<\(sender)>")
         let recipients = curl_slist_append(nil, "<\(to)>")
         defer { curl_slist_free_all(recipients) }
         eticket_curl_set_list(handle, CURLOPT_MAIL_RCPT, recipients)
@@ -156,6 +163,42 @@ public final class SMTPSession {
         // have the message, and it is offered again later (with the same Message-ID).
         let silence = code == CURLE_OPERATION_TIMEDOUT ? "no reply within the timeout" : "connection lost"
         return .deferred(reason: "\(step): \(silence) (\(detail(code)))", reply: nil)
+    }
+
+    /// Why `address` cannot go in MAIL FROM or RCPT TO as it is, or `nil`. libcurl sends the
+    /// address verbatim: a CR or LF would end the command and start one of the writer's own (a
+    /// second recipient, a second message), and a space or `>` would add parameters. Whoever
+    /// may write the outbox (a worker's database login) writes these columns, so they are checked
+    /// here, the last step before the wire. Never quotes the address (the outbox keeps it).
+    static func envelopeProblem(_ address: String, _ role: String) -> String? {
+        let bytes = Array(address.utf8)
+        guard bytes.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") }) else {
+            return "the \(role) address has a control character, a space, an angle bracket or a non-ASCII character"
+        }
+        guard bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"), bytes.last != UInt8(ascii: "@")
+        else { return "the \(role) address is not local@domain" }
+        return nil
+    }
+
+    /// Why `message` cannot be handed to DATA, or `nil`. libcurl escapes a dot only after CRLF:
+    /// a bare LF or CR (or a NUL) is a line end or an end of DATA to some relays (SMTP
+    /// smuggling). eticket's messages are CRLF throughout, so such bytes were written by hand.
+    static func messageProblem(_ message: [UInt8]) -> String? {
+        var index = 0
+        while index < message.count {
+            switch message[index] {
+            case 0: return "the message has a NUL byte"
+            case UInt8(ascii: "\r"):
+                guard index + 1 < message.count, message[index + 1] == UInt8(ascii: "\n") else {
+                    return "the message has a CR not followed by LF"
+                }
+                index += 1
+            case UInt8(ascii: "\n"): return "the message has an LF not preceded by CR"
+            default: break
+            }
+            index += 1
+        }
+        return nil
     }
 
     private func setupFailure(_ code: CURLcode, _ transcript: SMTPTranscript) -> SMTPError {
