@@ -206,3 +206,20 @@ struct SMTPHostileInputTests {
         try RelaySettings(host: host, security: .none).validate()
     }
 }
+
+/// Review: a credentials file another (unprivileged) user owns is that user's to rewrite or read:
+/// the relay's password would be theirs to choose.
+@Suite("Relay credentials file ownership")
+struct RelayCredentialsOwnerTests {
+    @Test func aFileOwnedByAnotherUserIsRefused() throws {
+        guard getuid() == 0, let other = getpwnam("postgres")?.pointee.pw_uid else { return }  // needs root to chown
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString).json").path
+        defer { unlink(path) }
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(#"{"username": "u", "password": "p"}"#.utf8), attributes: [.posixPermissions: 0o600])
+        #expect(chown(path, other, getgid()) == 0)
+        #expect(throws: SMTPError.self) { try RelayCredentials.load(path) }
+        #expect(chown(path, 0, getgid()) == 0)
+        _ = try RelayCredentials.load(path)
+    }
+}
