@@ -20,6 +20,13 @@ struct RelayCredentials {
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw SMTPError(.configuration, "smtp.credentialsFile \(path): not a regular file")
         }
+        // Root's or this user's only: another user who owns it may chmod it and read or choose the password.
+        guard status.st_uid == 0 || status.st_uid == geteuid() else {
+            throw SMTPError(
+                .configuration,
+                "smtp.credentialsFile \(path): owned by uid \(status.st_uid), not root nor this user (uid \(geteuid())): "
+                    + "chown root:eticket (mode 0640) or chown it to the service user (mode 0600)")
+        }
         let mode = status.st_mode & 0o777
         guard mode & 0o027 == 0 else {
             throw SMTPError(
