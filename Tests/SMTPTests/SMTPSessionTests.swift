@@ -32,6 +32,7 @@ struct SMTPSessionTests {
             Bonjour,\r
             .une ligne qui commence par un point\r
             \r
+
             """.utf8)
     }
 
