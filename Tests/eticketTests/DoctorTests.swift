@@ -266,3 +266,19 @@ extension DoctorTests {
         #expect(unchecked["database"].fix.contains("use sslmode=verify-full"))
     }
 }
+
+/// Review: a configured mail relay that cannot be used is a failure of the doctor (exit 1), not
+/// something `outbox send` finds out at night.
+@Suite("eticket doctor and the mail relay")
+struct DoctorMailRelayTests {
+    @Test func anUnreachableRelayFailsTheDoctor() throws {
+        let conninfo = try Databases.withStructures()
+        let config = TestFiles.directory.appendingPathComponent("doctor-relay-\(UUID().uuidString).json").path
+        // Port 1 on this machine: nothing listens there.
+        try Data(#"{"smtp": {"host": "127.0.0.1", "port": 1, "tls": "none", "connectTimeoutSeconds": 5}}"#.utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let report = try DoctorTests.doctor(["--config", config, "--database-url", conninfo])
+        #expect(report["mail relay"].status == "failure", "\(report.checks)")
+        #expect(report.status == 1, "\(report.checks)")
+    }
+}
