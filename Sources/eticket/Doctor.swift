@@ -1,6 +1,7 @@
 import ArgumentParser
 import BackOffice
 import Foundation
+import SMTP
 
 struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,18 @@ struct Doctor: AsyncParsableCommand {
     /// Run by the doctor itself as the service user: try the directory, print the check as JSON.
     @Option(help: .hidden) var probeDirectory: String?
 
+    /// The relay's setup as `outbox send` would run it (connect, TLS, EHLO, AUTH), nothing sent.
+    static func mailRelay(_ relay: RelaySettings) -> DoctorCheck {
+        let steps = MailRelay.probe(relay)
+        let details = steps.map { "\($0.name): \($0.passed ? "ok" : "failed"): \($0.detail)" }
+        if let failed = steps.first(where: { !$0.passed }) {
+            return DoctorCheck(
+                "mail relay", .failure, "\(relay.address): \(failed.name) failed: \(failed.detail)", details: details,
+                fix: "check smtp.host, smtp.port, smtp.tls, smtp.caFile and smtp.credentialsFile (outbox send stops the same way)")
+        }
+        return DoctorCheck("mail relay", .ok, "\(relay.address): \(steps.map(\.name).joined(separator: ", ")) passed", details: details)
+    }
+
     func run() async throws {
         if let probeDirectory {
             print(try json(BackOffice.Doctor.probeDirectory(probeDirectory)))
@@ -31,6 +44,7 @@ struct Doctor: AsyncParsableCommand {
         checks.append(configuration)
         if let settings {
             checks.append(BackOffice.Doctor.templates(directory: settings.templatesDirectory))
+            if let relay = settings.relay { checks.append(Self.mailRelay(relay.relay)) }
             let (database, connection) = BackOffice.Doctor.database(conninfo: settings.conninfo)
             checks.append(database)
             if let connection {
