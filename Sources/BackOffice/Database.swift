@@ -5,8 +5,9 @@ import Postgres
 enum Database {
     /// Connects and names the actor that the audit trail records for state changes.
     ///
+    /// - Parameter limits: how long each statement and commit may wait (see ``WaitLimits``).
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
-    static func connect(_ conninfo: String, actor: String) throws -> Connection {
+    static func connect(_ conninfo: String, actor: String, limits: WaitLimits = .unbounded) throws -> Connection {
         let connection: Connection
         do {
             connection = try Connection(conninfo)
@@ -23,6 +24,7 @@ enum Database {
         // planning-open emails' query read all of reservation_rights for every batch (20 ms a batch
         // at 49,000 rights, 2 ms by index). Our statements touch the rows the batch just wrote and
         // read, in memory or on SSD at worst. 1.1 is the usual setting for SSDs.
+        connection.waitLimits = limits
         try database("cannot prepare the connection") {
             try connection.query(
                 """

@@ -4,8 +4,8 @@ import Glibc
 /// A connection to PostgreSQL through libpq.
 ///
 /// Not `Sendable`: use a connection from one thread at a time. Every call blocks that thread until
-/// the server answers, so keep connections off Swift's cooperative thread pool (a worker process
-/// is a plain synchronous loop, which fits).
+/// the server answers or the connection's ``waitLimits`` run out, so keep connections off Swift's
+/// cooperative thread pool (a worker process is a plain synchronous loop, which fits).
 ///
 /// After connecting, the session is set to `DateStyle = 'ISO, YMD'`, `TimeZone = 'UTC'`,
 /// `IntervalStyle = 'iso_8601'`, `bytea_output = 'hex'` and `client_encoding = 'UTF8'`, so that
@@ -15,6 +15,8 @@ public final class Connection {
     var handle: OpaquePointer?
     /// Gives each savepoint of this connection a distinct name.
     var savepointCounter = 0
+    /// How long each statement and each commit may wait for the server (unbounded by default).
+    public var waitLimits = WaitLimits.unbounded
 
     /// Opens a connection.
     ///
@@ -109,8 +111,7 @@ public final class Connection {
     /// `BEGIN`/`COMMIT`; execution stops at the first error.
     /// - Throws: ``PostgresError`` for the first statement that fails.
     public func execute(script sql: String) throws(PostgresError) {
-        let connection = try openHandle(for: sql)
-        try checked(PQexec(connection, sql), sql: sql)
+        try checked(try sendAndWait(sql) { PQsendQuery($0, sql) }, sql: sql)
     }
 
     // MARK: - Shared with the extensions
@@ -120,13 +121,14 @@ public final class Connection {
     func execute(_ sql: String, _ parameters: [(any PostgresBindable)?], resultFormat: Int32) throws(PostgresError)
         -> QueryResult
     {
-        let connection = try openHandle(for: sql)
         let wire = try WireParameters(parameters, sql: sql)
-        let result = wire.values.withUnsafeBufferPointer { values in
-            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(
-                    connection, sql, Int32(values.count), wire.types, values.baseAddress, wire.lengths, wire.formats,
-                    resultFormat)
+        let result = try sendAndWait(sql) { connection in
+            wire.values.withUnsafeBufferPointer { values in
+                values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                    PQsendQueryParams(
+                        connection, sql, Int32(values.count), wire.types, values.baseAddress, wire.lengths, wire.formats,
+                        resultFormat)
+                }
             }
         }
         return try checked(result, sql: sql)
