@@ -119,7 +119,12 @@ public final class BatchRun {
                     losses += 1
                     reconnection.leave(connection, after: error, what: "batch run", shutdown: shutdown)
                     connection = try reconnection.connectPatiently(losses: &losses, what: "batch run", shutdown: shutdown)
-                    try lock(on: connection, patience: .seconds(10))
+                    do {
+                        try lock(on: connection, patience: .seconds(10))
+                    } catch let error as BackOfficeError where error.code == .busy {
+                        throw BackOfficeError(
+                            .busy, "another batch run took the lock while this one reconnected: this run stops here")
+                    }
                     logger.info("batch run reconnected", metadata: ["server": "\(connection.server)"])
                 }
             }

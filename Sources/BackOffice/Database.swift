@@ -25,11 +25,16 @@ enum Database {
         // at 49,000 rights, 2 ms by index). Our statements touch the rows the batch just wrote and
         // read, in memory or on SSD at worst. 1.1 is the usual setting for SSDs.
         connection.waitLimits = limits
+        // client_connection_check_interval: a statement left past its bound is cancelled, but a
+        // cancel that arrives before the server started it is lost; the server then notices the
+        // closed socket within 5 s, even in a lock wait, instead of holding its place in the
+        // lock queue until the lock is free.
         try database("cannot prepare the connection") {
             try connection.query(
                 """
                 SELECT set_config('eticket.actor', $1, false), set_config('jit', 'off', false),
-                       set_config('random_page_cost', '1.1', false)
+                       set_config('random_page_cost', '1.1', false),
+                       set_config('client_connection_check_interval', '5s', false)
                 """, [actor])
         }
         return connection

@@ -62,7 +62,6 @@ final class Reconnection {
         ]
         if let timeout = underlying as? PostgresError, timeout.code == .timedOut {
             metadata["phase"] = "\(timeout.phase?.rawValue ?? "statement")"
-            metadata["waited_s"] = "\(timeout.waited.map { String(format: "%.1f", $0.seconds) } ?? "?")"
             logger.error("\(what): no answer in time, left the server and reconnecting", metadata: metadata)
         } else {
             logger.error("\(what): lost the database, reconnecting", metadata: metadata)

@@ -116,15 +116,16 @@ extension Connection {
             Thread.detachNewThread { request.send() }
         }
         close()
-        let phase = sql.trimmingCharacters(in: .whitespacesAndNewlines).uppercased() == "COMMIT" ? "COMMIT" : "a statement"
+        let isCommit = sql.trimmingCharacters(in: .whitespacesAndNewlines).uppercased() == "COMMIT"
+        let phase = isCommit ? "COMMIT" : "a statement"
         let why =
-            phase == "COMMIT"
+            isCommit
             ? " (a commit that waits this long usually waits for a synchronous standby that is gone; PostgreSQL keeps its effects on that server)"
             : ""
         return PostgresError(
             code: .timedOut,
             message: "\(server) did not answer \(phase) within \(limit.formattedSeconds) s\(why): cancel sent, connection closed",
-            query: sql, server: server, phase: phase == "COMMIT" ? .commit : .statement, waited: limit)
+            detail: server, query: isCommit ? "COMMIT" : sql)
     }
 }
 
