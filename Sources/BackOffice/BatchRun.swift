@@ -97,7 +97,8 @@ public final class BatchRun {
         let started = clock.now
         let deadline = started + maxDuration
         let reconnection = Reconnection(
-            conninfo: conninfo, actor: configuration.identity, limits: configuration.waitLimits, logger: logger)
+            conninfo: conninfo, actor: configuration.identity, keepalive: .worker, limits: configuration.waitLimits,
+            logger: logger)
         var connection = try reconnection.connect()
         defer { connection.close() }
         var report = BatchRunReport(startedAt: Date())

@@ -5,17 +5,25 @@ import Postgres
 enum Database {
     /// Connects and names the actor that the audit trail records for state changes.
     ///
-    /// - Parameter limits: how long each statement and commit may wait (see ``WaitLimits``).
+    /// - Parameters:
+    ///   - keepalive: TCP keepalives and `tcp_user_timeout` for a connection over TCP,
+    ///     where the conninfo sets none of its own (see ``Postgres/Connection/conninfo(_:addingKeepalive:environment:)``).
+    ///   - limits: how long each statement and commit may wait (see ``WaitLimits``).
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
-    static func connect(_ conninfo: String, actor: String, limits: WaitLimits = .unbounded) throws -> Connection {
+    static func connect(
+        _ conninfo: String, actor: String, keepalive: TCPKeepalive? = nil, limits: WaitLimits = .unbounded
+    ) throws -> Connection {
         let connection: Connection
         do {
+            // A conninfo libpq cannot parse is left as it is, for libpq to say what is wrong with it.
+            let conninfo = keepalive.flatMap { try? Connection.conninfo(conninfo, addingKeepalive: $0) } ?? conninfo
             connection = try Connection(conninfo)
         } catch {
             // libpq's reason spans lines ("…failed: …\n\tIs the server running…"): one line is read better.
             let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")
-            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)", underlying: error)
+            let advice = certificateAdvice(for: reason).map { ": \($0)" } ?? ""
+            throw BackOfficeError(.databaseUnreachable, "cannot connect to the database: \(reason)\(advice)", underlying: error)
         }
         // JIT compiles a plan in tens to hundreds of milliseconds: a loss for statements like ours,
         // which run in a few milliseconds.

@@ -13,13 +13,15 @@ final class Reconnection {
     /// The connection string, its host list rotated after each loss.
     private(set) var conninfo: String
     let actor: String
+    let keepalive: TCPKeepalive?
     let limits: WaitLimits
     let logger: Logger
     private var backoff = ReconnectBackoff()
 
-    init(conninfo: String, actor: String, limits: WaitLimits, logger: Logger) {
+    init(conninfo: String, actor: String, keepalive: TCPKeepalive? = nil, limits: WaitLimits, logger: Logger) {
         self.conninfo = conninfo
         self.actor = actor
+        self.keepalive = keepalive
         self.limits = limits
         self.logger = logger
     }
@@ -28,8 +30,7 @@ final class Reconnection {
     ///
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable`.
     func connect() throws -> Connection {
-        let connection = try Database.connect(conninfo, actor: actor, limits: limits)
-        return connection
+        try Database.connect(conninfo, actor: actor, keepalive: keepalive, limits: limits)
     }
 
     /// Connects, trying again after a pause while the failures are connection failures (a

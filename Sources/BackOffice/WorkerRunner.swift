@@ -22,7 +22,8 @@ public final class WorkerRunner {
         self.worker = Worker(configuration: configuration, notifier: outbox, logger: logger)
         self.logger = logger
         self.reconnection = Reconnection(
-            conninfo: conninfo, actor: configuration.identity, limits: configuration.waitLimits, logger: logger)
+            conninfo: conninfo, actor: configuration.identity, keepalive: .worker, limits: configuration.waitLimits,
+            logger: logger)
     }
 
     /// The most connection losses in a row that ``drain(shutdown:)`` survives before it gives up.

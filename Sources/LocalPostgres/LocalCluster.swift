@@ -2,9 +2,10 @@ import Foundation
 import Postgres
 import Synchronization
 
-/// A throw-away PostgreSQL cluster in a temporary directory, reachable only through a unix socket.
+/// A throw-away PostgreSQL cluster in a temporary directory, reachable through a unix socket (and,
+/// when ``Options/network`` says so, over TCP with TLS only).
 ///
-/// For the demo and the tests: nothing listens on TCP, and ``stop()`` deletes every byte of it.
+/// For the demo and the tests: by default nothing listens on TCP, and ``stop()`` deletes every byte of it.
 /// The server is a direct child of this process; call ``stop()`` (or let the object go) before
 /// the process ends, or the server outlives it.
 public final class LocalCluster: Sendable {
@@ -20,11 +21,39 @@ public final class LocalCluster: Sendable {
         /// Loads `pg_stat_statements`, when the installation has it, so that a benchmark can say
         /// what each statement cost the server.
         public var statementStatistics: Bool
+        /// Listens on TCP too, for TLS connections only; `nil` keeps the unix socket alone.
+        public var network: NetworkListener?
 
-        public init(fastUnsafe: Bool = false, extraSettings: [String: String] = [:], statementStatistics: Bool = false) {
+        public init(
+            fastUnsafe: Bool = false, extraSettings: [String: String] = [:], statementStatistics: Bool = false,
+            network: NetworkListener? = nil
+        ) {
             self.fastUnsafe = fastUnsafe
             self.extraSettings = extraSettings
             self.statementStatistics = statementStatistics
+            self.network = network
+        }
+    }
+
+    /// TCP with TLS, the way a production server is reached.
+    ///
+    /// `pg_hba.conf` then admits TCP clients only from `clientNetworks` and only over TLS
+    /// (`hostssl`): a connection without TLS is refused by the server, not merely discouraged.
+    public struct NetworkListener: Sendable {
+        /// The addresses the server listens on (`listen_addresses`); each must exist on the machine.
+        public var addresses: [String]
+        /// The TCP port, and the number in the unix socket's name.
+        public var port: Int
+        /// The server's certificate chain and private key (copied into the cluster, key mode 0600).
+        public var certificate: ServerCertificate
+        /// The networks clients may connect from, in CIDR form (`10.0.0.0/30`, `127.0.0.1/32`).
+        public var clientNetworks: [String]
+
+        public init(addresses: [String], port: Int, certificate: ServerCertificate, clientNetworks: [String]) {
+            self.addresses = addresses
+            self.port = port
+            self.certificate = certificate
+            self.clientNetworks = clientNetworks
         }
     }
 
@@ -32,8 +61,9 @@ public final class LocalCluster: Sendable {
     public let directory: String
     /// The directory of the unix socket, as libpq's `host` wants it.
     public var socketDirectory: String { directory }
-    /// The port number in the socket's name (`.s.PGSQL.5432`); nothing listens on TCP.
-    public let port = 5432
+    /// The port number in the socket's name (`.s.PGSQL.5432`), and the TCP port when
+    /// ``Options/network`` is set (otherwise nothing listens on TCP).
+    public let port: Int
 
     /// The running server; replaced by ``restart()``.
     private let server: Mutex<ChildProcess>
@@ -41,8 +71,11 @@ public final class LocalCluster: Sendable {
     private let serverCommand: (executable: String, arguments: [String])
     private let stopped = Mutex(false)
 
-    private init(directory: String, server: ChildProcess, serverCommand: (executable: String, arguments: [String])) {
+    private init(
+        directory: String, port: Int, server: ChildProcess, serverCommand: (executable: String, arguments: [String])
+    ) {
         self.directory = directory
+        self.port = port
         self.server = Mutex(server)
         self.serverCommand = serverCommand
     }
@@ -88,6 +121,11 @@ public final class LocalCluster: Sendable {
             }
 
             var settings = ["listen_addresses": "", "unix_socket_directories": directory]
+            if let network = options.network {
+                try runAs.configureTLS(network, dataDirectory: directory + "/data")
+                settings["listen_addresses"] = network.addresses.joined(separator: ",")
+                settings["ssl"] = "on"
+            }
             if options.fastUnsafe {
                 settings["fsync"] = "off"
                 settings["synchronous_commit"] = "off"
@@ -100,14 +138,15 @@ public final class LocalCluster: Sendable {
                 settings["pg_stat_statements.max"] = "20000"
             }
             settings.merge(options.extraSettings) { _, extra in extra }
-            let arguments = ["-D", directory + "/data", "-p", "5432"]
+            let port = options.network?.port ?? 5432
+            let arguments = ["-D", directory + "/data", "-p", "\(port)"]
                 + settings.sorted { $0.key < $1.key }.flatMap { ["-c", "\($0.key)=\($0.value)"] }
             let command = (
                 executable: runAs.executable(for: binaries.postgres),
                 arguments: runAs.arguments(for: binaries.postgres, arguments)
             )
             let server = try ChildProcess.spawn(command.executable, command.arguments, logPath: directory + "/server.log")
-            let cluster = LocalCluster(directory: directory, server: server, serverCommand: command)
+            let cluster = LocalCluster(directory: directory, port: port, server: server, serverCommand: command)
             try cluster.waitUntilAccepting(timeout: .seconds(30))
             return cluster
         } catch {
@@ -229,7 +268,7 @@ private func makeTemporaryDirectory(worldSearchableBase: Bool) throws(LocalPostg
 }
 
 /// The last lines of a log, on one line, for an error message.
-private func tail(of path: String, lines: Int = 15) -> String {
+func tail(of path: String, lines: Int = 15) -> String {
     guard let data = FileManager.default.contents(atPath: path) else { return "(no log at \(path))" }
     let text = String(decoding: data, as: UTF8.self)
     let last = text.split(separator: "\n").suffix(lines)
@@ -237,7 +276,7 @@ private func tail(of path: String, lines: Int = 15) -> String {
 }
 
 /// Who runs the server programs: this process's user, or `postgres` when this process is root.
-private struct RunAs {
+struct RunAs {
     var postgresUser: (uid: uid_t, gid: gid_t)?
     var setpriv: String?
 
