@@ -8,9 +8,9 @@ import SystemPackage
 
 /// `--statement-timeout` and `--commit-timeout`, for the commands that run unattended.
 struct WaitOptions: ParsableArguments {
-    @Option(help: "Seconds a statement may wait for the database before it is cancelled and the worker reconnects (default 30, or database.statementTimeoutSeconds).")
+    @Option(help: "Seconds a statement may wait for the database before it is cancelled and eticket reconnects (default 30, or database.statementTimeoutSeconds).")
     var statementTimeout: Double?
-    @Option(help: "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and the worker reconnects (default 30, or database.commitTimeoutSeconds).")
+    @Option(help: "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and eticket reconnects (default 30, or database.commitTimeoutSeconds).")
     var commitTimeout: Double?
 
     /// The flags given, by configuration key.

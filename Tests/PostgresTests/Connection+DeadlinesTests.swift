@@ -28,7 +28,10 @@ import Testing
         #expect(error?.message.contains("did not answer a statement within 1 s") == true, "\(error?.message ?? "")")
         #expect(!waiter.isOpen)
         // The cancel (or the closed socket) ends the waiting backend while the lock is still held.
-        try waitUntil("SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid)", is: 0, on: holder)
+        // Seen from a session of its own: inside the holder's transaction pg_stat_activity is a
+        // snapshot taken at its first read, which would never change.
+        let observer = try Connection(conninfo)
+        try waitUntil("SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid)", is: 0, on: observer)
         try holder.execute(script: "ROLLBACK")
     }
 
