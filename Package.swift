@@ -1,9 +1,10 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Linux only: Postgres and the worker supervisor import Glibc and call prctl, and the bench reads
+// /proc; so no `platforms:` entry claims a macOS deployment target the code does not build for.
 let package = Package(
     name: "eticket",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "eticket", targets: ["eticket"]),
         // For Benchmarks/ (a package of its own): the pure modules whose hot paths it measures.
@@ -25,13 +26,23 @@ let package = Package(
             providers: [.apt(["libxml2-dev"])]),
         // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
         .systemLibrary(name: "CProcessControl"),
+        // The civil-calendar arithmetic that both the domain (Dossiers) and the driver (Postgres) use,
+        // so that neither depends on the other.
+        .target(name: "CivilCalendar"),
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ"]),
+            dependencies: ["CLibPQ", "CivilCalendar"]),
         .target(
             name: "LocalPostgres",
             dependencies: ["Postgres"]),
-        .target(name: "Dossiers"),
+        // The contracts' schemas compiled in from config/contracts (Contract/Schemas links there).
+        .target(
+            name: "Dossiers",
+            dependencies: ["CivilCalendar"],
+            resources: [
+                .embedInCode("Contract/Schemas/dossier.schema.json"),
+                .embedInCode("Contract/Schemas/structures.schema.json"),
+            ]),
         .target(
             name: "Mail",
             dependencies: ["CLibXML2", "Dossiers"]),
@@ -50,15 +61,21 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "LocalPostgres"]),
-        .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres"]),
+        // For the tests only, never linked into eticket: a database per test, the test processes'
+        // files, the tags of the slow suites.
+        .target(
+            name: "TestSupport",
+            dependencies: ["LocalPostgres", "Postgres"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres", "TestSupport"]),
         .testTarget(name: "DossiersTests", dependencies: ["Dossiers"]),
         // Golden/ holds recorded renderings the tests read by path.
-        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "LocalPostgres"], exclude: ["Golden"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "BackOfficeTests",
-            dependencies: ["BackOffice", "LocalPostgres", "Postgres", "Dossiers", "Mail"]),
-        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres"]),
+            dependencies: ["BackOffice", "Postgres", "Dossiers", "Mail", "TestSupport"]),
+        // Runs the built eticket as a process: it needs the executable built, not linked.
+        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ public struct CompletenessRule: Sendable {
     }
 }
 
-/// The completeness rules of DESIGN.md, which decide whether a submitted dossier can be validated.
+/// The completeness rules, which decide whether a submitted dossier can be validated.
 ///
 /// Messages are addressed to the family (they go into the "dossier returned" email) and never name
 /// a person: a child is named by its position in the dossier.
@@ -22,7 +22,7 @@ public enum CompletenessRules {
     /// after the rules change. Bump it whenever a rule or a message changes.
     public static let version = "2026-11.1"
 
-    /// Every rule, in DESIGN.md's table order (the order of the findings).
+    /// Every rule, in the order of the findings (the order the family reads them in).
     public static let all: [CompletenessRule] = [
         childrenNone, childIncomplete, payerMissing, payerContact, emergencyMissing, documentMissing,
         confirmationMissing,

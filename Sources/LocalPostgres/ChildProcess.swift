@@ -5,8 +5,8 @@ import Foundation
 /// Not Foundation's `Process`: a server that outlives a call must not hold the parent's pipes
 /// (a waiter on those pipes would hang), so the child gets `/dev/null` as stdin, a log file as
 /// stdout and stderr, and none of the parent's other descriptors.
-struct ChildProcess: Sendable {
-    let pid: pid_t
+package struct ChildProcess: Sendable {
+    package let pid: pid_t
 
     /// Starts `executable`.
     /// - Parameters:
@@ -14,7 +14,7 @@ struct ChildProcess: Sendable {
     ///   - arguments: Its arguments, without the program name.
     ///   - logPath: File that receives stdout and stderr (appended, created if needed).
     /// - Throws: ``LocalPostgresError`` with code `system` when the process cannot be created.
-    static func spawn(_ executable: String, _ arguments: [String], logPath: String) throws(LocalPostgresError)
+    package static func spawn(_ executable: String, _ arguments: [String], logPath: String) throws(LocalPostgresError)
         -> ChildProcess
     {
         var actions = posix_spawn_file_actions_t()
@@ -60,7 +60,7 @@ struct ChildProcess: Sendable {
     /// Waits for the process to end.
     /// - Returns: Its exit code, or 128 + the signal that killed it.
     @discardableResult
-    func waitForExit() -> Int32 {
+    package func waitForExit() -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }

@@ -268,7 +268,7 @@ private func makeTemporaryDirectory(worldSearchableBase: Bool) throws(LocalPostg
 }
 
 /// The last lines of a log, on one line, for an error message.
-func tail(of path: String, lines: Int = 15) -> String {
+package func tail(of path: String, lines: Int = 15) -> String {
     guard let data = FileManager.default.contents(atPath: path) else { return "(no log at \(path))" }
     let text = String(decoding: data, as: UTF8.self)
     let last = text.split(separator: "\n").suffix(lines)

@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 
 extension Connection {
     /// Rewrites a conninfo to name another database on the same server, as libpq reads it.

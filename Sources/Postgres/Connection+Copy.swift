@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 
 extension Connection {
     /// Loads rows with `COPY ... FROM STDIN` in text format.

@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 import Glibc
 
 /// A message sent with `NOTIFY` (or `pg_notify`) on a channel this connection listens to.

@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 
 extension Connection {
     /// Runs `body` in a transaction: `BEGIN`, the body, `COMMIT`.

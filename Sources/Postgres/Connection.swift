@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 import Glibc
 
 /// A connection to PostgreSQL through libpq.

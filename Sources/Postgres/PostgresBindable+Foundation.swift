@@ -1,3 +1,4 @@
+internal import CivilCalendar
 import Foundation
 
 /// `numeric`. Decimal holds 38 significant digits: a wider numeric loses precision.
@@ -104,28 +105,15 @@ extension Date: PostgresBindable, PostgresDecodable {
 
 // MARK: - Calendar arithmetic shared with PostgresDate
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`):
-/// exact for any year, with no dependency on the process time zone.
+/// Days since 1970-01-01 of a proleptic Gregorian date, with no dependency on the process time zone.
 func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
+    Int64(CivilCalendar.daysSinceEpoch(year: Int(year), month: Int(month), day: Int(day)))
 }
 
-/// The inverse of ``daysSinceEpoch(year:month:day:)`` (Hinnant's `civil_from_days`).
+/// The inverse of ``daysSinceEpoch(year:month:day:)``.
 func civilDate(fromDaysSinceEpoch days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    let date = CivilCalendar.date(daysSinceEpoch: Int(days))
+    return (Int64(date.year), Int64(date.month), Int64(date.day))
 }
 
 /// Zero-pads a non-negative number to `width` digits.

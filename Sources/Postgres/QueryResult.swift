@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 
 /// Owns a libpq result and frees it when the last ``QueryResult`` or ``Row`` using it goes away.
 final class ResultStorage {

@@ -1,4 +1,4 @@
-import CLibPQ
+internal import CLibPQ
 import Glibc
 
 /// Statement parameters as `PQexecParams` takes them: C buffers that the call borrows, freed when

@@ -25,7 +25,7 @@ struct ETicket: AsyncParsableCommand {
 }
 
 extension ETicket {
-    /// ArgumentParser's own entry point, with DESIGN.md's exit codes: 2 for a usage error (not
+    /// ArgumentParser's own entry point, with the README's exit codes: 2 for a usage error (not
     /// sysexits' 64), and the command's own codes otherwise.
     static func main() async {
         do {

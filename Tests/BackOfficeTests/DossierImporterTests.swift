@@ -1,7 +1,7 @@
 import BackOffice
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 @Suite("Importing submitted dossiers")

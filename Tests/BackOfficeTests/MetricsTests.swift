@@ -1,6 +1,6 @@
 import BackOffice
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 @Suite("Metrics: Prometheus exposition and atomic files")

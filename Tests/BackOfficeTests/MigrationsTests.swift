@@ -1,8 +1,8 @@
 import BackOffice
 import Foundation
-import LocalPostgres
 import Postgres
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Migrations: applied once, in order, never edited")

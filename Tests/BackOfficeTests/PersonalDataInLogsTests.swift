@@ -1,9 +1,9 @@
 import BackOffice
 import Foundation
-import LocalPostgres
 import Logging
 import Postgres
 import Synchronization
+import TestSupport
 import Testing
 
 /// Collects every log line, message and metadata, as a handler would print them.

@@ -1,8 +1,8 @@
 import BackOffice
 import Dossiers
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 @Suite("Worker: decisions, retries, scheduled rights, emails")

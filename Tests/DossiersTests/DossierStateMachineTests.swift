@@ -3,7 +3,7 @@ import Testing
 @testable import Dossiers
 
 @Suite struct DossierStateMachineTests {
-    /// The table of DESIGN.md, written out independently of the source.
+    /// The transitions (docs/architecture.md draws them), written out independently of the source.
     static let expected: Set<String> = [
         "draft→submitted", "submitted→validated", "submitted→awaiting_review", "submitted→returned",
         "awaiting_review→validated", "awaiting_review→returned", "awaiting_review→rejected", "returned→submitted",

@@ -1,7 +1,7 @@
 import Dossiers
 import Foundation
-import LocalPostgres
 import Mail
+import TestSupport
 
 /// Paths and sample values shared by the Mail tests.
 enum Fixtures {

@@ -1,5 +1,5 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// Reading a produced message back in the tests, without the code under test.

@@ -1,6 +1,7 @@
 import Foundation
 import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// Every wait has a bound: a statement blocked by a lock and a commit waiting for a synchronous

@@ -1,5 +1,5 @@
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 @Suite struct ConnectionKeepalivesTests {

@@ -1,7 +1,7 @@
 import Foundation
-import LocalPostgres
 import Postgres
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct ConnectionNotificationsTests {

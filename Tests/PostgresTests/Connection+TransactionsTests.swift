@@ -1,6 +1,6 @@
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 @Suite struct ConnectionTransactionsTests {

@@ -1,5 +1,5 @@
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// A connection to a fresh, empty database of the test process's shared server.

@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// The administrator's commands run as the built `eticket`, against a real database holding the
 /// examples imported and decided by `eticket worker --once`.
-@Suite("eticket queue, dossier, planning, reservations")
+@Suite("eticket queue, dossier, planning, reservations", .tags(.e2e))
 struct AdminCommandsTests {
     struct Run {
         var status: Int32

@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// `eticket audit anchor` and `audit verify --anchor`, as the operator runs them.
-@Suite("eticket audit anchor")
+@Suite("eticket audit anchor", .tags(.e2e))
 struct AuditAnchorCommandTests {
     private func decidedExamples() throws -> String {
         let conninfo = try TestDatabases.shared().create()

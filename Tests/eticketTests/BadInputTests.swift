@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// Bad configuration files and command-line values: each gets a clear message and its exit code
 /// (3 for bad data, 2 for a usage error), and nothing runs.
-@Suite("Bad configuration and command-line values")
+@Suite("Bad configuration and command-line values", .tags(.e2e))
 struct BadInputTests {
     private func configFile(_ text: String) throws -> String {
         let path = TestFiles.directory.appendingPathComponent("eticket-config-\(UUID().uuidString).json").path

@@ -1,6 +1,7 @@
 import Foundation
 import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// Nothing lost, nothing twice, under the failures a real installation meets: worker processes
@@ -8,7 +9,7 @@ import Testing
 ///
 /// CI runs it at 2,000 dossiers; by hand, at any size:
 /// `ETICKET_CHAOS_DOSSIERS=50000 swift test --filter ChaosTests` (and `ETICKET_CHAOS_SEED` to replay).
-@Suite("Chaos", .serialized)
+@Suite("Chaos", .serialized, .tags(.e2e, .chaos))
 struct ChaosTests {
     static let size: Int = {
         guard let text = ProcessInfo.processInfo.environment["ETICKET_CHAOS_DOSSIERS"], let size = Int(text), size >= 20

@@ -1,8 +1,8 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
-@Suite("eticket on the example data, as an operator runs it")
+@Suite("eticket on the example data, as an operator runs it", .tags(.e2e))
 struct CommandLineTests {
     @Test func theExamplePipelineThroughTheCommands() throws {
         let conninfo = try Databases.empty()

@@ -1,9 +1,9 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// `eticket demo` writes example families: it must never do so in a database with real ones.
-@Suite("The demo keeps off real data")
+@Suite("The demo keeps off real data", .tags(.e2e))
 struct DemoTests {
     /// A database as an operator's would be: migrated, with the load's families queued.
     private func realDatabase() throws -> (conninfo: String, dossiers: Int) {

@@ -1,6 +1,7 @@
 import Foundation
 import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 extension Tag {
@@ -15,7 +16,7 @@ extension Tag {
 ///
 /// Each test builds its own formation (about 30-60 s here). `ETICKET_FAILOVER_DOSSIERS` changes
 /// the load (default 300).
-@Suite("Failover", .serialized, .tags(.failover))
+@Suite("Failover", .serialized, .tags(.failover, .e2e, .chaos))
 struct FailoverTests {
     static let size: Int = {
         guard let text = ProcessInfo.processInfo.environment["ETICKET_FAILOVER_DOSSIERS"], let size = Int(text), size >= 20

@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// What an administrator reads from `eticket`: the structure's labels beside the codes, counts in
 /// agreement with their nouns, times in the structure's time zone.
-@Suite("eticket output: labels, plurals, time zones")
+@Suite("eticket output: labels, plurals, time zones", .tags(.e2e))
 struct FamilyFacingOutputTests {
     /// The year of the run: the fixture's period is next school year, its child eight then, so that
     /// nothing here depends on the day the suite runs.

@@ -1,10 +1,10 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// `eticket` given a file name where someone planted a link to another file: the command fails
 /// with exit code 1 and says which path and why, and the other file is left as it was.
-@Suite("Files refused")
+@Suite("Files refused", .tags(.e2e))
 struct FilesRefusedTests {
     private static let victimText = "the operator's own file\n"
 

@@ -1,9 +1,9 @@
 import Foundation
-import LocalPostgres
+import TestSupport
 import Testing
 
 /// `eticket outbox export` killed at many points and run again: every message once.
-@Suite("Outbox export, exactly once", .serialized)
+@Suite("Outbox export, exactly once", .serialized, .tags(.e2e, .chaos))
 struct OutboxExportTests {
     /// A fresh database whose outbox holds about 300 pending messages.
     static func pendingOutbox() throws -> String {

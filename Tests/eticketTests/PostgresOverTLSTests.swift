@@ -1,11 +1,11 @@
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// The database reached as in production: TCP, `sslmode=verify-full`, a server that admits TLS
 /// only. What an attacker on the path could try is refused, and each refusal says what to fix.
-@Suite("PostgreSQL over TLS")
+@Suite("PostgreSQL over TLS", .tags(.e2e))
 struct PostgresOverTLSTests {
     static let loopback = "127.0.0.1"
 

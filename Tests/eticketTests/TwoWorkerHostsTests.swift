@@ -1,6 +1,6 @@
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// Two worker hosts on the network, as in production: each a network namespace joined to the
@@ -12,7 +12,7 @@ import Testing
 /// it (a pulled cable sends no FIN, no RST), so the cluster runs with the settings that
 /// docs/operations.md recommends, scaled down to seconds (``serverSettings``).
 /// Needs root and network namespaces (CI runs as root); elsewhere it is skipped, saying why.
-@Suite("Two worker hosts", .serialized)
+@Suite("Two worker hosts", .serialized, .tags(.e2e, .chaos))
 struct TwoWorkerHostsTests {
     static let size = 400
     static let batchSize = 20

@@ -1,12 +1,13 @@
 import Foundation
 import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// Worker processes racing, killed and cut off from their database, on `Load.count` queued dossiers.
 ///
 /// Serialized: each test keeps both cores busy.
-@Suite("Workers under load", .serialized)
+@Suite("Workers under load", .serialized, .tags(.e2e, .chaos))
 struct WorkerRaceTests {
     @Test(arguments: [2, 4])
     func supervisedWorkersDecideEachDossierOnce(processes: Int) throws {
@@ -163,7 +164,7 @@ struct WorkerRaceTests {
     }
 }
 
-@Suite("The supervisor")
+@Suite("The supervisor", .tags(.e2e))
 struct SupervisorTests {
     @Test func aWorkerProcessThatDiesIsReplaced() throws {
         let conninfo = try Databases.withStructures()

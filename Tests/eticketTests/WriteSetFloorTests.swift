@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `Benchmarks/WriteSetFloor/run.sh` replays in bare tables what the product wrote, reading
 /// eticket's tables by name and column: a schema change that breaks it fails here rather than in
 /// the next measurement. Its rates are printed, not asserted (speed lives in benchmarks).
-@Suite struct WriteSetFloorTests {
+@Suite(.tags(.bench)) struct WriteSetFloorTests {
     static let script = CLI.root.appendingPathComponent("Benchmarks/WriteSetFloor/run.sh").path
 
     @Test func everyMeasurementMovesTheWholeRun() throws {

@@ -1,7 +1,7 @@
 import BackOffice
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 
 extension Fixture {
     /// A fresh database with the example dossiers imported and decided by a worker:

@@ -1,8 +1,8 @@
 import BackOffice
 import Foundation
-import LocalPostgres
 import Logging
 import Postgres
+import TestSupport
 
 /// Test databases and files: one PostgreSQL per test process, a migrated template, a fresh
 /// database per test.

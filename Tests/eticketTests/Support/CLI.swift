@@ -1,6 +1,6 @@
 import Foundation
-import LocalPostgres
 import Postgres
+import TestSupport
 import Testing
 
 /// Runs the built `eticket` binary as a child process, the way an operator or a scheduler does.

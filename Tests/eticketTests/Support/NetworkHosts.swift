@@ -1,5 +1,6 @@
 import Foundation
 import LocalPostgres
+import TestSupport
 import Testing
 
 /// A cluster reached the production way, over TCP with `sslmode=verify-full`: a certificate

@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 
 /// A certificate authority made for one test run with the `openssl` command, and the server
 /// certificates it signs: what `sslmode=verify-full` checks, without any real authority.
@@ -120,16 +121,5 @@ public struct TestCertificateAuthority: Sendable {
             throw LocalPostgresError(code: .notInstalled, message: "the openssl command is not installed: apt-get install openssl")
         }
         return openssl
-    }
-}
-
-/// A server certificate and its private key, as PEM files.
-public struct ServerCertificate: Sendable {
-    public var certificatePath: String
-    public var keyPath: String
-
-    public init(certificatePath: String, keyPath: String) {
-        self.certificatePath = certificatePath
-        self.keyPath = keyPath
     }
 }
