@@ -11,8 +11,8 @@ public final class Administration {
     let connection: Connection
     let logger: Logger
     /// For the extra connections of work that runs in parallel (the import).
-    private let conninfo: String
-    private let actor: String
+    let conninfo: String
+    let actor: String
 
     /// Connects to the database.
     ///

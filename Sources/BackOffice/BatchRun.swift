@@ -110,17 +110,47 @@ public final class BatchRun {
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started + maxDuration
-        let connection = try Database.connect(conninfo, actor: configuration.identity, keepalive: .worker)
+        let reconnection = Reconnection(
+            conninfo: conninfo, actor: configuration.identity, keepalive: .worker, limits: configuration.waitLimits,
+            logger: logger)
+        var connection = try reconnection.connect()
         defer { connection.close() }
         var report = BatchRunReport(startedAt: Date())
         try lock(on: connection)
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
-        logger.info("batch run started", metadata: ["max_seconds": "\(Int(maxDuration.seconds))"])
+        logger.info(
+            "batch run started", metadata: ["max_seconds": "\(Int(maxDuration.seconds))", "server": "\(connection.server)"])
 
-        let runStart: Date = try database("cannot read the database time") {
-            try connection.query("SELECT now() AS now").first?.decode("now") ?? Date()
+        /// Runs `body` on the run's connection. A connection lost, or left after a wait past its
+        /// bound, is replaced (the server it was on tried last) and the lock taken again on the new
+        /// one before `body` runs again: the batch that was in hand rolled back, or committed, and
+        /// either way the queue says what is left.
+        func onConnection<T>(_ body: (Connection) throws -> T) throws -> T {
+            var losses = 0
+            while true {
+                do {
+                    return try body(connection)
+                } catch let error where error.isConnectionLoss && losses < 10 && shutdown?.isRequested != true {
+                    losses += 1
+                    reconnection.leave(connection, after: error, what: "batch run", shutdown: shutdown)
+                    connection = try reconnection.connectPatiently(losses: &losses, what: "batch run", shutdown: shutdown)
+                    do {
+                        try lock(on: connection, patience: .seconds(10))
+                    } catch let error as BackOfficeError where error.code == .busy {
+                        throw BackOfficeError(
+                            .busy, "another batch run took the lock while this one reconnected: this run stops here")
+                    }
+                    logger.info("batch run reconnected", metadata: ["server": "\(connection.server)"])
+                }
+            }
         }
-        var total = try dueCount(on: connection)
+
+        let runStart: Date = try onConnection { connection in
+            try database("cannot read the database time") {
+                try connection.query("SELECT now() AS now").first?.decode("now") ?? Date()
+            }
+        }
+        var total = try onConnection { try dueCount(on: $0) }
         onProgress(0, total)
         var summary = BatchSummary()
         while true {
@@ -132,11 +162,14 @@ public final class BatchRun {
                 report.stoppedBy = .deadline
                 break
             }
-            let batch = try database("cannot process the queue") { try worker.processBatch(on: connection) }
+            let batch = try onConnection { connection in
+                try database("cannot process the queue") { try worker.processBatch(on: connection) }
+            }
             guard let batch else { break }
+            reconnection.succeeded()
             summary.add(batch)
             report.batches += 1
-            total = max(total, summary.claimed + (try dueCount(on: connection)))
+            total = max(total, summary.claimed + (try onConnection { try dueCount(on: $0) }))
             onProgress(summary.claimed, total)
         }
         report.processed = summary.claimed
@@ -144,21 +177,24 @@ public final class BatchRun {
         report.retried = summary.retried
         report.failed = summary.failed
         report.outcomes = Dictionary(uniqueKeysWithValues: summary.outcomes.map { ($0.key.rawValue, $0.value) })
-        report.remaining = try dueCount(on: connection)
+        report.remaining = try onConnection { try dueCount(on: $0) }
         if report.stoppedBy == .empty, report.remaining > 0 { report.stoppedBy = .deadline }
-        report.emails = try database("cannot count the emails") {
-            var emails: [String: Int] = [:]
-            for row in try connection.query(
-                "SELECT kind::text AS kind, count(*) AS n FROM email_outbox WHERE created_at >= $1 GROUP BY kind",
-                [runStart])
-            {
-                emails[try row.decode("kind")] = try row.decode("n")
+        report.emails = try onConnection { connection in
+            try database("cannot count the emails") {
+                var emails: [String: Int] = [:]
+                for row in try connection.query(
+                    "SELECT kind::text AS kind, count(*) AS n FROM email_outbox WHERE created_at >= $1 GROUP BY kind",
+                    [runStart])
+                {
+                    emails[try row.decode("kind")] = try row.decode("n")
+                }
+                return emails
             }
-            return emails
         }
         if let export {
             let exported = try OutboxExporter(connection: connection, logger: logger).export(
-                to: export.path, format: export.format)
+                to: export.path, format: export.format, selection: .init(), batchSize: 2000, reconnection: reconnection,
+                shutdown: nil, onProgress: { _, _ in })
             report.emailsExported = exported.exported
             report.exportPath = exported.path
         }
@@ -179,7 +215,21 @@ public final class BatchRun {
     }
 
     /// Takes the run's advisory lock for this session, or says who holds it.
-    private func lock(on connection: Connection) throws {
+    ///
+    /// - Parameter patience: how long to try again while another session holds it: after a
+    ///   reconnection, the session this run left may hold it until its server notices it is gone.
+    private func lock(on connection: Connection, patience: Duration = .zero) throws {
+        let giveUp = ContinuousClock.now + patience
+        while true {
+            do {
+                return try tryLock(on: connection)
+            } catch let error as BackOfficeError where error.code == .busy && ContinuousClock.now < giveUp {
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+    }
+
+    private func tryLock(on connection: Connection) throws {
         try database("cannot take the batch run lock") {
             let taken: Bool = try connection.query("SELECT pg_try_advisory_lock($1) AS taken", [Self.lockKey])
                 .first?.decode("taken") ?? false

@@ -20,10 +20,14 @@ public enum Database {
 
     /// Connects and names the actor that the audit trail records for state changes.
     ///
-    /// - Parameter keepalive: TCP keepalives and `tcp_user_timeout` for a connection over TCP,
-    ///   where the conninfo sets none of its own (see ``Postgres/Connection/conninfo(_:addingKeepalive:environment:)``).
+    /// - Parameters:
+    ///   - keepalive: TCP keepalives and `tcp_user_timeout` for a connection over TCP,
+    ///     where the conninfo sets none of its own (see ``Postgres/Connection/conninfo(_:addingKeepalive:environment:)``).
+    ///   - limits: how long each statement and commit may wait (see ``WaitLimits``).
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
-    static func connect(_ conninfo: String, actor: String, keepalive: TCPKeepalive? = nil) throws -> Connection {
+    static func connect(
+        _ conninfo: String, actor: String, keepalive: TCPKeepalive? = nil, limits: WaitLimits = .unbounded
+    ) throws -> Connection {
         let connection: Connection
         do {
             // A conninfo libpq cannot parse is left as it is, for libpq to say what is wrong with it.
@@ -45,11 +49,17 @@ public enum Database {
         // planning-open emails' query read all of reservation_rights for every batch (20 ms a batch
         // at 49,000 rights, 2 ms by index). Our statements touch the rows the batch just wrote and
         // read, in memory or on SSD at worst. 1.1 is the usual setting for SSDs.
+        connection.waitLimits = limits
+        // client_connection_check_interval: a statement left past its bound is cancelled, but a
+        // cancel that arrives before the server started it is lost; the server then notices the
+        // closed socket within 5 s, even in a lock wait, instead of holding its place in the
+        // lock queue until the lock is free.
         try database("cannot prepare the connection") {
             try connection.query(
                 """
                 SELECT set_config('eticket.actor', $1, false), set_config('jit', 'off', false),
-                       set_config('random_page_cost', '1.1', false)
+                       set_config('random_page_cost', '1.1', false),
+                       set_config('client_connection_check_interval', '5s', false)
                 """, [actor])
         }
         return connection

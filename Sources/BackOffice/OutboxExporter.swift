@@ -65,6 +65,18 @@ public struct OutboxExporter {
         to path: String, format: OutboxFormat, selection: Selection = .init(), batchSize: Int = 2000,
         onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ExportReport {
+        try export(
+            to: path, format: format, selection: selection, batchSize: batchSize, reconnection: nil, onProgress: onProgress)
+    }
+
+    /// As ``export(to:format:selection:batchSize:onProgress:)``; with `reconnection`, a connection
+    /// lost (or left after a wait past its bound) is replaced and the export goes on from the rows
+    /// still pending: what was written and not marked is written again under the same names,
+    /// which the writers skip.
+    func export(
+        to path: String, format: OutboxFormat, selection: Selection, batchSize: Int, reconnection: Reconnection?,
+        shutdown: ShutdownSignal? = nil, onProgress: (Int, Int) -> Void
+    ) throws -> ExportReport {
         try requireStructure(selection.structure, on: connection)
         let writer: any OutboxWriter
         do {
@@ -73,15 +85,43 @@ public struct OutboxExporter {
             throw BackOfficeError(.failure, "cannot write to \(path): \(error)", underlying: error)
         }
         var report = ExportReport(path: path, format: format)
-        let total = try database("cannot count the outbox") { try count(selection) }
-        let fields = format.fields
+        var connection = self.connection
+        var losses = 0
+        while true {
+            do {
+                try exportBatches(
+                    on: connection, writer: writer, selection: selection, batchSize: batchSize, report: &report,
+                    onProgress: onProgress)
+                break
+            } catch let error where error.isConnectionLoss && reconnection != nil && losses < 10 {
+                guard let reconnection else { throw error }
+                losses += 1
+                reconnection.leave(connection, after: error, what: "outbox export", shutdown: shutdown)
+                connection = try reconnection.connectPatiently(losses: &losses, what: "outbox export", shutdown: shutdown)
+            }
+        }
+        logger.info("outbox exported", metadata: ["count": "\(report.exported)", "format": "\(format.rawValue)"])
+        return report
+    }
+
+    /// The batches of one connection; `report` counts across connections.
+    private func exportBatches(
+        on connection: Connection, writer: any OutboxWriter, selection: Selection, batchSize: Int,
+        report: inout ExportReport, onProgress: (Int, Int) -> Void
+    ) throws {
+        let path = report.path
+        let total = report.exported + (try database("cannot count the outbox") { try count(selection, on: connection) })
+        let fields = report.format.fields
+        let exportedBefore = report.exported
         /// The size of the batch after `done` messages are exported.
         func size(after done: Int) -> Int { max(0, min(batchSize, (selection.limit ?? Int.max) - done)) }
         var next = try database("cannot read the outbox") {
-            try read(selection, fields: fields, after: 0, limit: size(after: 0), on: connection)
+            try read(selection, fields: fields, after: 0, limit: size(after: exportedBefore), on: connection)
         }
         while let last = next.last {
             let candidates = next
+            try database("cannot export the outbox") { try fence(on: connection) }
+            let exported = report.exported
             let written = try database("cannot export the outbox") {
                 try connection.transaction { connection in
                     let locked = try lock(candidates.map(\.id), selection, on: connection)
@@ -89,7 +129,7 @@ public struct OutboxExporter {
                     let writing = batch.isEmpty ? nil : BackgroundWrite(writer, batch.map(\.message))
                     // Read the next batch while this one is written; wait for the writer whatever
                     // the read does.
-                    let more = size(after: report.exported + batch.count)
+                    let more = size(after: exported + batch.count)
                     let prefetched = Result {
                         more > 0 ? try read(selection, fields: fields, after: last.id, limit: more, on: connection) : []
                     }
@@ -111,8 +151,22 @@ public struct OutboxExporter {
             report.exported += written
             onProgress(report.exported, min(total, selection.limit ?? total))
         }
-        logger.info("outbox exported", metadata: ["count": "\(report.exported)", "format": "\(format.rawValue)"])
-        return report
+    }
+
+    /// Makes sure that what this connection read is kept by the cluster before a byte of it leaves
+    /// the database: a transaction that writes WAL (a logical message, which no table keeps)
+    /// commits after the read.
+    ///
+    /// On a primary with synchronous replication the commit returns once a standby has every WAL
+    /// record up to it, so every row the read saw is on that standby too. A row can be visible
+    /// and yet on that server only: the commit of a transaction whose wait for a standby was
+    /// cancelled (a worker's commit past its bound on a zombie primary) stays there, and a
+    /// failover forgets it. On such a server this commit waits in turn, past the connection's
+    /// bound: the export leaves it instead of mailing a decision the cluster does not keep.
+    private func fence(on connection: Connection) throws {
+        try connection.transaction { connection in
+            try connection.query("SELECT pg_logical_emit_message(true, 'eticket', 'outbox export')")
+        }
     }
 
     private struct Pending {
@@ -125,7 +179,7 @@ public struct OutboxExporter {
         AND (CASE WHEN $2::timestamptz IS NULL THEN o.exported_at IS NULL ELSE o.exported_at >= $2 END)
         """
 
-    private func count(_ selection: Selection) throws -> Int {
+    private func count(_ selection: Selection, on connection: Connection) throws -> Int {
         try connection.query(
             "SELECT count(*) AS n FROM email_outbox o JOIN structures s ON s.id = o.structure_id WHERE \(Self.filter)",
             [selection.structure, selection.againSince]
@@ -229,6 +283,20 @@ public struct OutboxExporter {
 
 extension Administration {
     public var outbox: OutboxExporter { OutboxExporter(connection: connection, logger: logger) }
+
+    /// The export as `eticket outbox export` runs it: each wait bounded by `limits`, and a
+    /// connection lost or left past its bound replaced (the server it was on tried last), so that
+    /// an export running through a failover finishes on the new primary, each message once.
+    public func exportOutbox(
+        to path: String, format: OutboxFormat, selection: OutboxExporter.Selection = .init(), batchSize: Int = 2000,
+        limits: WaitLimits, onProgress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> ExportReport {
+        connection.waitLimits = limits
+        let reconnection = Reconnection(conninfo: conninfo, actor: actor, limits: limits, logger: logger)
+        return try outbox.export(
+            to: path, format: format, selection: selection, batchSize: batchSize, reconnection: reconnection,
+            onProgress: onProgress)
+    }
 }
 
 /// A writer's batch on its own thread, so that the exporter reads the next batch meanwhile.

@@ -16,6 +16,13 @@ public struct WorkerConfiguration: Sendable {
     public var retryBaseDelay: Duration = .seconds(10)
     /// Who decides: `worker:<host>:<pid>` unless set.
     public var identity = WorkerConfiguration.defaultIdentity
+    /// How long a statement, and a commit, may wait for the server before the worker (or batch
+    /// run, or exporter) cancels it, leaves that server and reconnects.
+    public var waitLimits = WorkerConfiguration.defaultWaitLimits
+
+    /// 30 s for a statement and 30 s for a commit: a batch's statements take milliseconds, and a
+    /// commit waits only for a synchronous standby's acknowledgement.
+    public static let defaultWaitLimits = WaitLimits(statement: .seconds(30), commit: .seconds(30))
 
     public init() {}
 

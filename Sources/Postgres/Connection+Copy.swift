@@ -16,7 +16,7 @@ extension Connection {
     @discardableResult
     public func copyIn(_ sql: String, rows: some Sequence<[String?]>) throws(PostgresError) -> Int {
         let connection = try openHandle(for: sql)
-        guard let start = PQexec(connection, sql) else { throw connectionError(query: sql) }
+        guard let start = try sendAndWait(sql, send: { PQsendQuery($0, sql) }) else { throw connectionError(query: sql) }
         let status = PQresultStatus(start)
         guard status == PGRES_COPY_IN else {
             // Anything else is an error result, or a statement that is not COPY FROM STDIN.

@@ -4,8 +4,8 @@ import Glibc
 /// A connection to PostgreSQL through libpq.
 ///
 /// Not `Sendable`: use a connection from one thread at a time. Every call blocks that thread until
-/// the server answers, so keep connections off Swift's cooperative thread pool (a worker process
-/// is a plain synchronous loop, which fits).
+/// the server answers or the connection's ``waitLimits`` run out, so keep connections off Swift's
+/// cooperative thread pool (a worker process is a plain synchronous loop, which fits).
 ///
 /// After connecting, the session is set to `DateStyle = 'ISO, YMD'`, `TimeZone = 'UTC'`,
 /// `IntervalStyle = 'iso_8601'`, `bytea_output = 'hex'` and `client_encoding = 'UTF8'`, so that
@@ -15,6 +15,9 @@ public final class Connection {
     var handle: OpaquePointer?
     /// Gives each savepoint of this connection a distinct name.
     var savepointCounter = 0
+    /// How long each statement and each commit may wait for the server (unbounded by default).
+    public var waitLimits = WaitLimits.unbounded
+
     /// Whether statements with parameters are prepared once per connection, by name, and run by
     /// name after that: the server parses and analyses each text once instead of at every call (a
     /// worker sends the same twenty statements every batch). Off by default: a statement prepared
@@ -121,8 +124,7 @@ public final class Connection {
     /// `BEGIN`/`COMMIT`; execution stops at the first error.
     /// - Throws: ``PostgresError`` for the first statement that fails.
     public func execute(script sql: String) throws(PostgresError) {
-        let connection = try openHandle(for: sql)
-        try checked(PQexec(connection, sql), sql: sql)
+        try checked(try sendAndWait(sql) { PQsendQuery($0, sql) }, sql: sql)
     }
 
     // MARK: - Shared with the extensions
@@ -132,18 +134,20 @@ public final class Connection {
     func execute(_ sql: String, _ parameters: [(any PostgresBindable)?], resultFormat: Int32) throws(PostgresError)
         -> QueryResult
     {
-        let connection = try openHandle(for: sql)
         let wire = try WireParameters(parameters, sql: sql)
-        let name = preparesStatements && !parameters.isEmpty ? try prepared(sql, types: wire.types, on: connection) : nil
-        let result = wire.values.withUnsafeBufferPointer { values in
-            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                if let name {
-                    PQexecPrepared(
-                        connection, name, Int32(values.count), values.baseAddress, wire.lengths, wire.formats, resultFormat)
-                } else {
-                    PQexecParams(
-                        connection, sql, Int32(values.count), wire.types, values.baseAddress, wire.lengths, wire.formats,
-                        resultFormat)
+        let name = preparesStatements && !parameters.isEmpty ? try prepared(sql, types: wire.types) : nil
+        let result = try sendAndWait(sql) { connection in
+            wire.values.withUnsafeBufferPointer { values in
+                values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                    if let name {
+                        PQsendQueryPrepared(
+                            connection, name, Int32(values.count), values.baseAddress, wire.lengths, wire.formats,
+                            resultFormat)
+                    } else {
+                        PQsendQueryParams(
+                            connection, sql, Int32(values.count), wire.types, values.baseAddress, wire.lengths,
+                            wire.formats, resultFormat)
+                    }
                 }
             }
         }
@@ -152,11 +156,12 @@ public final class Connection {
 
     /// The name of `sql` prepared with these parameter types, preparing it on first use. A
     /// protocol-level prepared statement outlives a rolled-back transaction.
-    private func prepared(_ sql: String, types: [Oid], on connection: OpaquePointer) throws(PostgresError) -> String {
+    /// Preparing waits within the same bound as a statement (``waitLimits``).
+    private func prepared(_ sql: String, types: [Oid]) throws(PostgresError) -> String {
         let key = PreparedKey(sql: sql, types: types)
         if let name = preparedNames[key] { return name }
         let name = "eticket_\(preparedNames.count + 1)"
-        try checked(PQprepare(connection, name, sql, Int32(types.count), types), sql: sql)
+        try checked(try sendAndWait(sql) { PQsendPrepare($0, name, sql, Int32(types.count), types) }, sql: sql)
         preparedNames[key] = name
         return name
     }

@@ -7,7 +7,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is. Opaque so that new codes never break existing callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case connectionFailed, connectionLost, server, decoding, client
+            case connectionFailed, connectionLost, timedOut, server, decoding, client
         }
 
         private let base: Base
@@ -18,6 +18,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         public static let connectionFailed = Code(.connectionFailed)
         /// An established connection dropped: the backend was terminated, the server restarted.
         public static let connectionLost = Code(.connectionLost)
+        /// The server did not answer within the connection's ``WaitLimits``: the statement was
+        /// cancelled and the connection closed. ``PostgresError/server`` names the server,
+        /// ``PostgresError/phase`` what was waited for.
+        public static let timedOut = Code(.timedOut)
         /// The server answered with an error; ``PostgresError/sqlState`` says which.
         public static let server = Code(.server)
         /// A column could not be read as the requested type; ``PostgresError/column`` names it.
@@ -43,6 +47,24 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// The column that could not be decoded.
     public var column: String?
 
+    // No stored property is added for timeouts: the layout of this struct stays as it was (a
+    // larger one made `#expect(throws:)` over typed-throwing closures crash the test process
+    // with swift-testing 6.3.1). A `timedOut` error keeps the server in `detail` and the
+    // statement in `query`.
+
+    /// For `timedOut`: the server (`host:port`) that did not answer.
+    public var server: String? { code == .timedOut ? detail : nil }
+    /// For `timedOut`: what was waited for.
+    public var phase: Phase? { code == .timedOut ? (query == "COMMIT" ? .commit : .statement) : nil }
+
+    /// What a connection waited for when its bound ran out.
+    public enum Phase: String, Sendable {
+        /// A statement's answer.
+        case statement
+        /// `COMMIT`, which may wait for synchronous replication.
+        case commit
+    }
+
     public init(
         code: Code, message: String, sqlState: String? = nil, detail: String? = nil,
         hint: String? = nil, constraint: String? = nil, query: String? = nil, column: String? = nil
@@ -57,9 +79,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         self.column = column
     }
 
-    /// Whether the database could not be reached or the connection dropped: the operation may
-    /// succeed on a new connection, and nothing about the data itself was wrong.
-    public var isConnectionError: Bool { code == .connectionFailed || code == .connectionLost }
+    /// Whether the database could not be reached, the connection dropped or it was closed after a
+    /// wait beyond its bound: the operation may succeed on a new connection, and nothing about the
+    /// data itself was wrong.
+    public var isConnectionError: Bool { code == .connectionFailed || code == .connectionLost || code == .timedOut }
 
     /// The message, constraint and SQLSTATE, without the detail: the server's detail may quote the
     /// failing row ("Failing row contains …"), which holds personal data that logs must not carry.

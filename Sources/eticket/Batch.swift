@@ -19,6 +19,7 @@ struct Batch: AsyncParsableCommand {
                 unreachable or refusing the session, 4 database unreachable, 1 other failure.
                 """)
         @OptionGroup var options: GlobalOptions
+        @OptionGroup var waits: WaitOptions
         @Option(help: "Stop starting batches after this long: 90s, 15m, 2h, 1h30m.") var maxDuration = "15m"
         @Option(help: "Export the outbox here after processing.") var exportTo: String?
         @Option(help: "maildir, eml, mbox or jsonl.") var exportFormat: ExportFormat = .maildir
@@ -34,7 +35,7 @@ struct Batch: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                var flags: [String: ConfigValue] = [:]
+                var flags = waits.flags
                 if let batchSize { flags["worker.batchSize"] = .init(.int(batchSize), isSecret: false) }
                 let settings = try await Settings.load(options, flags: flags)
                 let logger = settings.bootstrapLogging()

@@ -16,6 +16,7 @@ struct Outbox: AsyncParsableCommand {
                 readable by their owner only.
                 """)
         @OptionGroup var options: GlobalOptions
+        @OptionGroup var waits: WaitOptions
         @Option(help: "maildir, eml, mbox or jsonl.") var format: ExportFormat
         @Option(help: "The Maildir or directory (maildir, eml) or file (mbox, jsonl).") var to: String
         @Option(help: "Only this structure's messages.") var structure: String?
@@ -32,14 +33,14 @@ struct Outbox: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let settings = try await Settings.load(options)
+                let settings = try await Settings.load(options, flags: waits.flags)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let since = try again.map { try CommandLineValue.dateOrTimestamp($0, option: "--again") }
                 let progress = Progress(label: "exported")
-                let report = try administration.outbox.export(
+                let report = try administration.exportOutbox(
                     to: to, format: format.value,
                     selection: .init(structure: structure, limit: limit, againSince: since), batchSize: batchSize,
-                    onProgress: progress.update)
+                    limits: settings.worker.waitLimits, onProgress: progress.update)
                 progress.finish()
                 print("\(counted(report.exported, "message")) exported to \(report.path) (\(report.format.rawValue))")
             }

@@ -1,8 +1,26 @@
+import ArgumentParser
 import BackOffice
 import Configuration
 import Foundation
 import Logging
+import Postgres
 import SystemPackage
+
+/// `--statement-timeout` and `--commit-timeout`, for the commands that run unattended.
+struct WaitOptions: ParsableArguments {
+    @Option(help: "Seconds a statement may wait for the database before it is cancelled and eticket reconnects (default 30, or database.statementTimeoutSeconds).")
+    var statementTimeout: Double?
+    @Option(help: "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and eticket reconnects (default 30, or database.commitTimeoutSeconds).")
+    var commitTimeout: Double?
+
+    /// The flags given, by configuration key.
+    var flags: [String: ConfigValue] {
+        var flags: [String: ConfigValue] = [:]
+        if let statementTimeout { flags["database.statementTimeoutSeconds"] = .init(.double(statementTimeout), isSecret: false) }
+        if let commitTimeout { flags["database.commitTimeoutSeconds"] = .init(.double(commitTimeout), isSecret: false) }
+        return flags
+    }
+}
 
 /// The resolved configuration: flag > environment (`ETICKET_…`) > config file > default.
 struct Settings {
@@ -62,6 +80,10 @@ struct Settings {
         worker.pollInterval = try Self.seconds(config, "worker.pollIntervalSeconds", default: worker.pollInterval)
         worker.retryBaseDelay = try Self.seconds(config, "worker.retryBaseSeconds", default: worker.retryBaseDelay)
         processes = try Self.positive(config, "worker.processes", default: processes)
+        let limits = WorkerConfiguration.defaultWaitLimits
+        worker.waitLimits = WaitLimits(
+            statement: try Self.seconds(config, "database.statementTimeoutSeconds", default: limits.statement ?? .seconds(30)),
+            commit: try Self.seconds(config, "database.commitTimeoutSeconds", default: limits.commit ?? .seconds(30)))
         templatesDirectory = config.string(forKey: "templates.directory")
         let level = config.string(forKey: "log.level", default: "info")
         guard let parsed = Logger.Level(rawValue: level) else {

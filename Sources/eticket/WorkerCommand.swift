@@ -14,6 +14,7 @@ struct WorkerCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var waits: WaitOptions
     @Option(help: "Worker processes to run and supervise (default 1, or worker.processes).") var processes: Int?
     @Option(help: "Dossiers per batch (default 100).") var batchSize: Int?
     @Option(help: "Seconds an idle worker sleeps between polls (default 5).") var pollInterval: Double?
@@ -24,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            var flags: [String: ConfigValue] = [:]
+            var flags = waits.flags
             if let processes { flags["worker.processes"] = .init(.int(processes), isSecret: false) }
             if let batchSize { flags["worker.batchSize"] = .init(.int(batchSize), isSecret: false) }
             if let pollInterval { flags["worker.pollIntervalSeconds"] = .init(.double(pollInterval), isSecret: false) }
