@@ -190,13 +190,16 @@ public enum Doctor {
         Grant(role: "eticket_intake", privilege: "INSERT", table: "dossier_queue"),
         Grant(role: "eticket_worker", privilege: "SELECT", table: "dossiers"),
         Grant(role: "eticket_worker", privilege: "SELECT", table: "schema_migrations"),
-        Grant(role: "eticket_worker", privilege: "UPDATE", table: "dossiers", columns: "state, updated_at"),
+        Grant(role: "eticket_worker", privilege: "UPDATE", table: "dossier_status", columns: "state, updated_at"),
         Grant(role: "eticket_worker", privilege: "INSERT", table: "decisions"),
         Grant(role: "eticket_worker", privilege: "INSERT", table: "reservation_rights"),
         Grant(role: "eticket_worker", privilege: "INSERT", table: "email_outbox", columns: "message"),
         Grant(role: "eticket_worker", privilege: "UPDATE", table: "dossier_queue"),
         Grant(role: "eticket_worker", privilege: "DELETE", table: "dossier_queue"),
         Grant(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at"),
+        Grant(
+            role: "eticket_batch", privilege: "UPDATE", table: "email_outbox",
+            columns: "delivery, delivery_attempts, last_attempt_at, next_attempt_at, delivered_at, delivery_reply"),
         Grant(role: "eticket_admin", privilege: "SELECT", table: "dossiers"),
         Grant(role: "eticket_admin", privilege: "INSERT", table: "decisions"),
         Grant(role: "eticket_admin", privilege: "UPDATE", table: "email_outbox", columns: "exported_at"),
@@ -204,6 +207,25 @@ public enum Doctor {
     ]
 
     static let jobRoles = ["eticket_intake", "eticket_worker", "eticket_batch", "eticket_admin"]
+
+    /// Whether `grant.role` holds the grant: on the table, or on every column it names. Each column
+    /// is asked on its own: a grant on one column of a table (018's delivery columns) must not
+    /// hide a missing grant on another.
+    static func holds(_ grant: Grant, on connection: Connection) throws -> Bool {
+        let table = "public.\(grant.table)"
+        guard let columns = grant.columns else {
+            // Without named columns, a grant on the table or on some of its columns will do.
+            let function = grant.privilege == "DELETE" ? "has_table_privilege" : "has_any_column_privilege"
+            let held = try connection.query(
+                "SELECT \(function)($1, $2, $3) AS held", [grant.role, table, grant.privilege])
+            return try held.first?.decode(Bool.self, "held") == true
+        }
+        let names = columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let held = try connection.query(
+            "SELECT bool_and(has_column_privilege($1, $2, c, $3)) AS held FROM unnest($4::text[]) AS c",
+            [grant.role, table, grant.privilege, names])
+        return try held.first?.decode(Bool.self, "held") == true
+    }
 
     /// The per-job roles exist, `eticket_batch` is a member of `eticket_worker`, each holds its
     /// job's privileges, none may rewrite the audit trail, and the policy helpers stay closed to
@@ -219,7 +241,7 @@ public enum Doctor {
                     "roles", .failure, "role \(missingRoles.joined(separator: ", ")) missing",
                     fix: "as a superuser: "
                         + missingRoles.map { "CREATE ROLE \($0) NOLOGIN;" }.joined(separator: " ")
-                        + " then give each the grants of sql/006 and sql/014 to 016 again (`eticket doctor` lists what is missing)")
+                        + " then give each the grants of sql/012_roles_and_isolation.sql and sql/018_outbox_delivery.sql again (`eticket doctor` lists what is missing)")
             }
             var problems: [String] = []
             var statements: [String] = []
@@ -229,10 +251,7 @@ public enum Doctor {
                 statements.append("GRANT eticket_worker TO eticket_batch")
             }
             for grant in grants {
-                let function = grant.privilege == "DELETE" ? "has_table_privilege" : "has_any_column_privilege"
-                let held = try connection.query(
-                    "SELECT \(function)($1, $2, $3) AS held", [grant.role, "public.\(grant.table)", grant.privilege])
-                if try held.first?.decode(Bool.self, "held") != true {
+                if try !holds(grant, on: connection) {
                     problems.append("\(grant.role) lacks \(grant.privilege) on \(grant.table)")
                     statements.append(grant.statement)
                 }
