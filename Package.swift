@@ -57,10 +57,18 @@ let package = Package(
                 "Postgres", "Dossiers", "Mail", "SMTP", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The benchmark (`eticket bench`): never linked into the shipped eticket. It reaches
+        // BackOffice's internals through `package` access, not `public`.
+        .target(
+            name: "ETicketBench",
+            dependencies: [
+                "BackOffice", "Postgres", "Mail",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "eticket",
             dependencies: [
-                "BackOffice", "Dossiers", "LocalPostgres", "Mail", "Postgres", "SMTP",
+                "BackOffice", "ETicketBench", "Dossiers", "LocalPostgres", "Mail", "Postgres", "SMTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -78,7 +86,7 @@ let package = Package(
         .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "BackOfficeTests",
-            dependencies: ["BackOffice", "Postgres", "Dossiers", "Mail", "TestSupport"]),
+            dependencies: ["BackOffice", "ETicketBench", "Postgres", "Dossiers", "Mail", "TestSupport"]),
         // Runs the built eticket as a process: it needs the executable built, not linked.
         .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport", "SMTPTestRelay"]),
         // A real SMTP relay (aiosmtpd) for the tests; never part of the product.

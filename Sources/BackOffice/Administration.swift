@@ -8,7 +8,7 @@ import Postgres
 ///
 /// The executable parses arguments and formats results; everything it does goes through here.
 public final class Administration {
-    let connection: Connection
+    package let connection: Connection
     let logger: Logger
     /// For the extra connections of work that runs in parallel (the import).
     let conninfo: String

@@ -62,7 +62,7 @@ enum SchemaSQLState {
 extension BackOfficeError {
     /// Translates a database error into the back office's terms, keeping the server's message
     /// (without the values a data exception quotes: the message may be printed or logged).
-    init(_ error: PostgresError, doing action: String) {
+    package init(_ error: PostgresError, doing action: String) {
         let code: Code
         if error.sqlState == Self.undefinedTable {
             // A relation of ours missing: the database was never migrated, or not to this version.
@@ -91,7 +91,7 @@ extension BackOfficeError {
 
 /// Runs `body`, turning a `PostgresError` into a ``BackOfficeError`` that says what was being done.
 @discardableResult
-func database<T>(_ action: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+package func database<T>(_ action: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as PostgresError {

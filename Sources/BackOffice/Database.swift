@@ -25,7 +25,7 @@ public enum Database {
     ///     where the conninfo sets none of its own (see ``Postgres/Connection/conninfo(_:addingKeepalive:environment:)``).
     ///   - limits: how long each statement and commit may wait (see ``WaitLimits``).
     /// - Throws: ``BackOfficeError`` `.databaseUnreachable` with libpq's reason.
-    static func connect(
+    package static func connect(
         _ conninfo: String, actor: String, keepalive: TCPKeepalive? = nil, limits: WaitLimits = .unbounded
     ) throws -> Connection {
         let connection: Connection

@@ -7,7 +7,7 @@ import Postgres
 /// opening that causes them: a decision without its email, or an email without its decision,
 /// cannot exist.
 public final class EmailOutbox: FamilyNotifier {
-    let templates: TemplateLibrary
+    package let templates: TemplateLibrary
 
     /// - Parameter templates: loaded and validated at start, so a broken template stops a worker
     ///   before it decides anything.

@@ -3,7 +3,7 @@ import Foundation
 /// Reads a file (or standard input) as lines of bytes, however long, without loading it whole.
 ///
 /// Lines end at `\n`; a `\r` before it is dropped. The last line needs no newline.
-struct LineReader: Sequence, IteratorProtocol {
+package struct LineReader: Sequence, IteratorProtocol {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var start = 0
@@ -11,7 +11,7 @@ struct LineReader: Sequence, IteratorProtocol {
     private(set) var lineNumber = 0
 
     /// Opens `path`, or standard input for `-`.
-    init(path: String) throws {
+    package init(path: String) throws {
         if path == "-" {
             handle = FileHandle.standardInput
         } else {
@@ -23,7 +23,7 @@ struct LineReader: Sequence, IteratorProtocol {
         }
     }
 
-    mutating func next() -> (number: Int, bytes: ArraySlice<UInt8>)? {
+    package mutating func next() -> (number: Int, bytes: ArraySlice<UInt8>)? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 return take(upTo: newline, skipping: 1)

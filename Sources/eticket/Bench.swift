@@ -1,4 +1,5 @@
 import ArgumentParser
+import ETicketBench
 import BackOffice
 import Foundation
 import LocalPostgres
@@ -69,7 +70,7 @@ struct Bench: AsyncParsableCommand {
             }
             defer { cluster?.stop() }
             // Progress goes to stderr, so that stdout is the report alone, in either format.
-            let report = try BackOffice.Bench(
+            let report = try ETicketBench.Bench(
                 conninfo: cluster?.connectionString() ?? settings.conninfo, options: bench, logger: logger,
                 progress: { FileHandle.standardError.write(Data("… \($0)\n".utf8)) }
             ).run()

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BackOffice
+@testable import ETicketBench
 
 @Suite("Bench: what each statement of a phase cost, from pg_stat_statements")
 struct BenchStatementsTests {

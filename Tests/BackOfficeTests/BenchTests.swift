@@ -1,4 +1,5 @@
 import BackOffice
+import ETicketBench
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import BackOffice
 import Foundation
 
 /// What `eticket bench` measured; encoded as JSON for `--format json`.

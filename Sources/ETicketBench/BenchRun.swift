@@ -1,3 +1,4 @@
+import BackOffice
 import Foundation
 import Logging
 import Postgres
@@ -361,9 +362,9 @@ public struct Bench {
             do {
                 let connection = try Database.connect(conninfo, actor: configuration.identity)
                 defer { connection.close() }
-                let worker = Worker(configuration: configuration, notifier: EmailOutbox(templates: templates), logger: logger)
+                let worker = Worker(configuration: configuration, outbox: EmailOutbox(templates: templates), logger: logger)
                 while processed.value < limit {
-                    guard let summary = try worker.processBatch(on: connection) else { break }
+                    guard let summary = try worker.processNextBatch(on: connection) else { break }
                     processed.add(summary.claimed)
                 }
             } catch {

@@ -1,3 +1,4 @@
+import BackOffice
 import Foundation
 import Postgres
 
