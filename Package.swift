@@ -7,6 +7,8 @@ let package = Package(
     name: "eticket",
     products: [
         .executable(name: "eticket", targets: ["eticket"]),
+        // The benchmark, never shipped: `eticket bench` runs it when it is built beside eticket.
+        .executable(name: "eticket-bench", targets: ["eticket-bench"]),
         // For Benchmarks/ (a package of its own): the pure modules whose hot paths it measures.
         .library(name: "Dossiers", targets: ["Dossiers"]),
         .library(name: "Mail", targets: ["Mail"]),
@@ -65,14 +67,33 @@ let package = Package(
                 "BackOffice", "Postgres", "Mail",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .executableTarget(
-            name: "eticket",
+        // What the two executables share: the global options, the configuration layers (flag >
+        // environment > file), errors as exit codes, finding each other.
+        .target(
+            name: "CommandLineSupport",
             dependencies: [
-                "BackOffice", "ETicketBench", "Dossiers", "LocalPostgres", "Mail", "Postgres", "SMTP",
+                "BackOffice", "Postgres", "SMTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .executableTarget(
+            name: "eticket",
+            dependencies: [
+                "BackOffice", "CommandLineSupport", "Dossiers", "LocalPostgres", "Mail", "Postgres", "SMTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        // `eticket bench` runs it (see Sources/eticket/Bench.swift); packaging/build-deb ships
+        // eticket alone.
+        .executableTarget(
+            name: "eticket-bench",
+            dependencies: [
+                "BackOffice", "CommandLineSupport", "ETicketBench", "LocalPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // For the tests only, never linked into eticket: a database per test, the test processes'
         // files, the tags of the slow suites.

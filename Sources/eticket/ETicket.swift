@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackOffice
+import CommandLineSupport
 import Foundation
 import Logging
 
@@ -29,7 +30,12 @@ extension ETicket {
     /// ArgumentParser's own entry point, with the README's exit codes: 2 for a usage error (not
     /// sysexits' 64), and the command's own codes otherwise.
     static func main() async {
-        if let unknown = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst())) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "bench" {
+            printError(Bench.forward(Array(arguments.dropFirst())))
+            Foundation.exit(ExitStatus.failure)
+        }
+        if let unknown = CommandSuggestion.unknownCommand(in: arguments) {
             FileHandle.standardError.write(Data((unknown + "\n").utf8))
             Foundation.exit(2)
         }
@@ -49,55 +55,4 @@ extension ETicket {
             exit(withError: error)
         }
     }
-}
-
-/// Options every command that touches the database takes.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "The database: a postgresql:// URI or a libpq key=value string.")
-    var databaseURL: String?
-
-    @Option(name: .customLong("config"), help: "A JSON configuration file (see config/eticket.example.json).")
-    var configFile: String?
-
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String?
-}
-
-/// The exit codes every command keeps (the README lists them under Commands).
-enum ExitStatus {
-    static let failure: Int32 = 1
-    static let badInput: Int32 = 3
-    static let databaseUnreachable: Int32 = 4
-    /// EX_UNAVAILABLE: the mail relay cannot be reached, or refused the session (TLS, AUTH).
-    static let relayUnavailable: Int32 = 69
-
-    static func code(for error: BackOfficeError) -> Int32 {
-        switch error.code {
-        // An unknown structure, period, service, dossier or child is bad input, named in the message.
-        case .badInput, .notFound: badInput
-        case .databaseUnreachable: databaseUnreachable
-        case .relayUnavailable: relayUnavailable
-        default: failure
-        }
-    }
-}
-
-/// Runs a command's body, printing a ``BackOfficeError`` as one clear message on stderr.
-func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as BackOfficeError {
-        printError(error.message)
-        throw ExitCode(ExitStatus.code(for: error))
-    }
-}
-
-/// Prints `message` on stderr as one line: libpq's messages span lines ("\n\tIs the server
-/// running…"), and a script or a log reader expects one line per error.
-func printError(_ message: String) {
-    let line = message.split(whereSeparator: \.isNewline)
-        .map { $0.trimmingCharacters(in: .whitespaces) }
-        .filter { !$0.isEmpty }
-        .joined(separator: " ")
-    FileHandle.standardError.write(Data("eticket: \(line)\n".utf8))
 }

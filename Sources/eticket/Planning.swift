@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackOffice
+import CommandLineSupport
 import Dossiers
 import Foundation
 

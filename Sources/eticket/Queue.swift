@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackOffice
+import CommandLineSupport
 import Foundation
 
 struct Queue: AsyncParsableCommand {
@@ -101,16 +102,6 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 enum StatsFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, prometheus
-}
-
-/// Pretty, key-sorted JSON with snake_case keys (as the contracts and findings have them) and
-/// ISO 8601 times.
-func json<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 func render(_ lines: [Administration.DossierLine], format: OutputFormat) throws -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackOffice
+import CommandLineSupport
 
 struct Structures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,14 +7,16 @@ import Postgres
 import SystemPackage
 
 /// `--statement-timeout` and `--commit-timeout`, for the commands that run unattended.
-struct WaitOptions: ParsableArguments {
+package struct WaitOptions: ParsableArguments {
+    package init() {}
+
     @Option(help: "Seconds a statement may wait for the database before it is cancelled and eticket reconnects (default 30, or database.statementTimeoutSeconds).")
-    var statementTimeout: Double?
+    package var statementTimeout: Double?
     @Option(help: "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and eticket reconnects (default 30, or database.commitTimeoutSeconds).")
-    var commitTimeout: Double?
+    package var commitTimeout: Double?
 
     /// The flags given, by configuration key.
-    var flags: [String: ConfigValue] {
+    package var flags: [String: ConfigValue] {
         var flags: [String: ConfigValue] = [:]
         if let statementTimeout { flags["database.statementTimeoutSeconds"] = .init(.double(statementTimeout), isSecret: false) }
         if let commitTimeout { flags["database.commitTimeoutSeconds"] = .init(.double(commitTimeout), isSecret: false) }
@@ -23,27 +25,27 @@ struct WaitOptions: ParsableArguments {
 }
 
 /// The resolved configuration: flag > environment (`ETICKET_…`) > config file > default.
-struct Settings {
+package struct Settings {
     /// `nil` when no database is configured anywhere but possibly in the PG* environment.
-    var databaseURL: String?
-    var worker = WorkerConfiguration()
-    var processes = 1
-    var logLevel = Logger.Level.info
-    var templatesDirectory: String?
+    package var databaseURL: String?
+    package var worker = WorkerConfiguration()
+    package var processes = 1
+    package var logLevel = Logger.Level.info
+    package var templatesDirectory: String?
     /// The mail relay (`smtp.*`), `nil` when none is configured.
-    var relay: RelayConfiguration?
+    package var relay: RelayConfiguration?
 
     /// The connection string to hand to libpq: empty lets libpq read PGHOST, PGDATABASE, …
-    var conninfo: String { databaseURL ?? "" }
+    package var conninfo: String { databaseURL ?? "" }
 
     /// Whether a database is named anywhere, the PG* environment included.
-    var hasDatabase: Bool {
+    package var hasDatabase: Bool {
         databaseURL != nil
             || ["PGHOST", "PGDATABASE", "PGSERVICE", "PGPORT"].contains { ProcessInfo.processInfo.environment[$0] != nil }
     }
 
     /// Reads the layers; `flags` holds the values given on the command line, by config key.
-    static func load(_ options: GlobalOptions, flags: [String: ConfigValue] = [:]) async throws -> Settings {
+    package static func load(_ options: GlobalOptions, flags: [String: ConfigValue] = [:]) async throws -> Settings {
         var flags = flags
         if let url = options.databaseURL { flags["database.url"] = ConfigValue(.string(url), isSecret: true) }
         if let level = options.logLevel { flags["log.level"] = ConfigValue(.string(level), isSecret: false) }
@@ -67,7 +69,7 @@ struct Settings {
     /// `--config`, else `ETICKET_CONFIG`, else the installed layout's `/etc/eticket/config.json`
     /// when this user may read it (an administrator outside the `eticket` group, with a database
     /// URL of their own, is not stopped by the service's file).
-    static func configFile(_ options: GlobalOptions) -> String? {
+    package static func configFile(_ options: GlobalOptions) -> String? {
         if let file = options.configFile ?? ProcessInfo.processInfo.environment["ETICKET_CONFIG"] { return file }
         guard let installed = ProjectFiles.installedConfigFile, access(installed, R_OK) == 0 else { return nil }
         return installed
@@ -128,7 +130,7 @@ struct Settings {
     }
 
     /// Logs go to stderr, one line per event; bootstrapped once per process.
-    func bootstrapLogging() -> Logger {
+    package func bootstrapLogging() -> Logger {
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

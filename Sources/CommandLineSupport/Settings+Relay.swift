@@ -15,9 +15,9 @@ import SMTP
 /// | `smtp.connectTimeoutSeconds`, `smtp.commandTimeoutSeconds` | 15, 60 | |
 /// | `smtp.connections`, `smtp.messagesPerSecond` | 2, no limit | |
 /// | `smtp.retryBaseSeconds`, `smtp.retryMaxSeconds`, `smtp.maxAttempts` | 60, 3600, 50 | |
-struct RelayConfiguration {
-    var relay: RelaySettings
-    var policy: DeliveryPolicy
+package struct RelayConfiguration {
+    package var relay: RelaySettings
+    package var policy: DeliveryPolicy
 
     /// `nil` when no `smtp.host` is configured.
     init?(_ config: ConfigReader) throws {
@@ -61,7 +61,7 @@ struct RelayConfiguration {
 
 extension Settings {
     /// The configured relay, or the error that says how to configure one.
-    func requireRelay() throws -> RelayConfiguration {
+    package func requireRelay() throws -> RelayConfiguration {
         guard let relay else {
             throw BackOfficeError(
                 .badInput,

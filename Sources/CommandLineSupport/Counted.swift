@@ -4,6 +4,6 @@
 /// - Parameters:
 ///   - singular: the noun for one (`message`, `rights opening`).
 ///   - plural: the noun for any other count; `singular` + `s` when omitted.
-func counted(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
+package func counted(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
     "\(count) \(count == 1 ? singular : plural ?? singular + "s")"
 }
