@@ -59,12 +59,14 @@ let package = Package(
                 "Postgres", "Dossiers", "Mail", "SMTP", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // SplitMix64, seeded: the benchmark's generator and the fuzz and chaos tests' (not shipped).
+        .target(name: "SeededGenerator"),
         // The benchmark (`eticket bench`): never linked into the shipped eticket. It reaches
         // BackOffice's internals through `package` access, not `public`.
         .target(
             name: "ETicketBench",
             dependencies: [
-                "BackOffice", "Postgres", "Mail",
+                "BackOffice", "Postgres", "Mail", "SeededGenerator",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // What the two executables share: the global options, the configuration layers (flag >
@@ -100,16 +102,17 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: ["LocalPostgres", "Postgres"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "SeededGenerator", "TestSupport"]),
         .testTarget(name: "LocalPostgresTests", dependencies: ["LocalPostgres", "TestSupport"]),
         .testTarget(name: "DossiersTests", dependencies: ["Dossiers"]),
         // Golden/ holds recorded renderings the tests read by path.
         .testTarget(name: "MailTests", dependencies: ["Mail", "Dossiers", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "BackOfficeTests",
-            dependencies: ["BackOffice", "ETicketBench", "Postgres", "Dossiers", "Mail", "TestSupport"]),
+            dependencies: ["BackOffice", "ETicketBench", "Postgres", "Dossiers", "Mail", "SeededGenerator", "TestSupport"]),
         // Runs the built eticket as a process: it needs the executable built, not linked.
-        .testTarget(name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "TestSupport", "SMTPTestRelay"]),
+        .testTarget(
+            name: "eticketTests", dependencies: ["LocalPostgres", "Postgres", "SeededGenerator", "TestSupport", "SMTPTestRelay"]),
         // A real SMTP relay (aiosmtpd) for the tests; never part of the product.
         .target(name: "SMTPTestRelay", dependencies: ["TestSupport"], path: "Tests/SMTPTestRelay", exclude: ["smtp_relay.py"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP", "SMTPTestRelay"]),

@@ -1,36 +1,7 @@
 import BackOffice
 import Foundation
 import Mail
-
-/// A small, fast, seeded pseudo-random generator (SplitMix64): the same seed gives the same
-/// dossiers on every machine, so that two benchmark runs judge the same work.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int {
-        Int(next() % UInt64(bound))
-    }
-
-    mutating func chance(_ probability: Double) -> Bool {
-        Double(next() >> 11) / Double(1 << 53) < probability
-    }
-
-    mutating func pick<T>(_ items: [T]) -> T {
-        items[below(items.count)]
-    }
-}
+import SeededGenerator
 
 /// Writes realistic synthetic intake: a structures file and dossiers as the portal exports them
 /// (JSON Lines, `contracts/dossier.schema.json`).

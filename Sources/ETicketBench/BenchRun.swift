@@ -2,6 +2,7 @@ import BackOffice
 import Foundation
 import Logging
 import Postgres
+import SeededGenerator
 import Synchronization
 
 /// What `eticket bench` does; see ``Bench``.

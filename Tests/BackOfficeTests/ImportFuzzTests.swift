@@ -1,23 +1,8 @@
 import BackOffice
 import Foundation
 import Postgres
+import SeededGenerator
 import Testing
-
-/// A small seeded generator, so that a failing case can be replayed from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-    mutating func next() -> UInt64 {
-        // SplitMix64.
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Ways to damage a valid line, each a kind of bad input met in real exports.
 enum Damage: CaseIterable {

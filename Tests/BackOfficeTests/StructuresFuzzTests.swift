@@ -1,6 +1,7 @@
 import BackOffice
 import Foundation
 import Postgres
+import SeededGenerator
 import Testing
 
 @Suite("Bad input, tried systematically: the structures file")

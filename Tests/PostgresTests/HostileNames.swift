@@ -1,3 +1,5 @@
+import SeededGenerator
+
 /// Names built to break quoting done by grapheme: quotes and backslashes behind the prepended
 /// concatenation marks U+0600–U+0605 (which join the character after them into one `Character`),
 /// combining marks, zero-width joiners, and what is left of invalid UTF-8 once decoded.
@@ -11,7 +13,8 @@ enum HostileNames {
     /// The names the issue met, then `count` more drawn from the fragments with a fixed seed, each
     /// at most 60 bytes (PostgreSQL cuts identifiers at 63).
     static func names(count: Int = 200) -> [String] {
-        var generator = SplitMix64(seed: 0x5EED_0600)
+        // Seeded, so that a failing name is the same on every run.
+        var generator = SeededRandom(seed: 0x5EED_0600)
         var names = [
             "x\u{0600}\"; GRANT eticket_worker TO victim; --", "\u{0600}'", "\u{0600}\"", "a\u{0605}\"\"b",
             "it's \\ a name", "\u{0600}' host=attacker.example",
@@ -26,18 +29,5 @@ enum HostileNames {
             names.append(name)
         }
         return names
-    }
-}
-
-/// A small deterministic generator, so that a failing name is the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeededGenerator
 import LocalPostgres
 import Postgres
 import TestSupport
@@ -24,7 +25,7 @@ struct ChaosTests {
     static let workerApplication = "eticket-chaos-worker"
 
     @Test func workersKilledConnectionsCutAndARestartLoseNothing() throws {
-        var random = ChaosRandom(seed: Self.seed)
+        var random = SeededRandom(seed: Self.seed)
         let cluster = try LocalCluster.start(options: .init(fastUnsafe: true))
         defer { cluster.stop() }
         let conninfo = cluster.connectionString()
@@ -115,20 +116,5 @@ struct ChaosTests {
         #expect(messageIDs.count == emails && messageIDs.values.allSatisfy { $0 == 1 })
         #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == 0)
         print("chaos export: \(emails) messages, \(attempts) runs killed or finished, each message once")
-    }
-}
-
-/// SplitMix64, so that a chaos run can be replayed from its seed.
-struct ChaosRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
