@@ -15,14 +15,14 @@ import Foundation
 /// run's cleanup removed its 150,000 messages, the next run creates files in the same block group
 /// at a tenth of the usual rate (1,200–1,700 against 18,000–27,000 files/s, measured here with a
 /// C program writing 2,000 files), and its export measures that, not the writer.
-public enum BenchFileSystem {
+package enum BenchFileSystem {
     /// A note for the report when `path` is on ext4 without a journal, else `nil`.
-    public static func journalLessNote(for path: String) -> String? {
+    package static func journalLessNote(for path: String) -> String? {
         deviceNumbers(of: path).flatMap { journalLessNote(major: $0.major, minor: $0.minor) }
     }
 
     /// The note for the block device `major`:`minor`, as the sysfs mounted at `sysfs` describes it.
-    public static func journalLessNote(major: UInt64, minor: UInt64, sysfs: String = "/sys") -> String? {
+    package static func journalLessNote(major: UInt64, minor: UInt64, sysfs: String = "/sys") -> String? {
         // /sys/dev/block/254:0 links to …/block/vda; ext4 names its directory after the same device.
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(sysfs)/dev/block/\(major):\(minor)")
         else { return nil }
@@ -38,7 +38,7 @@ public enum BenchFileSystem {
     }
 
     /// The major and minor numbers of the device holding `path`.
-    public static func deviceNumbers(of path: String) -> (major: UInt64, minor: UInt64)? {
+    package static func deviceNumbers(of path: String) -> (major: UInt64, minor: UInt64)? {
         var status = stat()
         guard stat(path, &status) == 0 else { return nil }
         let device = UInt64(status.st_dev)

@@ -2,13 +2,13 @@ import BackOffice
 import Foundation
 
 /// What `eticket bench` measured; encoded as JSON for `--format json`.
-public struct BenchReport: Codable, Sendable {
-    public struct Machine: Codable, Sendable {
-        public var cores: Int
-        public var memoryMiB: Int
-        public var cpu: String
-        public var kernel: String
-        public var postgres: String
+package struct BenchReport: Codable, Sendable {
+    package struct Machine: Codable, Sendable {
+        package var cores: Int
+        package var memoryMiB: Int
+        package var cpu: String
+        package var kernel: String
+        package var postgres: String
 
         // Spelled out: snake case would write "memory_mi_b".
         enum CodingKeys: String, CodingKey {
@@ -18,41 +18,41 @@ public struct BenchReport: Codable, Sendable {
     }
 
     /// The server settings that decide what a commit costs.
-    public struct DatabaseSettings: Codable, Sendable {
+    package struct DatabaseSettings: Codable, Sendable {
         /// Whether the benchmark started its own throw-away cluster (on this machine).
-        public var localCluster: Bool
-        public var fsync: String
-        public var synchronousCommit: String
-        public var fullPageWrites: String
-        public var walSyncMethod: String
-        public var sharedBuffers: String
-        public var trackCommitTimestamp: String
+        package var localCluster: Bool
+        package var fsync: String
+        package var synchronousCommit: String
+        package var fullPageWrites: String
+        package var walSyncMethod: String
+        package var sharedBuffers: String
+        package var trackCommitTimestamp: String
     }
 
-    public struct Parameters: Codable, Sendable {
-        public var dossiers: Int
-        public var workers: Int
-        public var batch: Int
-        public var incomplete: Double
-        public var seed: UInt64
+    package struct Parameters: Codable, Sendable {
+        package var dossiers: Int
+        package var workers: Int
+        package var batch: Int
+        package var incomplete: Double
+        package var seed: UInt64
     }
 
-    public struct Phase: Codable, Sendable {
-        public var name: String
-        public var count: Int
-        public var seconds: Double
+    package struct Phase: Codable, Sendable {
+        package var name: String
+        package var count: Int
+        package var seconds: Double
         /// count / seconds.
-        public var rate: Double
+        package var rate: Double
         /// Where the phase's CPU time went; absent for phases not measured that way.
-        public var cpu: CPU?
+        package var cpu: CPU?
         /// WAL the server wrote during the phase, per item; absent for phases not measured that way.
-        public var walBytesPerItem: Double?
+        package var walBytesPerItem: Double?
         /// The statements that took the server the most time, costliest first; absent where
         /// pg_stat_statements cannot be read.
-        public var statements: [StatementCost]?
+        package var statements: [StatementCost]?
         /// Top-level statements per batch (a worker's batch, an import transaction; BEGIN, COMMIT
         /// and SAVEPOINT included), from pg_stat_statements: the round trips a batch costs.
-        public var statementsPerBatch: Double?
+        package var statementsPerBatch: Double?
 
         init(_ name: String, count: Int, seconds: Double, cpu: CPU? = nil) {
             self.name = name
@@ -72,34 +72,34 @@ public struct BenchReport: Codable, Sendable {
 
     /// One statement's share of a phase, from pg_stat_statements: execution time of the
     /// top-level statement, the triggers and foreign-key checks it fired included.
-    public struct StatementCost: Codable, Sendable {
+    package struct StatementCost: Codable, Sendable {
         /// The normalised statement, on one line, cut at 120 characters.
-        public var query: String
-        public var calls: Int
-        public var rows: Int
-        public var msPerItem: Double
-        public var walBytesPerItem: Double
+        package var query: String
+        package var calls: Int
+        package var rows: Int
+        package var msPerItem: Double
+        package var walBytesPerItem: Double
         /// Of the phase's top-level statement time.
-        public var share: Double
+        package var share: Double
     }
 
     /// CPU time used during a phase, by side (getrusage for the client, /proc for the server).
-    public struct CPU: Codable, Sendable {
+    package struct CPU: Codable, Sendable {
         /// Every process under the postmaster: the phase's backends, and whatever else the
         /// server did meanwhile (autovacuum, the checkpointer, the WAL writer, other sessions).
         /// Absent when the server is not on this machine.
-        public var serverSeconds: Double?
+        package var serverSeconds: Double?
         /// This process (import, baseline, and workers run as threads) or the worker processes
         /// it waited for (process).
-        public var clientSeconds: Double
+        package var clientSeconds: Double
         /// `serverSeconds` per item of the phase (dossier, row), in milliseconds.
-        public var serverMsPerItem: Double?
+        package var serverMsPerItem: Double?
         /// `clientSeconds` per item of the phase, in milliseconds.
-        public var clientMsPerItem: Double
+        package var clientMsPerItem: Double
         /// The rate the server's share alone allows: this machine's cores (as the process sees
         /// them) ÷ server CPU per item. What an infinitely fast client would reach, were the
         /// server's work spread evenly over every core.
-        public var serverLimitedRate: Double?
+        package var serverLimitedRate: Double?
 
         init(server: Double?, client: Double, items: Int) {
             func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
@@ -114,18 +114,18 @@ public struct BenchReport: Codable, Sendable {
         }
     }
 
-    public struct Workers: Codable, Sendable {
+    package struct Workers: Codable, Sendable {
         /// VmHWM of each worker process (kB), sampled every 20 ms while it ran (a high-water mark:
         /// only growth in a worker's last 20 ms could be missed); empty for in-process workers.
         ///
         /// Not getrusage(RUSAGE_CHILDREN): a child's ru_maxrss starts at its parent's resident set
         /// (Linux keeps the high-water mark of the memory shared until exec), and it covers every
         /// child of the process, the tests' own included.
-        public var peakRSSKiB: [Int]
-        public var outcomes: [String: Int]
-        public var emails: Int
+        package var peakRSSKiB: [Int]
+        package var outcomes: [String: Int]
+        package var emails: Int
         /// Due queue rows left after the workers stopped (0 when they drained the queue).
-        public var dueLeft: Int
+        package var dueLeft: Int
 
         // Spelled out, as for the machine's memory: snake case would write "peak_rss_ki_b".
         enum CodingKeys: String, CodingKey {
@@ -136,34 +136,34 @@ public struct BenchReport: Codable, Sendable {
 
     /// A speed limit measured in the same run on the same database: the least a phase's work
     /// costs in plain SQL.
-    public struct Baseline: Codable, Sendable {
-        public var method: String
-        public var connections: Int
-        public var batch: Int
-        public var rows: Int
-        public var seconds: Double
-        public var rate: Double
+    package struct Baseline: Codable, Sendable {
+        package var method: String
+        package var connections: Int
+        package var batch: Int
+        package var rows: Int
+        package var seconds: Double
+        package var rate: Double
         /// The product's rate over this one: the workers' end-to-end dossier rate for the queue
         /// loop (`baseline`), the import's for the bare copy (`import_floor`).
-        public var ratio: Double
-        public var cpu: CPU?
-        public var walBytesPerItem: Double?
+        package var ratio: Double
+        package var cpu: CPU?
+        package var walBytesPerItem: Double?
     }
 
-    public struct Latency: Codable, Sendable {
-        public var samples: Int
-        public var method: String
+    package struct Latency: Codable, Sendable {
+        package var samples: Int
+        package var method: String
         /// Import commit → decision commit, server clock (pg_xact_commit_timestamp), when available.
-        public var commitToCommitMs: Percentiles?
+        package var commitToCommitMs: Percentiles?
         /// Import commit acknowledged → decision visible to a client polling every 0.5 ms.
-        public var clientObservedMs: Percentiles
+        package var clientObservedMs: Percentiles
     }
 
-    public struct Percentiles: Codable, Sendable {
-        public var p50: Double
-        public var p90: Double
-        public var p99: Double
-        public var max: Double
+    package struct Percentiles: Codable, Sendable {
+        package var p50: Double
+        package var p90: Double
+        package var p99: Double
+        package var max: Double
 
         init(_ values: [Double]) {
             let sorted = values.sorted()
@@ -179,32 +179,32 @@ public struct BenchReport: Codable, Sendable {
         }
     }
 
-    public struct Depth: Codable, Sendable {
-        public var method: String
-        public var shallow: Phase
-        public var shallowQueued: Int
-        public var deep: Phase
-        public var deepQueued: Int
-        public var deepImport: Phase
+    package struct Depth: Codable, Sendable {
+        package var method: String
+        package var shallow: Phase
+        package var shallowQueued: Int
+        package var deep: Phase
+        package var deepQueued: Int
+        package var deepImport: Phase
         /// deep rate / shallow rate.
-        public var ratio: Double
+        package var ratio: Double
     }
 
-    public var machine: Machine
-    public var database: DatabaseSettings
-    public var parameters: Parameters
-    public var phases: [Phase]
-    public var workers: Workers
+    package var machine: Machine
+    package var database: DatabaseSettings
+    package var parameters: Parameters
+    package var phases: [Phase]
+    package var workers: Workers
     /// The plain-SQL queue loop: the processing's speed limit.
-    public var baseline: Baseline?
+    package var baseline: Baseline?
     /// The lines copied bare into a jsonb column: the import's speed limit.
-    public var importFloor: Baseline?
-    public var latency: Latency?
-    public var depth: Depth?
-    public var notes: [String]
+    package var importFloor: Baseline?
+    package var latency: Latency?
+    package var depth: Depth?
+    package var notes: [String]
 
     /// The phase called `name`.
-    public func phase(_ name: String) -> Phase? {
+    package func phase(_ name: String) -> Phase? {
         phases.first { $0.name == name }
     }
 }

@@ -6,27 +6,27 @@ import SeededGenerator
 import Synchronization
 
 /// What `eticket bench` does; see ``Bench``.
-public struct BenchOptions: Sendable {
-    public var dossiers = 10_000
-    public var workers = 2
-    public var batchSize = 100
+package struct BenchOptions: Sendable {
+    package var dossiers = 10_000
+    package var workers = 2
+    package var batchSize = 100
     /// Share of the generated dossiers that are incomplete (returned with reasons).
-    public var incompleteShare = 0.3
-    public var seed: UInt64 = 1
+    package var incompleteShare = 0.3
+    package var seed: UInt64 = 1
     /// Single dossiers imported one at a time with an idle worker listening; 0 skips the phase.
-    public var latencySamples = 200
+    package var latencySamples = 200
     /// Run the speed limits on the same database: the plain-SQL queue loop and the bare copy.
-    public var baseline = true
+    package var baseline = true
     /// Compare the processing rate with `depthQueued` rows queued against `shallowQueued`.
-    public var depthTest = false
-    public var depthQueued = 1_000_000
-    public var shallowQueued = 10_000
-    public var workerMode: BenchWorkerMode = .threads
-    public var templatesDirectory: String?
+    package var depthTest = false
+    package var depthQueued = 1_000_000
+    package var shallowQueued = 10_000
+    package var workerMode: BenchWorkerMode = .threads
+    package var templatesDirectory: String?
     /// Whether the database is a throw-away cluster the benchmark started (reported only).
-    public var localCluster = false
+    package var localCluster = false
 
-    public init() {}
+    package init() {}
 }
 
 /// The benchmark in the product: generate, import, process, export, measured phase by phase, with
@@ -36,21 +36,21 @@ public struct BenchOptions: Sendable {
 /// - Important: it writes thousands of dossiers, decisions and emails: run it on a throw-away
 ///   database (the default), never on one that holds real families' data. It refuses a database
 ///   that already holds dossiers.
-public struct Bench {
+package struct Bench {
     let conninfo: String
     let options: BenchOptions
     let logger: Logger
     /// Told of each phase as it starts, for a progress line.
     let progress: @Sendable (String) -> Void
 
-    public init(conninfo: String, options: BenchOptions, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(conninfo: String, options: BenchOptions, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.conninfo = conninfo
         self.options = options
         self.logger = logger
         self.progress = progress
     }
 
-    public func run() throws -> BenchReport {
+    package func run() throws -> BenchReport {
         let administration = try Administration(conninfo: conninfo, actor: "admin:bench", logger: logger)
         defer { administration.close() }
         let connection = administration.connection

@@ -21,7 +21,7 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
 }
 
 /// How the benchmark runs its workers.
-public enum BenchWorkerMode: Sendable {
+package enum BenchWorkerMode: Sendable {
     /// `eticket worker … --processes 1` children of this executable: the product as deployed.
     case processes(executable: String)
     /// Worker loops on threads of this process (for the tests, which have no `eticket` binary).

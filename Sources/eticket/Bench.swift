@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackOffice
 import CommandLineSupport
 import Foundation
 
@@ -17,20 +18,27 @@ struct Bench: ParsableCommand {
 
     // Never parsed: `ETicket.main` forwards `bench` before ArgumentParser sees it. Declared so
     // that `eticket --help` lists the command and a typo of it gets a suggestion.
-    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
+    @Argument(parsing: .allUnrecognized, help: .hidden) var arguments: [String] = []
 
     static let executableName = "eticket-bench"
+
+    /// The build that puts eticket-bench where this eticket looks: beside it when it runs from a
+    /// checkout's `.build/debug` or `.build/release` (`swift run eticket` builds eticket alone).
+    static var howToBuild: String {
+        let configuration = ProjectFiles.executableDirectory.lastPathComponent
+        if ["debug", "release"].contains(configuration) {
+            return "Build it beside this eticket: swift build -c \(configuration) --product \(executableName)."
+        }
+        return "Build it from a source checkout: swift build -c release --product \(executableName), "
+            + "then put .build/release/\(executableName) on PATH or beside eticket."
+    }
 
     /// Replaces this process with `eticket-bench arguments…`; returns only if that is impossible,
     /// with the message to print.
     static func forward(_ arguments: [String]) -> String {
         guard let bench = CompanionExecutable.locate(executableName) else {
-            return """
-                eticket bench runs the separate executable \(executableName), which is not installed beside \
-                \(CompanionExecutable.running) nor on PATH (the Debian package does not ship it). From a source \
-                checkout, build it: swift build -c release --product \(executableName) (or run it: swift run -c release \
-                \(executableName) \(arguments.joined(separator: " "))).
-                """
+            return "eticket bench runs the separate executable \(executableName), which is not installed beside "
+                + "\(CompanionExecutable.running) nor on PATH (the Debian package does not ship it). \(howToBuild)"
         }
         setenv(CompanionExecutable.forwardingExecutableVariable, CompanionExecutable.running, 1)
         let argv = ([bench] + arguments).map { strdup($0) } + [nil]
