@@ -21,6 +21,36 @@ struct BenchForwardingTests {
         #expect(refused.stderr.contains("--workers"), "\(refused.stderr)")
     }
 
+    /// eticket execs eticket-bench rather than running it as a child: the process its caller
+    /// started becomes the benchmark, so a signal sent to it reaches the benchmark, and the caller
+    /// sees it end by that signal.
+    @Test func aSignalReachesTheBenchmarkItself() throws {
+        let conninfo = try TestDatabases.shared().create()
+        // The killed benchmark cannot remove its generated files: they go here, and this goes.
+        let scratch = TestFiles.directory.appendingPathComponent("bench-killed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let child = try Child(
+            ["bench", "--dossiers", "1000000", "--latency-samples", "0", "--no-baseline", "--database-url", conninfo],
+            environment: ["TMPDIR": scratch.path])
+        defer { child.kill() }
+        let executable = "/proc/\(child.pid)/exe"
+        // A child process would leave this pid eticket: give up on that state after a minute.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while child.isRunning,
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: executable))?.hasSuffix("/eticket-bench") != true
+        {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the process eticket bench started never became eticket-bench")
+                return
+            }
+            usleep(1_000)
+        }
+        child.signal(SIGTERM)
+        let result = child.wait(timeout: 60)
+        #expect(result.signaled && result.status == SIGTERM, "exited \(result.status): \(result.stderr)")
+    }
+
     /// The Debian package's layout (eticket alone in its directory, no eticket-bench on PATH), and
     /// `swift run eticket`, which builds eticket alone in `.build/debug`.
     @Test(arguments: [
