@@ -1,4 +1,4 @@
-import CLibCurl
+internal import CLibCurl
 import Foundation
 
 /// What became of one message handed to the relay.

@@ -224,3 +224,54 @@ struct RelayCredentialsOwnerTests {
         _ = try RelayCredentials.load(path)
     }
 }
+
+/// Review: whoever may write the credentials file's folder must not make eticket read another
+/// file as the relay's password (and send it in AUTH to the relay of the settings), nor hang it.
+@Suite("Relay credentials file: links, FIFOs")
+struct RelayCredentialsFileKindTests {
+    static let body = Data(#"{"username": "u", "password": "p"}"#.utf8)
+
+    @Test func aSymbolicLinkIsNotFollowedEvenToAGoodFile() throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Another file of this user that passes every check: a link to it must still be refused.
+        let target = folder.appendingPathComponent("other-secret.json").path
+        _ = FileManager.default.createFile(atPath: target, contents: Self.body, attributes: [.posixPermissions: 0o600])
+        _ = try RelayCredentials.load(target)
+        let link = folder.appendingPathComponent("credentials.json").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(link) }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("is a symbolic link") == true, "\(String(describing: error))")
+        #expect(error?.message.contains(link) == true, "names the path: \(String(describing: error))")
+    }
+
+    @Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("credentials.json").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(fifo) }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("not a regular file") == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [0o600, 0o640, 0o400])
+    func theOwnersPrivateModesAreAccepted(mode: Int) throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("credentials.json").path
+        _ = FileManager.default.createFile(atPath: path, contents: Self.body, attributes: [.posixPermissions: mode])
+        #expect(try RelayCredentials.load(path).username == "u")
+    }
+
+    @Test(arguments: [0o604, 0o620, 0o660, 0o606])
+    func modesOpenToOthersOrGroupWritesAreRefused(mode: Int) throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("credentials.json").path
+        _ = FileManager.default.createFile(atPath: path, contents: Self.body, attributes: [.posixPermissions: mode])
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(path) }
+        #expect(error?.message.contains("mode \(String(mode, radix: 8))") == true, "\(String(describing: error))")
+    }
+}
