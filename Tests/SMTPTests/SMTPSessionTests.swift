@@ -275,3 +275,55 @@ struct RelayCredentialsFileKindTests {
         #expect(error?.message.contains("mode \(String(mode, radix: 8))") == true, "\(String(describing: error))")
     }
 }
+
+/// Review: a message too big for the relay is refused before it is offered (never retried: it
+/// would be refused again at every attempt), by eticket's own cap and by the relay's SIZE.
+@Suite("SMTP session: message size")
+struct MessageSizeTests {
+    /// A valid message padded to about `bytes` bytes with CRLF lines.
+    static func message(_ number: Int, bytes: Int) -> [UInt8] {
+        var message = SMTPSessionTests.message(number)
+        let line = Array(String(repeating: "x", count: 76).utf8) + [13, 10]
+        while message.count + line.count <= bytes { message += line }
+        return message
+    }
+
+    @Test func aMessageAboveTheCapIsNotOfferedAndTheNextOneGoes() throws {
+        let relay = try TestRelay()
+        var settings = try SMTPSessionTests.settings(relay)
+        settings.maxMessageBytes = 4_000
+        let session = try SMTPSession(settings)
+        let big = Self.message(1, bytes: 6_000)
+        let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
+        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(reply.code == 552 && reply.enhancedStatus == "5.3.4", "\(reply)")
+        #expect(reply.description.contains("\(big.count) bytes") && reply.description.contains("smtp.maxMessageBytes (4000)"), "\(reply)")
+        #expect(relay.count("MAIL") == 0, "not offered: \(relay.events)")
+        let small = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(2, bytes: 3_000))
+        guard case .accepted = small else { Issue.record("\(small)"); return }
+        #expect(relay.received.map(\.messageID) == ["<m2@villefranche.example>"])
+    }
+
+    @Test func theRelaysSizeIsAnnouncedInMailAndItsRefusalIsPermanent() throws {
+        let relay = try TestRelay(behaviours: ["--size-limit", "4000"])
+        let session = try SMTPSession(try SMTPSessionTests.settings(relay))
+        let fits = Self.message(1, bytes: 3_000)
+        let first = try session.send(from: "a@example.org", to: "famille@example.org", message: fits)
+        guard case .accepted = first else { Issue.record("\(first)"); return }
+        // libcurl tells the relay the size in MAIL FROM (RFC 1870) when the relay announces SIZE.
+        #expect(relay.events.contains("MAIL-OPTION SIZE=\(fits.count)"), "\(relay.events)")
+        let big = Self.message(2, bytes: 6_000)
+        let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
+        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(reply.code == 552, "\(reply)")
+        #expect(relay.count("DATA-END") == 1 && relay.received.count == 1, "the big one never reached DATA: \(relay.events)")
+    }
+
+    @Test func theCapMustBePositive() throws {
+        var settings = RelaySettings(host: "127.0.0.1")
+        #expect(settings.maxMessageBytes == 10_240_000)
+        settings.maxMessageBytes = 0
+        let error = #expect(throws: SMTPError.self) { try settings.validate() }
+        #expect(error?.message.contains("smtp.maxMessageBytes") == true, "\(String(describing: error))")
+    }
+}

@@ -94,6 +94,34 @@ struct MailDeliveryTests {
         #expect(stats.contains("\(refusedCount) failed"), "\(stats)")
     }
 
+    /// A message above smtp.maxMessageBytes is failed at once, with the reason, and never offered
+    /// again: every attempt would be refused the same way.
+    @Test func aMessageAboveTheSizeCapFailsWithoutBeingOffered() throws {
+        let conninfo = try OutboxExportTests.pendingOutbox()
+        let database = Database(conninfo: conninfo)
+        let largest = try database.count("SELECT max(length(message)) FROM email_outbox")
+        let over = try database.count("SELECT count(*) FROM email_outbox WHERE length(message) > \(largest - 1)")
+        let total = try database.count("SELECT count(*) FROM email_outbox")
+        let relay = try TestRelay()
+        let config = try relay.configFile(["maxMessageBytes": largest - 1])
+        let first = try send(config, conninfo, ["--connections", "1"])
+        #expect(first.status == 5, "\(first.stdout) \(first.stderr)")
+        #expect(first.stdout.hasPrefix("\(total - over) messages sent, 0 deferred, \(over) failed"), "\(first.stdout)")
+        #expect(
+            try database.count(
+                """
+                SELECT count(*) FROM email_outbox WHERE delivery = 'failed' AND delivery_attempts = 1
+                AND delivery_reply LIKE '552 5.3.4 not offered to the relay: the message is \(largest) bytes, above smtp.maxMessageBytes%'
+                """) == over)
+        #expect(relay.received.count == total - over)
+        try moveClockOn(conninfo)
+        let again = try send(config, conninfo)
+        #expect(again.status == 0 && again.stdout.hasPrefix("0 messages sent"), "parked, not retried: \(again.stdout)")
+        // A cap that is not a positive number is refused before anything is sent, naming the key.
+        let zero = try send(try relay.configFile(["maxMessageBytes": 0]), conninfo)
+        #expect(zero.status == 3 && zero.stderr.contains("smtp.maxMessageBytes"), "\(zero.stderr)")
+    }
+
     @Test func aConnectionCutInDataOrASilentRelayDefersTheMessageInFlight() throws {
         let conninfo = try OutboxExportTests.pendingOutbox()
         let database = Database(conninfo: conninfo)
