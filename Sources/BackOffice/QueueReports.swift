@@ -333,7 +333,7 @@ extension Administration {
 func requireStructure(_ code: String?, on connection: Connection) throws {
     guard let code else { return }
     let exists = try database("cannot find the structure") {
-        try connection.query("SELECT 1 FROM structures WHERE code = $1", [code]).first != nil
+        try StructureStore(connection: connection).id(code: code) != nil
     }
     guard exists else { throw BackOfficeError(.notFound, "no structure \(code)") }
 }
