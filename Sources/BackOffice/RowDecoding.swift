@@ -22,3 +22,4 @@ extension StoredEnum {
 
 extension DossierState: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
 extension Outcome: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
+extension QueueItem.Job: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
