@@ -15,9 +15,8 @@ struct StoreBoundaryTests {
         // The import path (issue 17, import): IntakeStore comes with it.
         "IntakeWriter.swift", "DossierImporter.swift", "ImportLanes.swift",
         // Issue 18's own, still to be moved into stores.
-        "Administration.swift", "AuditAnchor.swift", "AuditTrail.swift", "BatchRun.swift", "Database.swift",
-        "DecisionClock.swift", "Doctor.swift", "Migrations.swift", "OutboxExporter.swift",
-        "OutboxSender.swift",
+        "BatchRun.swift", "Database.swift",
+        "DecisionClock.swift", "Doctor.swift", "Migrations.swift",
     ]
 
     @Test func sqlAppearsOnlyInStores() throws {
