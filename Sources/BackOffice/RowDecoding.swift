@@ -1,4 +1,5 @@
 import Dossiers
+import Mail
 import Postgres
 
 /// A Swift enum stored in a PostgreSQL enum (or text) column, read and bound by its raw value.
@@ -23,3 +24,4 @@ extension StoredEnum {
 extension DossierState: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
 extension Outcome: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
 extension QueueItem.Job: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}
+extension EmailKind: PostgresDecodable, PostgresBindable, PostgresArrayElement, StoredEnum {}

@@ -1,5 +1,6 @@
 @testable import BackOffice
 import Dossiers
+import Mail
 import Postgres
 import Testing
 
@@ -16,6 +17,7 @@ struct RowDecodingTests {
         #expect(try Set(labels("dossier_state").map { try DossierState(postgresText: $0) }) == Set(DossierState.allCases))
         #expect(try Set(labels("decision_outcome").map { try Outcome(postgresText: $0) }) == Set(Outcome.allCases))
         #expect(try Set(labels("queue_job").map { try QueueItem.Job(postgresText: $0) }) == Set(QueueItem.Job.allCases))
+        #expect(try Set(labels("email_kind").map { try EmailKind(postgresText: $0) }) == Set(EmailKind.allCases))
         #expect(try Set(labels("email_delivery").map { try EmailDelivery(postgresText: $0) }) == Set(EmailDelivery.allCases))
     }
 
