@@ -183,7 +183,9 @@ extension Administration {
     }
 
     private func readDetails(_ id: Int64, _ store: DossierDetailsStore) throws -> DossierDetails {
-        guard var (details, today) = try store.header(dossierID: id) else { throw BackOfficeError(.notFound, "no dossier \(id)") }
+        guard let header = try store.header(dossierID: id) else { throw BackOfficeError(.notFound, "no dossier \(id)") }
+        var details = header.details
+        let today = header.today
         details.children = try store.children(dossierID: id, today: today)
         details.guardians = try store.guardians(dossierID: id)
         details.trustedPersons = try store.trustedPersons(dossierID: id)

@@ -84,4 +84,18 @@ struct QueueReportStoreTests {
         #expect(try store.dossierID(String(id)) == id)
         #expect(try store.dossierID("NOPE-1") == nil)
     }
+
+    @Test func dossierLinesWithTheirLastDecision() throws {
+        let connection = try Fixture.connection(try Fixture.decidedExamples())
+        defer { connection.close() }
+        let store = QueueReportStore(connection: connection)
+        let lines = Dictionary(uniqueKeysWithValues: try store.dossierLines(structure: nil).map { ($0.externalID, $0) })
+        #expect(lines.keys.sorted() == ["PTL-0001", "VLF-0001", "VLF-0002", "VLF-0003"])
+        #expect(lines["VLF-0001"]?.state == DossierState.planningOpen.rawValue)
+        #expect(lines["VLF-0001"]?.rightsOpened == 5)
+        #expect(lines["VLF-0001"]?.children == 2)
+        #expect(lines["VLF-0001"]?.decidedBy == "worker:test:1")
+        #expect(lines["VLF-0002"]?.findings.isEmpty == false)
+        #expect(try store.dossierLines(structure: "saint-amour").map(\.externalID) == ["PTL-0001"])
+    }
 }

@@ -19,6 +19,22 @@ struct ReviewStoreTests {
         }
     }
 
+    /// The lock is real: another session cannot take the dossier until the verdict commits.
+    @Test func aLockedDossierIsNotAnotherSessionsToTake() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let first = try Fixture.connection(conninfo)
+        let second = try Fixture.connection(conninfo)
+        defer { first.close(); second.close() }
+        try first.transaction { first throws in
+            _ = try ReviewStore(connection: first).lockDossier(externalID: "PTL-0001")
+            let error = try #require(throws: PostgresError.self) {
+                try second.query("SELECT id FROM dossiers WHERE external_id = 'PTL-0001' FOR UPDATE NOWAIT")
+            }
+            #expect(error.sqlState == "55P03")
+        }
+        _ = try second.query("SELECT id FROM dossiers WHERE external_id = 'PTL-0001' FOR UPDATE NOWAIT")
+    }
+
     @Test func lockAwaitingReviewByStructure() throws {
         let connection = try Fixture.connection(try Fixture.decidedExamples())
         defer { connection.close() }
