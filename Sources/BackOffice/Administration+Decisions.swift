@@ -84,23 +84,15 @@ extension Administration {
         // A misspelt --structure is an unknown name (exit 3), not a dossier of another structure.
         try requireStructure(structure)
         return try decide(verdict, reason: reason, by: name, outbox: outbox) { connection in
-            let found = try connection.query(
-                """
-                SELECT d.id, d.external_id, d.state::text AS state, s.code AS structure
-                FROM dossiers d JOIN structures s ON s.id = d.structure_id
-                WHERE d.external_id = $1 FOR UPDATE OF d
-                """, [externalID]
-            ).first
+            let found = try ReviewStore(connection: connection).lockDossier(externalID: externalID)
             guard let found else { throw BackOfficeError(.notFound, "no dossier \(externalID)") }
-            let state: String = try found.decode("state")
-            let belongsTo: String = try found.decode("structure")
-            if let structure, structure != belongsTo {
-                throw BackOfficeError(.refused, "\(externalID) belongs to \(belongsTo), not \(structure)")
+            if let structure, structure != found.structure {
+                throw BackOfficeError(.refused, "\(externalID) belongs to \(found.structure), not \(structure)")
             }
-            guard verdict.allowedFrom.map(\.rawValue).contains(state) else {
-                throw BackOfficeError(.refused, "\(externalID) is \(state): \(verdict.rawValue) needs \(verdict.needs)")
+            guard verdict.allowedFrom.contains(found.state) else {
+                throw BackOfficeError(.refused, "\(externalID) is \(found.state.rawValue): \(verdict.rawValue) needs \(verdict.needs)")
             }
-            return [try found.decode("id")]
+            return [found.id]
         }
     }
 
@@ -112,15 +104,9 @@ extension Administration {
         structure: String, _ verdict: Verdict, reason: String?, by name: String, outbox: EmailOutbox
     ) throws -> DecisionReport {
         try decide(verdict, reason: reason, by: name, outbox: outbox) { connection in
-            let found = try connection.query(
-                """
-                SELECT s.id, ARRAY(SELECT d.id FROM dossiers d WHERE d.structure_id = s.id
-                                   AND d.state = 'awaiting_review' ORDER BY d.id FOR UPDATE) AS dossiers
-                FROM structures s WHERE s.code = $1
-                """, [structure]
-            ).first
+            let found = try ReviewStore(connection: connection).lockAwaitingReview(structure: structure)
             guard let found else { throw BackOfficeError(.notFound, "no structure \(structure)") }
-            return try found.decode("dossiers")
+            return found
         }
     }
 
@@ -139,9 +125,8 @@ extension Administration {
         return try database("cannot record the decision") {
             try connection.transaction { connection in
                 // The event trigger records who moved the dossier and why, for this transaction only.
-                try connection.query(
-                    "SELECT set_config('eticket.actor', $1, true), set_config('eticket.reason', $2, true)",
-                    [decidedBy, reason ?? ""])
+                let review = ReviewStore(connection: connection)
+                try review.setEventContext(actor: decidedBy, reason: reason ?? "")
                 let ids = try select(connection)
                 guard !ids.isEmpty else { return report }
                 let store = DossierStore(connection: connection)
@@ -156,7 +141,7 @@ extension Administration {
                 }
                 let returning = dossiers.filter { $0.state == .validated || $0.state == .planningOpen }.map(\.id)
                 if verdict == .return, !returning.isEmpty {
-                    let removed = try DecisionStore(connection: connection).removeRights(returning)
+                    let removed = try review.removeRights(returning)
                     report.rightsRemoved = removed.rights
                     report.reservationsRemoved = removed.reservations
                     report.openingsCancelled = removed.queued
@@ -172,7 +157,7 @@ extension Administration {
                 }.sorted { $0.externalID < $1.externalID }
                 report.emails = try outbox.writeDecisionsRecorded(Array(decided.values), on: connection)
                 // The reason explains the decision, not the rights opening that follows it.
-                try connection.query("SELECT set_config('eticket.reason', '', true)")
+                try review.clearEventReason()
                 if verdict == .approve {
                     let byPolicy = Dictionary(
                         grouping: dossiers.filter { decided[$0.id] != nil },
@@ -191,30 +176,5 @@ extension Administration {
                 return report
             }
         }
-    }
-}
-
-extension DecisionStore {
-    /// Removes the reservation rights of these dossiers (their reservations go with them) and
-    /// their queued openings, before the dossiers go back to the family.
-    func removeRights(_ dossierIDs: [Int64]) throws -> (rights: Int, reservations: Int, queued: Int) {
-        let row = try connection.query(
-            """
-            WITH reserved AS (
-                SELECT count(*) AS n FROM reservations x
-                JOIN reservation_rights r USING (child_id, service_id, period_id)
-                WHERE r.dossier_id = ANY($1::bigint[])
-            ), removed AS (
-                DELETE FROM reservation_rights WHERE dossier_id = ANY($1::bigint[]) RETURNING id
-            ), dequeued AS (
-                DELETE FROM dossier_queue WHERE dossier_id = ANY($1::bigint[]) AND job = 'open_rights' RETURNING id
-            )
-            SELECT (SELECT n FROM reserved) AS reservations, (SELECT count(*) FROM removed) AS rights,
-                   (SELECT count(*) FROM dequeued) AS queued
-            """, [dossierIDs]
-        ).first
-        return (
-            try row?.decode("rights") ?? 0, try row?.decode("reservations") ?? 0, try row?.decode("queued") ?? 0
-        )
     }
 }

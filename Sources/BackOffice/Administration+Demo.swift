@@ -41,44 +41,30 @@ extension Administration {
     public func claimForDemo(_ examples: DemoExamples) throws {
         try database("cannot check the demo's database") {
             try connection.transaction { connection in
-                try connection.query("SELECT pg_advisory_xact_lock(hashtext('eticket demo'))")
-                let tables = try connection.query(
-                    """
-                    SELECT count(*) AS tables FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-                    """
-                ).first?.decode(Int64.self, "tables") ?? 0
+                let store = DemoStore(connection: connection)
+                try store.lockClaim()
+                let tables = try store.userTableCount()
                 if tables == 0 {
-                    try connection.execute(
-                        script: "CREATE TABLE eticket_demo (claimed_at timestamptz NOT NULL DEFAULT now()); INSERT INTO eticket_demo DEFAULT VALUES")
+                    try store.mark()
                     return
                 }
-                guard try connection.query("SELECT to_regclass('public.eticket_demo') IS NOT NULL AS marked").first?.decode(Bool.self, "marked") == true
-                else {
+                guard try store.isMarked() else {
                     throw BackOfficeError(
                         .refused,
                         "this database holds \(tables) tables and was not made by the demo: the demo runs only on an empty database or one it made")
                 }
-                try refuseOtherThanExamples(examples, on: connection)
+                try refuseOtherThanExamples(examples, in: store)
             }
         }
     }
 
-    private func refuseOtherThanExamples(_ examples: DemoExamples, on connection: Connection) throws {
-        let checks: [(table: String, column: String, allowed: [String])] = [
-            ("structures", "code", examples.structureCodes), ("dossiers", "external_id", examples.dossierIDs),
-        ]
-        for check in checks {
-            guard try connection.query("SELECT to_regclass($1) IS NOT NULL AS present", ["public.\(check.table)"]).first?
-                .decode(Bool.self, "present") == true
-            else { continue }
-            let others = try connection.query(
-                "SELECT count(*) AS others FROM \(check.table) WHERE \(check.column) <> ALL($1::text[])", [check.allowed]
-            ).first?.decode(Int64.self, "others") ?? 0
+    private func refuseOtherThanExamples(_ examples: DemoExamples, in store: DemoStore) throws {
+        let allowed: [DemoStore.ExampleTable: [String]] = [.structures: examples.structureCodes, .dossiers: examples.dossierIDs]
+        for table in DemoStore.ExampleTable.allCases {
+            let others = try store.rowsOtherThan(allowed[table] ?? [], in: table) ?? 0
             if others > 0 {
                 throw BackOfficeError(
-                    .refused, "this database holds \(others) \(check.table) that are not the demo's examples: the demo will not touch it")
+                    .refused, "this database holds \(others) \(table.rawValue) that are not the demo's examples: the demo will not touch it")
             }
         }
     }

@@ -22,46 +22,10 @@ extension Administration {
         try requireStructure(structure)
         return try database("cannot purge the returned dossiers") {
             try connection.transaction { connection in
-                let candidates = try connection.query(
-                    """
-                    SELECT d.id, d.external_id, s.code, s.timezone, r.returned_at
-                    FROM dossiers d
-                    JOIN structures s ON s.id = d.structure_id
-                    JOIN LATERAL (
-                        SELECT max(occurred_at) AS returned_at FROM dossier_events
-                        WHERE dossier_id = d.id AND to_state = 'returned'
-                    ) r ON true
-                    WHERE d.state = 'returned' AND d.purged_at IS NULL
-                      AND r.returned_at < $1 AND r.returned_at < now() - make_interval(days => s.retention_days)
-                      AND ($2::text IS NULL OR s.code = $2)
-                    ORDER BY r.returned_at
-                    FOR UPDATE OF d
-                    """, [before, structure])
-                let ids: [Int64] = try candidates.map { try $0.decode("id") }
-                let purged = try candidates.map {
-                    PurgedDossier(
-                        dossier: try $0.decode("external_id"), structure: try $0.decode("code"),
-                        returnedAt: try $0.decode("returned_at"), timeZone: try $0.decode("timezone"))
-                }
-                guard !dryRun, !ids.isEmpty else { return purged }
-                try connection.query(
-                    """
-                    INSERT INTO purges (dossier_id, returned_at, purged_by)
-                    SELECT id, returned_at, current_setting('eticket.actor')
-                    FROM unnest($1::bigint[], $2::timestamptz[]) AS p(id, returned_at)
-                    """, [ids, purged.map { $0.returnedAt.postgresText }])
-                for table in ["children", "guardians", "trusted_persons", "documents", "email_outbox"] {
-                    try connection.query("DELETE FROM \(table) WHERE dossier_id = ANY($1::bigint[])", [ids])
-                }
-                try connection.query(
-                    "UPDATE dossier_records SET content = '{}', notes = NULL, purged_at = now() WHERE id = ANY($1::bigint[])", [ids])
-                try connection.query(
-                    """
-                    UPDATE accounts a SET email = 'purged-' || a.id || '@invalid', first_name = '', last_name = '', notes = NULL
-                    WHERE a.id IN (SELECT account_id FROM dossiers WHERE id = ANY($1::bigint[]))
-                      AND NOT EXISTS (SELECT 1 FROM dossiers o WHERE o.account_id = a.id AND o.purged_at IS NULL)
-                    """, [ids])
-                return purged
+                let store = RetentionStore(connection: connection)
+                let candidates = try store.lockPurgeCandidates(.init(returnedBefore: before, structure: structure))
+                if !dryRun, !candidates.isEmpty { try store.purge(candidates) }
+                return candidates.map(\.dossier)
             }
         }
     }
@@ -72,8 +36,9 @@ extension Administration {
             guard (0...36_500).contains(days) else {
                 throw BackOfficeError(.badInput, "retention: days must be 0 to 36500 (a hundred years), not \(days)")
             }
-            let updated = try connection.query("UPDATE structures SET retention_days = $2 WHERE code = $1", [code, days])
-            if updated.rowsAffected == 0 { throw BackOfficeError(.notFound, "no structure \(code)") }
+            guard try RetentionStore(connection: connection).setRetention(structure: code, days: days) else {
+                throw BackOfficeError(.notFound, "no structure \(code)")
+            }
         }
     }
 }

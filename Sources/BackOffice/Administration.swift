@@ -138,31 +138,7 @@ public final class Administration {
     public func dossiers(structure: String? = nil) throws -> [DossierLine] {
         try requireStructure(structure)
         return try database("cannot list the dossiers") {
-            try connection.query(
-                """
-                SELECT d.external_id, s.code AS structure, d.state::text AS state, d.version,
-                       (SELECT count(*) FROM children c WHERE c.dossier_id = d.id) AS children,
-                       coalesce((SELECT array_agg(f->>'code') FROM jsonb_array_elements(x.findings) f), '{}') AS findings,
-                       x.decided_by,
-                       (SELECT count(*) FROM reservation_rights r WHERE r.dossier_id = d.id) AS rights,
-                       EXISTS (SELECT 1 FROM dossier_queue q WHERE q.dossier_id = d.id) AS queued,
-                       (SELECT q.last_error FROM dossier_queue q WHERE q.dossier_id = d.id ORDER BY q.id LIMIT 1) AS last_error
-                FROM dossiers d
-                JOIN structures s ON s.id = d.structure_id
-                LEFT JOIN LATERAL (
-                    SELECT findings, decided_by FROM decisions WHERE dossier_id = d.id ORDER BY id DESC LIMIT 1
-                ) x ON true
-                WHERE $1::text IS NULL OR s.code = $1
-                ORDER BY d.submitted_at, d.id
-                """, [structure]
-            ).map { row in
-                DossierLine(
-                    externalID: try row.decode("external_id"), structure: try row.decode("structure"),
-                    state: try row.decode("state"), version: try row.decode("version"),
-                    children: try row.decode("children"), findings: try row.decode("findings"),
-                    decidedBy: try row.decodeIfPresent("decided_by"), rightsOpened: try row.decode("rights"),
-                    queued: try row.decode("queued"), lastError: try row.decodeIfPresent("last_error"))
-            }
+            try QueueReportStore(connection: connection).dossierLines(structure: structure)
         }
     }
 }

@@ -93,43 +93,17 @@ extension Administration {
     public func anchorAudit() throws -> [AuditAnchor] {
         try database("cannot anchor the audit trail") {
             try connection.transaction { connection in
-                try connection.execute(script: "LOCK TABLE dossier_events IN SHARE MODE")
-                return try Self.heads(on: connection, upTo: nil)
+                let store = AuditStore(connection: connection)
+                try store.waitForEventWriters()
+                return try store.heads(upTo: nil)
             }
-        }
-    }
-
-    /// The heads of the chains, per structure: of every event, or for each anchored structure of
-    /// the events up to its anchored last id.
-    static func heads(on connection: Connection, upTo anchors: [AuditAnchor]?) throws -> [AuditAnchor] {
-        try connection.query(
-            """
-            WITH event AS (
-                SELECT s.code, e.dossier_id, e.id, e.hash,
-                       row_number() OVER (PARTITION BY e.dossier_id ORDER BY e.id DESC) AS from_end
-                FROM dossier_events e
-                JOIN dossiers d ON d.id = e.dossier_id
-                JOIN structures s ON s.id = d.structure_id
-                LEFT JOIN unnest($1::text[], $2::bigint[]) AS a(code, last_event_id) ON a.code = s.code
-                WHERE NOT $3 OR e.id <= a.last_event_id
-            )
-            SELECT code, max(id) AS last_event_id, count(*) AS events,
-                   encode(sha256(convert_to(
-                       string_agg(dossier_id || ':' || hash, ',' ORDER BY dossier_id) FILTER (WHERE from_end = 1),
-                       'UTF8')), 'hex') AS digest
-            FROM event GROUP BY code ORDER BY code
-            """, [anchors?.map(\.structure) ?? [], anchors?.map(\.lastEventID) ?? [], anchors != nil]
-        ).map {
-            AuditAnchor(
-                structure: try $0.decode("code"), lastEventID: try $0.decode("last_event_id"),
-                events: try $0.decode("events"), digest: try $0.decode("digest"))
         }
     }
 
     /// Names each anchored structure whose chains no longer extend its anchor: an event up to the
     /// anchored one was changed, removed or added, or every chain was rewritten and rehashed.
     func anchorBreaks(_ anchors: [AuditAnchor]) throws -> [AnchorBreak] {
-        let now = Dictionary(uniqueKeysWithValues: try Self.heads(on: connection, upTo: anchors).map { ($0.structure, $0) })
+        let now = Dictionary(uniqueKeysWithValues: try AuditStore(connection: connection).heads(upTo: anchors).map { ($0.structure, $0) })
         return anchors.compactMap { anchored in
             guard let current = now[anchored.structure] else {
                 return AnchorBreak(

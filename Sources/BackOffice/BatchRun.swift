@@ -117,7 +117,7 @@ public final class BatchRun {
         defer { connection.close() }
         var report = BatchRunReport(startedAt: Date())
         try lock(on: connection)
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
+        defer { try? BatchRunStore(connection: connection).unlock(Self.lockKey) }
         logger.info(
             "batch run started", metadata: ["max_seconds": "\(Int(maxDuration.seconds))", "server": "\(connection.server)"])
 
@@ -147,7 +147,7 @@ public final class BatchRun {
 
         let runStart: Date = try onConnection { connection in
             try database("cannot read the database time") {
-                try connection.query("SELECT now() AS now").first?.decode("now") ?? Date()
+                try BatchRunStore(connection: connection).databaseNow() ?? Date()
             }
         }
         var total = try onConnection { try dueCount(on: $0) }
@@ -181,14 +181,8 @@ public final class BatchRun {
         if report.stoppedBy == .empty, report.remaining > 0 { report.stoppedBy = .deadline }
         report.emails = try onConnection { connection in
             try database("cannot count the emails") {
-                var emails: [String: Int] = [:]
-                for row in try connection.query(
-                    "SELECT kind::text AS kind, count(*) AS n FROM email_outbox WHERE created_at >= $1 GROUP BY kind",
-                    [runStart])
-                {
-                    emails[try row.decode("kind")] = try row.decode("n")
-                }
-                return emails
+                Dictionary(
+                    uniqueKeysWithValues: try BatchRunStore(connection: connection).emailsByKind(since: runStart).map { ($0.key.rawValue, $0.value) })
             }
         }
         if let export {
@@ -231,19 +225,9 @@ public final class BatchRun {
 
     private func tryLock(on connection: Connection) throws {
         try database("cannot take the batch run lock") {
-            let taken: Bool = try connection.query("SELECT pg_try_advisory_lock($1) AS taken", [Self.lockKey])
-                .first?.decode("taken") ?? false
-            guard !taken else { return }
-            // A bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits);
-            // advisory locks belong to one database, as does the run they stand for.
-            let holder: Int? = try connection.query(
-                """
-                SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)
-                LIMIT 1
-                """, [Self.lockKey]
-            ).first?.decodeIfPresent("pid")
+            let store = BatchRunStore(connection: connection)
+            guard try !store.tryLock(Self.lockKey) else { return }
+            let holder = try store.lockHolder(Self.lockKey)
             throw BackOfficeError(
                 .busy,
                 "another batch run is in progress\(holder.map { " (database backend \($0))" } ?? ""): this run is skipped")
@@ -252,9 +236,7 @@ public final class BatchRun {
 
     private func dueCount(on connection: Connection) throws -> Int {
         try database("cannot count the queue") {
-            try connection.query(
-                "SELECT count(*) AS n FROM dossier_queue WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)"
-            ).first?.decode("n") ?? 0
+            try BatchRunStore(connection: connection).dueCount()
         }
     }
 }

@@ -55,12 +55,7 @@ public enum Database {
         // closed socket within 5 s, even in a lock wait, instead of holding its place in the
         // lock queue until the lock is free.
         try database("cannot prepare the connection") {
-            try connection.query(
-                """
-                SELECT set_config('eticket.actor', $1, false), set_config('jit', 'off', false),
-                       set_config('random_page_cost', '1.1', false),
-                       set_config('client_connection_check_interval', '5s', false)
-                """, [actor])
+            try SessionStore(connection: connection).prepare(actor: actor)
         }
         return connection
     }

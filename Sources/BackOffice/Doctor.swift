@@ -164,18 +164,8 @@ public enum Doctor {
 
     // MARK: - Roles and grants
 
-    /// A privilege a job's role must hold (migrations 006, 014 to 016), and the statement that
-    /// gives it back.
-    struct Grant {
-        var role: String
-        var privilege: String
-        var table: String
-        var columns: String?
-
-        var statement: String {
-            "GRANT \(privilege)\(columns.map { " (\($0))" } ?? "") ON \(table) TO \(role)"
-        }
-    }
+    /// A privilege a job's role must hold (migrations 006, 014 to 016).
+    typealias Grant = ServerInfoStore.Privilege
 
     /// What each job needs, one representative privilege per statement the job runs (README,
     /// "What each role may do"); `has_any_column_privilege` accepts a column grant as well as a
@@ -208,74 +198,46 @@ public enum Doctor {
 
     static let jobRoles = ["eticket_intake", "eticket_worker", "eticket_batch", "eticket_admin"]
 
-    /// Whether `grant.role` holds the grant: on the table, or on every column it names. Each column
-    /// is asked on its own: a grant on one column of a table (018's delivery columns) must not
-    /// hide a missing grant on another.
-    static func holds(_ grant: Grant, on connection: Connection) throws -> Bool {
-        let table = "public.\(grant.table)"
-        guard let columns = grant.columns else {
-            // Without named columns, a grant on the table or on some of its columns will do.
-            let function = grant.privilege == "DELETE" ? "has_table_privilege" : "has_any_column_privilege"
-            let held = try connection.query(
-                "SELECT \(function)($1, $2, $3) AS held", [grant.role, table, grant.privilege])
-            return try held.first?.decode(Bool.self, "held") == true
-        }
-        let names = columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let held = try connection.query(
-            "SELECT bool_and(has_column_privilege($1, $2, c, $3)) AS held FROM unnest($4::text[]) AS c",
-            [grant.role, table, grant.privilege, names])
-        return try held.first?.decode(Bool.self, "held") == true
-    }
-
     /// The per-job roles exist, `eticket_batch` is a member of `eticket_worker`, each holds its
     /// job's privileges, none may rewrite the audit trail, and the policy helpers stay closed to
     /// `PUBLIC`.
     public static func roles(on connection: Connection) -> DoctorCheck {
         do {
-            let present = Set(
-                try connection.query("SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)", [jobRoles])
-                    .map { try $0.decode(String.self, "rolname") })
+            let store = ServerInfoStore(connection: connection)
+            let present = try store.existingRoles(among: jobRoles)
             let missingRoles = jobRoles.filter { !present.contains($0) }
             if !missingRoles.isEmpty {
                 return DoctorCheck(
                     "roles", .failure, "role \(missingRoles.joined(separator: ", ")) missing",
                     fix: "as a superuser: "
-                        + missingRoles.map { "CREATE ROLE \($0) NOLOGIN;" }.joined(separator: " ")
+                        + missingRoles.map { ServerInfoStore.createRoleStatement($0) + ";" }.joined(separator: " ")
                         + " then give each the grants of sql/012_roles_and_isolation.sql and sql/018_outbox_delivery.sql again (`eticket doctor` lists what is missing)")
             }
             var problems: [String] = []
             var statements: [String] = []
-            let member = try connection.query("SELECT pg_has_role('eticket_batch', 'eticket_worker', 'USAGE') AS member")
-            if try member.first?.decode(Bool.self, "member") != true {
+            if try !store.isMember("eticket_batch", of: "eticket_worker") {
                 problems.append("eticket_batch is not a member of eticket_worker")
-                statements.append("GRANT eticket_worker TO eticket_batch")
+                statements.append(ServerInfoStore.grantMembershipStatement("eticket_worker", to: "eticket_batch"))
             }
             for grant in grants {
-                if try !holds(grant, on: connection) {
+                if try !store.holds(grant) {
                     problems.append("\(grant.role) lacks \(grant.privilege) on \(grant.table)")
-                    statements.append(grant.statement)
+                    statements.append(ServerInfoStore.grantStatement(grant))
                 }
             }
             for role in jobRoles {
                 for privilege in ["UPDATE", "DELETE", "TRUNCATE"] {
-                    let held = try connection.query(
-                        "SELECT has_table_privilege($1, 'public.dossier_events', $2) AS held", [role, privilege])
-                    if try held.first?.decode(Bool.self, "held") == true {
+                    let rewrite = Grant(role: role, privilege: privilege, table: "dossier_events")
+                    if try store.holdsOnTable(rewrite) {
                         problems.append("\(role) may \(privilege) the audit trail (dossier_events)")
-                        statements.append("REVOKE \(privilege) ON dossier_events FROM \(role)")
+                        statements.append(ServerInfoStore.revokeStatement(rewrite))
                     }
                 }
             }
-            let open = try connection.query(
-                """
-                SELECT p.oid::regprocedure::text AS name FROM pg_proc p
-                WHERE p.pronamespace = 'public'::regnamespace AND p.proname IN ('administers', 'administers_dossier')
-                  AND has_function_privilege('public', p.oid, 'EXECUTE')
-                """
-            ).map { try $0.decode(String.self, "name") }
+            let open = try store.policyHelpersOpenToPublic()
             for function in open {
                 problems.append("PUBLIC may execute \(function)")
-                statements.append("REVOKE EXECUTE ON FUNCTION \(function) FROM PUBLIC")
+                statements.append(ServerInfoStore.revokeExecuteFromPublicStatement(function))
             }
             guard problems.isEmpty else {
                 return DoctorCheck(
@@ -292,15 +254,7 @@ public enum Doctor {
     /// `search_path` or temporary tables put first (migration 017).
     public static func pinnedSearchPaths(on connection: Connection) -> DoctorCheck {
         do {
-            let unpinned = try connection.query(
-                """
-                SELECT p.oid::regprocedure::text AS name FROM pg_proc p
-                WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p')
-                    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-                    AND NOT coalesce('search_path=pg_catalog, public, pg_temp' = ANY(p.proconfig), false)
-                ORDER BY 1
-                """
-            ).map { try $0.decode(String.self, "name") }
+            let unpinned = try ServerInfoStore(connection: connection).functionsWithoutPinnedSearchPath()
             guard unpinned.isEmpty else {
                 return DoctorCheck(
                     "search paths", .failure, "\(unpinned.count) function(s) without a pinned search_path", details: unpinned,
@@ -318,12 +272,9 @@ public enum Doctor {
     public static func clock(on connection: Connection, tolerance: Double = 2) -> [DoctorCheck] {
         do {
             let before = Date()
-            let row = try connection.query(
-                "SELECT clock_timestamp() AS server, \(DecisionClock.pinned) AS pinned").first
+            let clocks = try ServerInfoStore(connection: connection).clocks()
             let after = Date()
-            guard let row else { throw BackOfficeError(.failure, "no answer") }
-            let server: Date = try row.decode("server")
-            let pinned: Date? = try row.decodeIfPresent("pinned")
+            guard let (server, pinned) = clocks else { throw BackOfficeError(.failure, "no answer") }
             let local = before.addingTimeInterval(after.timeIntervalSince(before) / 2)
             let skew = server.timeIntervalSince(local)
             let skewText = String(format: "%+.3f s", skew)
@@ -348,17 +299,8 @@ public enum Doctor {
     /// Work parked after its attempts ran out (an administrator's to retry) and work being retried.
     public static func queue(on connection: Connection) -> DoctorCheck {
         do {
-            let row = try connection.query(
-                """
-                SELECT count(*) FILTER (WHERE failed_at IS NOT NULL) AS parked,
-                       count(*) FILTER (WHERE failed_at IS NULL AND attempts > 0) AS retrying,
-                       count(*) AS queued
-                FROM dossier_queue
-                """
-            ).first
-            let parked = try row?.decode(Int.self, "parked") ?? 0
-            let retrying = try row?.decode(Int.self, "retrying") ?? 0
-            let queued = try row?.decode(Int.self, "queued") ?? 0
+            let health = try ServerInfoStore(connection: connection).queueHealth()
+            let (parked, retrying, queued) = (health.parked, health.retrying, health.queued)
             if parked > 0 {
                 return DoctorCheck(
                     "queue", .failure, "\(parked) parked after failing every attempt, \(retrying) being retried, \(queued) queued",

@@ -86,9 +86,10 @@ public struct Migrator {
     public func migrate(_ connection: Connection) throws -> [Int] {
         try database("cannot apply the migrations") {
             // Lock before creating the history table: two first migrators would otherwise race there.
-            try connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
-            try connection.execute(script: Self.createHistory)
+            let store = MigrationStore(connection: connection)
+            try store.lock(Self.lockKey)
+            defer { try? store.unlock(Self.lockKey) }
+            try store.createHistory()
             let statuses = try status(connection)
             if let changed = statuses.first(where: { $0.state == .changed }) {
                 throw BackOfficeError(
@@ -115,12 +116,7 @@ public struct Migrator {
 
     private func apply(_ migration: Migration, on connection: Connection) throws {
         try connection.transaction { connection in
-            try connection.execute(script: migration.sql)
-            try connection.query(
-                """
-                INSERT INTO schema_migrations (version, name, checksum)
-                VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))
-                """, [migration.version, migration.name, migration.sql])
+            try MigrationStore(connection: connection).apply(migration)
         }
     }
 
@@ -134,7 +130,7 @@ public struct Migrator {
     /// Every migration known to the files or to the database, and where it stands.
     public func status(_ connection: Connection) throws -> [MigrationStatus] {
         try database("cannot read the migration history") {
-            let recorded = try appliedMigrations(connection)
+            let recorded = try MigrationStore(connection: connection).recorded(comparedWith: migrations)
             var statuses = migrations.map { migration in
                 guard let record = recorded[migration.version] else {
                     return MigrationStatus(version: migration.version, name: migration.name, state: .pending)
@@ -151,34 +147,4 @@ public struct Migrator {
             return statuses.sorted { $0.version < $1.version }
         }
     }
-
-    /// The history table's rows, each compared with the file of the same version.
-    private func appliedMigrations(_ connection: Connection) throws -> [Int: (name: String, appliedAt: Date, matches: Bool)] {
-        let history = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
-        guard try history.first?.decode(Bool.self, "present") == true else { return [:] }
-        let rows = try connection.query(
-            """
-            SELECT m.version, m.name, m.applied_at,
-                   m.checksum = encode(sha256(convert_to(f.sql, 'UTF8')), 'hex') AS matches
-            FROM schema_migrations m
-            LEFT JOIN unnest($1::int[], $2::text[]) AS f(version, sql) USING (version)
-            """, [migrations.map(\.version), migrations.map(\.sql)])
-        var recorded: [Int: (name: String, appliedAt: Date, matches: Bool)] = [:]
-        for row in rows {
-            recorded[try row.decode(Int.self, "version")] = (
-                try row.decode(String.self, "name"), try row.decode(Date.self, "applied_at"),
-                try row.decodeIfPresent(Bool.self, "matches") ?? false
-            )
-        }
-        return recorded
-    }
-
-    static let createHistory = """
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-            version    integer PRIMARY KEY,
-            name       text NOT NULL,
-            checksum   text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        )
-        """
 }

@@ -110,28 +110,29 @@ public struct OutboxExporter {
         report: inout ExportReport, onProgress: (Int, Int) -> Void
     ) throws {
         let path = report.path
-        let total = report.exported + (try database("cannot count the outbox") { try count(selection, on: connection) })
+        let total = report.exported + (try database("cannot count the outbox") { try OutboxStore(connection: connection).count(selection) })
         let fields = report.format.fields
         let exportedBefore = report.exported
         /// The size of the batch after `done` messages are exported.
         func size(after done: Int) -> Int { max(0, min(batchSize, (selection.limit ?? Int.max) - done)) }
         var next = try database("cannot read the outbox") {
-            try read(selection, fields: fields, after: 0, limit: size(after: exportedBefore), on: connection)
+            try OutboxStore(connection: connection).read(selection, fields: fields, after: 0, limit: size(after: exportedBefore))
         }
         while let last = next.last {
             let candidates = next
-            try database("cannot export the outbox") { try fence(on: connection) }
+            try database("cannot export the outbox") { try OutboxStore(connection: connection).fence() }
             let exported = report.exported
             let written = try database("cannot export the outbox") {
                 try connection.transaction { connection in
-                    let locked = try lock(candidates.map(\.id), selection, on: connection)
+                    let store = OutboxStore(connection: connection)
+                    let locked = try store.lock(candidates.map(\.id), selection)
                     let batch = candidates.filter { locked.contains($0.id) }
                     let writing = batch.isEmpty ? nil : BackgroundWrite(writer, batch.map(\.message))
                     // Read the next batch while this one is written; wait for the writer whatever
                     // the read does.
                     let more = size(after: exported + batch.count)
                     let prefetched = Result {
-                        more > 0 ? try read(selection, fields: fields, after: last.id, limit: more, on: connection) : []
+                        more > 0 ? try store.read(selection, fields: fields, after: last.id, limit: more) : []
                     }
                     do {
                         try writing?.wait()
@@ -140,10 +141,7 @@ public struct OutboxExporter {
                     }
                     next = try prefetched.get()
                     // Only now, with the files durable, are the rows marked (committed on return).
-                    if !batch.isEmpty {
-                        try connection.query(
-                            "UPDATE email_outbox SET exported_at = now() WHERE id = ANY($1::bigint[])", [batch.map(\.id)])
-                    }
+                    if !batch.isEmpty { try store.markExported(batch.map(\.id)) }
                     return batch.count
                 }
             }
@@ -153,120 +151,13 @@ public struct OutboxExporter {
         }
     }
 
-    /// Makes sure that what this connection read is kept by the cluster before a byte of it leaves
-    /// the database: a transaction that writes WAL (a logical message, which no table keeps)
-    /// commits after the read.
-    ///
-    /// On a primary with synchronous replication the commit returns once a standby has every WAL
-    /// record up to it, so every row the read saw is on that standby too. A row can be visible
-    /// and yet on that server only: the commit of a transaction whose wait for a standby was
-    /// cancelled (a worker's commit past its bound on a zombie primary) stays there, and a
-    /// failover forgets it. On such a server this commit waits in turn, past the connection's
-    /// bound: the export leaves it instead of mailing a decision the cluster does not keep.
-    private func fence(on connection: Connection) throws {
-        try connection.transaction { connection in
-            try connection.query("SELECT pg_logical_emit_message(true, 'eticket', 'outbox export')")
-        }
-    }
-
-    private struct Pending {
-        var id: Int64
-        var message: OutboxMessage
-    }
-
-    private static let filter = """
-        ($1::text IS NULL OR s.code = $1)
-        AND (CASE WHEN $2::timestamptz IS NULL THEN o.exported_at IS NULL ELSE o.exported_at >= $2 END)
-        """
-
-    private func count(_ selection: Selection, on connection: Connection) throws -> Int {
-        try connection.query(
-            "SELECT count(*) AS n FROM email_outbox o JOIN structures s ON s.id = o.structure_id WHERE \(Self.filter)",
-            [selection.structure, selection.againSince]
-        ).first?.decode(Int.self, "n") ?? 0
-    }
-
-    /// The next batch in id order: the content the writer needs, without locks (see the type's
-    /// documentation; ``lock(_:_:on:)`` takes them).
-    ///
-    /// Reads only the columns `fields` names, in binary format: the ~4 KB `message` arrives as its
-    /// bytes, not as hex text to decode. The outbox keeps each email once, as its bytes: the text,
-    /// html and headers a JSON Lines export wants are read back from them.
-    private func read(
-        _ selection: Selection, fields: OutboxMessage.Fields, after lastID: Int64, limit: Int, on connection: Connection
-    ) throws -> [Pending] {
-        var columns = ["o.id"]
-        if !fields.isDisjoint(with: [.bytes, .content]) { columns.append("o.message") }
-        if fields.contains(.envelope) { columns += ["o.message_id", "o.sender", "o.created_at"] }
-        if fields.contains(.content) { columns += ["o.recipient", "o.subject"] }
-        let rows = try connection.queryBinary(
-            """
-            SELECT \(columns.joined(separator: ", "))
-            FROM email_outbox o JOIN structures s ON s.id = o.structure_id
-            WHERE \(Self.filter) AND o.id > $3
-            ORDER BY o.id LIMIT $4
-            """, [selection.structure, selection.againSince, lastID, limit])
-        var batch: [Pending] = []
-        batch.reserveCapacity(rows.count)
-        for row in rows {
-            let id = try row.int64("id")
-            var message = OutboxMessage(
-                id: String(id), messageID: "", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: [],
-                createdAt: Date(timeIntervalSince1970: 0))
-            let bytes = fields.isDisjoint(with: [.bytes, .content]) ? [] : try row.bytes("message")
-            if fields.contains(.bytes) { message.bytes = bytes }
-            if fields.contains(.envelope) {
-                message.messageID = try row.string("message_id")
-                message.from = try row.string("sender")
-                message.createdAt = try row.date("created_at")
-            }
-            if fields.contains(.content) {
-                message.to = try row.string("recipient")
-                message.subject = try row.string("subject")
-                let parts = try ComposedMessageParts(reading: bytes)
-                message.text = parts.text
-                message.html = parts.html
-                message.headers = parts.headers
-            }
-            batch.append(Pending(id: id, message: message))
-        }
-        return batch
-    }
-
-    /// Locks those of `ids` that are still to export, so that two exporters never write the same
-    /// rows, and returns them.
-    private func lock(_ ids: [Int64], _ selection: Selection, on connection: Connection) throws -> Set<Int64> {
-        Set(
-            try connection.query(
-                """
-                SELECT o.id FROM email_outbox o JOIN structures s ON s.id = o.structure_id
-                WHERE \(Self.filter) AND o.id = ANY($3::bigint[])
-                FOR UPDATE OF o SKIP LOCKED
-                """, [selection.structure, selection.againSince, ids]
-            ).map { row in try row.decode(Int64.self, "id") })
-    }
-
     /// The outbox, newest first.
     ///
     /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func list(structure: String? = nil, pendingOnly: Bool = false, limit: Int = 100) throws -> [OutboxEntry] {
         try requireStructure(structure, on: connection)
         return try database("cannot list the outbox") {
-            try connection.query(
-                """
-                SELECT o.id, d.external_id, s.code, o.kind::text AS kind, o.recipient, o.subject, o.created_at, o.exported_at,
-                       o.delivery::text AS delivery
-                FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id JOIN structures s ON s.id = o.structure_id
-                WHERE ($1::text IS NULL OR s.code = $1) AND (NOT $2 OR o.exported_at IS NULL)
-                ORDER BY o.id DESC LIMIT $3
-                """, [structure, pendingOnly, limit]
-            ).map { row in
-                OutboxEntry(
-                    id: try row.decode("id"), dossier: try row.decode("external_id"), structure: try row.decode("code"),
-                    kind: try row.decode("kind"), recipient: try row.decode("recipient"), subject: try row.decode("subject"),
-                    createdAt: try row.decode("created_at"), exportedAt: try row.decodeIfPresent("exported_at"),
-                    delivery: try row.decode("delivery"))
-            }
+            try OutboxStore(connection: connection).list(.init(structure: structure, pendingOnly: pendingOnly, limit: limit))
         }
     }
 
@@ -274,10 +165,10 @@ public struct OutboxExporter {
     public func message(id: Int64) throws -> [UInt8] {
         guard
             let row = try database("cannot read the outbox", {
-                try connection.query("SELECT message FROM email_outbox WHERE id = $1", [id]).first
+                try OutboxStore(connection: connection).message(id: id)
             })
         else { throw BackOfficeError(.notFound, "no outbox message \(id)") }
-        return try database("cannot read the outbox") { try row.decode([UInt8].self, "message") }
+        return row
     }
 }
 

@@ -94,9 +94,7 @@ public final class OutboxSender {
         defer { connection.close() }
         try requireStructure(structure, on: connection)
         let due = try database("cannot count the outbox") {
-            try connection.query(
-                "SELECT count(*) AS n FROM email_outbox o WHERE \(Self.dueFilter)", [structure]
-            ).first?.decode(Int.self, "n") ?? 0
+            try OutboxStore(connection: connection).dueCount(structure: structure)
         }
         // Fails here, before any thread, on settings or credentials that cannot be used.
         do {
@@ -138,14 +136,6 @@ public final class OutboxSender {
             ])
         return report
     }
-
-    /// Due now: pending, or deferred with its next attempt come (the decision clock's instant).
-    /// `$1`: a structure code or NULL.
-    static let dueFilter = """
-        o.delivery IN ('pending', 'deferred')
-        AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= \(DecisionClock.now))
-        AND ($1::text IS NULL OR o.structure_id = (SELECT id FROM structures WHERE code = $1))
-        """
 }
 
 /// One connection to the relay and one to the database, sending until nothing is due.
@@ -171,14 +161,6 @@ private final class Lane: @unchecked Sendable {
         self.logger = logger
     }
 
-    private struct Claimed {
-        var id: Int64
-        var sender: String
-        var recipient: String
-        var message: [UInt8]
-        var attempts: Int
-    }
-
     func run(shutdown: ShutdownSignal?) {
         let connection: Connection
         let session: SMTPSession
@@ -202,10 +184,11 @@ private final class Lane: @unchecked Sendable {
             do {
                 let outcome = try database("cannot send the outbox") {
                     try connection.transaction { connection -> SMTPOutcome? in
-                        guard let message = try claim(after: cursor, on: connection) else { return nil }
+                        let store = OutboxStore(connection: connection)
+                        guard let message = try store.claimDue(.init(structure: structure, after: cursor)) else { return nil }
                         cursor = message.id
                         let outcome = try session.send(from: message.sender, to: message.recipient, message: message.message)
-                        try record(outcome, of: message, on: connection)
+                        try record(outcome, of: message, in: store)
                         return outcome
                     }
                 }
@@ -228,53 +211,25 @@ private final class Lane: @unchecked Sendable {
         }
     }
 
-    private func claim(after cursor: Int64, on connection: Connection) throws -> Claimed? {
-        guard
-            let row = try connection.queryBinary(
-                """
-                SELECT o.id, o.sender, o.recipient, o.message, o.delivery_attempts::bigint AS attempts
-                FROM email_outbox o
-                WHERE \(OutboxSender.dueFilter) AND o.id > $2
-                ORDER BY o.id
-                LIMIT 1
-                FOR UPDATE SKIP LOCKED
-                """, [structure, cursor]
-            ).first
-        else { return nil }
-        return Claimed(
-            id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
-            message: try row.bytes("message"), attempts: Int(try row.int64("attempts")))
-    }
-
-    private func record(_ outcome: SMTPOutcome, of message: Claimed, on connection: Connection) throws {
+    private func record(_ outcome: SMTPOutcome, of message: OutboxStore.Claimed, in store: OutboxStore) throws {
         let attempts = message.attempts + 1
         switch outcome {
         case .accepted(let reply):
-            try connection.query(
-                """
-                UPDATE email_outbox SET delivery = 'sent', delivered_at = clock_timestamp(), delivery_reply = $2,
-                    delivery_attempts = $3, last_attempt_at = clock_timestamp(), next_attempt_at = NULL
-                WHERE id = $1
-                """, [message.id, reply.description, attempts])
+            try store.markSent(.init(id: message.id, reply: reply.description, attempts: attempts))
             logger.debug("email sent", metadata: ["email_id": "\(message.id)", "reply": "\(reply.code)"])
         case .rejected(let reply):
-            try markFailed(message.id, reply: reply.description, attempts: attempts, on: connection)
+            try store.markFailed(.init(id: message.id, reply: reply.description, attempts: attempts))
             logger.warning(
                 "email refused by the relay",
                 metadata: ["email_id": "\(message.id)", "reply": "\(reply.code) \(reply.enhancedStatus ?? "")"])
         case .deferred(let reason, let reply):
             if attempts >= policy.maxAttempts {
-                try markFailed(message.id, reply: "gave up after \(attempts) attempts: \(reason)", attempts: attempts, on: connection)
+                try store.markFailed(.init(id: message.id, reply: "gave up after \(attempts) attempts: \(reason)", attempts: attempts))
                 logger.warning("email given up", metadata: ["email_id": "\(message.id)", "attempts": "\(attempts)"])
                 return
             }
-            try connection.query(
-                """
-                UPDATE email_outbox SET delivery = 'deferred', delivery_reply = $2, delivery_attempts = $3,
-                    last_attempt_at = clock_timestamp(),
-                    next_attempt_at = \(DecisionClock.statementNow) + make_interval(secs => $4)
-                WHERE id = $1
-                """, [message.id, reason, attempts, Double(policy.delay(after: attempts).milliseconds) / 1000])
+            try store.markDeferred(
+                .init(id: message.id, reply: reason, attempts: attempts), retryIn: policy.delay(after: attempts))
             logger.info(
                 "email deferred",
                 metadata: [
@@ -282,15 +237,6 @@ private final class Lane: @unchecked Sendable {
                     "reply": "\(reply.map { "\($0.code) \($0.enhancedStatus ?? "")" } ?? "none")",
                 ])
         }
-    }
-
-    private func markFailed(_ id: Int64, reply: String, attempts: Int, on connection: Connection) throws {
-        try connection.query(
-            """
-            UPDATE email_outbox SET delivery = 'failed', delivery_reply = $2, delivery_attempts = $3,
-                last_attempt_at = clock_timestamp(), next_attempt_at = NULL
-            WHERE id = $1
-            """, [id, reply, attempts])
     }
 }
 

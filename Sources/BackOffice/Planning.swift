@@ -43,7 +43,7 @@ public struct ChildPlanning: Sendable, Equatable, Codable {
 }
 
 /// A child named the way support staff name one.
-struct ChildReference {
+struct ChildReference: Equatable {
     var id: Int64
     var firstName: String
     var dossierID: Int64
@@ -72,76 +72,44 @@ extension Administration {
         let last = first.adding(days: length - 1)
         return try database("cannot read the planning of child \(child)") {
             // The facts; each day's mark is then ``PlanningMark/classify``'s, as in the email.
-            let periods = try connection.query(
-                """
-                SELECT p.id, p.code, p.starts_on::text AS starts_on, p.ends_on::text AS ends_on,
-                       p.closed_dates::text[] AS closed_dates
-                FROM periods p WHERE p.structure_id = $1 AND p.starts_on <= $3::date AND p.ends_on >= $2::date
-                ORDER BY p.starts_on
-                """, [reference.structureID, first.description, last.description]
-            ).map { row in
-                (id: try row.decode(Int64.self, "id"), code: try row.decode(String.self, "code"),
-                 startsOn: CalendarDate(iso: try row.decode(String.self, "starts_on")) ?? first,
-                 endsOn: CalendarDate(iso: try row.decode(String.self, "ends_on")) ?? last,
-                 closed: Set(try row.decode([String].self, "closed_dates").compactMap { CalendarDate(iso: $0) }))
-            }
-            let services = try connection.query(
-                """
-                SELECT s.code, s.label, s.weekdays::int[] AS weekdays,
-                       ARRAY(SELECT r.period_id FROM reservation_rights r WHERE r.child_id = $1 AND r.service_id = s.id
-                             ORDER BY r.period_id) AS rights,
-                       ARRAY(SELECT x.day::text FROM reservations x WHERE x.child_id = $1 AND x.service_id = s.id
-                             AND x.day BETWEEN $3::date AND $4::date ORDER BY x.day) AS reserved
-                FROM services s WHERE s.structure_id = $2 ORDER BY s.code
-                """, [reference.id, reference.structureID, first.description, last.description])
+            let store = PlanningStore(connection: connection)
+            let periods = try store.periods(structureID: reference.structureID, overlapping: first, last)
+            let services = try store.childServices(
+                .init(childID: reference.id, structureID: reference.structureID, first: first, last: last))
             return ChildPlanning(
                 childID: reference.id, child: reference.firstName, dossier: reference.dossier,
                 structure: reference.structure, month: month, firstWeekday: first.isoWeekday,
-                services: try services.map { row in
-                    let rights = Set(try row.decode([Int64].self, "rights"))
+                services: services.map { service in
                     let grid = PlanningGrid(
-                        title: try row.decode("label"), from: first, through: last, runsOn: try row.decode("weekdays"),
-                        reserved: Set(try row.decode([String].self, "reserved").compactMap { CalendarDate(iso: $0) })
+                        title: service.label, from: first, through: last, runsOn: service.weekdays, reserved: service.reserved
                     ) { day in
                         periods.first { $0.startsOn <= day && day <= $0.endsOn }.map {
-                            PlanningMark.PeriodDay(isClosed: $0.closed.contains(day), hasRights: rights.contains($0.id))
+                            PlanningMark.PeriodDay(isClosed: $0.closed.contains(day), hasRights: service.rightPeriodIDs.contains($0.id))
                         }
                     }
                     return ChildPlanning.Service(
-                        code: try row.decode("code"), label: grid.title, weekdays: try row.decode("weekdays"),
-                        rightsPeriods: periods.filter { rights.contains($0.id) }.map(\.code), days: grid.marks)
+                        code: service.code, label: grid.title, weekdays: service.weekdays,
+                        rightsPeriods: periods.filter { service.rightPeriodIDs.contains($0.id) }.map(\.code), days: grid.marks)
                 })
         }
     }
 
     /// Resolves `children.id` or `EXTERNALID/N`.
     func childReference(_ text: String) throws -> ChildReference {
-        let byPosition: (String, Int)?
+        let key: PlanningStore.ChildKey
         if let slash = text.lastIndex(of: "/") {
             guard let number = Int(text[text.index(after: slash)...]), number >= 1 else {
                 throw BackOfficeError(.badInput, "not a child: \(text) (a child id, or EXTERNALID/N with N from 1)")
             }
-            byPosition = (String(text[..<slash]), number - 1)
+            key = .position(dossier: String(text[..<slash]), index: number - 1)
         } else {
             guard Int64(text) != nil else {
                 throw BackOfficeError(.badInput, "not a child: \(text) (a child id, or EXTERNALID/N with N from 1)")
             }
-            byPosition = nil
+            key = .id(text)
         }
-        let row = try database("cannot find child \(text)") {
-            try connection.query(
-                """
-                SELECT c.id, c.first_name, d.id AS dossier_id, d.external_id, s.id AS structure_id, s.code AS structure
-                FROM children c JOIN dossiers d ON d.id = c.dossier_id JOIN structures s ON s.id = d.structure_id
-                WHERE CASE WHEN $1::text IS NULL THEN c.id::text = $3
-                           ELSE d.external_id = $1 AND c.position = $2 END
-                """, [byPosition?.0, byPosition?.1, text]
-            ).first
-        }
-        guard let row else { throw BackOfficeError(.notFound, "no child \(text)") }
-        return ChildReference(
-            id: try row.decode("id"), firstName: try row.decode("first_name"), dossierID: try row.decode("dossier_id"),
-            dossier: try row.decode("external_id"), structureID: try row.decode("structure_id"),
-            structure: try row.decode("structure"))
+        let found = try database("cannot find child \(text)") { try PlanningStore(connection: connection).child(key) }
+        guard let found else { throw BackOfficeError(.notFound, "no child \(text)") }
+        return found
     }
 }

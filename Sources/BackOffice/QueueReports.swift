@@ -126,57 +126,20 @@ extension Administration {
         filters: Set<QueueFilter> = [], olderThan: TimeInterval? = nil, structure: String? = nil
     ) throws -> [QueueEntry] {
         try requireStructure(structure)
-        var states = filters.compactMap { filter -> String? in
-            if case .state(let state) = filter { return state.rawValue }
+        var states = filters.compactMap { filter -> DossierState? in
+            if case .state(let state) = filter { return state }
             return nil
         }
         var failed = filters.contains(.failed)
         var queued = filters.contains(.queued)
         if filters.isEmpty {
-            states = [DossierState.awaitingReview.rawValue]
+            states = [.awaitingReview]
             failed = true
             queued = true
         }
         return try database("cannot list the queue") {
-            try connection.query(
-                """
-                SELECT d.id, d.external_id, s.code AS structure, d.state::text AS state, d.version,
-                       coalesce(d.content->'account'->>'last_name', a.last_name) AS family, d.submitted_at,
-                       s.timezone,
-                       greatest(0, floor(extract(epoch FROM now() - d.submitted_at)))::bigint AS age,
-                       coalesce((SELECT array_agg(c.first_name ORDER BY c.position) FROM children c
-                                 WHERE c.dossier_id = d.id), '{}') AS children,
-                       coalesce(q.jobs, '{}') AS jobs, coalesce(q.attempts, 0) AS attempts, q.last_error,
-                       coalesce(q.failed, false) AS failed, q.run_at
-                FROM dossiers d
-                JOIN structures s ON s.id = d.structure_id
-                JOIN accounts a ON a.id = d.account_id
-                LEFT JOIN LATERAL (
-                    SELECT array_agg(job::text ORDER BY id) AS jobs, max(attempts) AS attempts,
-                           (array_agg(last_error ORDER BY id DESC) FILTER (WHERE last_error IS NOT NULL))[1] AS last_error,
-                           bool_or(failed_at IS NOT NULL) AS failed,
-                           min(run_at) FILTER (WHERE failed_at IS NULL) AS run_at,
-                           bool_or(failed_at IS NULL) AS waiting
-                    FROM dossier_queue WHERE dossier_id = d.id
-                ) q ON q.jobs IS NOT NULL
-                WHERE ($1::text IS NULL OR s.code = $1)
-                  AND ($2::float8 IS NULL OR d.submitted_at <= now() - make_interval(secs => $2))
-                  AND (d.state::text = ANY($3::text[])
-                       OR ($4 AND coalesce(q.failed, false))
-                       OR ($5 AND coalesce(q.waiting, false)))
-                ORDER BY d.submitted_at, d.id
-                """, [structure, olderThan, states, failed, queued]
-            ).map { row in
-                QueueEntry(
-                    id: try row.decode("id"), externalID: try row.decode("external_id"),
-                    structure: try row.decode("structure"), state: try row.decode("state"),
-                    version: try row.decode("version"), family: try row.decode("family"),
-                    children: try row.decode("children"), submittedAt: try row.decode("submitted_at"),
-                    timeZone: try row.decode("timezone"),
-                    ageSeconds: try row.decode("age"), jobs: try row.decode("jobs"),
-                    attempts: try row.decode("attempts"), lastError: try row.decodeIfPresent("last_error"),
-                    failed: try row.decode("failed"), runAt: try row.decodeIfPresent("run_at"))
-            }
+            try QueueReportStore(connection: connection).entries(
+                .init(structure: structure, olderThan: olderThan, states: states, failed: failed, queued: queued))
         }
     }
 
@@ -187,69 +150,28 @@ extension Administration {
     public func queueStats(structure: String? = nil) throws -> [StructureQueueStats] {
         try requireStructure(structure)
         return try database("cannot count the queue") {
+            let store = QueueReportStore(connection: connection)
             var stats: [String: StructureQueueStats] = [:]
             var order: [String] = []
-            for row in try connection.query(
-                """
-                SELECT s.code,
-                       (SELECT count(*) FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
-                        WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= \(DecisionClock.now)) AS waiting,
-                       coalesce((SELECT greatest(0, floor(extract(epoch FROM \(DecisionClock.now) - min(q.run_at))))
-                                 FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
-                                 WHERE d.structure_id = s.id AND q.failed_at IS NULL AND q.run_at <= \(DecisionClock.now)), 0)::bigint AS oldest,
-                       (SELECT count(*) FROM dossier_queue q JOIN dossiers d ON d.id = q.dossier_id
-                        WHERE d.structure_id = s.id AND q.failed_at IS NOT NULL) AS failed,
-                       (SELECT count(*) FROM email_outbox o
-                        WHERE o.structure_id = s.id AND o.exported_at IS NULL) AS outbox_pending
-                FROM structures s
-                WHERE $1::text IS NULL OR s.code = $1
-                ORDER BY s.code
-                """, [structure])
-            {
-                let code: String = try row.decode("code")
-                order.append(code)
-                stats[code] = StructureQueueStats(
-                    structure: code,
+            for backlog in try store.backlogs(structure: structure) {
+                order.append(backlog.structure)
+                stats[backlog.structure] = StructureQueueStats(
+                    structure: backlog.structure,
                     dossiers: Dictionary(uniqueKeysWithValues: DossierState.allCases.map { ($0.rawValue, 0) }),
-                    waiting: try row.decode("waiting"), oldestWaitingSeconds: try row.decode("oldest"),
+                    waiting: backlog.waiting, oldestWaitingSeconds: backlog.oldestWaitingSeconds,
                     decisionsLastHour: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, 0) }),
-                    failed: try row.decode("failed"), outboxPending: try row.decode("outbox_pending"))
+                    failed: backlog.failed, outboxPending: backlog.outboxPending)
             }
-            for row in try connection.query(
-                """
-                SELECT s.code, d.state::text AS state, count(*) AS n
-                FROM dossiers d JOIN structures s ON s.id = d.structure_id
-                WHERE $1::text IS NULL OR s.code = $1
-                GROUP BY s.code, d.state
-                """, [structure])
-            {
-                stats[try row.decode("code")]?.dossiers[try row.decode("state")] = try row.decode("n")
+            for count in try store.dossiersByState(structure: structure) {
+                stats[count.structure]?.dossiers[count.state.rawValue] = count.count
             }
-            for row in try connection.query(
-                """
-                SELECT s.code, x.outcome::text AS outcome, count(*) AS n
-                FROM decisions x JOIN dossiers d ON d.id = x.dossier_id JOIN structures s ON s.id = d.structure_id
-                WHERE x.decided_at > now() - interval '1 hour' AND ($1::text IS NULL OR s.code = $1)
-                GROUP BY s.code, x.outcome
-                """, [structure])
-            {
-                stats[try row.decode("code")]?.decisionsLastHour[try row.decode("outcome")] = try row.decode("n")
+            for count in try store.decisionsLastHour(structure: structure) {
+                stats[count.structure]?.decisionsLastHour[count.outcome.rawValue] = count.count
             }
-            for row in try connection.query(
-                """
-                SELECT s.code, o.delivery::text AS delivery, count(*) AS n,
-                       coalesce(greatest(0, floor(extract(epoch FROM now() - min(o.created_at)
-                                FILTER (WHERE o.delivery IN ('pending', 'deferred'))))), 0)::bigint AS oldest
-                FROM email_outbox o JOIN structures s ON s.id = o.structure_id
-                WHERE $1::text IS NULL OR s.code = $1
-                GROUP BY s.code, o.delivery
-                """, [structure])
-            {
-                let code: String = try row.decode("code")
-                stats[code]?.delivery[try row.decode("delivery")] = try row.decode("n")
-                let oldest: Int = try row.decode("oldest")
-                let before = stats[code]?.oldestUnsentSeconds ?? 0
-                stats[code]?.oldestUnsentSeconds = max(before, oldest)
+            for count in try store.emailsByDelivery(structure: structure) {
+                stats[count.structure]?.delivery[count.delivery.rawValue] = count.count
+                let before = stats[count.structure]?.oldestUnsentSeconds ?? 0
+                stats[count.structure]?.oldestUnsentSeconds = max(before, count.oldestUnsentSeconds)
             }
             return order.compactMap { stats[$0] }
         }
@@ -265,8 +187,7 @@ extension Administration {
         let report = try retry(dossierID: id, structure: nil)
         guard report.count > 0 else {
             let queued = try database("cannot read the queue") {
-                try connection.query("SELECT count(*) AS n FROM dossier_queue WHERE dossier_id = $1", [id])
-                    .first?.decode(Int.self, "n") ?? 0
+                try QueueReportStore(connection: connection).queuedCount(dossierID: id)
             }
             throw BackOfficeError(
                 .refused,
@@ -285,20 +206,7 @@ extension Administration {
     private func retry(dossierID: Int64?, structure: String?) throws -> RetryReport {
         try database("cannot retry the failed queue items") {
             try connection.transaction { connection in
-                let dossiers = try connection.query(
-                    """
-                    WITH retried AS (
-                        UPDATE dossier_queue q SET failed_at = NULL, attempts = 0, run_at = \(DecisionClock.now)
-                        FROM dossiers d JOIN structures s ON s.id = d.structure_id
-                        WHERE d.id = q.dossier_id AND q.failed_at IS NOT NULL
-                          AND ($1::bigint IS NULL OR d.id = $1) AND ($2::text IS NULL OR s.code = $2)
-                        RETURNING q.id, d.external_id
-                    )
-                    SELECT external_id FROM retried ORDER BY id
-                    """, [dossierID, structure]
-                ).map { try $0.decode(String.self, "external_id") }
-                // Idle workers sleep on LISTEN; the rows are due now.
-                if !dossiers.isEmpty { try connection.query("SELECT pg_notify('dossier_queue', '')") }
+                let dossiers = try QueueReportStore(connection: connection).retryParked(dossierID: dossierID, structure: structure)
                 return RetryReport(dossiers: dossiers)
             }
         }
@@ -311,10 +219,7 @@ extension Administration {
     /// - Throws: ``BackOfficeError`` `.notFound`: "no dossier X".
     func dossierID(_ reference: String) throws -> Int64 {
         let found = try database("cannot find the dossier") {
-            try connection.query(
-                "SELECT id FROM dossiers WHERE external_id = $1 OR id::text = $1 ORDER BY external_id = $1 DESC LIMIT 1",
-                [reference]
-            ).first?.decode(Int64.self, "id")
+            try QueueReportStore(connection: connection).dossierID(reference)
         }
         guard let found else { throw BackOfficeError(.notFound, "no dossier \(reference)") }
         return found
@@ -333,7 +238,7 @@ extension Administration {
 func requireStructure(_ code: String?, on connection: Connection) throws {
     guard let code else { return }
     let exists = try database("cannot find the structure") {
-        try connection.query("SELECT 1 FROM structures WHERE code = $1", [code]).first != nil
+        try StructureStore(connection: connection).id(code: code) != nil
     }
     guard exists else { throw BackOfficeError(.notFound, "no structure \(code)") }
 }

@@ -4,7 +4,7 @@ import Postgres
 
 /// A claimed row of `dossier_queue`, locked by the claiming transaction until it commits.
 public struct QueueItem: Sendable, Equatable {
-    public enum Job: String, Sendable { case process, openRights = "open_rights" }
+    public enum Job: String, Sendable, CaseIterable { case process, openRights = "open_rights" }
 
     public var id: Int64
     public var dossierID: Int64
@@ -30,7 +30,7 @@ struct QueueStore {
         ).map { row in
             QueueItem(
                 id: try row.decode("id"), dossierID: try row.decode("dossier_id"),
-                job: QueueItem.Job(rawValue: try row.decode("job")) ?? .process,
+                job: try row.decode("job"),
                 periodID: try row.decodeIfPresent("period_id"), attempts: try row.decode("attempts"))
         }
     }

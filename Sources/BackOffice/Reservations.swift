@@ -31,28 +31,14 @@ extension Administration {
         let (serviceID, serviceLabel) = try declaredService(service, of: reference)
         return try database("cannot reserve \(service) for child \(child)") {
             try connection.transaction { connection in
-                let outside = try connection.query(
-                    """
-                    SELECT day::text AS day FROM unnest($1::date[]) AS day
-                    WHERE NOT EXISTS (SELECT 1 FROM periods p WHERE p.structure_id = $2 AND day BETWEEN p.starts_on AND p.ends_on)
-                    ORDER BY day
-                    """, [days, reference.structureID]
-                ).map { try $0.decode(String.self, "day") }
+                let store = ReservationStore(connection: connection)
+                let outside = try store.daysOutsidePeriods(days, structureID: reference.structureID)
                 if !outside.isEmpty {
                     throw BackOfficeError(
                         .refused, "reservation refused: \(outside.joined(separator: ", ")) is in no period of \(reference.structure)")
                 }
-                let added = try connection.query(
-                    """
-                    INSERT INTO reservations (child_id, service_id, period_id, day, created_by)
-                    SELECT $1, $2, p.id, day, current_setting('eticket.actor')
-                    FROM unnest($3::date[]) AS day
-                    JOIN periods p ON p.structure_id = $4 AND day BETWEEN p.starts_on AND p.ends_on
-                    ORDER BY day
-                    ON CONFLICT (child_id, service_id, day) DO NOTHING
-                    RETURNING day::text AS day
-                    """, [reference.id, serviceID, days, reference.structureID]
-                ).map { try $0.decode(String.self, "day") }.sorted()
+                let added = try store.add(
+                    .init(childID: reference.id, serviceID: serviceID, structureID: reference.structureID, days: days))
                 return ReservationChange(
                     child: reference.firstName, dossier: reference.dossier, service: service, serviceLabel: serviceLabel,
                     changed: added,
@@ -71,12 +57,8 @@ extension Administration {
         let (serviceID, serviceLabel) = try declaredService(service, of: reference)
         return try database("cannot remove the reservations of \(service) for child \(child)") {
             try connection.transaction { connection in
-                let removed = try connection.query(
-                    """
-                    DELETE FROM reservations WHERE child_id = $1 AND service_id = $2 AND day = ANY($3::date[])
-                    RETURNING day::text AS day
-                    """, [reference.id, serviceID, days]
-                ).map { try $0.decode(String.self, "day") }.sorted()
+                let removed = try ReservationStore(connection: connection).remove(
+                    .init(childID: reference.id, serviceID: serviceID, structureID: reference.structureID, days: days))
                 let missing = days.filter { !removed.contains($0) }
                 if !missing.isEmpty {
                     // The child and the service exist: the days' state refuses it (exit 1), not a name.
@@ -105,11 +87,10 @@ extension Administration {
 
     /// The id of the child's structure's service `code`, and its label.
     private func declaredService(_ code: String, of child: ChildReference) throws -> (id: Int64, label: String) {
-        let row = try database("cannot find service \(code)") {
-            try connection.query("SELECT id, label FROM services WHERE structure_id = $1 AND code = $2", [child.structureID, code])
-                .first
+        let service = try database("cannot find service \(code)") {
+            try ReservationStore(connection: connection).service(code: code, structureID: child.structureID)
         }
-        guard let row else { throw BackOfficeError(.notFound, "\(child.structure) has no service \(code)") }
-        return (try row.decode("id"), try row.decode("label"))
+        guard let service else { throw BackOfficeError(.notFound, "\(child.structure) has no service \(code)") }
+        return (service.id, service.label)
     }
 }

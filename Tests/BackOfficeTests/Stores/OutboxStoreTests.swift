@@ -1,0 +1,116 @@
+@testable import BackOffice
+import Foundation
+import Mail
+import Postgres
+import Testing
+
+/// Every OutboxStore method against the migrated schema, on the decided examples' four pending
+/// emails (VLF-0001 two, VLF-0002 and VLF-0003 one each; PTL-0001 none yet).
+@Suite("OutboxStore")
+struct OutboxStoreTests {
+    private func store() throws -> (OutboxStore, Connection) {
+        let connection = try Fixture.connection(try Fixture.decidedExamples())
+        return (OutboxStore(connection: connection), connection)
+    }
+
+    @Test func fenceCommitsAWALRecord() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let before = try #require(try connection.scalar("SELECT pg_current_wal_insert_lsn()::text", as: String.self))
+        try store.fence()
+        #expect(try connection.scalar("SELECT pg_current_wal_insert_lsn() > $1::pg_lsn", [before], as: Bool.self) == true)
+    }
+
+    @Test func countBySelection() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        #expect(try store.count(.init()) == 4)
+        #expect(try store.count(.init(structure: "saint-amour")) == 0)
+        #expect(try store.count(.init(againSince: Date(timeIntervalSince1970: 0))) == 0)
+    }
+
+    @Test func readReadsOnlyTheFieldsAsked() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let all = try store.read(.init(), fields: .all, after: 0, limit: 10)
+        #expect(all.count == 4)
+        #expect(all.map(\.id) == all.map(\.id).sorted())
+        #expect(all.allSatisfy { !$0.message.bytes.isEmpty && !$0.message.subject.isEmpty && !$0.message.messageID.isEmpty })
+        let bytesOnly = try store.read(.init(), fields: .bytes, after: all[1].id, limit: 1)
+        #expect(bytesOnly.map(\.id) == [all[2].id])
+        #expect(bytesOnly.first?.message.subject == "")
+        #expect(bytesOnly.first?.message.bytes == all[2].message.bytes)
+    }
+
+    @Test func lockSkipsRowsAnotherTransactionHolds() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let first = try Fixture.connection(conninfo)
+        let second = try Fixture.connection(conninfo)
+        defer { first.close(); second.close() }
+        let ids = try OutboxStore(connection: first).read(.init(), fields: .bytes, after: 0, limit: 10).map(\.id)
+        try first.transaction { first throws in
+            #expect(try OutboxStore(connection: first).lock(Array(ids.prefix(1)), .init()) == [ids[0]])
+            #expect(try OutboxStore(connection: second).lock(ids, .init()) == Set(ids.dropFirst()))
+        }
+    }
+
+    @Test func markExportedTakesRowsOutOfTheSelection() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let ids = try store.read(.init(), fields: .bytes, after: 0, limit: 2).map(\.id)
+        try store.markExported(ids)
+        #expect(try store.count(.init()) == 2)
+        #expect(try store.count(.init(againSince: Date(timeIntervalSince1970: 0))) == 2)
+    }
+
+    @Test func listNewestFirstWithTypedDelivery() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let entries = try store.list(.init())
+        #expect(entries.count == 4)
+        #expect(entries.map(\.id) == entries.map(\.id).sorted(by: >))
+        #expect(entries.allSatisfy { $0.delivery == EmailDelivery.pending.rawValue && $0.exportedAt == nil })
+        #expect(try store.list(.init(structure: "villefranche", limit: 1)).count == 1)
+        try store.markExported(entries.map(\.id))
+        #expect(try store.list(.init(pendingOnly: true)).isEmpty)
+    }
+
+    @Test func messageBytes() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let first = try #require(try store.read(.init(), fields: .bytes, after: 0, limit: 1).first)
+        #expect(try store.message(id: first.id) == first.message.bytes)
+        #expect(try store.message(id: -1) == nil)
+    }
+
+    @Test func dueCountAndClaimAfterTheCursor() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        #expect(try store.dueCount(structure: nil) == 4)
+        #expect(try store.dueCount(structure: "saint-amour") == 0)
+        try connection.transaction { connection throws in
+            let store = OutboxStore(connection: connection)
+            let first = try #require(try store.claimDue(.init()))
+            #expect(first.attempts == 0)
+            #expect(!first.message.isEmpty)
+            let next = try #require(try store.claimDue(.init(after: first.id)))
+            #expect(next.id > first.id)
+            #expect(try store.claimDue(.init(structure: "saint-amour")) == nil)
+        }
+    }
+
+    @Test func sentDeferredAndFailedLeaveTheDueSet() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let ids = try store.read(.init(), fields: .bytes, after: 0, limit: 3).map(\.id)
+        try store.markSent(.init(id: ids[0], reply: "250 ok", attempts: 1))
+        try store.markDeferred(.init(id: ids[1], reply: "451 later", attempts: 1), retryIn: .seconds(600))
+        try store.markFailed(.init(id: ids[2], reply: "550 no", attempts: 1))
+        #expect(try store.dueCount(structure: nil) == 1)
+        let deliveries = try connection.query(
+            "SELECT delivery::text AS d FROM email_outbox WHERE id = ANY($1::bigint[]) ORDER BY id", [ids]
+        ).map { try $0.decode(String.self, "d") }
+        #expect(deliveries == ["sent", "deferred", "failed"])
+        #expect(try connection.scalar("SELECT next_attempt_at IS NOT NULL FROM email_outbox WHERE id = $1", [ids[1]], as: Bool.self) == true)
+    }
+}
