@@ -275,3 +275,86 @@ struct SHA256Tests {
         }
     }
 }
+
+/// Migrations 025 and 026 from the attacker's side: what the foreign key and the primary keys they
+/// replaced refused is still refused.
+@Suite("The import's schema, attacked")
+struct IntakeSchemaAttackTests {
+    /// A dossier names its account: the account stays, in its structure (the key's NO ACTION).
+    @Test(arguments: [
+        "DELETE FROM accounts WHERE id = (SELECT account_id FROM dossiers WHERE external_id = 'VLF-0001')",
+        """
+        UPDATE accounts SET structure_id = (SELECT id FROM structures WHERE code = 'saint-amour')
+        WHERE id = (SELECT account_id FROM dossiers WHERE external_id = 'VLF-0001')
+        """,
+    ])
+    func anAccountThatADossierNamesStays(sql: String) throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        let error = try connection.refusal(sql)
+        #expect(error.sqlState == "23503", "\(error.message)")
+        #expect(error.message.contains("is named by dossiers"))
+    }
+
+    @Test func accountsAreNotTruncatedFromUnderTheirDossiers() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        #expect(try connection.refusal("TRUNCATE accounts CASCADE").sqlState == "23503")
+    }
+
+    /// An account nothing names may go, and the check does not block renaming a named one.
+    @Test func anAccountNothingNamesIsDeletedAndANamedOneRenamed() throws {
+        let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
+        defer { connection.close() }
+        try connection.query(
+            "INSERT INTO accounts (structure_id, email, first_name, last_name) SELECT id, 'alone@example.org', 'A', 'B' FROM structures LIMIT 1")
+        try connection.query("DELETE FROM accounts WHERE email = 'alone@example.org'")
+        try connection.query(
+            "UPDATE accounts SET first_name = 'Renamed' WHERE id = (SELECT account_id FROM dossiers WHERE external_id = 'VLF-0001')")
+    }
+
+    /// The intake cannot file a new dossier under another structure's account, even by COPY's
+    /// staging path or by naming an account id that does not exist.
+    @Test(arguments: ["(SELECT min(id) FROM accounts WHERE structure_id <> d.structure_id)", "(SELECT max(id) + 1000 FROM accounts)"])
+    func theIntakeCannotNameAnAccountOutsideTheStructure(account: String) throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try AuditTruthTests.login("eticket_intake", on: conninfo)
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        let foreign = try #require(
+            try owner.scalar("SELECT \(account) FROM dossiers d WHERE external_id = 'VLF-0001'", as: Int64.self))
+        let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { intake.close() }
+        let error = try intake.refusal(
+            """
+            INSERT INTO dossier_records (structure_id, account_id, external_id, confirmed, submitted_at, content)
+            SELECT structure_id, $1, 'LEAK-2', confirmed, now(), content FROM dossiers WHERE external_id = 'VLF-0001'
+            """, [foreign])
+        #expect(error.sqlState == "23503", "\(error.message)")
+        #expect(error.message.contains("is not an account of its structure"))
+    }
+
+    /// The content hash is 32 bytes, and read-only with the rest of a sent dossier's record.
+    @Test(arguments: [
+        ("UPDATE dossier_records SET content_sha256 = sha256('forged') WHERE external_id = 'VLF-0001'", "ETK01"),
+        ("UPDATE dossier_records SET content_sha256 = '\\x00' WHERE external_id = 'VLF-0002'", "23514"),
+    ])
+    func theContentHashIsNotRewritten(sql: String, sqlState: String) throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try AuditTruthTests.login("eticket_intake", on: conninfo)
+        let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { intake.close() }
+        #expect(try intake.refusal(sql).sqlState == sqlState)
+    }
+
+    /// Parts without their primary keys are still unique per dossier and position.
+    @Test(arguments: ["guardians", "trusted_persons", "documents"])
+    func aPartIsStillOnePerPosition(part: String) throws {
+        let connection = try Fixture.connection(try Fixture.migratedDatabase())
+        defer { connection.close() }
+        let unique = try connection.scalar(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE 'CREATE UNIQUE INDEX % (dossier_id, %position%)'",
+            [part], as: Int.self)
+        #expect(unique == 1)
+    }
+}
