@@ -4,7 +4,8 @@
 -- 1. The primary keys of guardians, trusted_persons and documents: nothing looks a row up by its
 --    id (a dossier's parts are read by (dossier_id, position); the parts guard pairs an update's
 --    rows in its transition tables, not through an index). Each cost every part an index entry:
---    about 270 B of WAL a dossier. Their ids stay, drawn from their identity, unique as before.
+--    about 270 B of WAL a dossier. Their ids stay, drawn from their identity (the parts guard
+--    pairs by id, and a duplicate id supplied by hand only makes it refuse more, never less).
 ALTER TABLE guardians DROP CONSTRAINT guardians_pkey;
 ALTER TABLE trusted_persons DROP CONSTRAINT trusted_persons_pkey;
 ALTER TABLE documents DROP CONSTRAINT documents_pkey;
