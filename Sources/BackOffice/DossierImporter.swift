@@ -150,25 +150,29 @@ public final class DossierImporter {
     /// (a run of 100,000 dossiers decided half of them at half speed, until autovacuum's ANALYZE).
     /// Only the tables whose size the import changed materially — never analysed, or changed by a
     /// tenth of their rows since their last analysis — are analysed: a small import into a big
-    /// database costs no scan of its tables.
+    /// database costs no scan of its tables. And only the columns that queries join or filter on
+    /// (``analyzedColumns``): the sizes are refreshed whatever the columns, and the names, notes
+    /// and content (most of an ANALYZE's CPU, sorted to build their histograms) wait for
+    /// autovacuum's own analysis.
     private func analyzeGrownTables() throws {
         try database("cannot analyse the imported tables") {
-            let stale = try connections[0].query(
-                """
-                SELECT c.oid::regclass::text AS name FROM pg_class c
-                WHERE c.oid = ANY($1::regclass[])
-                  AND (c.reltuples < 0 OR pg_stat_get_mod_since_analyze(c.oid) > 0.1 * c.reltuples)
-                """, [Self.importedTables]
-            ).map { try $0.decode(String.self, "name") }
-            guard !stale.isEmpty else { return }
-            try connections[0].execute(script: "ANALYZE \(stale.joined(separator: ", "))")
+            let store = IntakeStore(connection: connections[0])
+            let stale = Set(try store.staleTables(Self.analyzedColumns.map(\.table)))
+            try store.analyze(Self.analyzedColumns.filter { stale.contains($0.table) })
         }
     }
 
-    /// The tables an import grows.
-    static let importedTables = [
-        "accounts", "dossier_records", "dossier_status", "children", "guardians", "trusted_persons", "documents",
-        "dossier_events", "dossier_queue",
+    /// The tables an import grows, with the columns that the product's queries join or filter on.
+    static let analyzedColumns: [(table: String, columns: [String])] = [
+        ("accounts", ["id", "structure_id"]),
+        ("dossier_records", ["id", "structure_id", "account_id", "external_id", "submitted_at"]),
+        ("dossier_status", ["dossier_id", "state", "version"]),
+        ("children", ["id", "dossier_id", "position"]),
+        ("guardians", ["dossier_id", "position"]),
+        ("trusted_persons", ["dossier_id", "position"]),
+        ("documents", ["dossier_id", "position", "kind"]),
+        ("dossier_events", ["id", "dossier_id", "to_state"]),
+        ("dossier_queue", ["id", "dossier_id", "job", "period_id", "run_at", "failed_at"]),
     ]
 
     /// A line that passed the contract, ready to store.
@@ -219,16 +223,7 @@ public final class DossierImporter {
     }
 
     private func knownStructures() throws -> [String: KnownStructure] {
-        try database("cannot read the structures") {
-            var structures: [String: KnownStructure] = [:]
-            let rows = try connections[0].query(
-                "SELECT s.id, s.code, ARRAY(SELECT v.code FROM services v WHERE v.structure_id = s.id) AS services FROM structures s")
-            for row in rows {
-                structures[try row.decode(String.self, "code")] = KnownStructure(
-                    id: try row.decode(Int64.self, "id"), services: Set(try row.decode([String].self, "services")))
-            }
-            return structures
-        }
+        try database("cannot read the structures") { try IntakeStore(connection: connections[0]).knownStructures() }
     }
 
     /// Stores a batch in one transaction; on a database refusal, line by line.
