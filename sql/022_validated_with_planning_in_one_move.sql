@@ -40,42 +40,39 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
                               e.reason, e.decision_id, e.occurred_at, e.previous_hash, e.login_role, e.via)
 $$;
 
--- 008's rule: a move is a transition of the table, or two of them through a decided state that a
--- decision of this transaction for the dossier's version names (ETK02). The decision is looked
--- up only for such a move, and only by a role that may read decisions (the intake, which may
--- not, is refused such a move as any other that is not a transition).
+-- 008's rule: a move is a transition of the table, or the two transitions submitted → validated →
+-- planning_open with the validated decision of this transaction for the dossier's version (ETK02;
+-- decided_at is the transaction's start, which no application role writes). Decisions are read
+-- only when a statement makes such a move, and only by a role that may read them: the intake,
+-- which may not, is refused such a move as any other that is not a transition.
 CREATE OR REPLACE FUNCTION dossier_moves_are_transitions(moves dossier_move[]) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
     SELECT m.dossier_id, m.from_state, m.to_state INTO bad FROM unnest(moves) m
-    WHERE m.to_state <> m.from_state
-      -- (A CASE, so that the decision is looked up only for a move that is not a transition.)
-      AND CASE WHEN EXISTS (SELECT 1 FROM dossier_transitions t WHERE t.from_state = m.from_state AND t.to_state = m.to_state)
-               THEN false ELSE NOT dossier_move_through_decision(m) END
+    WHERE m.to_state <> m.from_state AND NOT (m.from_state = 'submitted' AND m.to_state = 'planning_open')
+      AND NOT EXISTS (SELECT 1 FROM dossier_transitions t WHERE t.from_state = m.from_state AND t.to_state = m.to_state)
     LIMIT 1;
+    IF NOT FOUND AND EXISTS (SELECT 1 FROM unnest(moves) m WHERE m.from_state = 'submitted' AND m.to_state = 'planning_open') THEN
+        IF has_table_privilege('decisions', 'SELECT')
+           AND EXISTS (SELECT 1 FROM dossier_transitions WHERE from_state = 'submitted' AND to_state = 'validated')
+           AND EXISTS (SELECT 1 FROM dossier_transitions WHERE from_state = 'validated' AND to_state = 'planning_open') THEN
+            SELECT m.dossier_id, m.from_state, m.to_state INTO bad FROM unnest(moves) m
+            WHERE m.from_state = 'submitted' AND m.to_state = 'planning_open'
+              AND NOT EXISTS (SELECT 1 FROM decisions d
+                              WHERE d.dossier_id = m.dossier_id AND d.dossier_version = m.to_version
+                                AND d.decided_at = now() AND d.outcome = 'validated')
+            LIMIT 1;
+        ELSE
+            SELECT m.dossier_id, m.from_state, m.to_state INTO bad FROM unnest(moves) m
+            WHERE m.from_state = 'submitted' AND m.to_state = 'planning_open' LIMIT 1;
+        END IF;
+    END IF;
     IF FOUND THEN
         RAISE EXCEPTION 'dossier % cannot move from % to %', dossier_external_id(bad.dossier_id), bad.from_state,
             bad.to_state USING ERRCODE = 'ETK02';
     END IF;
-END
-$$;
-
--- Whether a move that is not a transition is two of them through the decided state of a decision
--- of this transaction (decided_at is the transaction's start, which no application role writes).
-CREATE FUNCTION dossier_move_through_decision(m dossier_move) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    via dossier_state := CASE WHEN m.from_state = 'submitted' AND m.to_state = 'planning_open' THEN 'validated'::dossier_state END;
-BEGIN
-    RETURN via IS NOT NULL
-       AND EXISTS (SELECT 1 FROM dossier_transitions t WHERE t.from_state = m.from_state AND t.to_state = via)
-       AND EXISTS (SELECT 1 FROM dossier_transitions t WHERE t.from_state = via AND t.to_state = m.to_state)
-       AND has_table_privilege('decisions', 'SELECT')
-       AND EXISTS (SELECT 1 FROM decisions d
-                   WHERE d.dossier_id = m.dossier_id AND d.dossier_version = m.to_version
-                     AND d.decided_at = now() AND d.outcome::text = via::text);
 END
 $$;
 
@@ -160,7 +157,10 @@ BEGIN
 END
 $$;
 
--- 008's event writer, writing `via` and linking the decision of the state a move decides.
+-- 008's event writer, writing `via` and linking the decision of the state a move decides. The
+-- hash is dossier_event_hash's expression written out: a function that pins its search_path is
+-- never inlined, and calling it cost a function call per event (audit verify recomputes every
+-- hash with the function, so the two cannot drift unnoticed).
 CREATE OR REPLACE FUNCTION dossier_status_recorded() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -178,8 +178,12 @@ BEGIN
                                     occurred_at, previous_hash, hash, login_role)
         OVERRIDING SYSTEM VALUE
         SELECT e.id, e.dossier_id, e.version, NULL, e.state, actor, why, e.occurred_at, NULL,
-               dossier_event_hash(e.id, e.dossier_id, e.version, NULL, e.state, actor, why, NULL, e.occurred_at,
-                                  NULL, login),
+               encode(sha256(convert_to(concat_ws('|',
+                   quote_nullable(e.id), quote_nullable(e.dossier_id), quote_nullable(e.version),
+                   quote_nullable(NULL::text), quote_nullable(e.state::text), quote_nullable(actor),
+                   quote_nullable(why), quote_nullable(NULL::bigint),
+                   quote_nullable(to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')),
+                   quote_nullable(NULL::text), quote_literal(login)), 'UTF8')), 'hex'),
                login
         FROM event e;
         RETURN NULL;
@@ -214,8 +218,12 @@ BEGIN
     OVERRIDING SYSTEM VALUE
     SELECT e.id, e.dossier_id, e.version, e.from_state, e.to_state, e.via, actor, e.reason, e.decision_id,
            e.occurred_at, e.previous_hash,
-           dossier_event_hash(e.id, e.dossier_id, e.version, e.from_state, e.to_state, actor, e.reason,
-                              e.decision_id, e.occurred_at, e.previous_hash, login, e.via),
+           encode(sha256(convert_to(concat_ws('|',
+               quote_nullable(e.id), quote_nullable(e.dossier_id), quote_nullable(e.version),
+               quote_nullable(e.from_state::text), quote_nullable(e.to_state::text), quote_nullable(actor),
+               quote_nullable(e.reason), quote_nullable(e.decision_id),
+               quote_nullable(to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')),
+               quote_nullable(e.previous_hash), quote_literal(login), quote_literal(e.via::text)), 'UTF8')), 'hex'),
            login
     FROM event e;
     RETURN NULL;

@@ -100,9 +100,9 @@ struct DecisionStore {
                 RETURNING dossier_id, period_id, child_id
             ), moved AS (
                 UPDATE dossier_status s
-                SET state = CASE WHEN s.dossier_id IN (SELECT dossier_id FROM opened) THEN 'planning_open'
-                                 ELSE i.state::dossier_state END
-                FROM input i WHERE s.dossier_id = i.dossier_id
+                SET state = CASE WHEN o.dossier_id IS NULL THEN i.state::dossier_state ELSE 'planning_open' END
+                FROM input i LEFT JOIN (SELECT DISTINCT dossier_id FROM opened) o ON o.dossier_id = i.dossier_id
+                WHERE s.dossier_id = i.dossier_id
             )
             SELECT dossier_id, period_id, count(DISTINCT child_id) AS children FROM opened GROUP BY 1, 2
             """,
