@@ -57,6 +57,8 @@ enum SchemaSQLState {
     static let decisionMissing = "ETK07"
     static let emailWithoutCause = "ETK08"
     static let finalDelivery = "ETK09"
+    /// An email to anyone but its dossier's account, or from another address than its structure's (027).
+    static let misaddressedEmail = "ETK10"
 }
 
 extension BackOfficeError {
@@ -79,7 +81,8 @@ extension BackOfficeError {
             switch error.sqlState {
             case SchemaSQLState.readOnlyDossier, SchemaSQLState.illegalTransition,
                 SchemaSQLState.reservationRefused, SchemaSQLState.appendOnly, SchemaSQLState.notThisRolesMove,
-                SchemaSQLState.decisionMissing, SchemaSQLState.emailWithoutCause, SchemaSQLState.finalDelivery:
+                SchemaSQLState.decisionMissing, SchemaSQLState.emailWithoutCause, SchemaSQLState.finalDelivery,
+                SchemaSQLState.misaddressedEmail:
                 code = .refused
             default:
                 code = .failure

@@ -1,4 +1,4 @@
-import CLibCurl
+internal import CLibCurl
 
 /// The mail relay as an operator checks it: `eticket doctor` calls ``probe(_:)``.
 public enum MailRelay {

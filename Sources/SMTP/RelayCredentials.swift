@@ -7,11 +7,21 @@ struct RelayCredentials {
 
     /// Reads `{"username": "…", "password": "…"}` from `path`.
     ///
-    /// - Throws: ``SMTPError`` `.configuration` when the file is missing, not a regular file,
-    ///   readable or writable by others, or not that JSON object; never quoting the content.
+    /// - Throws: ``SMTPError`` `.configuration` when the file is missing, a symbolic link, not a
+    ///   regular file, owned by another user than root or this one, readable or writable by others
+    ///   or writable by its group, or not that JSON object; never quoting the content.
     static func load(_ path: String) throws(SMTPError) -> RelayCredentials {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        // Never through a symbolic link: whoever may write the file's folder would otherwise choose
+        // what is read as the password (and sent in AUTH). O_NONBLOCK: a FIFO does not wait for a
+        // writer, it is refused below as not a regular file.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)
         guard descriptor >= 0 else {
+            if errno == ELOOP {
+                throw SMTPError(
+                    .configuration,
+                    "smtp.credentialsFile \(path): is a symbolic link, not a regular file: refusing to read through it; "
+                        + "give the real file's path")
+            }
             throw SMTPError(.configuration, "smtp.credentialsFile \(path): cannot be read: \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }

@@ -43,11 +43,20 @@ public struct RelaySettings: Sendable, Equatable {
     public var connectTimeout: Duration
     /// The longest wait for any one reply of the relay, and the longest stall while sending DATA.
     public var commandTimeout: Duration
+    /// The largest message offered to the relay, in bytes: a larger one is failed without being
+    /// offered (every attempt would be refused the same way). A relay's own SIZE, smaller or
+    /// larger, is announced in EHLO and libcurl tells it each message's size in MAIL FROM, so
+    /// the relay refuses a message above it at MAIL (552), before any byte of it is sent.
+    public var maxMessageBytes: Int
+
+    /// Postfix's `message_size_limit` default, the most common relay's SIZE.
+    public static let defaultMaxMessageBytes = 10_240_000
 
     public init(
         host: String, port: Int? = nil, security: Security = .starttls, credentialsFile: String? = nil,
         authMechanism: AuthMechanism? = nil, caFile: String? = nil, heloName: String? = nil,
-        envelopeFrom: String? = nil, connectTimeout: Duration = .seconds(15), commandTimeout: Duration = .seconds(60)
+        envelopeFrom: String? = nil, connectTimeout: Duration = .seconds(15), commandTimeout: Duration = .seconds(60),
+        maxMessageBytes: Int = RelaySettings.defaultMaxMessageBytes
     ) {
         self.host = host
         self.port = port ?? security.defaultPort
@@ -59,6 +68,7 @@ public struct RelaySettings: Sendable, Equatable {
         self.envelopeFrom = envelopeFrom
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.maxMessageBytes = maxMessageBytes
     }
 
     /// `host:port`, as messages name the relay.
@@ -82,6 +92,9 @@ public struct RelaySettings: Sendable, Equatable {
         }
         guard !heloName.isEmpty, heloName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.[]:".contains($0)) })
         else { throw SMTPError(.configuration, "smtp.heloName: not a host name: \(heloName)") }
+        guard maxMessageBytes > 0 else {
+            throw SMTPError(.configuration, "smtp.maxMessageBytes: must be a number of bytes of at least 1, not \(maxMessageBytes)")
+        }
         for (key, value) in [("smtp.credentialsFile", credentialsFile), ("smtp.caFile", caFile)] {
             if let value, value.isEmpty { throw SMTPError(.configuration, "\(key): empty path") }
         }

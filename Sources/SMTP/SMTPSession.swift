@@ -1,4 +1,4 @@
-import CLibCurl
+internal import CLibCurl
 import Foundation
 
 /// What became of one message handed to the relay.
@@ -119,13 +119,24 @@ public final class SMTPSession {
     ///   - from: the message's sender address; ``RelaySettings/envelopeFrom`` wins when set.
     ///   - to: the one recipient.
     ///   - message: the complete message, CRLF line endings (libcurl escapes leading dots).
-    /// - Returns: the relay's verdict on this message.
+    /// - Returns: the relay's verdict on this message; `.rejected` without offering it for an
+    ///   envelope or message that must not reach the wire, or a message above
+    ///   ``RelaySettings/maxMessageBytes``.
     /// - Throws: ``SMTPError`` when the session could not be set up (connect, TLS, greeting, EHLO,
     ///   STARTTLS, AUTH): the relay is unusable and the message was not offered.
     public func send(from: String, to: String, message: [UInt8]) throws(SMTPError) -> SMTPOutcome {
         let sender = settings.envelopeFrom ?? from
         if let problem = Self.envelopeProblem(sender, "sender") ?? Self.envelopeProblem(to, "recipient") {
             return .rejected(SMTPReply(code: 501, lines: ["5.1.3 not offered to the relay: \(problem)"]))
+        }
+        if message.count > settings.maxMessageBytes {
+            return .rejected(
+                SMTPReply(
+                    code: 552,
+                    lines: [
+                        "5.3.4 not offered to the relay: the message is \(message.count) bytes, above smtp.maxMessageBytes "
+                            + "(\(settings.maxMessageBytes))"
+                    ]))
         }
         if let problem = Self.messageProblem(message) {
             return .rejected(SMTPReply(code: 554, lines: ["5.6.0 not offered to the relay: \(problem)"]))

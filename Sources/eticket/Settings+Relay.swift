@@ -13,6 +13,7 @@ import SMTP
 /// | `smtp.authMechanism` | the relay's choice | `plain` or `login` |
 /// | `smtp.caFile`, `smtp.heloName`, `smtp.envelopeFrom` | system CAs, host name, each message's From | |
 /// | `smtp.connectTimeoutSeconds`, `smtp.commandTimeoutSeconds` | 15, 60 | |
+/// | `smtp.maxMessageBytes` | 10240000 | a larger message is failed, never offered |
 /// | `smtp.connections`, `smtp.messagesPerSecond` | 2, no limit | |
 /// | `smtp.retryBaseSeconds`, `smtp.retryMaxSeconds`, `smtp.maxAttempts` | 60, 3600, 50 | |
 struct RelayConfiguration {
@@ -39,7 +40,9 @@ struct RelayConfiguration {
             authMechanism: mechanism, caFile: config.string(forKey: "smtp.caFile"),
             heloName: config.string(forKey: "smtp.heloName"), envelopeFrom: config.string(forKey: "smtp.envelopeFrom"),
             connectTimeout: try Settings.seconds(config, "smtp.connectTimeoutSeconds", default: .seconds(15)),
-            commandTimeout: try Settings.seconds(config, "smtp.commandTimeoutSeconds", default: .seconds(60)))
+            commandTimeout: try Settings.seconds(config, "smtp.commandTimeoutSeconds", default: .seconds(60)),
+            maxMessageBytes: try Settings.positive(
+                config, "smtp.maxMessageBytes", default: RelaySettings.defaultMaxMessageBytes))
         do {
             try relay.validate()
         } catch {

@@ -13,25 +13,6 @@ import Testing
 /// folder trying to make the product write elsewhere.
 @Suite("Files written safely")
 struct FilesWrittenSafelyTests {
-    private static let victimText = "the exporter's user's own file\n"
-
-    /// A folder, and a victim file outside it that the product's user can write.
-    private func folderAndVictim() throws -> (folder: String, victim: String) {
-        let root = TestFiles.directory.appendingPathComponent("safe-files-\(UUID().uuidString)").path
-        let folder = root + "/folder"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let victim = root + "/victim"
-        #expect(
-            FileManager.default.createFile(
-                atPath: victim, contents: Data(Self.victimText.utf8), attributes: [.posixPermissions: 0o644]))
-        return (folder, victim)
-    }
-
-    private func expectVictimUntouched(_ victim: String) throws {
-        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: victim)), as: UTF8.self) == Self.victimText)
-        #expect(try mode(victim) == 0o644)
-    }
-
     private func mode(_ path: String) throws -> Int? {
         try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
     }
@@ -43,7 +24,7 @@ struct FilesWrittenSafelyTests {
     }
 
     @Test func aLinkAsTheRejectsFileIsRefusedBeforeAnythingIsImported() throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let conninfo = try Fixture.exampleStructuresDatabase()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
@@ -53,13 +34,13 @@ struct FilesWrittenSafelyTests {
             try administration.importDossiers(file: try goodAndBadLines(), rejectsPath: rejects)
         }
         #expect(error?.message.contains("\(rejects): is a symbolic link") == true, "\(String(describing: error))")
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
         let connection = try Fixture.connection(conninfo)
         #expect(try connection.scalar("SELECT count(*) FROM dossiers", as: Int.self) == 0)
     }
 
     @Test func anExistingWorldReadableRejectsFileEndsPrivate() throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let administration = try Fixture.administration(try Fixture.exampleStructuresDatabase())
         defer { administration.close() }
         let rejects = "\(folder)/rejects.jsonl"
@@ -70,7 +51,7 @@ struct FilesWrittenSafelyTests {
     }
 
     @Test func aFIFOOrADirectoryAsTheRejectsFileIsRefused() throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let administration = try Fixture.administration(try Fixture.exampleStructuresDatabase())
         defer { administration.close() }
         let fifo = "\(folder)/fifo"
@@ -86,14 +67,14 @@ struct FilesWrittenSafelyTests {
     }
 
     @Test func aLinkAsTheMetricsFileOrItsTemporaryFileIsRefused() throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/eticket.prom"
         let temporary = "\(folder)/.eticket.prom.tmp-\(getpid())"
         for planted in [path, temporary] {
             try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
             let error = #expect(throws: BackOfficeError.self) { try writeAtomically("eticket_up 1\n", to: path) }
             #expect(error?.message.contains("\(planted): is a symbolic link") == true, "\(String(describing: error))")
-            try expectVictimUntouched(victim)
+            try VictimFile.expectUntouched(victim)
             try FileManager.default.removeItem(atPath: planted)
         }
         try writeAtomically("eticket_up 1\n", to: path)
@@ -117,7 +98,7 @@ struct FilesWrittenSafelyTests {
 
     @Test(arguments: [ExportFormatValue.maildir, .eml, .mbox, .jsonl])
     func twoDatabasesExportedIntoOneFolderKeepEachOthersMessages(format: ExportFormatValue) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let path = format == .maildir || format == .eml ? "\(folder)/out" : "\(folder)/outbox.\(format.rawValue)"
         var stored: [[UInt8]] = []
         for _ in 0..<2 {

@@ -477,9 +477,10 @@ struct SchemaConstraintsTests {
         let insert = """
             INSERT INTO email_outbox (dossier_id, structure_id, kind, period_id, message_id, sender, recipient,
                 subject, message)
-            SELECT d.id, d.structure_id, 'planning-open', p.id, $1, 'a@example.org', 'b@example.org', 's',
-                   '\\x00'::bytea
-            FROM dossiers d JOIN periods p ON p.structure_id = d.structure_id WHERE d.external_id = 'VLF-0001'
+            SELECT d.id, d.structure_id, 'planning-open', p.id, $1, s.sender_email, a.email, 's', '\\x00'::bytea
+            FROM dossiers d JOIN periods p ON p.structure_id = d.structure_id JOIN structures s ON s.id = d.structure_id
+            JOIN accounts a ON a.id = d.account_id
+            WHERE d.external_id = 'VLF-0001'
             """
         #expect(try connection.query(insert, ["<one@example.org>"]).rowsAffected == 1)
         let error = try connection.refusal(insert, ["<two@example.org>"])

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Mail
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,32 +11,12 @@ import Testing
 /// where the exporter is about to write: nothing is written through them, the victim file is left
 /// as it was, and the writer says which path and why.
 @Suite struct SafeDirectoryTests {
-    private static let victimText = "the exporter's user's own file\n"
-
-    /// A folder, and a victim file outside it that the exporter's user can write.
-    private func folderAndVictim() throws -> (folder: String, victim: String) {
-        let root = try Fixtures.temporaryDirectory()
-        let folder = root + "/export"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let victim = root + "/victim"
-        #expect(
-            FileManager.default.createFile(
-                atPath: victim, contents: Data(Self.victimText.utf8), attributes: [.posixPermissions: 0o644]))
-        return (folder, victim)
-    }
-
     private func message(_ index: Int, messageID: String? = nil) -> OutboxMessage {
         let id = messageID ?? "m\(index)@x.example"
         return OutboxMessage(
             id: String(index), messageID: id, from: "a@x.example", to: "b@x.example", subject: "s", text: "t",
             html: "", headers: [], bytes: Array("Message-ID: <\(id)>\r\n\r\nbody \(index)\r\n".utf8),
             createdAt: Fixtures.date)
-    }
-
-    private func expectVictimUntouched(_ victim: String) throws {
-        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: victim)), as: UTF8.self) == Self.victimText)
-        let mode = try FileManager.default.attributesOfItem(atPath: victim)[.posixPermissions] as? Int
-        #expect(mode == 0o644)
     }
 
     /// Runs `body`, which must be refused with a ``MailError`` naming `path` and saying `why`.
@@ -52,36 +33,36 @@ import Testing
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func aLinkAsTheAppendedFileIsRefused(format: OutboxFormat) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
         expectRefused(path, "is a symbolic link") { try write(format, to: path) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func aLinkAsTheCommittedMarkerIsRefused(format: OutboxFormat) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         let marker = "\(folder)/.outbox.\(format.rawValue).committed"
         try FileManager.default.createSymbolicLink(atPath: marker, withDestinationPath: victim)
         expectRefused(marker, "is a symbolic link") { try write(format, to: path) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func aLinkAsTheMarkersTemporaryFileIsRefused(format: OutboxFormat) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         let temporary = "\(folder)/.outbox.\(format.rawValue).committed.tmp"
         try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: victim)
         expectRefused(temporary, "is a symbolic link") { try write(format, to: path) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func anExistingWorldReadableFileEndsPrivate(format: OutboxFormat) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o644]))
         try write(format, to: path)
@@ -91,7 +72,7 @@ import Testing
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func aFIFOOrADirectoryInPlaceOfTheFileIsRefused(format: OutboxFormat) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let fifo = "\(folder)/fifo.\(format.rawValue)"
         #expect(mkfifo(fifo, 0o600) == 0)
         expectRefused(fifo, "is a FIFO") { try write(format, to: fifo) }
@@ -102,17 +83,17 @@ import Testing
 
     @Test(arguments: [OutboxFormat.jsonl, .mbox])
     func aHardLinkToAnotherFileIsRefused(format: OutboxFormat) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         #expect(link(victim, path) == 0)
         expectRefused(path, "hard links") { try write(format, to: path) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     /// Only root can give a file away; CI runs as root.
     @Test(.enabled(if: geteuid() == 0, "needs root to give a file to another user"), arguments: [OutboxFormat.jsonl, .mbox])
     func anotherUsersFileIsRefused(format: OutboxFormat) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format.rawValue)"
         #expect(FileManager.default.createFile(atPath: path, contents: Data(), attributes: [.posixPermissions: 0o666]))
         #expect(chown(path, 65534, 65534) == 0)
@@ -122,7 +103,7 @@ import Testing
 
     @Test(arguments: OutboxFormat.allCases)
     func aLinkAsTheExportDirectoryIsRefused(format: OutboxFormat) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let elsewhere = folder + "-elsewhere"
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
         let link = "\(folder)/linked"
@@ -135,7 +116,7 @@ import Testing
 
     @Test(arguments: ["tmp", "new", "cur"])
     func aMaildirSubdirectoryThatIsALinkIsRefused(subdirectory: String) throws {
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let elsewhere = folder + "-elsewhere"
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
         let maildir = "\(folder)/Maildir"
@@ -149,25 +130,25 @@ import Testing
 
     @Test(arguments: ["tmp", "new"])
     func aLinkNamedLikeAMaildirMessageIsRefused(subdirectory: String) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let maildir = "\(folder)/Maildir"
         let writer = try MaildirWriter(path: maildir)
         let planted = "\(maildir)/\(subdirectory)/\(try MaildirWriter.fileName(for: message(1)))"
         try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
         // A rerun reads new/ when it starts: plant the link after that, as an attacker racing it would.
         expectRefused(planted, "is a symbolic link") { try writer.write([message(1)]) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test(arguments: [true, false])
     func aLinkNamedLikeAnEMLFileIsRefused(temporary: Bool) throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let writer = try EMLWriter(path: folder)
         let name = try EMLWriter.fileName(for: message(1))
         let planted = "\(folder)/\(temporary ? ".\(name).tmp" : name)"
         try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
         expectRefused(planted, "is a symbolic link") { try writer.write([message(1)]) }
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test func twoDatabasesExportingIntoOneMaildirKeepEachOthersMessages() throws {

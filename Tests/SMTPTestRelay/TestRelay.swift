@@ -41,7 +41,7 @@ public final class TestRelay: @unchecked Sendable {
     /// Starts the relay and waits until it listens.
     ///
     /// - Parameter behaviours: `smtp_relay.py`'s options: `--defer-first 2`, `--reject-rcpt A`,
-    ///   `--cut-data 3`, `--silent-data-end 1`, `--black-hole`.
+    ///   `--cut-data 3`, `--silent-data-end 1`, `--black-hole`, `--size-limit 1000` (the SIZE announced and enforced).
     public init(security: Security = .starttls, behaviours: [String] = []) throws {
         directory = TestFiles.directory.appendingPathComponent("relay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--silent-data-end", type=int, default=0)
     parser.add_argument("--black-hole", action="store_true")
     parser.add_argument("--no-parse", action="store_true")
+    # The SIZE the relay announces in EHLO and enforces (aiosmtpd's default: 32 MiB).
+    parser.add_argument("--size-limit", type=int, default=33554432)
     options = parser.parse_args()
     asyncio.run(serve(options))
 
@@ -74,6 +76,8 @@ class Relay:
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.event("MAIL")
+        for option in mail_options:
+            self.event("MAIL-OPTION " + option)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -163,6 +167,7 @@ async def serve(options):
                 relay,
                 decode_data=False,
                 hostname="relay.test",
+                data_size_limit=options.size_limit,
                 tls_context=context if options.tls == "starttls" else None,
                 require_starttls=options.tls == "starttls",
                 # Implicit TLS is invisible to aiosmtpd: it would not offer AUTH there if TLS were required.

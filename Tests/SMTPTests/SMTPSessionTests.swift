@@ -224,3 +224,106 @@ struct RelayCredentialsOwnerTests {
         _ = try RelayCredentials.load(path)
     }
 }
+
+/// Review: whoever may write the credentials file's folder must not make eticket read another
+/// file as the relay's password (and send it in AUTH to the relay of the settings), nor hang it.
+@Suite("Relay credentials file: links, FIFOs")
+struct RelayCredentialsFileKindTests {
+    static let body = Data(#"{"username": "u", "password": "p"}"#.utf8)
+
+    @Test func aSymbolicLinkIsNotFollowedEvenToAGoodFile() throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Another file of this user that passes every check: a link to it must still be refused.
+        let target = folder.appendingPathComponent("other-secret.json").path
+        _ = FileManager.default.createFile(atPath: target, contents: Self.body, attributes: [.posixPermissions: 0o600])
+        _ = try RelayCredentials.load(target)
+        let link = folder.appendingPathComponent("credentials.json").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(link) }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("is a symbolic link") == true, "\(String(describing: error))")
+        #expect(error?.message.contains(link) == true, "names the path: \(String(describing: error))")
+    }
+
+    @Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("credentials.json").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(fifo) }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("not a regular file") == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [0o600, 0o640, 0o400])
+    func theOwnersPrivateModesAreAccepted(mode: Int) throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("credentials.json").path
+        _ = FileManager.default.createFile(atPath: path, contents: Self.body, attributes: [.posixPermissions: mode])
+        #expect(try RelayCredentials.load(path).username == "u")
+    }
+
+    @Test(arguments: [0o604, 0o620, 0o660, 0o606])
+    func modesOpenToOthersOrGroupWritesAreRefused(mode: Int) throws {
+        let folder = TestFilesDirectory.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("credentials.json").path
+        _ = FileManager.default.createFile(atPath: path, contents: Self.body, attributes: [.posixPermissions: mode])
+        let error = #expect(throws: SMTPError.self) { try RelayCredentials.load(path) }
+        #expect(error?.message.contains("mode \(String(mode, radix: 8))") == true, "\(String(describing: error))")
+    }
+}
+
+/// Review: a message too big for the relay is refused before it is offered (never retried: it
+/// would be refused again at every attempt), by eticket's own cap and by the relay's SIZE.
+@Suite("SMTP session: message size")
+struct MessageSizeTests {
+    /// A valid message padded to about `bytes` bytes with CRLF lines.
+    static func message(_ number: Int, bytes: Int) -> [UInt8] {
+        var message = SMTPSessionTests.message(number)
+        let line = Array(String(repeating: "x", count: 76).utf8) + [13, 10]
+        while message.count + line.count <= bytes { message += line }
+        return message
+    }
+
+    @Test func aMessageAboveTheCapIsNotOfferedAndTheNextOneGoes() throws {
+        let relay = try TestRelay()
+        var settings = try SMTPSessionTests.settings(relay)
+        settings.maxMessageBytes = 4_000
+        let session = try SMTPSession(settings)
+        let big = Self.message(1, bytes: 6_000)
+        let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
+        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(reply.code == 552 && reply.enhancedStatus == "5.3.4", "\(reply)")
+        #expect(reply.description.contains("\(big.count) bytes") && reply.description.contains("smtp.maxMessageBytes (4000)"), "\(reply)")
+        #expect(relay.count("MAIL") == 0, "not offered: \(relay.events)")
+        let small = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(2, bytes: 3_000))
+        guard case .accepted = small else { Issue.record("\(small)"); return }
+        #expect(relay.received.map(\.messageID) == ["<m2@villefranche.example>"])
+    }
+
+    @Test func theRelaysSizeIsAnnouncedInMailAndItsRefusalIsPermanent() throws {
+        let relay = try TestRelay(behaviours: ["--size-limit", "4000"])
+        let session = try SMTPSession(try SMTPSessionTests.settings(relay))
+        let fits = Self.message(1, bytes: 3_000)
+        let first = try session.send(from: "a@example.org", to: "famille@example.org", message: fits)
+        guard case .accepted = first else { Issue.record("\(first)"); return }
+        // libcurl tells the relay the size in MAIL FROM (RFC 1870) when the relay announces SIZE.
+        #expect(relay.events.contains("MAIL-OPTION SIZE=\(fits.count)"), "\(relay.events)")
+        let big = Self.message(2, bytes: 6_000)
+        let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
+        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(reply.code == 552, "\(reply)")
+        #expect(relay.count("DATA-END") == 1 && relay.received.count == 1, "the big one never reached DATA: \(relay.events)")
+    }
+
+    @Test func theCapMustBePositive() throws {
+        var settings = RelaySettings(host: "127.0.0.1")
+        #expect(settings.maxMessageBytes == 10_240_000)
+        settings.maxMessageBytes = 0
+        let error = #expect(throws: SMTPError.self) { try settings.validate() }
+        #expect(error?.message.contains("smtp.maxMessageBytes") == true, "\(String(describing: error))")
+    }
+}

@@ -29,24 +29,16 @@ struct FailoverTests {
     static let bounds = ["--statement-timeout", "10", "--commit-timeout", "3"]
 
     @Test func workersFinishOnThePromotedNodeAndLeaveAZombiePrimary() throws {
-        let formation = try Formation()
-        defer { formation.stop() }
-        let (node1, node2) = (formation.nodes[0], formation.nodes[1])
-        try Databases.prepareStructures(formation.url)
-        try Databases.importLines(Load.lines(count: Self.size, prefix: "HA"), into: formation.url)
-        let first = Database(conninfo: formation.url(node1))
-        let promoted = Database(conninfo: formation.url(node2))
+        let scene = try Scene()
+        defer { scene.formation.stop() }
+        let (formation, node1, node2, promoted) = (scene.formation, scene.node1, scene.node2, scene.second)
 
         let workers = try Child(
             ["worker", "--processes", "2", "--batch-size", "10", "--poll-interval", "0.2", "--database-url", formation.url]
                 + Self.bounds)
         defer { workers.kill() }
-        try waitUntil("a quarter decided on node1") { (try? first.count("SELECT count(*) FROM decisions")) ?? 0 >= Self.size / 4 }
-        let killed = ContinuousClock.now
-        formation.kill(node1)
-        let seconds = try secondsToFirstDecision(on: promoted, since: killed)
-        print("failover: node1 killed mid-batch; first decision on the promoted node2 \(String(format: "%.1f", seconds)) s after the kill")
-        try waitUntil("every dossier decided on node2", timeout: 600) {
+        try scene.killNode1WhenAQuarterIsDecided(during: "mid-batch")
+        try Self.waitUntil("every dossier decided on node2", timeout: 600) {
             (try? promoted.count("SELECT count(*) FROM dossier_queue")) == 0
         }
         workers.signal(SIGTERM)
@@ -66,7 +58,7 @@ struct FailoverTests {
             ["worker", "--batch-size", "10", "--poll-interval", "0.2", "--log-level", "info", "--database-url", formation.url]
                 + Self.bounds)
         defer { late.kill() }
-        try waitUntil("the zombie's work done on node2", timeout: 300) {
+        try Self.waitUntil("the zombie's work done on node2", timeout: 300) {
             (try? promoted.count("SELECT count(*) FROM dossier_queue")) == 0
         }
         late.signal(SIGTERM)
@@ -90,22 +82,14 @@ struct FailoverTests {
     }
 
     @Test func aBatchRunAndAnExportGoOnThroughAFailover() throws {
-        let formation = try Formation()
-        defer { formation.stop() }
-        let (node1, node2) = (formation.nodes[0], formation.nodes[1])
-        try Databases.prepareStructures(formation.url)
-        try Databases.importLines(Load.lines(count: Self.size, prefix: "HA"), into: formation.url)
-        let first = Database(conninfo: formation.url(node1))
-        let second = Database(conninfo: formation.url(node2))
+        let scene = try Scene()
+        defer { scene.formation.stop() }
+        let (formation, node1, node2, first, second) = (scene.formation, scene.node1, scene.node2, scene.first, scene.second)
 
         let run = try Child(
             ["batch", "run", "--batch-size", "10", "--max-duration", "20m", "--database-url", formation.url] + Self.bounds)
         defer { run.kill() }
-        try waitUntil("a quarter decided on node1") { (try? first.count("SELECT count(*) FROM decisions")) ?? 0 >= Self.size / 4 }
-        let killed = ContinuousClock.now
-        formation.kill(node1)
-        let seconds = try secondsToFirstDecision(on: second, since: killed)
-        print("failover: node1 killed during batch run; first decision on node2 \(String(format: "%.1f", seconds)) s after the kill")
+        try scene.killNode1WhenAQuarterIsDecided(during: "during batch run")
         let ran = run.wait(timeout: 600)
         #expect(ran.status == 0 && !ran.signaled, "\(ran.stderr.suffix(3000))")
         #expect(ran.stderr.contains("batch run reconnected") && ran.stderr.contains("server=\(node2.server)"), "\(ran.stderr.suffix(3000))")
@@ -121,7 +105,7 @@ struct FailoverTests {
             ["outbox", "export", "--format", "maildir", "--to", maildir, "--batch-size", "5", "--database-url", formation.url]
                 + Self.bounds)
         defer { export.kill() }
-        try waitUntil("a quarter exported from node2") {
+        try Self.waitUntil("a quarter exported from node2") {
             (try? second.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NOT NULL")) ?? 0 >= emails / 4
         }
         formation.kill(node2)
@@ -134,8 +118,47 @@ struct FailoverTests {
 
     // MARK: - Helpers
 
+    /// What both tests start from: a formation of its own (node1 the primary, node2 its
+    /// synchronous standby) holding the structures and `size` dossiers, read node by node.
+    /// The test stops the formation (`defer { scene.formation.stop() }`).
+    private struct Scene {
+        let formation: Formation
+        let node1: Formation.Node
+        let node2: Formation.Node
+        /// node1, the primary until it is killed.
+        let first: Database
+        /// node2, promoted when node1 dies.
+        let second: Database
+
+        init() throws {
+            formation = try Formation()
+            (node1, node2) = (formation.nodes[0], formation.nodes[1])
+            first = Database(conninfo: formation.url(node1))
+            second = Database(conninfo: formation.url(node2))
+            do {
+                try Databases.prepareStructures(formation.url)
+                try Databases.importLines(Load.lines(count: FailoverTests.size, prefix: "HA"), into: formation.url)
+            } catch {
+                formation.stop()
+                throw error
+            }
+        }
+
+        /// Once a quarter of the load is decided on node1, SIGKILLs node1's whole host; returns
+        /// when node2 has decided something since, and prints how long that took.
+        func killNode1WhenAQuarterIsDecided(during what: String) throws {
+            try FailoverTests.waitUntil("a quarter decided on node1") {
+                (try? first.count("SELECT count(*) FROM decisions")) ?? 0 >= FailoverTests.size / 4
+            }
+            let killed = ContinuousClock.now
+            formation.kill(node1)
+            let seconds = try FailoverTests.secondsToFirstDecision(on: second, since: killed)
+            print("failover: node1 killed \(what); first decision on the promoted node2 \(String(format: "%.1f", seconds)) s after the kill")
+        }
+    }
+
     /// Seconds from `killed` until `node` holds a decision it did not hold when first read.
-    private func secondsToFirstDecision(on node: Database, since killed: ContinuousClock.Instant) throws -> Double {
+    private static func secondsToFirstDecision(on node: Database, since killed: ContinuousClock.Instant) throws -> Double {
         var baseline: Int?
         while ContinuousClock.now - killed < .seconds(600) {
             if let count = try? node.count("SELECT count(*) FROM decisions") {
@@ -177,7 +200,7 @@ struct FailoverTests {
         #expect(try node.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == 0)
     }
 
-    private func waitUntil(_ what: String, timeout: Double = 300, _ condition: () -> Bool) throws {
+    private static func waitUntil(_ what: String, timeout: Double = 300, _ condition: () -> Bool) throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
             if condition() { return }

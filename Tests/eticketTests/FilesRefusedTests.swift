@@ -6,40 +6,22 @@ import Testing
 /// with exit code 1 and says which path and why, and the other file is left as it was.
 @Suite("Files refused", .tags(.e2e))
 struct FilesRefusedTests {
-    private static let victimText = "the operator's own file\n"
-
-    /// A folder, and a victim file outside it that the operator can write.
-    private func folderAndVictim() throws -> (folder: String, victim: String) {
-        let root = TestFiles.directory.appendingPathComponent("eticket-refused-\(UUID().uuidString)").path
-        let folder = root + "/folder"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let victim = root + "/victim"
-        #expect(
-            FileManager.default.createFile(
-                atPath: victim, contents: Data(Self.victimText.utf8), attributes: [.posixPermissions: 0o644]))
-        return (folder, victim)
-    }
-
-    private func expectVictimUntouched(_ victim: String) throws {
-        #expect(String(decoding: try Data(contentsOf: URL(fileURLWithPath: victim)), as: UTF8.self) == Self.victimText)
-    }
-
     @Test(arguments: ["jsonl", "mbox"])
     func anExportToALinkFails(format: String) throws {
         let conninfo = try Databases.withStructures()
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/outbox.\(format)"
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
         let result = try CLI.run(["outbox", "export", "--format", format, "--to", path, "--database-url", conninfo])
         #expect(result.status == 1 && !result.signaled, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("\(path): is a symbolic link"), "\(result.stderr)")
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     /// `templates preview --html` writes the HTML an administrator opens in a browser: privately,
     /// and never through a link.
     @Test func anHTMLPreviewIsPrivateAndRefusesALink() throws {
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let path = "\(folder)/preview.html"
         let written = try CLI.run(["templates", "preview", "planning-open", "--example", "--html", path])
         #expect(written.status == 0, "\(written.stderr)")
@@ -53,12 +35,12 @@ struct FilesRefusedTests {
         let refused = try CLI.run(["templates", "preview", "planning-open", "--example", "--html", link])
         #expect(refused.status == 1 && !refused.signaled, "\(refused.stdout) \(refused.stderr)")
         #expect(refused.stderr.contains("is a symbolic link"), "\(refused.stderr)")
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test func anImportWithItsRejectsFileALinkFails() throws {
         let conninfo = try Databases.withStructures()
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let rejects = "\(folder)/rejects.jsonl"
         try FileManager.default.createSymbolicLink(atPath: rejects, withDestinationPath: victim)
         let input = "\(folder)/dossiers.jsonl"
@@ -66,12 +48,12 @@ struct FilesRefusedTests {
         let result = try CLI.run(["dossiers", "import", input, "--rejects", rejects, "--database-url", conninfo])
         #expect(result.status == 1 && !result.signaled, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("\(rejects): is a symbolic link"), "\(result.stderr)")
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 
     @Test func anExportToAMaildirThatIsALinkFails() throws {
         let conninfo = try Databases.withStructures()
-        let (folder, _) = try folderAndVictim()
+        let (folder, _) = try VictimFile.folderAndVictim()
         let elsewhere = folder + "/elsewhere"
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
         let maildir = "\(folder)/Maildir"
@@ -84,12 +66,12 @@ struct FilesRefusedTests {
 
     @Test func aBatchRunWhoseMetricsFileIsALinkFails() throws {
         let conninfo = try Databases.withStructures()
-        let (folder, victim) = try folderAndVictim()
+        let (folder, victim) = try VictimFile.folderAndVictim()
         let metrics = "\(folder)/eticket.prom"
         try FileManager.default.createSymbolicLink(atPath: metrics, withDestinationPath: victim)
         let result = try CLI.run(["batch", "run", "--metrics-file", metrics, "--database-url", conninfo])
         #expect(result.status == 1 && !result.signaled, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("\(metrics): is a symbolic link"), "\(result.stderr)")
-        try expectVictimUntouched(victim)
+        try VictimFile.expectUntouched(victim)
     }
 }
