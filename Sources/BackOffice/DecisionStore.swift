@@ -20,6 +20,22 @@ struct DecisionStore {
     ///
     /// - Returns: the new decision ids, by dossier id.
     func record(_ decisions: [DecisionRecord], decidedBy: String, expectedStates: [DossierState]) throws -> [Int64: Int64] {
+        let decided = try insert(decisions, decidedBy: decidedBy, expectedStates: expectedStates)
+        let moved = decisions.filter { decided[$0.dossierID] != nil }
+        try connection.query(
+            """
+            UPDATE dossier_status s SET state = i.state::dossier_state
+            FROM unnest($1::bigint[], $2::text[]) AS i(dossier_id, state)
+            WHERE s.dossier_id = i.dossier_id
+            """, [moved.map(\.dossierID), moved.map(\.outcome.state.rawValue)])
+        return decided
+    }
+
+    /// Writes the decisions on the dossiers still in `expectedStates`, without moving them: the
+    /// caller carries them out in the same transaction (the database checks it at commit).
+    ///
+    /// - Returns: the new decision ids, by dossier id.
+    func insert(_ decisions: [DecisionRecord], decidedBy: String, expectedStates: [DossierState]) throws -> [Int64: Int64] {
         guard !decisions.isEmpty else { return [:] }
         let findings = try decisions.map { String(decoding: try JSONEncoder().encode($0.findings), as: UTF8.self) }
         let rows = try connection.query(
@@ -43,14 +59,58 @@ struct DecisionStore {
             ])
         var decided: [Int64: Int64] = [:]
         for row in rows { decided[try row.decode("dossier_id")] = try row.decode("id") }
-        let moved = decisions.filter { decided[$0.dossierID] != nil }
-        try connection.query(
-            """
-            UPDATE dossier_status s SET state = i.state::dossier_state
-            FROM unnest($1::bigint[], $2::text[]) AS i(dossier_id, state)
-            WHERE s.dossier_id = i.dossier_id
-            """, [moved.map(\.dossierID), moved.map(\.outcome.state.rawValue)])
         return decided
+    }
+
+    /// A decided dossier to move, with the periods whose rights open now if it was validated.
+    struct Verdict {
+        var dossierID: Int64
+        var outcome: Outcome
+        /// `.current` or `.due` for a validated dossier whose structure opens rights at once or on
+        /// schedule; `nil` otherwise.
+        var opening: PeriodSelection?
+    }
+
+    /// Carries out decisions written by ``insert(_:decidedBy:expectedStates:)``, in one statement:
+    /// opens the rights of the validated dossiers whose periods open now, and moves each dossier
+    /// to its outcome's state, or straight to `planning_open` when its rights opened (one status
+    /// version and one event, which records that it passed through `validated`). The rights and
+    /// the move are checked together at the statement's end (migrations 006, 008 and 022).
+    ///
+    /// - Returns: the (dossier, period) pairs where something opened, for the planning-open emails.
+    func carryOut(_ verdicts: [Verdict], openedBy: String) throws -> [Opening] {
+        guard !verdicts.isEmpty else { return [] }
+        let rows = try connection.query(
+            """
+            WITH input AS (
+                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(dossier_id, state, periods)
+            ), opened AS (
+                INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
+                SELECT c.id, d.id, d.structure_id, v.id, p.id, $4
+                FROM input i
+                JOIN dossier_records d ON d.id = i.dossier_id
+                JOIN structures s ON s.id = d.structure_id
+                JOIN children c ON c.dossier_id = d.id
+                JOIN services v ON v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
+                JOIN periods p ON p.structure_id = d.structure_id
+                WHERE i.state = 'validated' AND i.periods IN ('current', 'due')
+                  AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
+                  AND (i.periods <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
+                ON CONFLICT DO NOTHING
+                RETURNING dossier_id, period_id, child_id
+            ), moved AS (
+                UPDATE dossier_status s
+                SET state = CASE WHEN o.dossier_id IS NULL THEN i.state::dossier_state ELSE 'planning_open' END
+                FROM input i LEFT JOIN (SELECT DISTINCT dossier_id FROM opened) o ON o.dossier_id = i.dossier_id
+                WHERE s.dossier_id = i.dossier_id
+            )
+            SELECT dossier_id, period_id, count(DISTINCT child_id) AS children FROM opened GROUP BY 1, 2
+            """,
+            [
+                verdicts.map(\.dossierID), verdicts.map(\.outcome.state.rawValue),
+                verdicts.map { $0.opening?.name ?? "" }, openedBy,
+            ])
+        return try rows.map(Opening.init)
     }
 
     /// A dossier and period whose rights were just opened.
@@ -67,6 +127,15 @@ struct DecisionStore {
         /// Periods not yet ended whose planning_opens_at has passed (or is not set).
         case due
         case period(Int64)
+
+        /// How the SQL names it.
+        var name: String {
+            switch self {
+            case .current: "current"
+            case .due: "due"
+            case .period: "period"
+            }
+        }
     }
 
     /// Opens reservation rights for each child of these validated dossiers, for the services it
@@ -76,12 +145,7 @@ struct DecisionStore {
     /// - Returns: the (dossier, period) pairs where something opened, for the planning-open emails.
     func openRights(_ dossierIDs: [Int64], periods: PeriodSelection, serviceID: Int64? = nil, openedBy: String) throws -> [Opening] {
         guard !dossierIDs.isEmpty else { return [] }
-        let (mode, periodID): (String, Int64?) =
-            switch periods {
-            case .current: ("current", nil)
-            case .due: ("due", nil)
-            case .period(let id): ("period", id)
-            }
+        let periodID: Int64? = if case .period(let id) = periods { id } else { nil }
         let rows = try connection.query(
             """
             WITH opened AS (
@@ -100,16 +164,14 @@ struct DecisionStore {
                   AND ($4::bigint IS NULL OR v.id = $4)
                 ON CONFLICT DO NOTHING
                 RETURNING dossier_id, period_id, child_id
+            ), moved AS (
+                -- In the same statement: the planning guard (008) finds the rights it opened.
+                UPDATE dossier_status SET state = 'planning_open'
+                WHERE dossier_id IN (SELECT dossier_id FROM opened) AND state = 'validated'
             )
             SELECT dossier_id, period_id, count(DISTINCT child_id) AS children FROM opened GROUP BY 1, 2
-            """, [dossierIDs, mode, periodID, serviceID, openedBy])
-        let openings = try rows.map {
-            Opening(dossierID: try $0.decode("dossier_id"), periodID: try $0.decode("period_id"), children: try $0.decode("children"))
-        }
-        try connection.query(
-            "UPDATE dossier_status SET state = 'planning_open' WHERE dossier_id = ANY($1::bigint[]) AND state = 'validated'",
-            [Array(Set(openings.map(\.dossierID)))])
-        return openings
+            """, [dossierIDs, periods.name, periodID, serviceID, openedBy])
+        return try rows.map(Opening.init)
     }
 
     /// Queues rights opening for the periods of these dossiers whose planning opens later.
@@ -130,5 +192,12 @@ struct DecisionStore {
             ON CONFLICT DO NOTHING
             """, [dossierIDs]
         ).rowsAffected
+    }
+}
+
+extension DecisionStore.Opening {
+    /// A row of an opening statement: dossier_id, period_id, children.
+    init(_ row: Row) throws {
+        self.init(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: try row.decode("children"))
     }
 }

@@ -72,45 +72,44 @@ struct DossierStore {
         }
     }
 
-    /// The structures with these ids, with their required documents and periods.
+    /// The structures with these ids, with their document kinds and periods, in one query.
     func structures(_ ids: Set<Int64>) throws -> [Int64: StructureContext] {
-        let idList = Array(ids)
         var contexts: [Int64: StructureContext] = [:]
         for row in try connection.query(
             """
-            SELECT id, code, review::text AS review, rights_opening::text AS rights_opening,
-                   to_char(\(DecisionClock.now) AT TIME ZONE timezone, 'YYYY-MM-DD') AS today
-            FROM structures WHERE id = ANY($1::bigint[])
-            """, [idList])
+            SELECT s.id, s.code, s.review::text AS review, s.rights_opening::text AS rights_opening,
+                   to_char(\(DecisionClock.now) AT TIME ZONE s.timezone, 'YYYY-MM-DD') AS today,
+                   ARRAY(SELECT k.kind FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kinds,
+                   ARRAY(SELECT k.label FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kind_labels,
+                   ARRAY(SELECT k.kind FROM document_kinds k WHERE k.structure_id = s.id AND k.required) AS required_kinds,
+                   ARRAY(SELECT p.id FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id) AS period_ids,
+                   ARRAY(SELECT p.code FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id) AS period_codes,
+                   ARRAY(SELECT p.starts_on::text FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id)
+                       AS period_starts,
+                   ARRAY(SELECT p.ends_on::text FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id)
+                       AS period_ends
+            FROM structures s WHERE s.id = ANY($1::bigint[])
+            """, [Array(ids)])
         {
             let id: Int64 = try row.decode("id")
             guard let review = ReviewMode(rawValue: try row.decode("review")),
                 let opening = RightsOpening(rawValue: try row.decode("rights_opening")),
                 let today = CalendarDate(iso: try row.decode(String.self, "today"))
             else { throw BackOfficeError(.failure, "structure \(id): unreadable policy") }
+            let periods = zip(
+                zip(try row.decode([Int64].self, "period_ids"), try row.decode([String].self, "period_codes")),
+                zip(try row.decode([String].self, "period_starts"), try row.decode([String].self, "period_ends"))
+            ).compactMap { key, dates -> StructureContext.PeriodRow? in
+                guard let startsOn = CalendarDate(iso: dates.0), let endsOn = CalendarDate(iso: dates.1) else { return nil }
+                return .init(id: key.0, code: key.1, startsOn: startsOn, endsOn: endsOn)
+            }
             contexts[id] = StructureContext(
                 id: id, code: try row.decode("code"), review: review, rightsOpening: opening,
-                requiredDocumentKinds: [], documentLabels: [:], today: today, periods: [])
-        }
-        for row in try connection.query(
-            "SELECT structure_id, kind, label, required FROM document_kinds WHERE structure_id = ANY($1::bigint[])", [idList])
-        {
-            let structureID: Int64 = try row.decode("structure_id")
-            let kind: String = try row.decode("kind")
-            contexts[structureID]?.documentLabels[kind] = try row.decode("label")
-            if try row.decode(Bool.self, "required") { contexts[structureID]?.requiredDocumentKinds.insert(kind) }
-        }
-        for row in try connection.query(
-            """
-            SELECT id, structure_id, code, starts_on::text AS starts_on, ends_on::text AS ends_on
-            FROM periods WHERE structure_id = ANY($1::bigint[]) ORDER BY starts_on
-            """, [idList])
-        {
-            guard let startsOn = CalendarDate(iso: try row.decode(String.self, "starts_on")),
-                let endsOn = CalendarDate(iso: try row.decode(String.self, "ends_on"))
-            else { continue }
-            contexts[try row.decode("structure_id")]?.periods.append(
-                .init(id: try row.decode("id"), code: try row.decode("code"), startsOn: startsOn, endsOn: endsOn))
+                requiredDocumentKinds: Set(try row.decode([String].self, "required_kinds")),
+                documentLabels: Dictionary(
+                    zip(try row.decode([String].self, "kinds"), try row.decode([String].self, "kind_labels")),
+                    uniquingKeysWith: { first, _ in first }),
+                today: today, periods: periods)
         }
         return contexts
     }

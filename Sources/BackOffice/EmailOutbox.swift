@@ -20,6 +20,11 @@ public final class EmailOutbox: FamilyNotifier {
         self.init(templates: try EmailTemplates.library(directory))
     }
 
+    /// Renders the emails of the batch's decisions and openings and writes them in one statement.
+    func notify(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], on connection: Connection) throws {
+        try insert(try render(decisions: decisionIDs, on: connection) + render(openings: openings, on: connection), on: connection)
+    }
+
     func decisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws {
         try insert(try render(decisions: decisionIDs, on: connection), on: connection)
     }
@@ -39,7 +44,9 @@ public final class EmailOutbox: FamilyNotifier {
                            AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date) AS has_current_period,
                    (SELECT min(p.planning_opens_at) FROM periods p WHERE p.structure_id = s.id
                            AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
-                           AND p.planning_opens_at > \(DecisionClock.now)) AS next_opening
+                           AND p.planning_opens_at > \(DecisionClock.now)) AS next_opening,
+                   ARRAY(SELECT c.first_name FROM children c WHERE c.dossier_id = d.id ORDER BY c.position) AS child_first_names,
+                   ARRAY(SELECT c.last_name FROM children c WHERE c.dossier_id = d.id ORDER BY c.position) AS child_last_names
             FROM decisions x
             JOIN dossiers d ON d.id = x.dossier_id
             JOIN accounts a ON a.id = d.account_id
@@ -47,14 +54,14 @@ public final class EmailOutbox: FamilyNotifier {
             WHERE x.id = ANY($1::bigint[]) AND x.outcome <> 'awaiting_review'
             """, [decisionIDs])
         guard !rows.isEmpty else { return [] }
-        let children = try childrenNames(of: try rows.map { try $0.decode(Int64.self, "dossier_id") }, on: connection)
         var pending: [PendingEmail] = []
         for row in rows {
             let dossierID: Int64 = try row.decode("dossier_id")
             guard let outcome = Outcome(rawValue: try row.decode("outcome")) else { continue }
             var context = try Self.context(row)
             context.outcome = outcome
-            context.children = children[dossierID] ?? []
+            context.children = zip(try row.decode([String].self, "child_first_names"), try row.decode([String].self, "child_last_names"))
+                .map { ChildInfo(firstName: $0, lastName: $1) }
             let findings = try JSONDecoder().decode([Finding].self, from: Data(try row.decode(String.self, "findings").utf8))
             let reason: String? = try row.decodeIfPresent("reason")
             context.reasons = findings.map { $0.message(in: context.language) } + [reason].compactMap { $0 }
@@ -163,18 +170,6 @@ public final class EmailOutbox: FamilyNotifier {
         return EmailContext(
             language: language, dossierExternalID: try row.decode("external_id"), account: account,
             familyName: account.lastName, structure: structure)
-    }
-
-    private func childrenNames(of dossierIDs: [Int64], on connection: Connection) throws -> [Int64: [ChildInfo]] {
-        var children: [Int64: [ChildInfo]] = [:]
-        for row in try connection.query(
-            "SELECT dossier_id, first_name, last_name FROM children WHERE dossier_id = ANY($1::bigint[]) ORDER BY dossier_id, position",
-            [dossierIDs])
-        {
-            children[try row.decode("dossier_id"), default: []].append(
-                ChildInfo(firstName: try row.decode("first_name"), lastName: try row.decode("last_name")))
-        }
-        return children
     }
 
     private struct PeriodKey: Hashable {

@@ -17,22 +17,35 @@ public struct QueueItem: Sendable, Equatable {
 struct QueueStore {
     let connection: Connection
 
+    /// The due rows, oldest first, that other workers do not hold.
+    private static let due = """
+        SELECT id FROM dossier_queue
+        WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)
+        ORDER BY run_at, id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+        """
+
     /// Locks up to `limit` due rows, oldest first, skipping rows other workers hold.
     func claimBatch(limit: Int) throws -> [QueueItem] {
         try connection.query(
             """
             SELECT id, dossier_id, job::text AS job, period_id, attempts FROM dossier_queue
-            WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)
-            ORDER BY run_at, id
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
+            WHERE id IN (\(Self.due)) ORDER BY run_at, id
             """, [limit]
-        ).map { row in
-            QueueItem(
-                id: try row.decode("id"), dossierID: try row.decode("dossier_id"),
-                job: try row.decode("job"),
-                periodID: try row.decodeIfPresent("period_id"), attempts: try row.decode("attempts"))
-        }
+        ).map(QueueItem.init)
+    }
+
+    /// Deletes up to `limit` due rows, oldest first, skipping rows other workers hold, and returns
+    /// them: claimed and done in one statement, for a transaction that handles them all or rolls
+    /// back (which puts them back).
+    func takeBatch(limit: Int) throws -> [QueueItem] {
+        try connection.query(
+            """
+            DELETE FROM dossier_queue WHERE id IN (\(Self.due))
+            RETURNING id, dossier_id, job::text AS job, period_id, attempts
+            """, [limit]
+        ).map(QueueItem.init)
     }
 
     func delete(_ ids: [Int64]) throws {
@@ -66,6 +79,16 @@ struct QueueStore {
             FROM dossier_queue WHERE failed_at IS NULL
             """
         ).first?.decodeIfPresent(Double.self, "wait")
+    }
+}
+
+extension QueueItem {
+    /// A row of a claim: id, dossier_id, job, period_id, attempts.
+    init(_ row: Row) throws {
+        self.init(
+            id: try row.decode("id"), dossierID: try row.decode("dossier_id"),
+            job: try row.decode("job"),
+            periodID: try row.decodeIfPresent("period_id"), attempts: try row.decode("attempts"))
     }
 }
 

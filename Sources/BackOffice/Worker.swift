@@ -55,12 +55,12 @@ public struct BatchSummary: Sendable, Equatable {
     }
 }
 
-/// Writes what the family hears of a decision or an opening, in the same transaction.
+/// Writes what the family hears of decisions and openings, in the same transaction, after they
+/// were carried out.
 ///
 /// Implemented by the email outbox; a worker without one records decisions only.
 protocol FamilyNotifier {
-    func decisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws
-    func rightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws
+    func notify(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], on connection: Connection) throws
 }
 
 /// Claims due queue rows, judges the dossiers, records decisions and opens rights — a batch per
@@ -79,33 +79,38 @@ public final class Worker {
 
     /// Processes one batch of due work on `connection`.
     ///
-    /// The batch is first handled whole inside one savepoint; should anything throw, the savepoint
-    /// is rolled back and each row is handled in a savepoint of its own, so that one poison dossier
-    /// is retried later while the rest of its batch is decided now.
+    /// The batch is first handled whole in one transaction that takes its rows off the queue as
+    /// it claims them (one statement, no savepoint); should anything throw, that transaction is
+    /// rolled back, which puts the rows back, and a second one claims due rows again and handles
+    /// each in a savepoint of its own, so that one poison dossier is retried later while the rest
+    /// of its batch is decided now.
     ///
-    /// The handled rows are deleted after their savepoints, by the transaction that claimed them:
-    /// a row locked by a transaction and deleted by one of its subtransactions gets a MultiXact
-    /// for its xmax, and PostgreSQL never marks the index entry of such a row dead, so every later
-    /// claim stepped over all the rows deleted since the last vacuum (17,000 heap pages a claim
-    /// after 20,000 dossiers).
+    /// The rows that second transaction handled are deleted after their savepoints, by the
+    /// transaction that claimed them: a row locked by a transaction and deleted by one of its
+    /// subtransactions gets a MultiXact for its xmax, and PostgreSQL never marks the index entry
+    /// of such a row dead, so every later claim stepped over all the rows deleted since the last
+    /// vacuum (17,000 heap pages a claim after 20,000 dossiers).
     ///
     /// - Returns: what the batch did, or `nil` when nothing was due.
     /// - Throws: `PostgresError` when the connection is lost (nothing of the batch is kept).
     func processBatch(on connection: Connection) throws -> BatchSummary? {
         let started = ContinuousClock.now
-        let summary: BatchSummary? = try connection.transaction { connection in
-            let queue = QueueStore(connection: connection)
-            let items = try queue.claimBatch(limit: configuration.batchSize)
-            guard !items.isEmpty else { return nil }
-            let handled: (summary: BatchSummary, doneIDs: [Int64])
-            do {
-                handled = (try connection.savepoint { try handle(items, on: $0) }, items.map(\.id))
-            } catch let error where !error.isConnectionLoss {
-                logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error.logDescription)"])
-                handled = try handleOneByOne(items, on: connection)
+        let summary: BatchSummary?
+        do {
+            summary = try connection.transaction { connection in
+                let items = try QueueStore(connection: connection).takeBatch(limit: configuration.batchSize)
+                return items.isEmpty ? nil : try handle(items, on: connection)
             }
-            try queue.delete(handled.doneIDs)
-            return handled.summary
+        } catch let error where !error.isConnectionLoss {
+            logger.warning("batch failed, isolating its rows", metadata: ["error": "\(error.logDescription)"])
+            summary = try connection.transaction { connection in
+                let queue = QueueStore(connection: connection)
+                let items = try queue.claimBatch(limit: configuration.batchSize)
+                guard !items.isEmpty else { return nil }
+                let (handled, doneIDs) = try handleOneByOne(items, on: connection)
+                try queue.delete(doneIDs)
+                return handled
+            }
         }
         guard var summary else { return nil }
         summary.milliseconds = Int((ContinuousClock.now - started).seconds * 1000)
@@ -145,30 +150,34 @@ public final class Worker {
         return (summary, doneIDs)
     }
 
+    /// Decides the batch's submitted dossiers and carries the decisions out (the validated ones
+    /// whose rights open now straight to `planning_open`), opens the rights the batch's scheduled
+    /// jobs are for, then writes the families' emails in one statement.
     private func handle(_ items: [QueueItem], on connection: Connection) throws -> BatchSummary {
         var summary = BatchSummary()
         summary.claimed = items.count
         let decisions = DecisionStore(connection: connection)
+        var decisionIDs: [Int64] = []
         var openings: [DecisionStore.Opening] = []
 
         let processing = items.filter { $0.job == .process }
         if !processing.isEmpty {
             let judged = try judge(processing.map(\.dossierID), on: connection)
-            let decided = try decisions.record(
+            let decided = try decisions.insert(
                 judged.map(\.record), decidedBy: configuration.identity, expectedStates: [.submitted])
-            try notifier?.decisionsRecorded(Array(decided.values), on: connection)
-            for item in judged where decided[item.record.dossierID] != nil {
-                summary.outcomes[item.record.outcome, default: 0] += 1
-            }
-            let validated = judged.filter { $0.record.outcome == .validated && decided[$0.record.dossierID] != nil }
-            openings += try openRights(after: validated, on: decisions)
+            let carried = judged.filter { decided[$0.record.dossierID] != nil }
+            openings += try decisions.carryOut(carried.map(\.verdict), openedBy: configuration.identity)
+            let scheduled = carried.filter { $0.record.outcome == .validated && $0.rightsOpening == .scheduled }
+            try decisions.scheduleRights(scheduled.map(\.record.dossierID))
+            for item in carried { summary.outcomes[item.record.outcome, default: 0] += 1 }
+            decisionIDs = Array(decided.values)
         }
         for (periodID, scheduled) in Dictionary(grouping: items.filter { $0.job == .openRights }, by: \.periodID) {
             guard let periodID else { continue }
             openings += try decisions.openRights(
                 scheduled.map(\.dossierID), periods: .period(periodID), openedBy: configuration.identity)
         }
-        try notifier?.rightsOpened(openings, on: connection)
+        try notifier?.notify(decisions: decisionIDs, openings: openings, on: connection)
         summary.planningOpened = Set(openings.map(\.dossierID)).count
         return summary
     }
@@ -176,6 +185,17 @@ public final class Worker {
     private struct Judged {
         var record: DecisionRecord
         var rightsOpening: RightsOpening
+
+        /// The move that carries the decision out, with the periods to open now if it validates.
+        var verdict: DecisionStore.Verdict {
+            let opening: DecisionStore.PeriodSelection? =
+                switch (record.outcome, rightsOpening) {
+                case (.validated, .onValidation): .current
+                case (.validated, .scheduled): .due
+                default: nil
+                }
+            return .init(dossierID: record.dossierID, outcome: record.outcome, opening: opening)
+        }
     }
 
     /// Runs the completeness rules over the dossiers still submitted; others were decided already.
@@ -193,12 +213,6 @@ public final class Worker {
                 record: DecisionRecord(dossierID: loaded.id, outcome: outcome, findings: findings, reason: nil),
                 rightsOpening: structure.rightsOpening)
         }
-    }
-
-    /// Opens rights by each structure's policy: now, at the period's scheduled time, or by hand.
-    private func openRights(after validated: [Judged], on decisions: DecisionStore) throws -> [DecisionStore.Opening] {
-        let byPolicy = Dictionary(grouping: validated, by: \.rightsOpening).mapValues { $0.map(\.record.dossierID) }
-        return try decisions.openRights(byPolicy: byPolicy, openedBy: configuration.identity).openings
     }
 }
 

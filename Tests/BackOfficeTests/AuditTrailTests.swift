@@ -26,7 +26,7 @@ struct AuditTrailTests {
         let report = try administration.verifyAudit()
         #expect(report.breaks.isEmpty)
         #expect(report.dossiers == 4)
-        #expect(report.events == 9)  // 4 submissions, 4 decisions, VLF-0001's planning opening
+        #expect(report.events == 8)  // 4 submissions, 4 decisions (VLF-0001's with its planning opening, 022)
         #expect(try owner.scalar("SELECT count(*) FROM dossier_events WHERE previous_hash IS NULL", as: Int.self) == 4)
     }
 
@@ -80,7 +80,7 @@ struct AuditTrailTests {
         defer { administration.close() }
         let anchors = try administration.anchorAudit()
         #expect(anchors.map(\.structure) == ["saint-amour", "villefranche"])
-        #expect(anchors.map(\.events).reduce(0, +) == 9)
+        #expect(anchors.map(\.events).reduce(0, +) == 8)
         #expect(try administration.verifyAudit(anchors: anchors).verifies)
 
         try rewriteWholeChain(of: "VLF-0002", owner)
@@ -98,7 +98,7 @@ struct AuditTrailTests {
         let anchors = try AuditAnchor.parse(text, file: "anchor")
         let outbox = try EmailOutbox(directory: Fixture.templates)
         _ = try administration.decide("PTL-0001", .approve, reason: nil, by: "Marie Curie", outbox: outbox)
-        #expect(try administration.verifyAudit().events == 10)
+        #expect(try administration.verifyAudit().events == 9)
         #expect(try administration.verifyAudit(anchors: anchors).verifies)
     }
 

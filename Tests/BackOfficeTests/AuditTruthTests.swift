@@ -443,6 +443,40 @@ extension AuditTruthTests {
         #expect(error.message == "dossier PTL-0001 cannot become planning_open without rights opened in the same transaction")
     }
 
+    /// The worker's one move from submitted to planning_open (022) needs everything the two moves
+    /// it replaces needed: a validated decision, automatic review and rights, in its transaction.
+    @Test func aWorkerOpensASubmittedDossiersPlanningOnlyWithItsValidationAndRights() throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
+        defer { worker.close() }
+        let move = "UPDATE dossier_status SET state = 'planning_open' WHERE dossier_id = (SELECT id FROM dossiers WHERE external_id = $1)"
+        let decide = """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'validated', 'test', repeat('0', 64), 'worker:test:1' FROM dossiers WHERE external_id = $1
+            """
+        let undecided = try worker.refusal(move, ["VLF-0001"])
+        #expect(undecided.sqlState == "ETK02")
+        #expect(undecided.message == "dossier VLF-0001 cannot move from submitted to planning_open")
+        try worker.execute(script: "BEGIN")
+        try worker.query(decide, ["VLF-0001"])
+        let withoutRights = try worker.refusal(move, ["VLF-0001"])
+        try worker.execute(script: "ROLLBACK")
+        #expect(withoutRights.sqlState == "ETK07")
+        #expect(withoutRights.message == "dossier VLF-0001 cannot become planning_open without rights opened in the same transaction")
+        // Saint-Amour reviews by hand: the worker never validates there, in one move or two.
+        try worker.execute(script: "BEGIN")
+        try worker.query(decide, ["PTL-0001"])
+        let manual = try worker.refusal(move, ["PTL-0001"])
+        try worker.execute(script: "ROLLBACK")
+        #expect(manual.sqlState == "ETK06")
+        #expect(manual.message == "dossier PTL-0001: moving it from submitted to planning_open is an administrator's decision, not role \(role)'s")
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(try owner.scalar("SELECT count(*) FROM dossiers WHERE state <> 'submitted'", as: Int.self) == 0)
+        #expect(try owner.scalar("SELECT count(*) FROM decisions", as: Int.self) == 0)
+    }
+
     /// A verdict that no state change carries out would be shown by `dossier show` as if it had been given.
     @Test func aDecisionMustBeCarriedOutInItsTransaction() throws {
         let conninfo = try Fixture.decidedExamples()
@@ -461,6 +495,31 @@ extension AuditTruthTests {
         let owner = try Connection(conninfo)
         defer { owner.close() }
         #expect(try owner.scalar("SELECT count(*) FROM decisions WHERE reason = 'stray'", as: Int.self) == 0)
+    }
+
+    /// The decisions waiting to be carried out (021) are the definer's: a worker can neither read
+    /// nor clear them, and a stray decision of its own is refused at its commit.
+    @Test func aWorkerCannotDodgeTheCarriedOutCheck() throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try Self.login("eticket_worker", on: conninfo)
+        let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
+        defer { worker.close() }
+        #expect(try worker.refusal("DELETE FROM decisions_to_carry_out").sqlState == "42501")
+        #expect(try worker.refusal("SELECT * FROM decisions_to_carry_out").sqlState == "42501")
+        try worker.execute(script: "BEGIN")
+        try worker.query(
+            """
+            INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
+            SELECT id, version, 'validated', 'test', repeat('0', 64), 'worker:test:1' FROM dossiers
+            WHERE external_id = 'VLF-0001'
+            """)
+        let error = try worker.refusal("COMMIT")
+        #expect(error.sqlState == "ETK07")
+        #expect(error.message.hasSuffix(" was carried out by no state change of its transaction"))
+        let owner = try Connection(conninfo)
+        defer { owner.close() }
+        #expect(try owner.scalar("SELECT count(*) FROM decisions", as: Int.self) == 0)
+        #expect(try owner.scalar("SELECT count(*) FROM decisions_to_carry_out", as: Int.self) == 0)
     }
 
     @Test(arguments: [("eticket_worker", "worker:test:1", "admin:Marie Curie"), ("eticket_admin", "admin:x", "worker:prod-host:4242")])

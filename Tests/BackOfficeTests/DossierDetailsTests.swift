@@ -39,8 +39,8 @@ struct DossierDetailsTests {
         #expect(details.decisions.first?.decidedBy == "worker:test:1")
         #expect(
             details.events.map { "\($0.from ?? "-")>\($0.to)" }
-                == ["->submitted", "submitted>validated", "validated>planning_open"])
-        #expect(details.events.map(\.actor) == ["import", "worker:test:1", "worker:test:1"])
+                == ["->submitted", "submitted>planning_open"])
+        #expect(details.events.map(\.actor) == ["import", "worker:test:1"])
         #expect(
             details.rights.map { "\($0.childNumber) \($0.service)" }
                 == ["1 cantine", "1 mercredi", "2 cantine", "2 garderie-matin", "2 mercredi"])

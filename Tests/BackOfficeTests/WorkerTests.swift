@@ -43,21 +43,23 @@ struct WorkerTests {
         #expect(findings.allSatisfy { !$0.messageFR.isEmpty && !$0.messageEN.isEmpty })
     }
 
+    /// A validated dossier whose rights open at once moves once, through validated (022).
     @Test func everyTransitionLeavesItsEvent() throws {
         let conninfo = try importedExamples()
         _ = try drain(conninfo) { $0.identity = "worker:h:1" }
         let connection = try Fixture.connection(conninfo)
         let events = try connection.query(
             """
-            SELECT coalesce(e.from_state::text, '-') || '>' || e.to_state::text AS move, e.actor,
-                   e.decision_id IS NOT NULL AS has_decision
-            FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id
+            SELECT coalesce(e.from_state::text, '-') || '>' || coalesce(e.via::text || '>', '') || e.to_state::text AS move,
+                   e.actor, x.outcome::text AS decided
+            FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id LEFT JOIN decisions x ON x.id = e.decision_id
             WHERE d.external_id = 'VLF-0001' ORDER BY e.id
             """
-        ).map { (try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"), try $0.decode(Bool.self, "has_decision")) }
-        #expect(events.map(\.0) == ["->submitted", "submitted>validated", "validated>planning_open"])
-        #expect(events.map(\.1) == ["import", "worker:h:1", "worker:h:1"])
-        #expect(events.map(\.2) == [false, true, false])
+        ).map { (try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"), try $0.decodeIfPresent(String.self, "decided")) }
+        #expect(events.map(\.0) == ["->submitted", "submitted>validated>planning_open"])
+        #expect(events.map(\.1) == ["import", "worker:h:1"])
+        #expect(events.map(\.2) == [nil, "validated"])
+        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "planning_open")
     }
 
     @Test func familiesHearOfDecisionsOnceAndNotOfAReview() throws {
