@@ -201,3 +201,21 @@ extension DecisionStore.Opening {
         self.init(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: try row.decode("children"))
     }
 }
+
+extension DecisionStore {
+    /// Queues the opening of one period's rights for these dossiers at `at`; a queued opening of
+    /// the same dossier and period is moved to that time (and given its attempts back).
+    ///
+    /// - Returns: the queue rows written.
+    func scheduleRights(_ dossierIDs: [Int64], period periodID: Int64, at: Date) throws -> Int {
+        guard !dossierIDs.isEmpty else { return 0 }
+        return try connection.query(
+            """
+            INSERT INTO dossier_queue (dossier_id, job, period_id, run_at)
+            SELECT id, 'open_rights', $2, $3 FROM unnest($1::bigint[]) AS id
+            ON CONFLICT (dossier_id, job, period_id)
+            DO UPDATE SET run_at = EXCLUDED.run_at, attempts = 0, last_error = NULL, failed_at = NULL
+            """, [dossierIDs, periodID, at]
+        ).rowsAffected
+    }
+}

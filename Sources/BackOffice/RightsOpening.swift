@@ -54,7 +54,7 @@ extension Administration {
     /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func timeZone(ofStructure code: String) throws -> TimeZone {
         let name: String? = try database("cannot read the structure \(code)") {
-            try connection.query("SELECT timezone FROM structures WHERE code = $1", [code]).first?.decode(String.self, "timezone")
+            try RightsOpeningStore(connection: connection).timeZone(ofStructure: code)
         }
         guard let name else { throw BackOfficeError(.notFound, "no structure \(code)") }
         guard let zone = TimeZone(identifier: name) else {
@@ -82,33 +82,21 @@ extension Administration {
         var report = RightsOpeningReport(structure: code, period: periodCode, service: serviceCode)
         return try database("cannot open the reservation rights") {
             try connection.transaction { connection in
-                let found = try connection.query(
-                    """
-                    SELECT s.id AS structure_id, s.timezone, p.id AS period_id, p.label AS period_label,
-                           v.id AS service_id, v.label AS service_label, current_setting('eticket.actor') AS actor,
-                           \(DecisionClock.now) AS now,
-                           ARRAY(SELECT id FROM dossiers WHERE structure_id = s.id
-                                 AND state IN ('validated', 'planning_open') ORDER BY id) AS dossiers
-                    FROM structures s
-                    LEFT JOIN periods p ON p.structure_id = s.id AND p.code = $2
-                    LEFT JOIN services v ON v.structure_id = s.id AND v.code = $3
-                    WHERE s.code = $1
-                    """, [code, periodCode, serviceCode]
-                ).first
-                guard let found else { throw BackOfficeError(.notFound, "no structure \(code)") }
-                guard let periodID: Int64 = try found.decodeIfPresent("period_id") else {
+                guard let target = try RightsOpeningStore(connection: connection).target(
+                    structure: code, period: periodCode, service: serviceCode)
+                else { throw BackOfficeError(.notFound, "no structure \(code)") }
+                guard let periodID = target.periodID else {
                     throw BackOfficeError(.notFound, "structure \(code) has no period \(periodCode)")
                 }
-                let serviceID: Int64? = try found.decodeIfPresent("service_id")
-                if let serviceCode, serviceID == nil {
+                if let serviceCode, target.serviceID == nil {
                     throw BackOfficeError(.notFound, "structure \(code) has no service \(serviceCode)")
                 }
-                report.timeZone = try found.decode("timezone")
-                report.periodLabel = try found.decodeIfPresent("period_label")
-                report.serviceLabel = try found.decodeIfPresent("service_label")
-                let dossiers: [Int64] = try found.decode("dossiers")
+                report.timeZone = target.timeZone
+                report.periodLabel = target.periodLabel
+                report.serviceLabel = target.serviceLabel
+                let dossiers = target.eligibleDossiers
                 report.eligibleDossiers = dossiers.count
-                if let at, at > (try found.decode(Date.self, "now")) {
+                if let at, at > target.now {
                     guard serviceCode == nil else {
                         throw BackOfficeError(
                             .refused, "a scheduled opening covers the whole period: drop --service, or open it now without --at")
@@ -119,12 +107,10 @@ extension Administration {
                     return report
                 }
                 let openings = try DecisionStore(connection: connection).openRights(
-                    dossiers, periods: .period(periodID), serviceID: serviceID, openedBy: try found.decode("actor"))
-                if serviceID == nil {
+                    dossiers, periods: .period(periodID), serviceID: target.serviceID, openedBy: target.actor)
+                if target.serviceID == nil {
                     // The period is open for them now: a queued opening has nothing left to do.
-                    try connection.query(
-                        "DELETE FROM dossier_queue WHERE job = 'open_rights' AND period_id = $1 AND dossier_id = ANY($2::bigint[])",
-                        [periodID, dossiers])
+                    try RightsOpeningStore(connection: connection).cancelQueuedOpenings(period: periodID, dossiers: dossiers)
                 }
                 report.children = openings.map(\.children).reduce(0, +)
                 report.families = Set(openings.map(\.dossierID)).count
@@ -135,42 +121,15 @@ extension Administration {
     }
 }
 
-extension DecisionStore {
-    /// Queues the opening of one period's rights for these dossiers at `at`; a queued opening of
-    /// the same dossier and period is moved to that time (and given its attempts back).
-    ///
-    /// - Returns: the queue rows written.
-    func scheduleRights(_ dossierIDs: [Int64], period periodID: Int64, at: Date) throws -> Int {
-        guard !dossierIDs.isEmpty else { return 0 }
-        return try connection.query(
-            """
-            INSERT INTO dossier_queue (dossier_id, job, period_id, run_at)
-            SELECT id, 'open_rights', $2, $3 FROM unnest($1::bigint[]) AS id
-            ON CONFLICT (dossier_id, job, period_id)
-            DO UPDATE SET run_at = EXCLUDED.run_at, attempts = 0, last_error = NULL, failed_at = NULL
-            """, [dossierIDs, periodID, at]
-        ).rowsAffected
-    }
-}
-
 extension EmailOutbox {
     /// Writes the planning-open emails of these openings and returns how many were new (a dossier
     /// and period already mailed is skipped by the outbox's unique index).
     func writeRightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> Int {
         guard !openings.isEmpty else { return 0 }
-        // Read through the (dossier_id, period_id) index of planning-open emails, before and after.
-        let count = {
-            try connection.query(
-                """
-                SELECT count(*) AS n FROM email_outbox o
-                JOIN unnest($1::bigint[], $2::bigint[]) AS i(dossier_id, period_id) USING (dossier_id, period_id)
-                WHERE o.kind = 'planning-open'
-                """, [openings.map(\.dossierID), openings.map(\.periodID)]
-            ).first?.decode(Int.self, "n") ?? 0
-        }
-        let before = try count()
+        let store = FamilyEmailStore(connection: connection)
+        let before = try store.planningOpenCount(openings)
         try rightsOpened(openings, on: connection)
-        return try count() - before
+        return try store.planningOpenCount(openings) - before
     }
 
     /// Writes the dossier-processed emails of these new decisions and returns how many were written
@@ -178,8 +137,6 @@ extension EmailOutbox {
     func writeDecisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws -> Int {
         guard !decisionIDs.isEmpty else { return 0 }
         try decisionsRecorded(decisionIDs, on: connection)
-        return try connection.query(
-            "SELECT count(*) AS n FROM email_outbox WHERE decision_id = ANY($1::bigint[])", [decisionIDs]
-        ).first?.decode(Int.self, "n") ?? 0
+        return try FamilyEmailStore(connection: connection).decisionEmailCount(decisionIDs)
     }
 }
