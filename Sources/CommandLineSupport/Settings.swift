@@ -10,9 +10,15 @@ import SystemPackage
 package struct WaitOptions: ParsableArguments {
     package init() {}
 
-    @Option(help: "Seconds a statement may wait for the database before it is cancelled and eticket reconnects (default 30, or database.statementTimeoutSeconds).")
+    @Option(
+        help:
+            "Seconds a statement may wait for the database before it is cancelled and eticket reconnects (default 30, or database.statementTimeoutSeconds)."
+    )
     package var statementTimeout: Double?
-    @Option(help: "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and eticket reconnects (default 30, or database.commitTimeoutSeconds).")
+    @Option(
+        help:
+            "Seconds a COMMIT may wait (for a synchronous standby, say) before it is cancelled and eticket reconnects (default 30, or database.commitTimeoutSeconds)."
+    )
     package var commitTimeout: Double?
 
     /// The flags given, by configuration key.
@@ -89,7 +95,8 @@ package struct Settings {
         templatesDirectory = config.string(forKey: "templates.directory")
         let level = config.string(forKey: "log.level", default: "info")
         guard let parsed = Logger.Level(rawValue: level) else {
-            throw BackOfficeError(.badInput, "log.level: \(level) is not one of trace, debug, info, notice, warning, error, critical")
+            throw BackOfficeError(
+                .badInput, "log.level: \(level) is not one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = parsed
         relay = try RelayConfiguration(config)
@@ -140,4 +147,3 @@ package struct Settings {
         return Logger(label: "eticket")
     }
 }
-

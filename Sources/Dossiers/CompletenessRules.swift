@@ -162,13 +162,17 @@ public enum CompletenessRules {
         }
         if dossier.account.termsAcceptedAt == nil {
             missing.append(
-                ("account.terms_accepted_at", "les conditions générales d'utilisation ne sont pas acceptées",
-                 "the terms of use are not accepted"))
+                (
+                    "account.terms_accepted_at", "les conditions générales d'utilisation ne sont pas acceptées",
+                    "the terms of use are not accepted"
+                ))
         }
         if dossier.account.houseRulesAcceptedAt == nil {
             missing.append(
-                ("account.house_rules_accepted_at", "le règlement intérieur n'est pas accepté",
-                 "the house rules are not accepted"))
+                (
+                    "account.house_rules_accepted_at", "le règlement intérieur n'est pas accepté",
+                    "the house rules are not accepted"
+                ))
         }
         guard let first = missing.first else { return [] }
         return [
@@ -238,8 +242,10 @@ public enum CompletenessRules {
             gaps.append(("aucune adresse postale", "no postal address"))
         } else if !missing.isEmpty {
             gaps.append(
-                ("adresse postale incomplète, il manque \(missing.map(\.1).joined(separator: ", "))",
-                 "incomplete postal address, missing \(missing.map(\.2).joined(separator: ", "))"))
+                (
+                    "adresse postale incomplète, il manque \(missing.map(\.1).joined(separator: ", "))",
+                    "incomplete postal address, missing \(missing.map(\.2).joined(separator: ", "))"
+                ))
         }
         return gaps
     }

@@ -64,7 +64,8 @@ struct BenchBaseline {
             try setup.query("INSERT INTO bench_baseline_queue (dossier_id) SELECT g FROM generate_series(1, $1::int) g", [rows])
             try setup.execute(script: "VACUUM ANALYZE bench_baseline_queue")
         }
-        let result = try Self.timed(conninfo, connections: connections, name: "the plain-SQL baseline") { connection, index, moved in
+        let result = try Self.timed(conninfo, connections: connections, name: "the plain-SQL baseline") {
+            connection, index, moved in
             while true {
                 let claimed = try connection.transaction { connection -> Int in
                     let ids = try connection.query(

@@ -64,7 +64,9 @@ struct BenchGenerator {
         "rue des Écoles", "avenue Jean-Jaurès", "place de l'Église", "chemin du Moulin", "boulevard Émile-Zola",
         "impasse des Tilleuls", "rue de la Paix", "allée Françoise-Dolto",
     ]
-    static let schools = ["École Jean Moulin", "École élémentaire Louise-Michel", "Groupe scolaire Les Érables", "École Sainte-Thérèse"]
+    static let schools = [
+        "École Jean Moulin", "École élémentaire Louise-Michel", "Groupe scolaire Les Érables", "École Sainte-Thérèse",
+    ]
     static let grades = ["PS", "MS", "GS", "CP", "CE1", "CE2", "CM1", "CM2"]
     static let childNotes = [
         "Allergie à l'arachide", "Régime sans porc", "PAI asthme : ventoline dans le cartable",
@@ -81,7 +83,8 @@ struct BenchGenerator {
     private var random: SeededRandom
 
     init(seed: UInt64, incompleteShare: Double, prefix: String, today: Date = Date()) {
-        let components = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Europe/Paris") ?? .current, from: today)
+        let components = Calendar(identifier: .gregorian).dateComponents(
+            in: TimeZone(identifier: "Europe/Paris") ?? .current, from: today)
         let year = components.year ?? 2026
         periodStartYear = (components.month ?? 9) >= 7 ? year : year - 1
         self.incompleteShare = incompleteShare
@@ -98,7 +101,8 @@ struct BenchGenerator {
                 #"{"kind": "\#($0.0)", "label": "Justificatif \#($0.0)", "required": \#($0.1)}"#
             }
             let services = spec.services.map { #"{"code": "\#($0)", "label": "Service \#($0)", "weekdays": [1, 2, 4, 5]}"# }
-            let opens = spec.rightsOpening == "scheduled" ? #", "planning_opens_at": "\#(periodStartYear)-06-01T09:00:00+02:00""# : ""
+            let opens =
+                spec.rightsOpening == "scheduled" ? #", "planning_opens_at": "\#(periodStartYear)-06-01T09:00:00+02:00""# : ""
             return """
                 {"code": "\(spec.code)", "name": "\(spec.name)", "postal_codes": ["\(spec.postalCode)"],
                  "registration_code": "\(spec.code.uppercased())", "timezone": "Europe/Paris", "locale": "fr",
@@ -193,7 +197,8 @@ struct BenchGenerator {
             for position in 0..<(1 + random.below(4)) {
                 let age = defects.contains(.implausibleBirthDate) && position == 0 ? 24 : 3 + random.below(9)
                 let birth = "\(periodStartYear - age)-\(pad2(1 + random.below(12)))-\(pad2(1 + random.below(28)))"
-                var child = #"{"first_name": "\#(random.pick(Self.firstNames))", "last_name": "\#(family)", "birth_date": "\#(birth)""#
+                var child =
+                    #"{"first_name": "\#(random.pick(Self.firstNames))", "last_name": "\#(family)", "birth_date": "\#(birth)""#
                 if random.chance(0.8) {
                     child += #", "school": "\#(random.pick(Self.schools))", "grade": "\#(random.pick(Self.grades))""#
                 }
@@ -209,7 +214,8 @@ struct BenchGenerator {
         let guardianCount = 1 + random.below(2)
         for position in 0..<guardianCount {
             let first = position == 0 ? parent : random.pick(Self.firstNames)
-            var guardian = #"{"first_name": "\#(first)", "last_name": "\#(family)", "relationship": "\#(random.pick(Self.relationships))""#
+            var guardian =
+                #"{"first_name": "\#(first)", "last_name": "\#(family)", "relationship": "\#(random.pick(Self.relationships))""#
             let reachable = position == 0 || random.chance(0.7)
             if reachable {
                 let address = position == 0 ? email : "parent\(position).\(index)@exemple.fr"
@@ -219,7 +225,8 @@ struct BenchGenerator {
             if hasPhone {
                 guardian += #", "phone": "+33 6 \#(phone())""#
             }
-            guardian += #", "address": {"line1": "\#(1 + random.below(120)) \#(random.pick(Self.streets))", "postal_code": "\#(spec.postalCode)", "city": "\#(spec.city)"}"#
+            guardian +=
+                #", "address": {"line1": "\#(1 + random.below(120)) \#(random.pick(Self.streets))", "postal_code": "\#(spec.postalCode)", "city": "\#(spec.city)"}"#
             let payer = position == 0 && !defects.contains(.noPayer)
             let emergency = position == 0 && hasPhone
             guardian += #", "payer": \#(payer), "emergency_contact": \#(emergency)}"#
@@ -249,9 +256,11 @@ struct BenchGenerator {
         var line = #"{"external_id": "\#(prefix)-\#(index)", "structure": "\#(spec.code)", "#
         line += #""account": {"email": "\#(email)", "first_name": "\#(parent)", "last_name": "\#(family)""#
         if confirmed { line += #", "terms_accepted_at": "\#(accepted)", "house_rules_accepted_at": "\#(accepted)""# }
-        line += #"}, "submitted_at": "\#(submitted)", "confirmed": \#(confirmed), "locale": "\#(random.chance(0.9) ? "fr" : "en")", "#
+        line +=
+            #"}, "submitted_at": "\#(submitted)", "confirmed": \#(confirmed), "locale": "\#(random.chance(0.9) ? "fr" : "en")", "#
         line += #""children": [\#(children.joined(separator: ", "))], "guardians": [\#(guardians.joined(separator: ", "))], "#
-        line += #""trusted_persons": [\#(trusted.joined(separator: ", "))], "documents": [\#(documents.joined(separator: ", "))]}"#
+        line +=
+            #""trusted_persons": [\#(trusted.joined(separator: ", "))], "documents": [\#(documents.joined(separator: ", "))]}"#
         return (line, !defects.isEmpty)
     }
 }

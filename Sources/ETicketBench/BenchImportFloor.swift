@@ -26,7 +26,8 @@ struct BenchImportFloor {
                     """)
         }
         let copy = "COPY bench_import_floor (line, content) FROM STDIN"
-        let result = try BenchBaseline.timed(conninfo, connections: connections, name: "the import floor") { connection, lane, copied in
+        let result = try BenchBaseline.timed(conninfo, connections: connections, name: "the import floor") {
+            connection, lane, copied in
             // Each lane reads the file itself and copies every connections-th batch of it.
             var batch: [[String?]] = []
             for (number, bytes) in try LineReader(path: path) where (number - 1) / batchSize % connections == lane {

@@ -43,7 +43,9 @@ package struct Bench {
     /// Told of each phase as it starts, for a progress line.
     let progress: @Sendable (String) -> Void
 
-    package init(conninfo: String, options: BenchOptions, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(
+        conninfo: String, options: BenchOptions, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.conninfo = conninfo
         self.options = options
         self.logger = logger
@@ -60,7 +62,8 @@ package struct Bench {
         }
         guard existing == 0 else {
             throw BackOfficeError(
-                .badInput, "the benchmark needs a database without dossiers (this one holds \(existing)); use a throw-away database")
+                .badInput,
+                "the benchmark needs a database without dossiers (this one holds \(existing)); use a throw-away database")
         }
         let settings = try databaseSettings(connection)
         let statements = BenchStatements.open(connection)
@@ -99,7 +102,9 @@ package struct Bench {
         phases.append(importPhase)
         if !imported.rejected.isEmpty {
             throw BackOfficeError(
-                .failure, "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)")
+                .failure,
+                "the generator wrote \(imported.rejected.count) lines the contract refuses, first: \(imported.rejected[0].reasons)"
+            )
         }
 
         progress("process with \(options.workers) workers")
@@ -119,11 +124,13 @@ package struct Bench {
             return outcomes
         }
         let decided = outcomes.values.reduce(0, +)
-        let workerSide: BenchCPUClock.ClientSide = if case .processes = options.workerMode { .waitedChildren } else { .ownProcess }
+        let workerSide: BenchCPUClock.ClientSide =
+            if case .processes = options.workerMode { .waitedChildren } else { .ownProcess }
         phases.append(
             .init(
                 "process", count: decided, seconds: processSeconds,
-                costs: meters.costs(from: phaseStart, to: processEnd, items: decided, batch: options.batchSize, client: workerSide)))
+                costs: meters.costs(
+                    from: phaseStart, to: processEnd, items: decided, batch: options.batchSize, client: workerSide)))
         let (emails, dueLeft) = try database("cannot count the outbox") {
             let emails = try connection.query("SELECT count(*) AS n FROM email_outbox").first?.decode(Int.self, "n") ?? 0
             let due =
@@ -164,7 +171,8 @@ package struct Bench {
             progress("import floor: the \(options.dossiers) lines copied bare, \(importConnections) connections")
             let batch = DossierImporter.defaultBatchSize
             importFloor = try speedLimit(
-                method: "COPY B lines as (line bigint PRIMARY KEY, content jsonb) per transaction; no contract check, no parts, no event, no queue row",
+                method:
+                    "COPY B lines as (line bigint PRIMARY KEY, content jsonb) per transaction; no contract check, no parts, no event, no queue row",
                 connections: importConnections, batch: batch, productRate: importPhase.rate, meters: meters
             ) {
                 try BenchImportFloor(conninfo: conninfo).run(file: dossiersPath, connections: importConnections, batchSize: batch)
@@ -190,7 +198,8 @@ package struct Bench {
             parameters: .init(
                 dossiers: options.dossiers, workers: options.workers, batch: options.batchSize,
                 incomplete: options.incompleteShare, seed: options.seed),
-            phases: phases, workers: workerReport, baseline: baseline, importFloor: importFloor, latency: latency, depth: depth, notes: notes)
+            phases: phases, workers: workerReport, baseline: baseline, importFloor: importFloor, latency: latency, depth: depth,
+            notes: notes)
     }
 
     /// Runs a speed limit and sets it beside the product's rate for the same work.
@@ -222,7 +231,7 @@ package struct Bench {
         do {
             try connection.execute(script: "CHECKPOINT")
             return nil
-        } catch where error.sqlState == "42501" {
+        } catch  where error.sqlState == "42501" {
             return "no CHECKPOINT before \(measurement) (the role may not: pg_checkpoint or superuser)"
         } catch {
             throw BackOfficeError(error, doing: "cannot checkpoint before \(measurement)")
@@ -246,13 +255,14 @@ package struct Bench {
             1, mode: options.workerMode, conninfo: conninfo, batchSize: options.batchSize, once: false,
             templatesDirectory: options.templatesDirectory, logger: logger)
         defer { idle.stop() }
-        Thread.sleep(forTimeInterval: 1)  // the worker connects, drains nothing, and LISTENs
+        Thread.sleep(forTimeInterval: 1) // the worker connects, drains nothing, and LISTENs
         var observed: [Double] = []
         var server: [Double] = []
         var random = SeededRandom(seed: options.seed &+ 7)
         let path = "\(work)/latency.jsonl"
         for sample in 0..<options.latencySamples {
-            var single = BenchGenerator(seed: options.seed &+ UInt64(sample), incompleteShare: options.incompleteShare, prefix: "LAT\(options.seed)")
+            var single = BenchGenerator(
+                seed: options.seed &+ UInt64(sample), incompleteShare: options.incompleteShare, prefix: "LAT\(options.seed)")
             _ = try single.writeDossiers(count: 1, first: sample, to: path)
             let externalID = "LAT\(options.seed)-\(sample)"
             let report = try administration.importDossiers(file: path)
@@ -265,7 +275,8 @@ package struct Bench {
                 ).first?.decode(Int64.self, "id")
                 if decisionID == nil {
                     if ContinuousClock.now - committed > .seconds(10) {
-                        throw BackOfficeError(.failure, "latency sample \(sample): no decision after 10 s; is the worker running?")
+                        throw BackOfficeError(
+                            .failure, "latency sample \(sample): no decision after 10 s; is the worker running?")
                     }
                     Thread.sleep(forTimeInterval: 0.0005)
                 }

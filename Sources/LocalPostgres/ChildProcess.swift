@@ -43,7 +43,8 @@ package struct ChildProcess: Sendable {
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let environment = ProcessInfo.processInfo.environment
+        let environment =
+            ProcessInfo.processInfo.environment
             .filter { !$0.key.hasPrefix("PG") }
             .map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environment.forEach { free($0) } }

@@ -78,7 +78,8 @@ extension LocalCluster {
             }
         }
         guard bound else {
-            throw LocalPostgresError(code: .system, message: "could not find a free TCP port: \(String(cString: strerror(errno)))")
+            throw LocalPostgresError(
+                code: .system, message: "could not find a free TCP port: \(String(cString: strerror(errno)))")
         }
         return Int(UInt16(bigEndian: address.sin_port))
     }

@@ -139,7 +139,8 @@ public final class LocalCluster: Sendable {
             }
             settings.merge(options.extraSettings) { _, extra in extra }
             let port = options.network?.port ?? 5432
-            let arguments = ["-D", directory + "/data", "-p", "\(port)"]
+            let arguments =
+                ["-D", directory + "/data", "-p", "\(port)"]
                 + settings.sorted { $0.key < $1.key }.flatMap { ["-c", "\($0.key)=\($0.value)"] }
             let command = (
                 executable: runAs.executable(for: binaries.postgres),
@@ -161,7 +162,8 @@ public final class LocalCluster: Sendable {
     public func connectionString(database: String = "postgres") -> String {
         precondition(!database.utf8.contains(0), "a database name cannot hold NUL")
         // swift-format-ignore: NeverUseForceTry
-        return "host=\(try! quoteConninfoValue(socketDirectory)) port=\(port) user=postgres dbname=\(try! quoteConninfoValue(database))"
+        return
+            "host=\(try! quoteConninfoValue(socketDirectory)) port=\(port) user=postgres dbname=\(try! quoteConninfoValue(database))"
     }
 
     /// Stops the server (fast shutdown: sessions are ended, nothing waits for clients) and deletes
@@ -225,7 +227,9 @@ public final class LocalCluster: Sendable {
                 stopped.withLock { $0 = true }
                 throw LocalPostgresError(
                     code: .startFailed,
-                    message: "the PostgreSQL server exited with status \(status) while starting: \(tail(of: directory + "/server.log"))")
+                    message:
+                        "the PostgreSQL server exited with status \(status) while starting: \(tail(of: directory + "/server.log"))"
+                )
             }
             do {
                 let connection = try Connection(connectionString())
@@ -287,9 +291,11 @@ struct RunAs {
         guard let entry = getpwnam("postgres") else {
             throw LocalPostgresError(
                 code: .startFailed,
-                message: "PostgreSQL refuses to run as root and there is no postgres user: run as another user or install postgresql")
+                message:
+                    "PostgreSQL refuses to run as root and there is no postgres user: run as another user or install postgresql")
         }
-        guard let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else {
             throw LocalPostgresError(
                 code: .startFailed, message: "running as root needs setpriv (util-linux) to start PostgreSQL as postgres")

@@ -48,7 +48,9 @@ public struct ComposedMessageParts: Sendable, Equatable {
                 guard !fields.isEmpty else { throw unreadable("a folded line before any field") }
                 fields[fields.count - 1].value += String(decoding: line, as: UTF8.self)
             } else {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw unreadable("a header line without a colon") }
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                    throw unreadable("a header line without a colon")
+                }
                 let value = line[(colon + 1)...]
                 fields.append(
                     EmailHeader(

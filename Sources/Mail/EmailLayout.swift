@@ -75,31 +75,41 @@ enum EmailLayout {
         let palette = Palette(context.structure.branding)
         html += "<!DOCTYPE html>\n<html lang=\"\(context.language.rawValue)\">\n<head>\n".utf8
         html += "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n".utf8
-        html += "<meta name=\"x-apple-disable-message-reformatting\">\n<meta name=\"color-scheme\" content=\"light\">\n<title>".utf8
+        html +=
+            "<meta name=\"x-apple-disable-message-reformatting\">\n<meta name=\"color-scheme\" content=\"light\">\n<title>".utf8
         UTF8Text.appendEscapingHTML(subject, to: &html)
         html += "</title>\n</head>\n<body style=\"margin:0;padding:0;background-color:#f2f4f7\">\n".utf8
         html += table("width:100%;background-color:#f2f4f7").utf8
         html += "<tr><td align=\"center\" style=\"padding:16px 0\">\n".utf8
         html += table("width:100%;max-width:600px;background-color:#ffffff;border:1px solid \(lineColor)").utf8
-        html += "<tr><td style=\"background-color:\(palette.accent);color:\(palette.onAccent);padding:20px 24px;font-family:\(fontFamily);\(wrapping)\">\n".utf8
+        html +=
+            "<tr><td style=\"background-color:\(palette.accent);color:\(palette.onAccent);padding:20px 24px;font-family:\(fontFamily);\(wrapping)\">\n"
+            .utf8
         let branding = context.structure.branding
-        let name = singleLine(branding.displayName.flatMap { UTF8Text.hasSingleLineText($0) ? $0 : nil } ?? context.structure.name)
+        let name = singleLine(
+            branding.displayName.flatMap { UTF8Text.hasSingleLineText($0) ? $0 : nil } ?? context.structure.name)
         if let logo = branding.logoURL, Branding.isLogoURL(logo) {
             html += "<img src=\"".utf8
             UTF8Text.appendEscapingHTML(Array(logo.utf8), to: &html)
             html += "\" alt=\"".utf8
             UTF8Text.appendEscapingHTML(name, to: &html)
-            html += "\" height=\"48\" style=\"display:block;height:48px;width:auto;max-width:100%;border:0;margin:0 0 10px;color:\(palette.onAccent)\">\n".utf8
+            html +=
+                "\" height=\"48\" style=\"display:block;height:48px;width:auto;max-width:100%;border:0;margin:0 0 10px;color:\(palette.onAccent)\">\n"
+                .utf8
         }
         html += "<div style=\"font-size:20px;line-height:26px;font-weight:bold;color:\(palette.onAccent)\">".utf8
         UTF8Text.appendEscapingHTML(name, to: &html)
         html += "</div>\n</td></tr>\n".utf8
-        html += "<tr><td style=\"padding:24px 20px 8px;font-family:\(fontFamily);font-size:16px;line-height:24px;color:\(textColor);\(wrapping)\">\n".utf8
+        html +=
+            "<tr><td style=\"padding:24px 20px 8px;font-family:\(fontFamily);font-size:16px;line-height:24px;color:\(textColor);\(wrapping)\">\n"
+            .utf8
     }
 
     /// From the end of the template's body to `</html>`: the footer with the contact.
     static func appendFoot(_ context: EmailContext, to html: inout [UInt8]) {
-        html += "\n</td></tr>\n<tr><td style=\"padding:16px 20px 24px;border-top:1px solid \(lineColor);font-family:\(fontFamily);font-size:14px;line-height:20px;color:\(mutedColor);\(wrapping)\">\n".utf8
+        html +=
+            "\n</td></tr>\n<tr><td style=\"padding:16px 20px 24px;border-top:1px solid \(lineColor);font-family:\(fontFamily);font-size:14px;line-height:20px;color:\(mutedColor);\(wrapping)\">\n"
+            .utf8
         html += "<strong style=\"color:\(textColor)\">".utf8
         UTF8Text.appendEscapingHTML(singleLine(context.structure.name), to: &html)
         html += "</strong>".utf8
@@ -143,10 +153,14 @@ enum EmailLayout {
     /// ignore padding on links still show it.
     static func appendButtonStart(url: [UInt8], palette: Palette, to html: inout [UInt8]) {
         html += table("margin:8px 0 24px").utf8
-        html += "<tr><td align=\"center\" bgcolor=\"\(palette.accent)\" style=\"background-color:\(palette.accent);border-radius:6px\">".utf8
+        html +=
+            "<tr><td align=\"center\" bgcolor=\"\(palette.accent)\" style=\"background-color:\(palette.accent);border-radius:6px\">"
+            .utf8
         html += "<a href=\"".utf8
         UTF8Text.appendEscapingHTML(url, to: &html)
-        html += "\" style=\"display:inline-block;padding:14px 28px;font-family:\(fontFamily);font-size:17px;line-height:20px;font-weight:bold;color:\(palette.onAccent);text-decoration:none;border-radius:6px\">".utf8
+        html +=
+            "\" style=\"display:inline-block;padding:14px 28px;font-family:\(fontFamily);font-size:17px;line-height:20px;font-weight:bold;color:\(palette.onAccent);text-decoration:none;border-radius:6px\">"
+            .utf8
     }
 
     static func appendButtonEnd(to html: inout [UInt8]) {
@@ -160,7 +174,9 @@ enum EmailLayout {
     /// email small (a calendar is about 2 KB).
     static func appendCalendar(_ grid: PlanningGrid, language: Language, palette: Palette, to html: inout [UInt8]) {
         html += table("width:100%;max-width:420px;margin:0 0 20px;text-align:center").utf8
-        html += "<tr><td colspan=\"7\" style=\"padding:0 0 4px;text-align:left;font-size:16px;line-height:22px;font-weight:bold;color:\(textColor)\">".utf8
+        html +=
+            "<tr><td colspan=\"7\" style=\"padding:0 0 4px;text-align:left;font-size:16px;line-height:22px;font-weight:bold;color:\(textColor)\">"
+            .utf8
         UTF8Text.appendEscapingHTML(singleLine(grid.title), to: &html)
         html += "</td></tr>\n<tr style=\"font-size:12px;line-height:20px;color:\(mutedColor);font-weight:bold\">".utf8
         for name in PlanningGrid.weekdayNames(language) {
@@ -222,7 +238,8 @@ enum EmailLayout {
     }
 
     /// What the marks of `grids` mean.
-    static func appendLegend(_ grids: [PlanningGrid], language: Language, html: Bool, palette: Palette, to output: inout [UInt8]) {
+    static func appendLegend(_ grids: [PlanningGrid], language: Language, html: Bool, palette: Palette, to output: inout [UInt8])
+    {
         let marks = PlanningMark.allCases.filter { mark in grids.contains { $0.marksShown.contains(mark) } }
         guard !marks.isEmpty else { return }
         if !html {
@@ -233,7 +250,9 @@ enum EmailLayout {
         output += "<p style=\"margin:0 0 16px;font-size:14px;line-height:22px;color:\(mutedColor)\">".utf8
         for (index, mark) in marks.enumerated() {
             if index > 0 { output += " &nbsp; ".utf8 }
-            output += "<span style=\"white-space:nowrap\"><span style=\"font-size:18px;color:\(markColor(mark, palette))\">\(mark.symbol)</span> \(mark.meaning(in: language))</span>".utf8
+            output +=
+                "<span style=\"white-space:nowrap\"><span style=\"font-size:18px;color:\(markColor(mark, palette))\">\(mark.symbol)</span> \(mark.meaning(in: language))</span>"
+                .utf8
         }
         output += "</p>".utf8
     }

@@ -203,7 +203,7 @@ struct HeaderWriter {
     private mutating func encodedWords(_ range: Range<Int>, firstLineBudget: Int) {
         let escaped = value[range].count { !Self.isQLiteral($0) && $0 != 0x20 }
         let useBase64 = escaped * 3 > range.count
-        let overhead = 12  // =?UTF-8?Q? and ?=
+        let overhead = 12 // =?UTF-8?Q? and ?=
         var budget = min(Self.encodedWordLimit, firstLineBudget)
         var chunk = range.lowerBound..<range.lowerBound
         var chunkLength = 0

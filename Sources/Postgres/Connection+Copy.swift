@@ -66,7 +66,8 @@ extension Connection {
                     case 0:
                         failure = PostgresError(
                             code: .client,
-                            message: "row \(sent + 1), field \(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                            message:
+                                "row \(sent + 1), field \(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
                             query: sql)
                         break rowLoop
                     default: buffer.append(byte)

@@ -201,7 +201,8 @@ public final class Connection {
             Self.trimmed(PQresultErrorField(result, code))
         }
         let sqlState = field(ETICKET_PG_DIAG_SQLSTATE)
-        let message = field(ETICKET_PG_DIAG_MESSAGE_PRIMARY)
+        let message =
+            field(ETICKET_PG_DIAG_MESSAGE_PRIMARY)
             ?? Self.trimmed(PQresultErrorMessage(result))
             ?? handle.flatMap { Self.trimmed(PQerrorMessage($0)) }
             ?? "unknown error"

@@ -67,7 +67,9 @@ struct WireParameters: ~Copyable {
                 throw Self.outOfMemory(index, sql)
             }
             bytes.withUnsafeBytes { source in
-                if let base = source.baseAddress { buffer.update(from: base.assumingMemoryBound(to: CChar.self), count: bytes.count) }
+                if let base = source.baseAddress {
+                    buffer.update(from: base.assumingMemoryBound(to: CChar.self), count: bytes.count)
+                }
             }
             append(buffer, type: type(of: parameter).postgresTypeOID, length: Int32(bytes.count), format: 1)
         }

@@ -48,7 +48,10 @@ struct RelayCredentials {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = read(descriptor, &buffer, buffer.count)
-            if count < 0 { throw SMTPError(.configuration, "smtp.credentialsFile \(path): cannot be read: \(String(cString: strerror(errno)))") }
+            if count < 0 {
+                throw SMTPError(
+                    .configuration, "smtp.credentialsFile \(path): cannot be read: \(String(cString: strerror(errno)))")
+            }
             if count == 0 { break }
             bytes += buffer[0..<count]
             if bytes.count > 65_536 { throw SMTPError(.configuration, "smtp.credentialsFile \(path): larger than 64 KiB") }

@@ -93,7 +93,8 @@ public struct RelaySettings: Sendable, Equatable {
         guard !heloName.isEmpty, heloName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.[]:".contains($0)) })
         else { throw SMTPError(.configuration, "smtp.heloName: not a host name: \(heloName)") }
         guard maxMessageBytes > 0 else {
-            throw SMTPError(.configuration, "smtp.maxMessageBytes: must be a number of bytes of at least 1, not \(maxMessageBytes)")
+            throw SMTPError(
+                .configuration, "smtp.maxMessageBytes: must be a number of bytes of at least 1, not \(maxMessageBytes)")
         }
         for (key, value) in [("smtp.credentialsFile", credentialsFile), ("smtp.caFile", caFile)] {
             if let value, value.isEmpty { throw SMTPError(.configuration, "\(key): empty path") }

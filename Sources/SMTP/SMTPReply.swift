@@ -53,7 +53,8 @@ struct SMTPTranscript {
 
     mutating func commandSent(_ line: String) {
         // By scalars: "\r\n" is one Character, which a comparison with "\r" or "\n" misses.
-        let verb = String(String.UnicodeScalarView(line.unicodeScalars.prefix { $0 != " " && $0 != "\r" && $0 != "\n" })).uppercased()
+        let verb = String(String.UnicodeScalarView(line.unicodeScalars.prefix { $0 != " " && $0 != "\r" && $0 != "\n" }))
+            .uppercased()
         guard Self.verbs.contains(verb) else { return }
         exchanges.append(Exchange(verb: verb, reply: nil))
     }
@@ -71,7 +72,7 @@ struct SMTPTranscript {
             if let last = exchanges.indices.last, exchanges[last].reply == nil {
                 exchanges[last].reply = reply
             } else {
-                exchanges.append(Exchange(verb: nil, reply: reply))  // the greeting
+                exchanges.append(Exchange(verb: nil, reply: reply)) // the greeting
             }
         }
     }

@@ -53,7 +53,7 @@ public final class SMTPSession {
     }
 
     deinit {
-        curl_easy_cleanup(handle)  // QUIT, then close
+        curl_easy_cleanup(handle) // QUIT, then close
         errorBuffer.deallocate()
     }
 
@@ -62,7 +62,7 @@ public final class SMTPSession {
     private func configure(_ credentials: RelayCredentials?) {
         let timeout = settings.commandTimeout
         set(CURLOPT_URL, settings.url)
-        set(CURLOPT_NOSIGNAL, 1)  // threads; SIGPIPE is ignored by the caller
+        set(CURLOPT_NOSIGNAL, 1) // threads; SIGPIPE is ignored by the caller
         set(CURLOPT_USE_SSL, Int(settings.security == .none ? CURLUSESSL_NONE.rawValue : CURLUSESSL_ALL.rawValue))
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
@@ -79,36 +79,42 @@ public final class SMTPSession {
             set(CURLOPT_PASSWORD, credentials.password)
             if let mechanism = settings.authMechanism { set(CURLOPT_LOGIN_OPTIONS, "AUTH=\(mechanism.rawValue)") }
         }
-        set(CURLOPT_VERBOSE, 1)  // to the debug function below, which keeps replies, never credentials
+        set(CURLOPT_VERBOSE, 1) // to the debug function below, which keeps replies, never credentials
         eticket_curl_set_pointer(handle, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(context).toOpaque())
-        eticket_curl_set_debug_function(handle, { _, type, data, size, user in
-            guard let user, let data else { return 0 }
-            let context = Unmanaged<CallbackContext>.fromOpaque(user).takeUnretainedValue()
-            switch type {
-            case CURLINFO_HEADER_IN:
-                context.transcript.received(String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self))
-            case CURLINFO_HEADER_OUT:
-                context.transcript.commandSent(String(decoding: UnsafeRawBufferPointer(start: data, count: min(size, 16)), as: UTF8.self))
-            case CURLINFO_TEXT:
-                context.transcript.information(String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self))
-            case CURLINFO_DATA_OUT:
-                context.transcript.bodySent()
-            default:
-                break
-            }
-            return 0
-        })
+        eticket_curl_set_debug_function(
+            handle,
+            { _, type, data, size, user in
+                guard let user, let data else { return 0 }
+                let context = Unmanaged<CallbackContext>.fromOpaque(user).takeUnretainedValue()
+                switch type {
+                case CURLINFO_HEADER_IN:
+                    context.transcript.received(String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self))
+                case CURLINFO_HEADER_OUT:
+                    context.transcript.commandSent(
+                        String(decoding: UnsafeRawBufferPointer(start: data, count: min(size, 16)), as: UTF8.self))
+                case CURLINFO_TEXT:
+                    context.transcript.information(
+                        String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self))
+                case CURLINFO_DATA_OUT:
+                    context.transcript.bodySent()
+                default:
+                    break
+                }
+                return 0
+            })
         eticket_curl_set_pointer(handle, CURLOPT_READDATA, Unmanaged.passUnretained(context).toOpaque())
-        eticket_curl_set_read_function(handle, { buffer, size, count, user in
-            guard let user, let buffer else { return 0 }
-            let context = Unmanaged<CallbackContext>.fromOpaque(user).takeUnretainedValue()
-            let length = min(size * count, context.upload.count - context.offset)
-            context.upload.withUnsafeBytes { bytes in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + context.offset, byteCount: length)
-            }
-            context.offset += length
-            return length
-        })
+        eticket_curl_set_read_function(
+            handle,
+            { buffer, size, count, user in
+                guard let user, let buffer else { return 0 }
+                let context = Unmanaged<CallbackContext>.fromOpaque(user).takeUnretainedValue()
+                let length = min(size * count, context.upload.count - context.offset)
+                context.upload.withUnsafeBytes { bytes in
+                    UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + context.offset, byteCount: length)
+                }
+                context.offset += length
+                return length
+            })
         errorBuffer[0] = 0
         eticket_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
     }
@@ -186,7 +192,8 @@ public final class SMTPSession {
         guard bytes.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") }) else {
             return "the \(role) address has a control character, a space, an angle bracket or a non-ASCII character"
         }
-        guard bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"), bytes.last != UInt8(ascii: "@")
+        guard bytes.filter({ $0 == UInt8(ascii: "@") }).count == 1, bytes.first != UInt8(ascii: "@"),
+            bytes.last != UInt8(ascii: "@")
         else { return "the \(role) address is not local@domain" }
         return nil
     }
@@ -226,12 +233,15 @@ public final class SMTPSession {
         case CURLE_COULDNT_CONNECT:
             return SMTPError(.unreachable, "mail relay \(relay): cannot connect (\(detail(code))): check smtp.host and smtp.port")
         case CURLE_USE_SSL_FAILED:
-            return SMTPError(.refused, "mail relay \(relay) does not offer STARTTLS: use smtp.tls tls for port 465, or another relay")
+            return SMTPError(
+                .refused, "mail relay \(relay) does not offer STARTTLS: use smtp.tls tls for port 465, or another relay")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
             return SMTPError(
-                .unreachable, "mail relay \(relay): its TLS certificate cannot be trusted (\(detail(code))): check smtp.caFile and smtp.host")
+                .unreachable,
+                "mail relay \(relay): its TLS certificate cannot be trusted (\(detail(code))): check smtp.caFile and smtp.host")
         case CURLE_SSL_CONNECT_ERROR:
-            return SMTPError(.unreachable, "mail relay \(relay): TLS handshake failed (\(detail(code))): check smtp.tls and smtp.port")
+            return SMTPError(
+                .unreachable, "mail relay \(relay): TLS handshake failed (\(detail(code))): check smtp.tls and smtp.port")
         case CURLE_LOGIN_DENIED:
             return SMTPError(.refused, "mail relay \(relay) refused AUTH (\(detail(code))): check smtp.credentialsFile")
         case CURLE_OPERATION_TIMEDOUT:

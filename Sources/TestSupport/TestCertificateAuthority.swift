@@ -115,10 +115,12 @@ public struct TestCertificateAuthority: Sendable {
 
     private static func locateOpenSSL() throws(LocalPostgresError) -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let openssl = (path.split(separator: ":").map { "\($0)/openssl" } + ["/usr/bin/openssl"])
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let openssl = (path.split(separator: ":").map { "\($0)/openssl" } + ["/usr/bin/openssl"])
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else {
-            throw LocalPostgresError(code: .notInstalled, message: "the openssl command is not installed: apt-get install openssl")
+            throw LocalPostgresError(
+                code: .notInstalled, message: "the openssl command is not installed: apt-get install openssl")
         }
         return openssl
     }

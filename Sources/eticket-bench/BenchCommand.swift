@@ -43,7 +43,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "text or json.") var format: Format = .text
 
     func validate() throws {
-        guard dossiers >= 1, workers >= 1, batch >= 1 else { throw ValidationError("--dossiers, --workers and --batch must be at least 1") }
+        guard dossiers >= 1, workers >= 1, batch >= 1 else {
+            throw ValidationError("--dossiers, --workers and --batch must be at least 1")
+        }
         guard (0...1).contains(incomplete) else { throw ValidationError("--incomplete must be between 0 and 1") }
     }
 
@@ -68,7 +70,8 @@ struct BenchCommand: AsyncParsableCommand {
             bench.localCluster = !settings.hasDatabase
             let cluster: LocalCluster?
             do {
-                cluster = settings.hasDatabase
+                cluster =
+                    settings.hasDatabase
                     ? nil
                     : try LocalCluster.start(
                         options: .init(

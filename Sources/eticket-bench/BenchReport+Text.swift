@@ -1,5 +1,5 @@
-import ETicketBench
 import CommandLineSupport
+import ETicketBench
 import Foundation
 
 /// The report as text, for a reader (`--format json` is for a program).
@@ -11,12 +11,15 @@ extension BenchCommand {
             "",
         ]
         for phase in report.phases {
-            lines.append("\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s")
+            lines.append(
+                "\(phase.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(phase.count) in \(phase.seconds) s: \(Int(phase.rate))/s"
+            )
             if let cpu = phase.cpu { lines.append("           \(Self.text(cpu))") }
             if let wal = phase.walBytesPerItem { lines.append("           \(Self.text(wal: wal))") }
             if let perBatch = phase.statementsPerBatch { lines.append("           \(perBatch) statements per batch") }
             if let statements = phase.statements, !statements.isEmpty {
-                lines.append("           statements, costliest first (time and WAL per item, triggers and foreign-key checks included):")
+                lines.append(
+                    "           statements, costliest first (time and WAL per item, triggers and foreign-key checks included):")
                 lines += statements.map { "           \(Self.text($0))" }
             }
         }
@@ -25,19 +28,27 @@ extension BenchCommand {
             "workers: peak RSS \(report.workers.peakRSSKiB.map { "\($0 / 1024) MiB" }.joined(separator: ", ")); \(outcomes.joined(separator: ", ")); \(counted(report.workers.emails, "email"))"
         )
         if let baseline = report.baseline {
-            lines.append("plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it")
+            lines.append(
+                "plain SQL: \(baseline.rows) rows in \(baseline.seconds) s: \(Int(baseline.rate))/s; processing is \(Int(baseline.ratio * 100)) % of it"
+            )
             lines += Self.costLines(baseline)
         }
         if let floor = report.importFloor {
-            lines.append("bare COPY: \(floor.rows) lines in \(floor.seconds) s: \(Int(floor.rate))/s; the import is \(Int(floor.ratio * 100)) % of it")
+            lines.append(
+                "bare COPY: \(floor.rows) lines in \(floor.seconds) s: \(Int(floor.rate))/s; the import is \(Int(floor.ratio * 100)) % of it"
+            )
             lines += Self.costLines(floor)
         }
         if let latency = report.latency {
             let server = latency.commitToCommitMs.map { "commit→commit p50 \($0.p50) ms, p99 \($0.p99) ms; " } ?? ""
-            lines.append("latency (\(latency.samples)): \(server)client-observed p50 \(latency.clientObservedMs.p50) ms, p99 \(latency.clientObservedMs.p99) ms")
+            lines.append(
+                "latency (\(latency.samples)): \(server)client-observed p50 \(latency.clientObservedMs.p50) ms, p99 \(latency.clientObservedMs.p99) ms"
+            )
         }
         if let depth = report.depth {
-            lines.append("depth: \(Int(depth.shallow.rate))/s with \(depth.shallowQueued) queued, \(Int(depth.deep.rate))/s with \(depth.deepQueued) queued: \(Int(depth.ratio * 100)) %")
+            lines.append(
+                "depth: \(Int(depth.shallow.rate))/s with \(depth.shallowQueued) queued, \(Int(depth.deep.rate))/s with \(depth.deepQueued) queued: \(Int(depth.ratio * 100)) %"
+            )
             for phase in [depth.shallow, depth.deep] {
                 if let cpu = phase.cpu { lines.append("           \(phase.name): \(Self.text(cpu))") }
             }

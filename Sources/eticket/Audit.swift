@@ -47,7 +47,10 @@ struct Audit: AsyncParsableCommand {
                     }
                 }
                 if !report.breaks.isEmpty {
-                    throw BackOfficeError(.failure, "\(counted(report.breaks.count, "dossier history", "dossier histories")) \(report.breaks.count == 1 ? "does" : "do") not verify")
+                    throw BackOfficeError(
+                        .failure,
+                        "\(counted(report.breaks.count, "dossier history", "dossier histories")) \(report.breaks.count == 1 ? "does" : "do") not verify"
+                    )
                 }
                 if !report.anchorBreaks.isEmpty {
                     throw BackOfficeError(

@@ -127,7 +127,8 @@ final class BatchProgress {
             FileHandle.standardError.write(Data("\rprocessed \(done)/\(total) (\(Int(rate))/s, ETA \(eta))   ".utf8))
         } else if Date().timeIntervalSince(lastLog) >= 5 {
             lastLog = Date()
-            logger.info("batch progress", metadata: ["done": "\(done)", "total": "\(total)", "rate": "\(Int(rate))", "eta": "\(eta)"])
+            logger.info(
+                "batch progress", metadata: ["done": "\(done)", "total": "\(total)", "rate": "\(Int(rate))", "eta": "\(eta)"])
         }
     }
 

@@ -43,10 +43,16 @@ enum CommandLineValue {
             throw refusal(option, text, "not a date and time; expected \(timestampForm), or YYYY-MM-DD HH:MM in local time")
         }
         guard local.exists else {
-            throw refusal(option, text, "no such time in \(timeZone.identifier) that day (the clocks go forward); give it with its offset, \(timestampForm)")
+            throw refusal(
+                option, text,
+                "no such time in \(timeZone.identifier) that day (the clocks go forward); give it with its offset, \(timestampForm)"
+            )
         }
         guard !local.ambiguous else {
-            throw refusal(option, text, "this time comes twice in \(timeZone.identifier) that day (the clocks go back); give it with its offset, \(timestampForm)")
+            throw refusal(
+                option, text,
+                "this time comes twice in \(timeZone.identifier) that day (the clocks go back); give it with its offset, \(timestampForm)"
+            )
         }
         return local.instant
     }

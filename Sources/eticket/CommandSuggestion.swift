@@ -53,7 +53,8 @@ enum CommandSuggestion {
 
     /// Levenshtein distance: insertions, deletions and substitutions, each counting one.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         var previous = Array(0...b.count)
         for (i, x) in a.enumerated() {
             var current = [i + 1]

@@ -17,7 +17,9 @@ struct DB: AsyncParsableCommand {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let applied = try administration.migrate()
-                print(applied.isEmpty ? "schema up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+                print(
+                    applied.isEmpty
+                        ? "schema up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
             }
         }
     }

@@ -92,4 +92,3 @@ func render(_ report: DecisionReport, format: OutputFormat) throws -> String {
         return lines.joined(separator: "\n")
     }
 }
-

@@ -58,7 +58,9 @@ struct Demo: AsyncParsableCommand {
             }
             print("\n== import")
             let report = try administration.importDossiers(file: "\(examples)/dossiers.jsonl")
-            print("\(counted(report.lines, "line")): \(report.created) new, \(report.resubmitted) resubmitted, \(report.rejected.count) rejected")
+            print(
+                "\(counted(report.lines, "line")): \(report.created) new, \(report.resubmitted) resubmitted, \(report.rejected.count) rejected"
+            )
             print("\n== queue")
             print(try render(administration.dossiers(), format: .table))
 
@@ -90,7 +92,8 @@ struct Demo: AsyncParsableCommand {
     /// Host, port, database and user of a conninfo, as libpq reads it; never the password.
     private func describeDatabase(_ conninfo: String) -> String {
         guard let settings = try? Connection.conninfoSettings(conninfo) else { return "(a connection string libpq cannot read)" }
-        return ["host", "port", "dbname", "user"].compactMap { key in settings[key].map { "\(key)=\($0)" } }.joined(separator: " ")
+        return ["host", "port", "dbname", "user"].compactMap { key in settings[key].map { "\(key)=\($0)" } }.joined(
+            separator: " ")
     }
 
     private func startCluster() throws -> LocalCluster {

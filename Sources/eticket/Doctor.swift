@@ -30,9 +30,11 @@ struct Doctor: AsyncParsableCommand {
         if let failed = steps.first(where: { !$0.passed }) {
             return DoctorCheck(
                 "mail relay", .failure, "\(relay.address): \(failed.name) failed: \(failed.detail)", details: details,
-                fix: "check smtp.host, smtp.port, smtp.tls, smtp.caFile and smtp.credentialsFile (outbox send stops the same way)")
+                fix: "check smtp.host, smtp.port, smtp.tls, smtp.caFile and smtp.credentialsFile (outbox send stops the same way)"
+            )
         }
-        return DoctorCheck("mail relay", .ok, "\(relay.address): \(steps.map(\.name).joined(separator: ", ")) passed", details: details)
+        return DoctorCheck(
+            "mail relay", .ok, "\(relay.address): \(steps.map(\.name).joined(separator: ", ")) passed", details: details)
     }
 
     func run() async throws {
@@ -65,7 +67,9 @@ struct Doctor: AsyncParsableCommand {
                 }
             } else {
                 let reason = "the database is unreachable"
-                checks += ["migrations", "roles", "search paths", "clock", "queue"].map { DoctorCheck.skipped($0, because: reason) }
+                checks += ["migrations", "roles", "search paths", "clock", "queue"].map {
+                    DoctorCheck.skipped($0, because: reason)
+                }
             }
         } else {
             checks += ["templates", "database"].map { DoctorCheck.skipped($0, because: "the configuration is not valid") }
@@ -110,7 +114,9 @@ struct Doctor: AsyncParsableCommand {
             )
         }
         let file = Settings.configFile(options)
-        let source = named.map { "\($0.file) (\($0.by))" } ?? file.map { "\($0) (installed default)" } ?? "no file (defaults and environment)"
+        let source =
+            named.map { "\($0.file) (\($0.by))" } ?? file.map { "\($0) (installed default)" }
+            ?? "no file (defaults and environment)"
         var status = stat()
         if let file, stat(file, &status) == 0, status.st_mode & 0o004 != 0 {
             return (
@@ -156,7 +162,9 @@ struct Doctor: AsyncParsableCommand {
         guard getpwnam(serviceUser) != nil else {
             return DoctorCheck(
                 "export directory", .failure, "the service user \(serviceUser) does not exist",
-                fix: "install the package (its postinst creates it), or: adduser --system --group --home /var/lib/eticket \(serviceUser)")
+                fix:
+                    "install the package (its postinst creates it), or: adduser --system --group --home /var/lib/eticket \(serviceUser)"
+            )
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -197,11 +205,12 @@ struct Doctor: AsyncParsableCommand {
             let width = checks.map(\.name.count).max() ?? 0
             var lines: [String] = []
             for check in checks {
-                let mark = switch check.status {
-                case .ok: "✓"
-                case .warning: "!"
-                case .failure: "✗"
-                }
+                let mark =
+                    switch check.status {
+                    case .ok: "✓"
+                    case .warning: "!"
+                    case .failure: "✗"
+                    }
                 lines.append("\(mark) \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.summary)")
                 for detail in check.details { lines.append("      \(detail)") }
                 if let fix = check.fix { lines.append("      fix: \(fix)") }

@@ -107,7 +107,10 @@ func renderDetails(_ d: DossierDetails) -> String {
 
     var decisions = Table(headers: ["WHEN", "BY", "OUTCOME", "V", "FINDINGS / REASON"])
     decisions.rows = d.decisions.map {
-        [when($0.decidedAt), $0.decidedBy, $0.outcome, "\($0.version)", ($0.findings + [$0.reason].compactMap { $0 }).joined(separator: ", ")]
+        [
+            when($0.decidedAt), $0.decidedBy, $0.outcome, "\($0.version)",
+            ($0.findings + [$0.reason].compactMap { $0 }).joined(separator: ", "),
+        ]
     }
     section("Decisions", d.decisions.isEmpty ? [] : [decisions.render()])
 
@@ -127,7 +130,9 @@ func renderDetails(_ d: DossierDetails) -> String {
                 + rights.flatMap {
                     [
                         cut("    \($0.childNumber) \($0.child): \(labelled($0.serviceLabel, $0.service))", 80),
-                        cut("        opened \(when($0.openedAt)) by \($0.openedBy), \(counted($0.reservations, "reservation"))", 80),
+                        cut(
+                            "        opened \(when($0.openedAt)) by \($0.openedBy), \(counted($0.reservations, "reservation"))",
+                            80),
                     ]
                 }
         })

@@ -43,7 +43,8 @@ struct DossiersCommand: AsyncParsableCommand {
                 }
                 print(
                     "\(counted(report.lines, "line")): \(report.created) new, \(report.resubmitted) resubmitted, "
-                        + "\(report.rejected.count) rejected\(rejects != nil && !report.rejected.isEmpty ? " (see \(rejects ?? ""))" : "")")
+                        + "\(report.rejected.count) rejected\(rejects != nil && !report.rejected.isEmpty ? " (see \(rejects ?? ""))" : "")"
+                )
                 if !report.rejected.isEmpty { throw ExitCode(ExitStatus.badInput) }
             }
         }

@@ -39,7 +39,9 @@ struct Planning: AsyncParsableCommand {
 /// One Monday-to-Sunday calendar per service: each day is its number and its symbol, drawn by
 /// the grid the planning-open email draws too.
 func renderPlanning(_ planning: ChildPlanning) -> String {
-    var out = ["\(planning.child) (child \(planning.childID), dossier \(planning.dossier), \(planning.structure)) — \(planning.month)"]
+    var out = [
+        "\(planning.child) (child \(planning.childID), dossier \(planning.dossier), \(planning.structure)) — \(planning.month)"
+    ]
     for service in planning.services {
         out.append("")
         let rights = service.rightsPeriods.isEmpty ? "no rights" : "rights: " + service.rightsPeriods.joined(separator: ", ")

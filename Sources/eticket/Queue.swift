@@ -39,7 +39,8 @@ struct Queue: AsyncParsableCommand {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
                 let entries = try administration.queueEntries(
-                    filters: Set(states.compactMap(QueueFilter.init)), olderThan: try olderThan.map { try CommandLineValue.duration($0, option: "--older-than").seconds },
+                    filters: Set(states.compactMap(QueueFilter.init)),
+                    olderThan: try olderThan.map { try CommandLineValue.duration($0, option: "--older-than").seconds },
                     structure: structure)
                 print(try render(entries, format: format))
             }

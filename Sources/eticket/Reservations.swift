@@ -50,7 +50,8 @@ struct Reservations: AsyncParsableCommand {
             try await reportingErrors {
                 let settings = try await Settings.load(options)
                 let administration = try Administration(conninfo: settings.conninfo, logger: settings.bootstrapLogging())
-                let result = try administration.removeReservations(child: change.child, service: change.service, dates: change.date)
+                let result = try administration.removeReservations(
+                    child: change.child, service: change.service, dates: change.date)
                 print(describe(result, verb: "cancelled"))
             }
         }

@@ -34,7 +34,11 @@ struct ArchitectureDocTests {
                 "\(try $0.decode(String.self, "f"))→\(try $0.decode(String.self, "t"))"
             })
         let documented = try Self.documentedTransitions()
-        #expect(documented.subtracting(table).isEmpty, "drawn but not in dossier_transitions: \(documented.subtracting(table).sorted())")
-        #expect(table.subtracting(documented).isEmpty, "in dossier_transitions but not drawn: \(table.subtracting(documented).sorted())")
+        #expect(
+            documented.subtracting(table).isEmpty,
+            "drawn but not in dossier_transitions: \(documented.subtracting(table).sorted())")
+        #expect(
+            table.subtracting(documented).isEmpty,
+            "in dossier_transitions but not drawn: \(table.subtracting(documented).sorted())")
     }
 }

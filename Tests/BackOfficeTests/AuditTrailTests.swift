@@ -26,17 +26,23 @@ struct AuditTrailTests {
         let report = try administration.verifyAudit()
         #expect(report.breaks.isEmpty)
         #expect(report.dossiers == 4)
-        #expect(report.events == 8)  // 4 submissions, 4 decisions (VLF-0001's with its planning opening, 022)
+        #expect(report.events == 8) // 4 submissions, 4 decisions (VLF-0001's with its planning opening, 022)
         #expect(try owner.scalar("SELECT count(*) FROM dossier_events WHERE previous_hash IS NULL", as: Int.self) == 4)
     }
 
     @Test(arguments: [
-        ("UPDATE dossier_events SET actor = 'admin:mallory' WHERE id = (SELECT min(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
-         "an event was changed"),
-        ("DELETE FROM dossier_events WHERE id = (SELECT min(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
-         "an event was removed or reordered"),
-        ("DELETE FROM dossier_events WHERE id = (SELECT max(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
-         "the history ends in submitted but the dossier is returned"),
+        (
+            "UPDATE dossier_events SET actor = 'admin:mallory' WHERE id = (SELECT min(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
+            "an event was changed"
+        ),
+        (
+            "DELETE FROM dossier_events WHERE id = (SELECT min(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
+            "an event was removed or reordered"
+        ),
+        (
+            "DELETE FROM dossier_events WHERE id = (SELECT max(e.id) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE d.external_id = 'VLF-0002')",
+            "the history ends in submitted but the dossier is returned"
+        ),
     ])
     func anAlteredHistoryIsNamed(tampering: String, reason: String) throws {
         let (_, administration, owner) = try decidedExamples()
@@ -84,7 +90,7 @@ struct AuditTrailTests {
         #expect(try administration.verifyAudit(anchors: anchors).verifies)
 
         try rewriteWholeChain(of: "VLF-0002", owner)
-        #expect(try administration.verifyAudit().breaks.isEmpty)  // the chain alone cannot tell
+        #expect(try administration.verifyAudit().breaks.isEmpty) // the chain alone cannot tell
         let report = try administration.verifyAudit(anchors: anchors)
         #expect(report.anchorBreaks.map(\.structure) == ["villefranche"])
         #expect(report.anchorBreaks.first?.reason.contains("no longer end where they were anchored") == true)
@@ -105,7 +111,10 @@ struct AuditTrailTests {
     @Test(arguments: [
         ("villefranche 12 9", "anchor:2: 3 fields where 4 are expected"),
         ("Ville 12 9 \(String(repeating: "a", count: 64))", "anchor:2: the structure code is not a code"),
-        ("villefranche twelve 9 \(String(repeating: "a", count: 64))", "anchor:2: LAST_EVENT_ID twelve is not a positive whole number"),
+        (
+            "villefranche twelve 9 \(String(repeating: "a", count: 64))",
+            "anchor:2: LAST_EVENT_ID twelve is not a positive whole number"
+        ),
         ("villefranche 12 -9 \(String(repeating: "a", count: 64))", "anchor:2: EVENTS -9 is not a positive whole number"),
         ("villefranche 12 9 \(String(repeating: "A", count: 64))", "anchor:2: the digest is not 64 lowercase hexadecimal digits"),
         ("", "anchor: no anchor in the file"),

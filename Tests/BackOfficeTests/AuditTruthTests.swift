@@ -51,7 +51,8 @@ struct AuditTruthTests {
             INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
             SELECT id, version, $2::decision_outcome, 'test', repeat('0', 64), $3 FROM dossiers WHERE external_id = $1
             """, [externalID, to, group == "eticket_worker" ? "worker:test:1" : "admin:Marie Curie"])
-        let error = try connection.refusal("UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, to])
+        let error = try connection.refusal(
+            "UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, to])
         try connection.execute(script: "ROLLBACK")
         #expect(error.sqlState == "ETK05")
         #expect(error.message == "role \(role) may not declare itself as \(actor)")
@@ -78,8 +79,8 @@ struct AuditTruthTests {
                 "SELECT actor, login_role FROM dossier_events WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1",
                 ["VLF-0001"]
             ).first)
-        #expect(try event.decode(String.self, "actor") == "worker:someone-else:1")  // what it declared
-        #expect(try event.decode(String.self, "login_role") == role)  // who it is
+        #expect(try event.decode(String.self, "actor") == "worker:someone-else:1") // what it declared
+        #expect(try event.decode(String.self, "login_role") == role) // who it is
         let decision = try worker.scalar(
             "SELECT login_role FROM decisions WHERE dossier_id = \(Self.dossierOf) ORDER BY id DESC LIMIT 1", ["VLF-0001"],
             as: String.self)
@@ -147,7 +148,9 @@ struct AuditTruthTests {
         }
         let owner = try Connection(conninfo)
         defer { owner.close() }
-        #expect(try owner.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self) == "awaiting_review")
+        #expect(
+            try owner.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self)
+                == "awaiting_review")
     }
 
     @Test func aWorkerCannotValidateWhereTheStructureReviewsByHand() throws {
@@ -200,9 +203,9 @@ struct AuditTruthTests {
     }
 
     @Test(arguments: [
-        ("VLF-0002", "version", "validated"),  // version 1 is current, but returned → validated is no move
-        ("VLF-0001", "version", "validated"),  // planning_open → validated neither
-        ("VLF-0002", "version + 1", "awaiting_review"),  // a version the family never sent
+        ("VLF-0002", "version", "validated"), // version 1 is current, but returned → validated is no move
+        ("VLF-0001", "version", "validated"), // planning_open → validated neither
+        ("VLF-0002", "version + 1", "awaiting_review"), // a version the family never sent
     ])
     func aDecisionMustFitItsDossier(externalID: String, version: String, outcome: String) throws {
         let conninfo = try Fixture.decidedExamples()
@@ -253,7 +256,9 @@ struct AuditTruthTests {
         #expect(try event.decode(String.self, "state") == "submitted")
         #expect(try event.decode(Int.self, "dossier_version") == 2)
         #expect(try event.decode(String.self, "login_role") == role)
-        #expect(try owner.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0002"], as: Int.self) == 1)
+        #expect(
+            try owner.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0002"], as: Int.self)
+                == 1)
     }
 
     @Test func aWorkerCannotWriteAnEmailForADossierItDidNotDecide() throws {
@@ -450,7 +455,8 @@ extension AuditTruthTests {
         let role = try Self.login("eticket_worker", on: conninfo)
         let worker = try Fixture.connection("\(conninfo) user=\(role)", actor: "worker:test:1")
         defer { worker.close() }
-        let move = "UPDATE dossier_status SET state = 'planning_open' WHERE dossier_id = (SELECT id FROM dossiers WHERE external_id = $1)"
+        let move =
+            "UPDATE dossier_status SET state = 'planning_open' WHERE dossier_id = (SELECT id FROM dossiers WHERE external_id = $1)"
         let decide = """
             INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by)
             SELECT id, version, 'validated', 'test', repeat('0', 64), 'worker:test:1' FROM dossiers WHERE external_id = $1
@@ -463,14 +469,18 @@ extension AuditTruthTests {
         let withoutRights = try worker.refusal(move, ["VLF-0001"])
         try worker.execute(script: "ROLLBACK")
         #expect(withoutRights.sqlState == "ETK07")
-        #expect(withoutRights.message == "dossier VLF-0001 cannot become planning_open without rights opened in the same transaction")
+        #expect(
+            withoutRights.message == "dossier VLF-0001 cannot become planning_open without rights opened in the same transaction")
         // Saint-Amour reviews by hand: the worker never validates there, in one move or two.
         try worker.execute(script: "BEGIN")
         try worker.query(decide, ["PTL-0001"])
         let manual = try worker.refusal(move, ["PTL-0001"])
         try worker.execute(script: "ROLLBACK")
         #expect(manual.sqlState == "ETK06")
-        #expect(manual.message == "dossier PTL-0001: moving it from submitted to planning_open is an administrator's decision, not role \(role)'s")
+        #expect(
+            manual.message
+                == "dossier PTL-0001: moving it from submitted to planning_open is an administrator's decision, not role \(role)'s"
+        )
         let owner = try Connection(conninfo)
         defer { owner.close() }
         #expect(try owner.scalar("SELECT count(*) FROM dossiers WHERE state <> 'submitted'", as: Int.self) == 0)
@@ -522,7 +532,9 @@ extension AuditTruthTests {
         #expect(try owner.scalar("SELECT count(*) FROM decisions_to_carry_out", as: Int.self) == 0)
     }
 
-    @Test(arguments: [("eticket_worker", "worker:test:1", "admin:Marie Curie"), ("eticket_admin", "admin:x", "worker:prod-host:4242")])
+    @Test(arguments: [
+        ("eticket_worker", "worker:test:1", "admin:Marie Curie"), ("eticket_admin", "admin:x", "worker:prod-host:4242"),
+    ])
     func rightsCannotBeOpenedUnderAnotherRolesName(group: String, actor: String, openedBy: String) throws {
         let conninfo = try Fixture.decidedExamples()
         let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)

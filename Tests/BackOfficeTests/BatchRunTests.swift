@@ -56,7 +56,7 @@ struct BatchRunTests {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var decoded = try decoder.decode(BatchRunReport.self, from: json)
-        decoded.startedAt = report.startedAt  // ISO 8601 keeps whole seconds
+        decoded.startedAt = report.startedAt // ISO 8601 keeps whole seconds
         #expect(decoded == report)
 
         // Nothing left: a second run does nothing and exports nothing.
@@ -77,7 +77,7 @@ struct BatchRunTests {
         #expect(error.code == .busy)
         #expect(error.message.hasPrefix("another batch run is in progress (database backend \(holder.backendPID))"))
         let connection = try Fixture.connection(conninfo)
-        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == 4)  // untouched
+        #expect(try connection.scalar("SELECT count(*) FROM dossier_queue", as: Int.self) == 4) // untouched
 
         try holder.query("SELECT pg_advisory_unlock($1)", [BatchRun.lockKey])
         #expect(try batchRun(conninfo).run(maxDuration: .seconds(60)).processed == 4)
@@ -108,7 +108,9 @@ struct BatchRunTests {
         #expect(report.processed == 1)
         #expect(report.planningOpened == 1)
         #expect(report.emails == ["planning-open": 1])
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self) == "planning_open")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self)
+                == "planning_open")
     }
 
     @Test func aFailingDossierMakesTheRunDoneWithFailures() throws {

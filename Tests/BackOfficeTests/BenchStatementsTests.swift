@@ -67,7 +67,9 @@ struct BenchStatementsTests {
         #expect(long.hasSuffix("…"))
         // A long WITH clause gives way to the write the statement does; a short one stays.
         #expect(
-            BenchStatements.shortened("WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS i(a, b)) INSERT INTO decisions (a) SELECT a FROM input")
+            BenchStatements.shortened(
+                "WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS i(a, b)) INSERT INTO decisions (a) SELECT a FROM input"
+            )
                 == "WITH … INSERT INTO decisions (a) SELECT a FROM input")
         #expect(
             BenchStatements.shortened("WITH opened AS (INSERT INTO rights (a) VALUES (1) RETURNING a) SELECT a FROM opened")

@@ -44,7 +44,8 @@ struct BenchTests {
         defer { connection.close() }
         #expect(try connection.scalar("SELECT to_regclass('bench_import_floor') IS NULL", as: Bool.self) == true)
         // Nor the pg_stat_statements extension it created to read the statements' costs.
-        #expect(try connection.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'", as: Int.self) == 0)
+        #expect(
+            try connection.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'", as: Int.self) == 0)
         #expect(report.latency?.samples == 3)
         // Measured once the earlier phases' vacuum and checkpoint are done, as the method says.
         #expect(report.latency?.method.hasPrefix("after VACUUM ANALYZE and CHECKPOINT") == true)

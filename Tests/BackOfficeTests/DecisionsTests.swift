@@ -40,7 +40,10 @@ struct DecisionsTests {
 
         let connection = try Fixture.connection(conninfo)
         #expect(try state("PTL-0001", connection) == "validated")
-        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'", as: Int.self) == 0)
+        #expect(
+            try connection.scalar(
+                "SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'",
+                as: Int.self) == 0)
         let runAt = try connection.scalar(
             """
             SELECT q.run_at = p.planning_opens_at FROM dossier_queue q JOIN periods p ON p.id = q.period_id
@@ -80,7 +83,8 @@ struct DecisionsTests {
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let reason = "attestation illisible"
-        let report = try administration.decide("PTL-0001", verdict, reason: reason, by: "bob", structure: "saint-amour", outbox: outbox)
+        let report = try administration.decide(
+            "PTL-0001", verdict, reason: reason, by: "bob", structure: "saint-amour", outbox: outbox)
         #expect(report.decided.first?.to == verdict.outcome.state.rawValue)
         #expect(report.emails == 1)
         let connection = try Fixture.connection(conninfo)
@@ -129,7 +133,10 @@ struct DecisionsTests {
         ("VLF-0002", Verdict.approve, "VLF-0002 is returned: approve needs a dossier awaiting review"),
         ("VLF-0002", Verdict.reject, "VLF-0002 is returned: reject needs a dossier awaiting review"),
         ("VLF-0001", Verdict.approve, "VLF-0001 is planning_open: approve needs a dossier awaiting review"),
-        ("VLF-0003", Verdict.return, "VLF-0003 is returned: return needs a dossier awaiting review, validated or with its planning open"),
+        (
+            "VLF-0003", Verdict.return,
+            "VLF-0003 is returned: return needs a dossier awaiting review, validated or with its planning open"
+        ),
     ])
     func aDecisionTheStateDoesNotAllowIsRefusedAndWritesNothing(_ id: String, _ verdict: Verdict, _ message: String) throws {
         let conninfo = try Fixture.decidedExamples()
@@ -187,7 +194,10 @@ struct DecisionsTests {
         #expect(report.reservationsRemoved == 1)
         #expect(report.openingsCancelled == 1)
         #expect(try state("PTL-0001", connection) == "returned")
-        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'", as: Int.self) == 0)
+        #expect(
+            try connection.scalar(
+                "SELECT count(*) FROM reservation_rights r JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'",
+                as: Int.self) == 0)
         #expect(try connection.scalar("SELECT count(*) FROM reservations WHERE day = '2027-02-10'", as: Int.self) == 0)
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 0)
         // Two admin decisions, two dossier-processed emails: one each.
@@ -212,7 +222,8 @@ struct DecisionsTests {
             JOIN children c ON c.id = r.child_id JOIN services v ON v.id = r.service_id
             WHERE c.first_name = 'Zoé' AND v.code = 'cantine'
             """)
-        let report = try administration.decide("VLF-0001", .return, reason: "attestation d'assurance illisible", by: "dan", outbox: outbox)
+        let report = try administration.decide(
+            "VLF-0001", .return, reason: "attestation d'assurance illisible", by: "dan", outbox: outbox)
         #expect(report.decided.first?.from == "planning_open")
         #expect(report.rightsRemoved == 5)
         #expect(report.reservationsRemoved == 1)
@@ -250,16 +261,19 @@ struct DecisionsTests {
         // A second saint-amour dossier awaiting review.
         let line = try #require(try Fixture.exampleLines()["PTL-0001"]).replacingOccurrences(of: "PTL-0001", with: "PTL-0002")
         _ = try administration.importDossiers(file: try Fixture.file([line]))
-        _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: outbox, logger: Fixture.logger).drain()
+        _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: outbox, logger: Fixture.logger)
+            .drain()
         #expect(try state("PTL-0002", connection) == "awaiting_review")
 
-        let report = try administration.decideAllAwaiting(structure: "saint-amour", .approve, reason: nil, by: "erin", outbox: outbox)
+        let report = try administration.decideAllAwaiting(
+            structure: "saint-amour", .approve, reason: nil, by: "erin", outbox: outbox)
         #expect(report.decided.map(\.externalID) == ["PTL-0001", "PTL-0002"])
         #expect(report.openingsScheduled == 2)
         #expect(report.emails == 2)
         #expect(try connection.scalar("SELECT count(*) FROM dossiers WHERE state = 'validated'", as: Int.self) == 2)
         // Nothing left awaiting: a second run decides nothing.
-        let again = try administration.decideAllAwaiting(structure: "saint-amour", .approve, reason: nil, by: "erin", outbox: outbox)
+        let again = try administration.decideAllAwaiting(
+            structure: "saint-amour", .approve, reason: nil, by: "erin", outbox: outbox)
         #expect(again.decided.isEmpty)
         #expect(again.emails == 0)
         let unknown = try #require(throws: BackOfficeError.self) {
@@ -275,10 +289,12 @@ struct DecisionsTests {
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         var structures = try String(contentsOfFile: "\(Fixture.examples)/structures.json", encoding: .utf8)
-        structures = structures.replacingOccurrences(of: #""rights_opening": "scheduled""#, with: #""rights_opening": "\#(policy)""#)
+        structures = structures.replacingOccurrences(
+            of: #""rights_opening": "scheduled""#, with: #""rights_opening": "\#(policy)""#)
         _ = try administration.applyStructures(file: try Fixture.data(Data(structures.utf8), name: "structures.json"))
         _ = try administration.importDossiers(file: try Fixture.file([try #require(try Fixture.exampleLines()["PTL-0001"])]))
-        _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: outbox, logger: Fixture.logger).drain()
+        _ = try WorkerRunner(conninfo: conninfo, configuration: WorkerConfiguration(), outbox: outbox, logger: Fixture.logger)
+            .drain()
         return conninfo
     }
 
@@ -290,7 +306,7 @@ struct DecisionsTests {
         #expect(report.planningOpened == 1)
         #expect(report.childrenWithRights == 1)
         #expect(report.openingsScheduled == 0)
-        #expect(report.emails == 2)  // dossier-processed and planning-open
+        #expect(report.emails == 2) // dossier-processed and planning-open
         let connection = try Fixture.connection(conninfo)
         #expect(try state("PTL-0001", connection) == "planning_open")
         #expect(try connection.scalar("SELECT opened_by FROM reservation_rights", as: String.self) == "admin:alice")
@@ -299,7 +315,9 @@ struct DecisionsTests {
             SELECT e.from_state::text || '>' || e.to_state::text AS move, e.actor, coalesce(e.reason, '-') AS reason
             FROM dossier_events e WHERE e.actor LIKE 'admin:%' ORDER BY e.id
             """
-        ).map { "\(try $0.decode(String.self, "move")) \(try $0.decode(String.self, "actor")) \(try $0.decode(String.self, "reason"))" }
+        ).map {
+            "\(try $0.decode(String.self, "move")) \(try $0.decode(String.self, "actor")) \(try $0.decode(String.self, "reason"))"
+        }
         #expect(
             events == [
                 "awaiting_review>validated admin:alice vu au guichet", "validated>planning_open admin:alice -",

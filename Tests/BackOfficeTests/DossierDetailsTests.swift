@@ -21,7 +21,7 @@ struct DossierDetailsTests {
         #expect(details.children[0].services == ["cantine", "mercredi"])
         #expect(details.children[1].services == nil)
         #expect(details.children[0].birthDate == "2018-03-14")
-        #expect(details.children[0].age == 8)  // on the story's day, 2026-12-03, whatever day the tests run
+        #expect(details.children[0].age == 8) // on the story's day, 2026-12-03, whatever day the tests run
         #expect(details.children[0].notes == "Allergie à l'arachide")
         let claire = try #require(details.guardians.first)
         #expect(claire.payer && claire.emergencyContact)

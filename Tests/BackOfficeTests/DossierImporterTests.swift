@@ -45,12 +45,13 @@ struct DossierImporterTests {
         #expect(report.lines == 4)
         #expect(report.created == 4)
         #expect(report.resubmitted == 0)
-        #expect(report.rejected.isEmpty)  // the command exits 0
+        #expect(report.rejected.isEmpty) // the command exits 0
         #expect(!FileManager.default.fileExists(atPath: rejectsPath))
 
         let connection = try Connection(conninfo)
         defer { connection.close() }
-        #expect(try connection.scalar("SELECT count(*) FROM dossiers WHERE state = 'submitted' AND version = 1", as: Int.self) == 4)
+        #expect(
+            try connection.scalar("SELECT count(*) FROM dossiers WHERE state = 'submitted' AND version = 1", as: Int.self) == 4)
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'process'", as: Int.self) == 4)
         #expect(try connection.scalar("SELECT count(*) FROM children", as: Int.self) == 4)
         #expect(try connection.scalar("SELECT count(*) FROM documents", as: Int.self) == 4)
@@ -110,8 +111,10 @@ struct DossierImporterTests {
             bytes: {
                 let notes = String(repeating: "a", count: 10 << 20)
                 return Array(
-                    try good("BAD-7").replacingOccurrences(of: #""confirmed": true"#, with: #""confirmed": true, "notes": "\#(notes)""#)
-                        .utf8)
+                    try good("BAD-7").replacingOccurrences(
+                        of: #""confirmed": true"#, with: #""confirmed": true, "notes": "\#(notes)""#
+                    )
+                    .utf8)
             },
             path: "$.notes", reason: "longer than 4000 characters"),
         BadLine(description: "a blank line", bytes: { [] }, path: "$", reason: "empty line"),
@@ -235,11 +238,13 @@ struct DossierImporterTests {
             line
             .replacingOccurrences(
                 of: #""payer": false"#,
-                with: #""address": {"line1": "4 place du Marché", "postal_code": "69400", "city": "Villefranche-sur-Saône"}, "payer": true"#
+                with:
+                    #""address": {"line1": "4 place du Marché", "postal_code": "69400", "city": "Villefranche-sur-Saône"}, "payer": true"#
             )
             .replacingOccurrences(
                 of: #""guardians": ["#,
-                with: #""guardians": [{"first_name": "Minh", "last_name": "Nguyễn", "payer": false, "emergency_contact": false}, "#)
+                with:
+                    #""guardians": [{"first_name": "Minh", "last_name": "Nguyễn", "payer": false, "emergency_contact": false}, "#)
     }
 
     @Test func aReturnedDossierSentAgainIsANewVersion() throws {
@@ -279,9 +284,9 @@ struct DossierImporterTests {
 
         #expect(try Fixture.drain(conninfo).claimed == 1)
         let decided = try #require(try administration.dossiers().first)
-        #expect(decided.state == "planning_open")  // validated, and Villefranche opens rights on validation
+        #expect(decided.state == "planning_open") // validated, and Villefranche opens rights on validation
         #expect(decided.findings == [])
-        #expect(decided.rightsOpened == 3)  // Léa asked for every service
+        #expect(decided.rightsOpened == 3) // Léa asked for every service
         #expect(!decided.queued)
         #expect(
             try connection.scalar(
@@ -460,7 +465,8 @@ struct DossierImporterTests {
         #expect(report.created == DossierImporter.analyzeAfter)
         // A table never analysed (nor vacuumed) has reltuples = -1.
         for table in ["dossier_records", "dossier_status", "children", "dossier_events", "dossier_queue"] {
-            let estimate = try connection.scalar("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", [table], as: Int.self)
+            let estimate = try connection.scalar(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", [table], as: Int.self)
             #expect((estimate ?? -1) >= DossierImporter.analyzeAfter, "\(table): \(estimate ?? -1)")
         }
     }

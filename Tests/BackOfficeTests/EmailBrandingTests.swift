@@ -42,7 +42,7 @@ struct EmailBrandingTests {
             let lines = grid.textLines(language: .fr).map { "  " + $0 }.joined(separator: "\n")
             #expect(email.text.contains("\(service.label)\n\(lines)\n"), "\(service.code):\n\(lines)\n\(email.text)")
         }
-        #expect(email.text.contains("✕"))  // Christmas
+        #expect(email.text.contains("✕")) // Christmas
     }
 
     @Test func theStructuresBrandingFramesItsEmails() throws {

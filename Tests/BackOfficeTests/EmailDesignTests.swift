@@ -2,8 +2,8 @@ import BackOffice
 import Dossiers
 import Foundation
 import Mail
-import Testing
 import TestSupport
+import Testing
 
 /// The family emails as a browser engine lays them out: every kind in every language, at a
 /// phone's width (375 px) and a desktop's (700 px), with Chromium. The screenshots are kept in
@@ -182,7 +182,9 @@ struct EmailDesignTests {
         needed += context.children.map(\.firstName) + context.reasons + context.reasonActions.filter { !$0.isEmpty }
         if let phone = context.structure.branding.phone { needed.append(phone) }
         if let period = context.period, context.outcome == nil { needed.append(period.label) }
-        if case .on = context.nextStep { needed.append(context.language == .fr ? "24 août 2026 à 9 h 00" : "24 August 2026 at 9:00") }
+        if case .on = context.nextStep {
+            needed.append(context.language == .fr ? "24 août 2026 à 9 h 00" : "24 August 2026 at 9:00")
+        }
         // The text part as read, wrapped lines joined again.
         let text = email.text.replacingOccurrences(of: "\n +", with: " ", options: .regularExpression)
         for value in needed {

@@ -20,7 +20,7 @@ struct ExamplePipelineTests {
 
         let lines = Dictionary(uniqueKeysWithValues: try administration.dossiers().map { ($0.externalID, $0) })
         #expect(lines["VLF-0001"]?.state == "planning_open")
-        #expect(lines["VLF-0001"]?.rightsOpened == 5)  // Zoé: cantine, mercredi; Noé: all three services
+        #expect(lines["VLF-0001"]?.rightsOpened == 5) // Zoé: cantine, mercredi; Noé: all three services
         #expect(lines["VLF-0002"]?.state == "returned")
         #expect(lines["VLF-0002"]?.findings == ["payer.missing"])
         #expect(lines["VLF-0003"]?.state == "returned")

@@ -43,7 +43,8 @@ struct FamilyFacingTextTests {
         return try ComposedMessageParts(reading: message).text
     }
 
-    private static let withoutDocuments = #""documents": [{"kind": "assurance-scolaire", "filename": "assurance-2026.pdf", "media_type": "application/pdf", "size": 182734, "sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]"#
+    private static let withoutDocuments =
+        #""documents": [{"kind": "assurance-scolaire", "filename": "assurance-2026.pdf", "media_type": "application/pdf", "size": 182734, "sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]"#
 
     @Test(arguments: [
         ("fr", "Justificatif manquant : Attestation d'assurance scolaire."),

@@ -44,7 +44,8 @@ struct FilesWrittenSafelyTests {
         let administration = try Fixture.administration(try Fixture.exampleStructuresDatabase())
         defer { administration.close() }
         let rejects = "\(folder)/rejects.jsonl"
-        #expect(FileManager.default.createFile(atPath: rejects, contents: Data("old\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(
+            FileManager.default.createFile(atPath: rejects, contents: Data("old\n".utf8), attributes: [.posixPermissions: 0o644]))
         #expect(try administration.importDossiers(file: try goodAndBadLines(), rejectsPath: rejects).rejected.count == 1)
         #expect(try mode(rejects) == 0o600)
         #expect(try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n").count == 1)
@@ -119,7 +120,9 @@ struct FilesWrittenSafelyTests {
         case .jsonl:
             #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == 8)
         case .mbox:
-            #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("From ") }.count == 8)
+            #expect(
+                try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("From ") }.count
+                    == 8)
         }
     }
 }

@@ -25,7 +25,8 @@ enum Damage: CaseIterable {
                 .replacingOccurrences(of: "Allergie à l'arachide", with: String(repeating: "é", count: 1_000_000))
             return Array(text.utf8)
         case .wrongType:
-            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: #""confirmed": true"#, with: #""confirmed": "yes""#)
+            let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(
+                of: #""confirmed": true"#, with: #""confirmed": "yes""#)
             return Array(text.utf8)
         case .nulEscape:
             let text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "Martin", with: #"Mar\u0000tin"#)
@@ -45,8 +46,9 @@ struct ImportFuzzTests {
         var lines: [[UInt8]] = []
         var intact: Set<String> = []
         for index in 0..<60 {
-            var line = Array(String(decoding: base, as: UTF8.self)
-                .replacingOccurrences(of: "VLF-0001", with: "FUZZ-\(seed)-\(index)").utf8)
+            var line = Array(
+                String(decoding: base, as: UTF8.self)
+                    .replacingOccurrences(of: "VLF-0001", with: "FUZZ-\(seed)-\(index)").utf8)
             if index % 3 == 0 {
                 intact.insert("FUZZ-\(seed)-\(index)")
             } else {
@@ -136,7 +138,9 @@ struct ImportFuzzTests {
         }
         let rejected = try #require(try imported(line).report.rejected.first { $0.line == 2 })
         #expect(rejected.reasons.count == 1)
-        #expect(rejected.reasons.first?.hasPrefix("$.children[0].services[0]: unknown service \"nosuchservice\"") == true, "\(rejected.reasons)")
+        #expect(
+            rejected.reasons.first?.hasPrefix("$.children[0].services[0]: unknown service \"nosuchservice\"") == true,
+            "\(rejected.reasons)")
     }
 
     /// An address the mail relay can never deliver is refused at import, where the portal can be

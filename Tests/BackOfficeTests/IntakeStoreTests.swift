@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Dossiers
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Each statement of the import against the migrated schema, one test per ``IntakeStore`` method,
 /// inside a transaction as the import runs them.
@@ -23,7 +24,8 @@ struct IntakeStoreTests {
 
     /// Stores `line` as a new dossier through the store's methods, as IntakeWriter does; returns its id.
     @discardableResult
-    static func submit(_ line: DossierImporter.IntakeLine, with store: IntakeStore, session: IntakeStore.Session) throws -> Int64 {
+    static func submit(_ line: DossierImporter.IntakeLine, with store: IntakeStore, session: IntakeStore.Session) throws -> Int64
+    {
         let accounts = try IntakeWriter(connection: store.connection).storeAccounts([line], session: session)
         let id = try #require(try store.drawIDs(for: "dossier_records", 1).first)
         try store.insertSubmitted([try IntakeWriter.record(line, id: id, accounts: accounts)], session: session)
@@ -36,7 +38,7 @@ struct IntakeStoreTests {
         defer { connection.close() }
         try connection.transaction { connection in
             let session = try IntakeStore(connection: connection).beginBatch()
-            #expect(!session.rowSecurityActive)  // the owner
+            #expect(!session.rowSecurityActive) // the owner
             #expect(session.now == Fixture.storyDate)
             #expect(try connection.scalar("SELECT current_setting('eticket.actor')", as: String.self) == "import")
         }
@@ -71,7 +73,8 @@ struct IntakeStoreTests {
         let session = try store.beginBatch()
         let structure = try #require(try store.knownStructures()["villefranche"]).id
         let id = try #require(try store.drawIDs(for: "accounts", 1).first)
-        let kim = IntakeStore.Account(id: id, structureID: structure, email: "Kim@Example.org", firstName: "Kim", lastName: "Nguyen")
+        let kim = IntakeStore.Account(
+            id: id, structureID: structure, email: "Kim@Example.org", firstName: "Kim", lastName: "Nguyen")
         try store.insertAccounts([kim], session: session)
         let key = IntakeStore.AccountKey(structureID: structure, email: "kim@example.org")
         let other = IntakeStore.AccountKey(structureID: structure, email: "nobody@example.org")
@@ -127,9 +130,11 @@ struct IntakeStoreTests {
                 "SELECT count(*) FROM dossier_events WHERE dossier_id = $1 AND to_state = 'submitted' AND actor = 'import'", [id],
                 as: Int.self) == 1)
         let line = try Self.line("NEW-1", on: connection)
-        let stored = try connection.scalar("SELECT content_sha256 FROM dossier_records WHERE id = $1", [id], as: PostgresBytes.self)
+        let stored = try connection.scalar(
+            "SELECT content_sha256 FROM dossier_records WHERE id = $1", [id], as: PostgresBytes.self)
         #expect(stored?.bytes == SHA256.digest(line.input))
-        let hashedByPostgres = try connection.scalar("SELECT sha256(convert_to($1, 'UTF8'))", [line.content], as: PostgresBytes.self)
+        let hashedByPostgres = try connection.scalar(
+            "SELECT sha256(convert_to($1, 'UTF8'))", [line.content], as: PostgresBytes.self)
         #expect(stored == hashedByPostgres)
     }
 
@@ -146,7 +151,8 @@ struct IntakeStoreTests {
             try store.resubmit([try IntakeWriter.record(line, id: id, accounts: accounts)], session: session)
             #expect(try connection.scalar("SELECT count(*) FROM children WHERE dossier_id = $1", [id], as: Int.self) == 0)
             #expect(
-                try connection.scalar("SELECT content_sha256 FROM dossier_records WHERE id = $1", [id], as: PostgresBytes.self)?.bytes
+                try connection.scalar("SELECT content_sha256 FROM dossier_records WHERE id = $1", [id], as: PostgresBytes.self)?
+                    .bytes
                     == SHA256.digest(line.input))
         }
         #expect(try connection.scalar("SELECT version FROM dossiers WHERE id = $1", [id], as: Int.self) == 2)
@@ -226,7 +232,8 @@ struct IntakeStoreTests {
         try connection.execute(script: "CREATE TABLE grown (id int); INSERT INTO grown SELECT generate_series(1, 10)")
         #expect(try store.staleTables(["dossier_records", "grown"]) == ["grown"])
         #expect(
-            try connection.scalar("SELECT count(*) FROM pg_stats WHERE tablename = 'dossier_records' AND attname = 'content'", as: Int.self)
+            try connection.scalar(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'dossier_records' AND attname = 'content'", as: Int.self)
                 == 0)
     }
 
@@ -307,15 +314,19 @@ struct IntakeSchemaAttackTests {
         let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
         defer { connection.close() }
         try connection.query(
-            "INSERT INTO accounts (structure_id, email, first_name, last_name) SELECT id, 'alone@example.org', 'A', 'B' FROM structures LIMIT 1")
+            "INSERT INTO accounts (structure_id, email, first_name, last_name) SELECT id, 'alone@example.org', 'A', 'B' FROM structures LIMIT 1"
+        )
         try connection.query("DELETE FROM accounts WHERE email = 'alone@example.org'")
         try connection.query(
-            "UPDATE accounts SET first_name = 'Renamed' WHERE id = (SELECT account_id FROM dossiers WHERE external_id = 'VLF-0001')")
+            "UPDATE accounts SET first_name = 'Renamed' WHERE id = (SELECT account_id FROM dossiers WHERE external_id = 'VLF-0001')"
+        )
     }
 
     /// The intake cannot file a new dossier under another structure's account, even by COPY's
     /// staging path or by naming an account id that does not exist.
-    @Test(arguments: ["(SELECT min(id) FROM accounts WHERE structure_id <> d.structure_id)", "(SELECT max(id) + 1000 FROM accounts)"])
+    @Test(arguments: [
+        "(SELECT min(id) FROM accounts WHERE structure_id <> d.structure_id)", "(SELECT max(id) + 1000 FROM accounts)",
+    ])
     func theIntakeCannotNameAnAccountOutsideTheStructure(account: String) throws {
         let conninfo = try Fixture.submittedExamplesDatabase()
         let role = try AuditTruthTests.login("eticket_intake", on: conninfo)

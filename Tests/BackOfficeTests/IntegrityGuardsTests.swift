@@ -65,7 +65,8 @@ struct IntegrityGuardsTests {
             SELECT structure_id, account_id, 'DRAFT-1', 'draft', false, '{}' FROM dossiers WHERE external_id = 'VLF-0001'
             """)
         try connection.query(
-            "INSERT INTO children (dossier_id, position, first_name, last_name, birth_date) SELECT id, 0, 'A', 'B', '2019-01-01' FROM dossiers WHERE external_id = 'DRAFT-1'")
+            "INSERT INTO children (dossier_id, position, first_name, last_name, birth_date) SELECT id, 0, 'A', 'B', '2019-01-01' FROM dossiers WHERE external_id = 'DRAFT-1'"
+        )
         let id = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'DRAFT-1'", as: Int64.self))
         try connection.query("DELETE FROM dossiers WHERE external_id = 'DRAFT-1'")
         #expect(try connection.scalar("SELECT count(*) FROM dossier_status WHERE dossier_id = $1", [id], as: Int.self) == 0)

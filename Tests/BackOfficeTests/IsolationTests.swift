@@ -21,9 +21,13 @@ struct IsolationTests {
         let (conninfo, role) = try villefrancheAdmin()
         let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
         #expect(try admin.query("SELECT code FROM structures").map { try $0.decode(String.self, "code") } == ["villefranche"])
-        let dossiers = try admin.query("SELECT external_id FROM dossiers ORDER BY 1").map { try $0.decode(String.self, "external_id") }
+        let dossiers = try admin.query("SELECT external_id FROM dossiers ORDER BY 1").map {
+            try $0.decode(String.self, "external_id")
+        }
         #expect(dossiers == ["VLF-0001", "VLF-0002", "VLF-0003"])
-        for table in ["accounts", "children", "guardians", "trusted_persons", "documents", "decisions", "dossier_events", "email_outbox"] {
+        for table in [
+            "accounts", "children", "guardians", "trusted_persons", "documents", "decisions", "dossier_events", "email_outbox",
+        ] {
             let foreign = try admin.scalar(
                 """
                 SELECT count(*) FROM \(table) t
@@ -57,17 +61,19 @@ struct IsolationTests {
         }
         #expect(error.sqlState == "42501")
         // And the mapping itself is not theirs to read or change.
-        #expect(throws: PostgresError.self) { try admin.query("INSERT INTO structure_admins VALUES ($1, $2)", [role, saintAmour]) }
+        #expect(throws: PostgresError.self) {
+            try admin.query("INSERT INTO structure_admins VALUES ($1, $2)", [role, saintAmour])
+        }
     }
 
     @Test func revokingEndsTheAccess() throws {
         let (conninfo, role) = try villefrancheAdmin()
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
-        #expect(try administration.admins().map(\.structure) .contains("villefranche"))
+        #expect(try administration.admins().map(\.structure).contains("villefranche"))
         #expect(try administration.revokeAdmin(role: role, structure: "villefranche"))
         let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
-        #expect(throws: PostgresError.self) { try admin.query("SELECT count(*) FROM dossiers") }  // no longer eticket_admin
+        #expect(throws: PostgresError.self) { try admin.query("SELECT count(*) FROM dossiers") } // no longer eticket_admin
         #expect(try administration.revokeAdmin(role: role, structure: "villefranche") == false)
         #expect(throws: BackOfficeError.self) { try administration.grantAdmin(role: "no_such_role_x", structure: "villefranche") }
         #expect(throws: BackOfficeError.self) { try administration.grantAdmin(role: role, structure: "nowhere") }
@@ -160,7 +166,8 @@ struct IsolationTests {
         let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:x")
         #expect(throws: PostgresError.self) {
             try connection.query(
-                "INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by) SELECT id, 1, 'validated', 'x', repeat('0', 64), 'admin:x' FROM dossiers LIMIT 1")
+                "INSERT INTO decisions (dossier_id, dossier_version, outcome, rules_version, content_sha256, decided_by) SELECT id, 1, 'validated', 'x', repeat('0', 64), 'admin:x' FROM dossiers LIMIT 1"
+            )
         }
     }
 }

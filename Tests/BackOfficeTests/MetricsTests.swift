@@ -7,7 +7,8 @@ import Testing
 struct MetricsTests {
     /// A sample line of the text exposition format: name, optional labels, a number.
     private let sample = try! Regex(
-        #"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*\})? (-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf)$"#)
+        #"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*\})? (-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|NaN|[+-]Inf)$"#
+    )
 
     @Test func theMetricsOfADecidedDatabaseFollowTheExpositionFormat() throws {
         let conninfo = try Fixture.decidedExamples()
@@ -39,7 +40,8 @@ struct MetricsTests {
         }
         let names = [
             "eticket_dossiers", "eticket_queue_waiting", "eticket_queue_oldest_age_seconds", "eticket_decisions_last_hour",
-            "eticket_queue_failed", "eticket_outbox_pending", "eticket_outbox_delivery", "eticket_outbox_oldest_unsent_age_seconds",
+            "eticket_queue_failed", "eticket_outbox_pending", "eticket_outbox_delivery",
+            "eticket_outbox_oldest_unsent_age_seconds",
         ]
         #expect(Set(types.keys) == Set(names))
         #expect(helps == Dictionary(uniqueKeysWithValues: names.map { ($0, 1) }))
@@ -50,7 +52,7 @@ struct MetricsTests {
         #expect(values[#"eticket_queue_failed{structure="villefranche"}"#] == "1")
         #expect(values[#"eticket_queue_failed{structure="saint-amour"}"#] == "0")
         #expect(values[#"eticket_outbox_pending{structure="villefranche"}"#] == "4")
-        #expect(values[#"eticket_queue_oldest_age_seconds{structure="villefranche"}"#] == "0")  // the parked row does not wait
+        #expect(values[#"eticket_queue_oldest_age_seconds{structure="villefranche"}"#] == "0") // the parked row does not wait
         #expect(values[#"eticket_outbox_delivery{structure="villefranche",state="pending"}"#] == "4")
         #expect(values[#"eticket_outbox_delivery{structure="villefranche",state="sent"}"#] == "0")
         // Per structure: 7 states, waiting, oldest, 4 outcomes, failed, pending, 5 deliveries, oldest unsent.

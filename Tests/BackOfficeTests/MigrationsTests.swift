@@ -67,7 +67,8 @@ struct MigrationsTests {
         #expect(status.first { $0.version == 3 }?.state == .changed)
         #expect(status.filter { $0.version != 3 }.allSatisfy { $0.state == .applied })
         // The unedited files still match.
-        #expect(try Migrator(migrations: Migration.load(directory: Fixture.sql), logger: Fixture.logger).migrate(connection) == [])
+        #expect(
+            try Migrator(migrations: Migration.load(directory: Fixture.sql), logger: Fixture.logger).migrate(connection) == [])
     }
 
     @Test func aMigrationTheFilesNoLongerHaveIsReportedUnknown() throws {
@@ -194,9 +195,11 @@ struct MigrationsTests {
         let conninfo = try Fixture.migratedDatabase()
         let connection = try Fixture.connection(conninfo)
         defer { connection.close() }
-        let migrations = try Migration.load(directory: Fixture.sql) + [
-            Migration(version: 900, name: "broken", sql: "CREATE TABLE half_done (id int);\nSELECT no_such_column FROM half_done;")
-        ]
+        let migrations =
+            try Migration.load(directory: Fixture.sql) + [
+                Migration(
+                    version: 900, name: "broken", sql: "CREATE TABLE half_done (id int);\nSELECT no_such_column FROM half_done;")
+            ]
         let error = try #require(throws: BackOfficeError.self) {
             try Migrator(migrations: migrations, logger: Fixture.logger).migrate(connection)
         }

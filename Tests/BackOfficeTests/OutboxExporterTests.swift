@@ -40,7 +40,9 @@ struct OutboxExporterTests {
         defer { administration.close() }
         let directory = temporaryPath("maildir")
         let started = Date().addingTimeInterval(-1)
-        #expect(try administration.outbox.export(to: directory, format: .maildir, selection: .init(structure: "saint-amour")).exported == 0)
+        #expect(
+            try administration.outbox.export(to: directory, format: .maildir, selection: .init(structure: "saint-amour")).exported
+                == 0)
         #expect(try administration.outbox.export(to: directory, format: .maildir, selection: .init(limit: 3)).exported == 3)
         #expect(try administration.outbox.export(to: directory, format: .maildir).exported == 1)
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new")
@@ -78,9 +80,10 @@ struct OutboxExporterTests {
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         /// The contents of the files in `directory`.
         func contents(_ directory: String) throws -> Set<[UInt8]> {
-            Set(try FileManager.default.contentsOfDirectory(atPath: directory).map {
-                Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")))
-            })
+            Set(
+                try FileManager.default.contentsOfDirectory(atPath: directory).map {
+                    Array(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")))
+                })
         }
         let stored = Set(try entries.map { try administration.outbox.message(id: $0.id) })
         #expect(try contents("\(maildir)/new") == stored)
@@ -100,12 +103,15 @@ struct OutboxExporterTests {
         // Another exporter holds the second pending row.
         let other = try Fixture.connection(conninfo)
         let held = try #require(
-            try other.scalar("SELECT id FROM email_outbox WHERE exported_at IS NULL ORDER BY id OFFSET 1 LIMIT 1", as: Int64.self))
+            try other.scalar("SELECT id FROM email_outbox WHERE exported_at IS NULL ORDER BY id OFFSET 1 LIMIT 1", as: Int64.self)
+        )
         try other.execute(script: "BEGIN")
         try other.query("SELECT id FROM email_outbox WHERE id = $1 FOR UPDATE", [held])
         let directory = temporaryPath("maildir")
         for batchSize in [1, 2] {
-            #expect(try administration.outbox.export(to: directory, format: .maildir, batchSize: batchSize).exported == (batchSize == 1 ? 3 : 0))
+            #expect(
+                try administration.outbox.export(to: directory, format: .maildir, batchSize: batchSize).exported
+                    == (batchSize == 1 ? 3 : 0))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/new").count == 3)
         let heldMessage = try administration.outbox.message(id: held)

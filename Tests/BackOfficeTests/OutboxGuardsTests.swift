@@ -108,36 +108,61 @@ struct OutboxGuardsTests {
         let now = "last_attempt_at = clock_timestamp(), delivered_at = clock_timestamp()"
         // Sent without an attempt counted, with an attempt of another time, or without the relay's yes.
         #expect(try refused("delivery = 'sent', delivery_reply = '250 ok', \(now)", first).contains("one more attempt"))
-        _ = try refused("delivery = 'sent', delivery_reply = '250 ok', delivery_attempts = 1, last_attempt_at = '2026-01-01', delivered_at = '2026-01-01'", first)
-        #expect(try refused("delivery = 'sent', delivery_reply = 'trust me', delivery_attempts = 1, \(now)", first).contains("positive reply"))
+        _ = try refused(
+            "delivery = 'sent', delivery_reply = '250 ok', delivery_attempts = 1, last_attempt_at = '2026-01-01', delivered_at = '2026-01-01'",
+            first)
+        #expect(
+            try refused("delivery = 'sent', delivery_reply = 'trust me', delivery_attempts = 1, \(now)", first).contains(
+                "positive reply"))
         _ = try refused("delivery = 'sent', delivery_reply = '550 5.1.1 no', delivery_attempts = 1, \(now)", first)
         // Skipped (never to be sent), or its attempts wiped, or its next attempt pushed away: no.
         _ = try refused("delivery = 'skipped', delivery_reply = 'x'", first)
         _ = try refused("delivery_attempts = 7, last_attempt_at = clock_timestamp()", first)
         // The sender's moves pass: a deferral, then a failure after one more attempt.
-        let deferral = "delivery = 'deferred', delivery_reply = '451 4.3.0 later', delivery_attempts = delivery_attempts + 1, last_attempt_at = clock_timestamp()"
-        try batch.execute(script: "UPDATE email_outbox SET \(deferral), next_attempt_at = now() + interval '1 hour' WHERE id = \(second)")
+        let deferral =
+            "delivery = 'deferred', delivery_reply = '451 4.3.0 later', delivery_attempts = delivery_attempts + 1, last_attempt_at = clock_timestamp()"
+        try batch.execute(
+            script: "UPDATE email_outbox SET \(deferral), next_attempt_at = now() + interval '1 hour' WHERE id = \(second)")
         _ = try refused("next_attempt_at = now() + interval '10 years'", second)
         try batch.execute(
-            script: "UPDATE email_outbox SET delivery = 'failed', delivery_reply = '550 5.1.1 unknown', delivery_attempts = delivery_attempts + 1, last_attempt_at = clock_timestamp(), next_attempt_at = NULL WHERE id = \(second)")
+            script:
+                "UPDATE email_outbox SET delivery = 'failed', delivery_reply = '550 5.1.1 unknown', delivery_attempts = delivery_attempts + 1, last_attempt_at = clock_timestamp(), next_attempt_at = NULL WHERE id = \(second)"
+        )
         // A failed email is not marked sent: it goes back to pending first, its attempts kept.
-        #expect(try refused("delivery = 'sent', delivery_reply = '250 ok', delivery_attempts = 3, \(now)", second).contains("only a pending or deferred"))
+        #expect(
+            try refused("delivery = 'sent', delivery_reply = '250 ok', delivery_attempts = 3, \(now)", second).contains(
+                "only a pending or deferred"))
         _ = try refused("delivery = 'pending', delivery_attempts = 0, last_attempt_at = NULL", second)
         try batch.execute(script: "UPDATE email_outbox SET delivery = 'pending' WHERE id = \(second)")
         // What the sender does when the relay says 250.
         try batch.execute(
-            script: "UPDATE email_outbox SET delivery = 'sent', delivery_reply = '250 2.0.0 Ok: queued as 4F2A', delivery_attempts = delivery_attempts + 1, \(now), next_attempt_at = NULL WHERE id = \(third)")
+            script:
+                "UPDATE email_outbox SET delivery = 'sent', delivery_reply = '250 2.0.0 Ok: queued as 4F2A', delivery_attempts = delivery_attempts + 1, \(now), next_attempt_at = NULL WHERE id = \(third)"
+        )
 
         // Each move is in the log with the login that made it; an export is not a delivery move.
         try batch.execute(script: "UPDATE email_outbox SET exported_at = now() WHERE id = \(third)")
         let log = try owner.query(
-            "SELECT email_id, from_delivery::text || '>' || to_delivery::text AS move, attempt, reply_code, login_role::text AS login, actor FROM email_delivery_log ORDER BY id")
-        let moves = try log.map { "\(try $0.decode(Int64.self, "email_id")) \(try $0.decode(String.self, "move")) \(try $0.decode(Int.self, "attempt")) \(try $0.decode(String.self, "reply_code"))" }
-        #expect(moves == ["\(second) pending>deferred 1 451", "\(second) deferred>failed 2 550", "\(second) failed>pending 2 550", "\(third) pending>sent 1 250"])
-        #expect(try log.allSatisfy { try $0.decode(String.self, "login") == role && $0.decode(String.self, "actor") == "sender:test:1" })
+            "SELECT email_id, from_delivery::text || '>' || to_delivery::text AS move, attempt, reply_code, login_role::text AS login, actor FROM email_delivery_log ORDER BY id"
+        )
+        let moves = try log.map {
+            "\(try $0.decode(Int64.self, "email_id")) \(try $0.decode(String.self, "move")) \(try $0.decode(Int.self, "attempt")) \(try $0.decode(String.self, "reply_code"))"
+        }
+        #expect(
+            moves == [
+                "\(second) pending>deferred 1 451", "\(second) deferred>failed 2 550", "\(second) failed>pending 2 550",
+                "\(third) pending>sent 1 250",
+            ])
+        #expect(
+            try log.allSatisfy {
+                try $0.decode(String.self, "login") == role && $0.decode(String.self, "actor") == "sender:test:1"
+            })
         // No application role reads or writes the log; not even the owner rewrites it.
         #expect(try batch.refusal("SELECT count(*) FROM email_delivery_log").sqlState == "42501")
-        #expect(try batch.refusal("INSERT INTO email_delivery_log (email_id, structure_id, from_delivery, to_delivery, attempt, login_role, occurred_at) VALUES (1, 1, 'pending', 'sent', 1, 'x', now())").sqlState == "42501")
+        #expect(
+            try batch.refusal(
+                "INSERT INTO email_delivery_log (email_id, structure_id, from_delivery, to_delivery, attempt, login_role, occurred_at) VALUES (1, 1, 'pending', 'sent', 1, 'x', now())"
+            ).sqlState == "42501")
         #expect(try owner.refusal("UPDATE email_delivery_log SET login_role = 'someone_else'").sqlState == "ETK03")
         #expect(try owner.refusal("DELETE FROM email_delivery_log").sqlState == "ETK03")
     }

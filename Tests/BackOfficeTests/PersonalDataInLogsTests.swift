@@ -56,14 +56,14 @@ struct PersonalDataInLogsTests {
             conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: Fixture.templates),
             logger: logs.logger
         ).drain()
-        #expect(summary.failed == 1)  // VLF-0001, whose rights could not open
+        #expect(summary.failed == 1) // VLF-0001, whose rights could not open
         _ = try administration.outbox.export(
             to: TestFiles.directory.appendingPathComponent("logs-\(UUID().uuidString)").path, format: .maildir)
 
         let text = logs.lines.withLock { $0.joined(separator: "\n") }
-        #expect(text.contains("refused"))  // the failure is logged...
+        #expect(text.contains("refused")) // the failure is logged...
         for personal in ["Claire", "Martin", "claire.martin", "Nguyễn", "O'Connor", "Zoé", "Siobhán", "example.org"] {
-            #expect(!text.contains(personal), "the logs show \(personal)")  // ...without who it concerns
+            #expect(!text.contains(personal), "the logs show \(personal)") // ...without who it concerns
         }
         // The administrator still sees the whole reason in the queue.
         #expect(try owner.scalar("SELECT last_error FROM dossier_queue", as: String.self)?.contains("Failing row") == true)
@@ -97,7 +97,7 @@ struct PersonalDataInLogsTests {
         let text = logs.lines.withLock { $0.joined(separator: "\n") }
         #expect(text.contains("not a usable email address"))
         for personal in ["victim", "Bcc", "everyone@", "Mallory", "X-Injected", "Claire", "Martin", "example.org"] {
-            #expect(!text.contains(personal), "the logs show \(personal): \(text)")  // ...and logged without the address
+            #expect(!text.contains(personal), "the logs show \(personal): \(text)") // ...and logged without the address
         }
     }
 
@@ -111,7 +111,7 @@ struct PersonalDataInLogsTests {
         let logged = try #require(error?.logDescription)
         #expect(logged.contains("invalid input syntax for type date"))
         #expect(!logged.contains("Claire"), "\(logged)")
-        #expect(error?.description.contains("Claire") == true)  // the person at the terminal sees it
+        #expect(error?.description.contains("Claire") == true) // the person at the terminal sees it
     }
 
     /// An administrator's name is personal data too: decisions record it, logs do not.

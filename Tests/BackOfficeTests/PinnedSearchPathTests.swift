@@ -27,7 +27,9 @@ struct PinnedSearchPathTests {
         #expect(error.sqlState == "ETK05" || error.sqlState == "ETK06", "\(error.message)")
         let owner = try Connection(conninfo)
         defer { owner.close() }
-        #expect(try owner.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self) == "awaiting_review")
+        #expect(
+            try owner.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self)
+                == "awaiting_review")
     }
 
     /// Every function of the schema, those of later migrations included, pins its search_path.

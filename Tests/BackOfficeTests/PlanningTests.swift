@@ -22,16 +22,16 @@ struct PlanningTests {
         #expect(planning.services.allSatisfy { $0.days.count == 31 })
         #expect(planning.day(1, of: "cantine") == .reserved)
         #expect(planning.day(24, of: "cantine") == .reserved)
-        #expect(planning.day(3, of: "cantine") == .open)  // a Thursday
-        #expect(planning.day(2, of: "cantine") == .notRunning)  // a Wednesday
-        #expect(planning.day(5, of: "cantine") == .notRunning)  // a Saturday
+        #expect(planning.day(3, of: "cantine") == .open) // a Thursday
+        #expect(planning.day(2, of: "cantine") == .notRunning) // a Wednesday
+        #expect(planning.day(5, of: "cantine") == .notRunning) // a Saturday
         #expect(planning.day(25, of: "cantine") == .closed)
         #expect(planning.day(2, of: "mercredi") == .reserved)
         #expect(planning.day(9, of: "mercredi") == .open)
         #expect(planning.day(3, of: "mercredi") == .notRunning)
-        #expect(planning.day(3, of: "garderie-matin") == .noRights)  // Zoé asked for cantine and mercredi only
+        #expect(planning.day(3, of: "garderie-matin") == .noRights) // Zoé asked for cantine and mercredi only
         #expect(planning.day(25, of: "garderie-matin") == .closed)
-        #expect(planning.day(25, of: "mercredi") == .notRunning)  // closed, but a Friday: not a mercredi day anyway
+        #expect(planning.day(25, of: "mercredi") == .notRunning) // closed, but a Friday: not a mercredi day anyway
         #expect(planning.day(32, of: "cantine") == nil)
         #expect(planning.services[0].days.filter { $0 == .reserved }.count == 2)
     }
@@ -51,8 +51,8 @@ struct PlanningTests {
         #expect(november.services.first?.days.count == 30)
 
         let july = try administration.planning(child: "VLF-0001/2", month: "2027-07")
-        #expect(july.day(2, of: "cantine") == .open)  // the period's last Friday
-        #expect(july.day(3, of: "cantine") == .notRunning)  // its last day, a Saturday
+        #expect(july.day(2, of: "cantine") == .open) // the period's last Friday
+        #expect(july.day(3, of: "cantine") == .notRunning) // its last day, a Saturday
         #expect(july.day(5, of: "cantine") == .outsidePeriod)
         let august = try administration.planning(child: "VLF-0001/2", month: "2026-08")
         #expect(august.services.allSatisfy { $0.days.allSatisfy { $0 == .outsidePeriod } && $0.rightsPeriods.isEmpty })

@@ -18,14 +18,14 @@ struct QueueReportsTests {
 
         try Fixture.park("VLF-0002", error: "poisoned", on: try Fixture.connection(conninfo))
         let withFailed = try administration.queueEntries()
-        #expect(withFailed.map(\.externalID) == ["VLF-0002", "PTL-0001"])  // oldest submission first
+        #expect(withFailed.map(\.externalID) == ["VLF-0002", "PTL-0001"]) // oldest submission first
         let failed = try #require(withFailed.first)
         #expect(failed.failed)
         #expect(failed.attempts == 5)
         #expect(failed.lastError == "poisoned")
         #expect(failed.jobs == ["process"])
         #expect(failed.family == "Nguyễn")
-        #expect(failed.ageSeconds > 90 * 86_400)  // submitted 2026-08-22
+        #expect(failed.ageSeconds > 90 * 86_400) // submitted 2026-08-22
     }
 
     @Test func statesFailedAndQueuedFilterAndCombine() throws {
@@ -41,7 +41,9 @@ struct QueueReportsTests {
         #expect(try administration.queueEntries(filters: [.failed]).map(\.externalID) == ["VLF-0002"])
         #expect(try administration.queueEntries(filters: [.queued]).map(\.externalID) == ["VLF-0003"])
         #expect(
-            try administration.queueEntries(filters: [.queued, .state(.planningOpen)]).map(\.externalID) == ["VLF-0001", "VLF-0003"])
+            try administration.queueEntries(filters: [.queued, .state(.planningOpen)]).map(\.externalID) == [
+                "VLF-0001", "VLF-0003",
+            ])
         #expect(try administration.queueEntries(filters: [.state(.returned)], structure: "saint-amour").isEmpty)
         #expect(QueueFilter("failed") == .failed && QueueFilter("awaiting_review") == .state(.awaitingReview))
         #expect(QueueFilter("sleeping") == nil)
@@ -139,7 +141,7 @@ struct QueueReportsTests {
         #expect(villefranche.failed == 1)
         #expect(villefranche.waiting == 1)
         #expect((7_200...7_300).contains(villefranche.oldestWaitingSeconds))
-        #expect(villefranche.outboxPending == 4)  // VLF-0001 twice, VLF-0002, VLF-0003
+        #expect(villefranche.outboxPending == 4) // VLF-0001 twice, VLF-0002, VLF-0003
         let saintAmour = try #require(stats.first)
         #expect(saintAmour.dossiers["awaiting_review"] == 1)
         #expect(saintAmour.decisionsLastHour["awaiting_review"] == 1)

@@ -1,5 +1,6 @@
-@testable import BackOffice
 import Testing
+
+@testable import BackOffice
 
 /// The pauses between reconnections grow, stop growing at the cap, and are spread at random over
 /// the upper half of each step, so that workers that lost the same server come back apart.

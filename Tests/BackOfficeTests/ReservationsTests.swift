@@ -26,7 +26,8 @@ struct ReservationsTests {
         #expect(added.changed == ["2026-12-03", "2026-12-04"])
         #expect(added.unchanged.isEmpty)
         #expect(added.child == "Zoé")
-        let again = try administration.addReservations(child: "VLF-0001/1", service: "cantine", dates: ["2026-12-03", "2026-12-07"])
+        let again = try administration.addReservations(
+            child: "VLF-0001/1", service: "cantine", dates: ["2026-12-03", "2026-12-07"])
         #expect(again.changed == ["2026-12-07"])
         #expect(again.unchanged == ["2026-12-03"])
         #expect(try reservations(connection) == ["Zoé cantine 2026-12-03", "Zoé cantine 2026-12-04", "Zoé cantine 2026-12-07"])

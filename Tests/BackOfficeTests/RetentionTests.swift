@@ -35,7 +35,10 @@ struct RetentionTests {
         #expect(try owner.scalar("SELECT content::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "{}")
         #expect(try owner.scalar("SELECT count(*) FROM accounts WHERE last_name = 'Nguyễn'", as: Int.self) == 0)
         #expect(try owner.scalar("SELECT count(*) FROM purges", as: Int.self) == 2)
-        #expect(try owner.scalar("SELECT count(*) FROM decisions x JOIN dossiers d ON d.id = x.dossier_id WHERE d.external_id = 'VLF-0002'", as: Int.self) == 1)
+        #expect(
+            try owner.scalar(
+                "SELECT count(*) FROM decisions x JOIN dossiers d ON d.id = x.dossier_id WHERE d.external_id = 'VLF-0002'",
+                as: Int.self) == 1)
         // The validated family keeps everything; a second purge finds nothing more.
         #expect(try owner.scalar(gone, ["VLF-0001"], as: Int.self) ?? 0 > 0)
         #expect(try administration.purge(returnedBefore: tomorrow, dryRun: false).isEmpty)

@@ -63,7 +63,7 @@ struct RightsOpeningTests {
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let report = try administration.openRights(structure: "villefranche", period: "2026-2027", outbox: outbox)
-        #expect(report.eligibleDossiers == 1)  // VLF-0001, opened at validation
+        #expect(report.eligibleDossiers == 1) // VLF-0001, opened at validation
         #expect(report.children == 0)
         #expect(report.emails == 0)
     }

@@ -30,9 +30,9 @@ struct SchemaConstraintsTests {
     }
 
     @Test(arguments: [
-        ("VLF-0001", "planning_open"),  // submitted → planning_open skips validation
+        ("VLF-0001", "planning_open"), // submitted → planning_open skips validation
         ("VLF-0001", "draft"),
-        ("VLF-0001", "rejected"),  // only after review
+        ("VLF-0001", "rejected"), // only after review
     ])
     func anIllegalTransitionOfASubmittedDossierIsRefused(externalID: String, to state: String) throws {
         let connection = try Fixture.connection(try Fixture.submittedExamplesDatabase())
@@ -41,7 +41,9 @@ struct SchemaConstraintsTests {
             "UPDATE dossiers SET state = $2::dossier_state WHERE external_id = $1", [externalID, state])
         #expect(error.sqlState == "ETK02")
         #expect(error.message == "dossier \(externalID) cannot move from submitted to \(state)")
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = $1", [externalID], as: String.self) == "submitted")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = $1", [externalID], as: String.self)
+                == "submitted")
     }
 
     @Test(arguments: [
@@ -88,13 +90,15 @@ struct SchemaConstraintsTests {
 
     @Test func aStateChangeWithoutAnActorIsRefused() throws {
         let conninfo = try Fixture.processedExamplesDatabase()
-        let connection = try Connection(conninfo)  // names no actor
+        let connection = try Connection(conninfo) // names no actor
         defer { connection.close() }
         let events = try connection.scalar("SELECT count(*) FROM dossier_events", as: Int.self)
         let error = try connection.refusal("UPDATE dossiers SET state = 'validated' WHERE external_id = 'PTL-0001'")
         #expect(error.sqlState == "ETK05")
         #expect(error.message.contains("SET eticket.actor"))
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self) == "awaiting_review")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'PTL-0001'", as: String.self)
+                == "awaiting_review")
         #expect(try connection.scalar("SELECT count(*) FROM dossier_events", as: Int.self) == events)
     }
 
@@ -132,7 +136,9 @@ struct SchemaConstraintsTests {
         let error = try connection.refusal(sql, ["VLF-0001"])
         #expect(error.sqlState == "ETK01")
         #expect(error.message == "dossier VLF-0001 is submitted and read-only: \(table) cannot change")
-        #expect(try connection.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
+        #expect(
+            try connection.scalar(
+                "SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
     }
 
     static let newSubmittedDossier = """
@@ -172,7 +178,9 @@ struct SchemaConstraintsTests {
         try connection.execute(script: "ROLLBACK")
         #expect(error.sqlState == "ETK01")
         #expect(error.message == "dossier VLF-0001 is submitted and read-only: children cannot change")
-        #expect(try connection.scalar("SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
+        #expect(
+            try connection.scalar(
+                "SELECT count(*) FROM children WHERE dossier_id = \(Self.dossierOf)", ["VLF-0001"], as: Int.self) == 2)
     }
 
     /// The submission event of a savepoint is a subtransaction's: the rule fails closed.
@@ -281,7 +289,9 @@ struct SchemaConstraintsTests {
         #expect(try connection.scalar(snapshot, as: String.self) == before)
 
         let respelled = "jsonb_set(content, '{documents,0,size}', to_jsonb((content #>> '{documents,0,size}')::numeric + 0.0))"
-        #expect(try connection.scalar("SELECT \(respelled) = content FROM dossiers WHERE external_id = 'VLF-0001'", as: Bool.self) == true)
+        #expect(
+            try connection.scalar("SELECT \(respelled) = content FROM dossiers WHERE external_id = 'VLF-0001'", as: Bool.self)
+                == true)
         let error = try connection.refusal("UPDATE dossiers SET content = \(respelled) WHERE external_id = 'VLF-0001'")
         #expect(error.sqlState == "ETK01")
     }
@@ -290,10 +300,15 @@ struct SchemaConstraintsTests {
     /// where it is stored: an untouched one lets the dossier move, a changed one is refused.
     @Test(arguments: [
         // ~26 kB that compress below the TOAST threshold: kept inline, compressed.
-        ("repeat('compressible ', 2000)", "SELECT pg_column_compression(content) IS NOT NULL FROM dossiers WHERE external_id = 'VLF-0002'"),
+        (
+            "repeat('compressible ', 2000)",
+            "SELECT pg_column_compression(content) IS NOT NULL FROM dossiers WHERE external_id = 'VLF-0002'"
+        ),
         // ~22 kB of hex digits, which pglz cannot shrink: stored out of line, in the TOAST table.
-        ("(SELECT string_agg(md5(n::text), '') FROM generate_series(1, 700) AS n)",
-         "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'dossier_records'"),
+        (
+            "(SELECT string_agg(md5(n::text), '') FROM generate_series(1, 700) AS n)",
+            "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'dossier_records'"
+        ),
     ])
     func aLargeContentIsComparedByValue(padding: String, storedAsIntended: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
@@ -303,7 +318,9 @@ struct SchemaConstraintsTests {
             "UPDATE dossiers SET content = content || jsonb_build_object('padding', \(padding)) WHERE external_id = 'VLF-0002'")
         try connection.query("UPDATE dossiers SET state = 'submitted' WHERE external_id = 'VLF-0002'")
         try connection.query("UPDATE dossiers SET state = 'validated' WHERE external_id = 'VLF-0002'")
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "validated")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self)
+                == "validated")
         #expect(try connection.scalar(storedAsIntended, as: Bool.self) == true)
         let error = try connection.refusal(
             "UPDATE dossiers SET content = content || '{\"padding\": \"changed\"}' WHERE external_id = 'VLF-0002'")
@@ -326,14 +343,14 @@ struct SchemaConstraintsTests {
         "TRUNCATE dossier_events",
         "UPDATE decisions SET reason = 'rewritten'",
         "DELETE FROM decisions",
-        "TRUNCATE decisions CASCADE",  // takes dossier_events with it, whose trigger says no
+        "TRUNCATE decisions CASCADE", // takes dossier_events with it, whose trigger says no
     ])
     func theAuditTrailIsAppendOnly(sql: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
         defer { connection.close() }
         let events = try connection.scalar("SELECT count(*) FROM dossier_events", as: Int.self)
         let decisions = try connection.scalar("SELECT count(*) FROM decisions", as: Int.self)
-        #expect(events ?? 0 >= 8)  // four submissions, four decisions (and a rights opening)
+        #expect(events ?? 0 >= 8) // four submissions, four decisions (and a rights opening)
         #expect(decisions == 4)
         let error = try connection.refusal(sql)
         #expect(error.sqlState == "ETK03")
@@ -381,7 +398,7 @@ struct SchemaConstraintsTests {
     @Test func rightsAreNeverOpenedTwice() throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())
         defer { connection.close() }
-        let error = try connection.refusal(Self.rightSQL, ["VLF-0001"])  // Zoé already has cantine
+        let error = try connection.refusal(Self.rightSQL, ["VLF-0001"]) // Zoé already has cantine
         #expect(error.sqlState == "23505")
     }
 

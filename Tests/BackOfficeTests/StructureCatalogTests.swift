@@ -32,7 +32,8 @@ struct StructureCatalogTests {
         let file = "\(Fixture.examples)/structures.json"
 
         #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=created", "saint-amour=created"])
-        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
+        #expect(
+            Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
 
         let connection = try Connection(conninfo)
         defer { connection.close() }
@@ -83,8 +84,10 @@ struct StructureCatalogTests {
                 structure["services"] = services
             }
         }
-        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=updated", "saint-amour=unchanged"])
-        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
+        #expect(
+            Self.changes(try administration.applyStructures(file: file)) == ["villefranche=updated", "saint-amour=unchanged"])
+        #expect(
+            Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
     }
 
     @Test func whatTheFileNoLongerNamesIsLeftAsItIs() throws {
@@ -92,10 +95,13 @@ struct StructureCatalogTests {
         let administration = try Fixture.administration(conninfo)
         defer { administration.close() }
         let file = try Self.changedFile(0) { structure in
-            structure["services"] = (structure["services"] as! [[String: Any]]).filter { $0["code"] as? String != "garderie-matin" }
+            structure["services"] = (structure["services"] as! [[String: Any]]).filter {
+                $0["code"] as? String != "garderie-matin"
+            }
             structure["documents"] = nil
         }
-        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
+        #expect(
+            Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=unchanged"])
         let connection = try Connection(conninfo)
         defer { connection.close() }
         #expect(try connection.scalar("SELECT count(*) FROM services WHERE code = 'garderie-matin'", as: Int.self) == 1)
@@ -111,7 +117,8 @@ struct StructureCatalogTests {
             services[0]["label"] = "Centre de loisirs des P'tits Loups"
             structure["services"] = services
         }
-        #expect(Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=updated"])
+        #expect(
+            Self.changes(try administration.applyStructures(file: file)) == ["villefranche=unchanged", "saint-amour=updated"])
         let connection = try Connection(conninfo)
         defer { connection.close() }
         #expect(

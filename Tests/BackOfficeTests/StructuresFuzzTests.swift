@@ -34,6 +34,6 @@ struct StructuresFuzzTests {
                 refused += 1
             }
         }
-        #expect(refused >= 15)  // some damage kinds do not apply to this file (no "confirmed" to retype)
+        #expect(refused >= 15) // some damage kinds do not apply to this file (no "confirmed" to retype)
     }
 }

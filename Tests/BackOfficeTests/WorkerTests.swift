@@ -55,11 +55,18 @@ struct WorkerTests {
             FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id LEFT JOIN decisions x ON x.id = e.decision_id
             WHERE d.external_id = 'VLF-0001' ORDER BY e.id
             """
-        ).map { (try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"), try $0.decodeIfPresent(String.self, "decided")) }
+        ).map {
+            (
+                try $0.decode(String.self, "move"), try $0.decode(String.self, "actor"),
+                try $0.decodeIfPresent(String.self, "decided")
+            )
+        }
         #expect(events.map(\.0) == ["->submitted", "submitted>validated>planning_open"])
         #expect(events.map(\.1) == ["import", "worker:h:1"])
         #expect(events.map(\.2) == [nil, "validated"])
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "planning_open")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self)
+                == "planning_open")
     }
 
     @Test func familiesHearOfDecisionsOnceAndNotOfAReview() throws {
@@ -84,7 +91,8 @@ struct WorkerTests {
                 SELECT count(*) FROM decisions x LEFT JOIN email_outbox o ON o.decision_id = x.id
                 WHERE x.outcome <> 'awaiting_review' AND o.id IS NULL
                 """, as: Int.self) == 0)
-        let message = try #require(try connection.scalar("SELECT convert_from(message, 'UTF8') FROM email_outbox LIMIT 1", as: String.self))
+        let message = try #require(
+            try connection.scalar("SELECT convert_from(message, 'UTF8') FROM email_outbox LIMIT 1", as: String.self))
         #expect(message.contains("Auto-Submitted: auto-generated\r\n"))
         #expect(message.contains("multipart/alternative"))
     }
@@ -99,7 +107,7 @@ struct WorkerTests {
         }
         let first = try drain(conninfo, configure)
         #expect(first.outcomes[.validated] == 1)
-        #expect(first.outcomes[.returned] == 1)  // VLF-0003; VLF-0002 is the poison
+        #expect(first.outcomes[.returned] == 1) // VLF-0003; VLF-0002 is the poison
         #expect(first.outcomes[.awaitingReview] == 1)
         #expect(first.retried == 1)
 
@@ -115,7 +123,7 @@ struct WorkerTests {
         #expect(try row.decode(String.self, "last_error").contains("poisoned dossier"))
         var runAt = try row.decode(Date.self, "run_at")
         var backoffs = [runAt.timeIntervalSince(clock)]
-        #expect(try drain(conninfo, configure).claimed == 0)  // not due before its time
+        #expect(try drain(conninfo, configure).claimed == 0) // not due before its time
 
         for _ in 0..<2 {
             clock = runAt
@@ -125,10 +133,12 @@ struct WorkerTests {
             runAt = try row.decode(Date.self, "run_at")
             backoffs.append(runAt.timeIntervalSince(clock))
         }
-        #expect(backoffs.map { ($0 * 1000).rounded() / 1000 } == [0.2, 0.4, 0.8])  // doubled at each attempt
+        #expect(backoffs.map { ($0 * 1000).rounded() / 1000 } == [0.2, 0.4, 0.8]) // doubled at each attempt
         #expect(try row.decode(Int.self, "attempts") == 3)
         #expect(try row.decode(Bool.self, "parked"))
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self) == "submitted")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0002'", as: String.self)
+                == "submitted")
         // Parked: later drains leave it alone.
         try Fixture.pinClock(conninfo, at: runAt.addingTimeInterval(3600))
         #expect(try drain(conninfo, configure).claimed == 0)
@@ -143,7 +153,9 @@ struct WorkerTests {
         #expect(summary.outcomes[.validated] == 1)
         #expect(summary.planningOpened == 0)
         let connection = try Fixture.connection(conninfo)
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "validated")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self)
+                == "validated")
         #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 0)
     }
 
@@ -155,7 +167,9 @@ struct WorkerTests {
         let summary = try drain("\(conninfo) options='-c eticket.clock=2027-07-04T12:00:00+02:00'")
         #expect(summary.planningOpened == 1)
         let connection = try Fixture.connection(conninfo)
-        #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self) == "planning_open")
+        #expect(
+            try connection.scalar("SELECT state::text FROM dossiers WHERE external_id = 'VLF-0001'", as: String.self)
+                == "planning_open")
     }
 
     @Test func scheduledRightsOpenAtTheirTimeAndOnlyOnce() throws {
@@ -178,19 +192,20 @@ struct WorkerTests {
         #expect(try connection.scalar(state, as: String.self) == "validated")
         #expect(try connection.scalar(rights, as: Int.self) == 0)
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
-        #expect(try drain(conninfo).claimed == 0)  // not due yet
+        #expect(try drain(conninfo).claimed == 0) // not due yet
 
         // The day comes: the clock moves to the opening (never a wait for real time).
         try Fixture.pinClock(conninfo, at: "2027-01-15T09:00:00+01:00")
         let after = try drain(conninfo)
         #expect(after.planningOpened == 1)
         #expect(try connection.scalar(state, as: String.self) == "planning_open")
-        #expect(try connection.scalar(rights, as: Int.self) == 1)  // Aoife, centre-loisirs
+        #expect(try connection.scalar(rights, as: Int.self) == 1) // Aoife, centre-loisirs
         #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE kind = 'planning-open'", as: Int.self) == 1)
 
         // Opening again (a retried job, an administrator) changes nothing and mails nothing.
         try connection.query(
-            "INSERT INTO dossier_queue (dossier_id, job, period_id) SELECT dossier_id, 'open_rights', period_id FROM reservation_rights")
+            "INSERT INTO dossier_queue (dossier_id, job, period_id) SELECT dossier_id, 'open_rights', period_id FROM reservation_rights"
+        )
         #expect(try drain(conninfo).planningOpened == 0)
         #expect(try connection.scalar(rights, as: Int.self) == 1)
         #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE kind = 'planning-open'", as: Int.self) == 1)

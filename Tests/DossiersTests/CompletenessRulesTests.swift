@@ -71,8 +71,8 @@ import Testing
         var dossier = Fixtures.completeDossier()
         dossier.children = [
             Child(firstName: "Léo", lastName: "Durand", birthDate: Fixtures.date("2019-05-04")),
-            Child(firstName: "Mia", lastName: "", birthDate: Fixtures.date("2007-08-31")),  // 19 on 2026-09-01
-            Child(firstName: "", lastName: "Durand", birthDate: Fixtures.date("2026-10-01")),  // not born yet
+            Child(firstName: "Mia", lastName: "", birthDate: Fixtures.date("2007-08-31")), // 19 on 2026-09-01
+            Child(firstName: "", lastName: "Durand", birthDate: Fixtures.date("2026-10-01")), // not born yet
         ]
         let findings = CompletenessRules.childIncomplete.check(dossier, Fixtures.policy)
         #expect(findings.map(\.part) == ["children[1]", "children[2]"])
@@ -81,16 +81,17 @@ import Testing
                 "Enfant 2 : nom manquant, date de naissance invraisemblable (âge hors de 0 à 18 ans au 01/09/2026).",
                 "Enfant 3 : prénom manquant, date de naissance dans le futur.",
             ])
-        #expect(findings[0].messageEN == "Child 2: last name missing, implausible birth date (age outside 0 to 18 on 2026-09-01).")
+        #expect(
+            findings[0].messageEN == "Child 2: last name missing, implausible birth date (age outside 0 to 18 on 2026-09-01).")
         #expect(findings.allSatisfy { !$0.messageFR.contains("Mia") })
     }
 
     @Test(arguments: [
-        ("2008-09-01", true),  // 18 on the reference day
-        ("2008-08-31", true),  // 18, the day after turning 18
-        ("2007-09-01", false),  // 19
-        ("2026-08-02", true),  // born the day of submission: age 0
-        ("2026-08-04", false),  // after the submission
+        ("2008-09-01", true), // 18 on the reference day
+        ("2008-08-31", true), // 18, the day after turning 18
+        ("2007-09-01", false), // 19
+        ("2026-08-02", true), // born the day of submission: age 0
+        ("2026-08-04", false), // after the submission
     ])
     func birthDatePlausibility(birthDate: String, plausible: Bool) {
         var dossier = Fixtures.completeDossier()
@@ -98,15 +99,21 @@ import Testing
         #expect(CompletenessRules.childIncomplete.check(dossier, Fixtures.policy).isEmpty == plausible)
     }
 
-    @Test(arguments: [
-        (nil, "0600000000", "1 r", "69400", "V", nil),
-        ("a@b.fr", nil, "1 r", "69400", "V", nil),
-        (nil, nil, "1 r", "69400", "V", "Responsable payeur : aucune adresse e-mail ni aucun numéro de téléphone."),
-        ("a@b.fr", nil, "1 r", " ", nil, "Responsable payeur : adresse postale incomplète, il manque le code postal, la ville."),
-        ("a@b.fr", nil, nil, nil, nil, "Responsable payeur : aucune adresse postale."),
-        (" ", "", nil, nil, nil,
-         "Responsable payeur : aucune adresse e-mail ni aucun numéro de téléphone ; aucune adresse postale."),
-    ] as [(String?, String?, String?, String?, String?, String?)])
+    @Test(
+        arguments: [
+            (nil, "0600000000", "1 r", "69400", "V", nil),
+            ("a@b.fr", nil, "1 r", "69400", "V", nil),
+            (nil, nil, "1 r", "69400", "V", "Responsable payeur : aucune adresse e-mail ni aucun numéro de téléphone."),
+            (
+                "a@b.fr", nil, "1 r", " ", nil,
+                "Responsable payeur : adresse postale incomplète, il manque le code postal, la ville."
+            ),
+            ("a@b.fr", nil, nil, nil, nil, "Responsable payeur : aucune adresse postale."),
+            (
+                " ", "", nil, nil, nil,
+                "Responsable payeur : aucune adresse e-mail ni aucun numéro de téléphone ; aucune adresse postale."
+            ),
+        ] as [(String?, String?, String?, String?, String?, String?)])
     func payerContact(email: String?, phone: String?, line1: String?, postalCode: String?, city: String?, message: String?) {
         var dossier = Fixtures.completeDossier()
         dossier.guardians[0].email = email

@@ -8,9 +8,9 @@ enum Fixtures {
     /// The repository root, found from this file's place in `Tests/DossiersTests/`.
     static func repositoryFile(_ relativePath: String, filePath: String = #filePath) -> URL {
         URL(fileURLWithPath: filePath)
-            .deletingLastPathComponent()  // DossiersTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // root
+            .deletingLastPathComponent() // DossiersTests
+            .deletingLastPathComponent() // Tests
+            .deletingLastPathComponent() // root
             .appendingPathComponent(relativePath)
     }
 
@@ -73,7 +73,9 @@ enum Fixtures {
             ],
             trustedPersons: [TrustedPerson(firstName: "Paul", lastName: "Roux", phone: "0600000000", isEmergencyContact: true)],
             documents: [
-                Document(kind: "assurance-scolaire", filename: "a.pdf", mediaType: "application/pdf", size: 1, sha256: String(repeating: "a", count: 64))
+                Document(
+                    kind: "assurance-scolaire", filename: "a.pdf", mediaType: "application/pdf", size: 1,
+                    sha256: String(repeating: "a", count: 64))
             ])
     }
 }

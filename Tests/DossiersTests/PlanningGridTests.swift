@@ -4,7 +4,7 @@ import Testing
 
 /// The grid `planning show` and the planning-open email draw.
 @Suite struct PlanningGridTests {
-    let september = CalendarDate(year: 2026, month: 9, day: 1)!  // a Tuesday
+    let september = CalendarDate(year: 2026, month: 9, day: 1)! // a Tuesday
 
     @Test func aDaysMarkIsCheckedInTheReadersOrder() {
         let open = PlanningMark.PeriodDay(isClosed: false, hasRights: true)
@@ -13,8 +13,12 @@ import Testing
         #expect(PlanningMark.classify(thursday, reserved: true, runsOn: [4], period: nil) == .reserved)
         #expect(PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: nil) == .outsidePeriod)
         #expect(PlanningMark.classify(wednesday, reserved: false, runsOn: [4], period: open) == .notRunning)
-        #expect(PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: .init(isClosed: true, hasRights: true)) == .closed)
-        #expect(PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: .init(isClosed: false, hasRights: false)) == .noRights)
+        #expect(
+            PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: .init(isClosed: true, hasRights: true))
+                == .closed)
+        #expect(
+            PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: .init(isClosed: false, hasRights: false))
+                == .noRights)
         #expect(PlanningMark.classify(thursday, reserved: false, runsOn: [4], period: open) == .open)
     }
 
@@ -37,14 +41,15 @@ import Testing
         #expect(grid.textLines(language: .en) == ["  Mon  Tue  Wed  Thu  Fri  Sat  Sun", "        1●   2-   3○   4✕   5-   6"])
         #expect(grid.textLines(language: .fr)[0] == "  lun  mar  mer  jeu  ven  sam  dim")
         #expect(grid.marksShown == [.reserved, .open, .closed, .notRunning])
-        #expect(PlanningGrid.legend(grid.marksShown, language: .fr)
-            == "● réservé  ○ ouvert à la réservation  ✕ fermé (jour férié)  - pas de service ce jour-là")
+        #expect(
+            PlanningGrid.legend(grid.marksShown, language: .fr)
+                == "● réservé  ○ ouvert à la réservation  ✕ fermé (jour férié)  - pas de service ce jour-là")
     }
 
     @Test func theEmailAnnouncesFourWeeksOrTheWholeShortPeriod() {
         let year = PlanningGrid.announcedDays(startsOn: september, endsOn: CalendarDate(year: 2027, month: 7, day: 3)!)
         #expect(year.first == september)
-        #expect(year.last == CalendarDate(year: 2026, month: 9, day: 27))  // the fourth Sunday
+        #expect(year.last == CalendarDate(year: 2026, month: 9, day: 27)) // the fourth Sunday
         let winter = CalendarDate(year: 2027, month: 2, day: 8)!
         let holiday = PlanningGrid.announcedDays(startsOn: winter, endsOn: winter.adding(days: 11))
         #expect(holiday.last == winter.adding(days: 11))

@@ -10,7 +10,10 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: cluster.socketDirectory + "/.s.PGSQL.5432"))
         #expect(cluster.socketDirectory.utf8.count + "/.s.PGSQL.5432".utf8.count <= 107)
         let connection = try Connection(cluster.connectionString())
-        let row = try #require(try connection.query("SELECT current_setting('work_mem') AS w, current_setting('listen_addresses') AS l, current_setting('fsync') AS f").first)
+        let row = try #require(
+            try connection.query(
+                "SELECT current_setting('work_mem') AS w, current_setting('listen_addresses') AS l, current_setting('fsync') AS f"
+            ).first)
         #expect(try row.decode(String.self, "w") == "8MB")
         #expect(try row.decode(String.self, "l") == "")
         #expect(try row.decode(String.self, "f") == "on")
@@ -28,7 +31,8 @@ import Testing
         defer { cluster.stop() }
         let connection = try Connection(cluster.connectionString())
         defer { connection.close() }
-        let row = try #require(try connection.query("SELECT current_setting('fsync') AS f, current_setting('synchronous_commit') AS s").first)
+        let row = try #require(
+            try connection.query("SELECT current_setting('fsync') AS f, current_setting('synchronous_commit') AS s").first)
         #expect(try row.decode(String.self, "f") == "off")
         #expect(try row.decode(String.self, "s") == "off")
     }

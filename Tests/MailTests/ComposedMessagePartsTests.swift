@@ -37,7 +37,10 @@ import Testing
     @Test(arguments: [
         ("", "no blank line after the header fields"),
         ("From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n", "no multipart boundary"),
-        ("From: a@example.org\r\nContent-Type: multipart/alternative;\r\n boundary=\"b\"\r\n\r\n--b\r\n", "part 1 of 2 not found"),
+        (
+            "From: a@example.org\r\nContent-Type: multipart/alternative;\r\n boundary=\"b\"\r\n\r\n--b\r\n",
+            "part 1 of 2 not found"
+        ),
         (" folded: first\r\n\r\n", "a folded line before any field"),
         ("no colon here\r\n\r\n", "a header line without a colon"),
     ])

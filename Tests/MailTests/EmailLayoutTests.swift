@@ -66,13 +66,17 @@ import Testing
             .planningOpen, context: Fixtures.context(outcome: nil, period: Fixtures.period, structure: structure),
             messageID: "a@b.example", date: Fixtures.date)
         #expect(email.html.contains("<a href=\"tel:+330474620000\""))
-        #expect(email.text.hasSuffix("-- \nVille de Lafayette – Enfance\n1 place de la Mairie\nTéléphone : +33 (0)4 74 62 00 00\nHoraires : 9 h – 17 h\n"))
+        #expect(
+            email.text.hasSuffix(
+                "-- \nVille de Lafayette – Enfance\n1 place de la Mairie\nTéléphone : +33 (0)4 74 62 00 00\nHoraires : 9 h – 17 h\n"
+            ))
     }
 
     @Test func longLinesWrapAndListItemsHangUnderTheirText() {
         let long = String(repeating: "mot ", count: 30).trimmingCharacters(in: .whitespaces)
         let wrapped = String(
-            decoding: EmailLayout.wrap(Array("- \(long)\n→ \(long)\n  1○   2●\nhttps://\(String(repeating: "x", count: 90))".utf8)),
+            decoding: EmailLayout.wrap(
+                Array("- \(long)\n→ \(long)\n  1○   2●\nhttps://\(String(repeating: "x", count: 90))".utf8)),
             as: UTF8.self)
         let lines = wrapped.split(separator: "\n")
         #expect(lines.allSatisfy { $0.count <= 76 || !$0.contains(" ") })

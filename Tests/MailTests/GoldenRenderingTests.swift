@@ -197,7 +197,8 @@ import Testing
                 "hostile structure \(index)",
                 Fixtures.context(
                     outcome: [Outcome.validated, .returned, .rejected][index % 3], reasons: ["R \(name)"],
-                    services: [sender, name], period: PeriodInfo(
+                    services: [sender, name],
+                    period: PeriodInfo(
                         label: "Période 🎉 \(name)", startsOn: CalendarDate(year: 2027, month: 1, day: 1)!,
                         endsOn: CalendarDate(year: 2027, month: 12, day: 31)!),
                     structure: structure))

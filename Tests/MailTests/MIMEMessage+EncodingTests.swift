@@ -85,7 +85,7 @@ let hostileNames: [(first: String, last: String)] = [
         let email = try render(first: "Zoé", last: "Martin")
         #expect(MessageInspection.field("Date", in: email.bytes) == "Sat, 28 Nov 2026 05:04:11 +0100")
 
-        let summer = Date(timeIntervalSince1970: 1_784_808_000)  // 2026-07-23 12:00:00 UTC
+        let summer = Date(timeIntervalSince1970: 1_784_808_000) // 2026-07-23 12:00:00 UTC
         let zones = [
             ("Europe/Paris", "Thu, 23 Jul 2026 14:00:00 +0200"),
             ("America/New_York", "Thu, 23 Jul 2026 08:00:00 -0400"),
@@ -133,8 +133,7 @@ let hostileNames: [(first: String, last: String)] = [
         let apostrophe = try render(first: "Siobhan", last: "O'Connor")
         #expect(MessageInspection.field("To", in: apostrophe.bytes) == "Siobhan O'Connor <zoe.martin@example.org>")
 
-        for address in ["a@b.example\r\nBcc: x@y.example", "no-at-sign", "zoé@example.org", "a b@example.org", "<a@b>"]
-        {
+        for address in ["a@b.example\r\nBcc: x@y.example", "no-at-sign", "zoé@example.org", "a b@example.org", "<a@b>"] {
             let context = EmailContext(
                 language: .fr, dossierExternalID: "VLF-1",
                 account: Person(firstName: "A", lastName: "B", email: address),

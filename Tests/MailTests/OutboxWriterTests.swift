@@ -1,7 +1,8 @@
 import Dossiers
 import Foundation
-@testable import Mail
 import Testing
+
+@testable import Mail
 
 /// Three messages as the exporter would hand them over; the last has a body line starting with
 /// `From ` and one with `>From `, raw, to exercise mboxrd quoting.
@@ -70,7 +71,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         let writer = try makeOutboxWriter(.maildir, path: path)
         let messages = try batch()
         try writer.write(messages)
-        try writer.write(messages)  // a rerun after a crash before the rows were marked
+        try writer.write(messages) // a rerun after a crash before the rows were marked
         #expect(try files(path) == ["cur", "new", "tmp"])
         #expect(try files(path + "/tmp") == [])
         let names = try files(path + "/new")
@@ -135,7 +136,7 @@ private func lfText(_ bytes: [UInt8]) -> String {
         let writer = try makeOutboxWriter(.mbox, path: path)
         let messages = try batch()
         try writer.write(Array(messages.prefix(2)))
-        try writer.write(messages)  // the first two again, with two new ones
+        try writer.write(messages) // the first two again, with two new ones
         try writer.write(messages)
 
         let read = try mboxMessages(path)
@@ -241,9 +242,9 @@ enum MboxTestEntry {
 
     private func message(_ index: Int) -> OutboxMessage {
         OutboxMessage(
-                id: String(index), messageID: "m\(index)@x.example", from: "a@x.example", to: "b@x.example",
-                subject: "s", text: "t", html: "", headers: [],
-                bytes: Array("Message-ID: <m\(index)@x.example>\r\n\r\nbody \(index)\r\n".utf8), createdAt: Fixtures.date)
+            id: String(index), messageID: "m\(index)@x.example", from: "a@x.example", to: "b@x.example",
+            subject: "s", text: "t", html: "", headers: [],
+            bytes: Array("Message-ID: <m\(index)@x.example>\r\n\r\nbody \(index)\r\n".utf8), createdAt: Fixtures.date)
     }
 
     private func name(_ index: Int) throws -> String { try MaildirWriter.fileName(for: message(index)) }
@@ -323,7 +324,8 @@ enum MboxTestEntry {
     }
 
     @Test(arguments: [
-        "", "\r\n", "a", "a\r", "a\r\nb", "a\r\nb\r\n", "a\n\n", "\r\n\r\n", "x\ry\r\nz", "From x\r\n>From y\r\n>>From z\r\nFromage\r\n",
+        "", "\r\n", "a", "a\r", "a\r\nb", "a\r\nb\r\n", "a\n\n", "\r\n\r\n", "x\ry\r\nz",
+        "From x\r\n>From y\r\n>>From z\r\nFromage\r\n",
         "From: a@b\r\nMessage-ID: <m@b>\r\n\r\nFrom the start\r\n  From indented\r\nZoé 李 محمد\r\n",
     ])
     func entryMatchesTheStringVersion(_ text: String) {

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Mail
 import TestSupport
 import Testing
+
+@testable import Mail
 
 #if canImport(Glibc)
     import Glibc

@@ -118,8 +118,9 @@ import Testing
         var structure = Fixtures.structure
         structure.portalURL = "https://portail.example/?q=\"\u{301}onmouseover=alert(1)"
         let rendered = try content(
-            Fixtures.context(outcome: .returned, firstName: "<\u{301}b>", reasons: ["&\u{301}amp; '\u{301}"],
-                             structure: structure))
+            Fixtures.context(
+                outcome: .returned, firstName: "<\u{301}b>", reasons: ["&\u{301}amp; '\u{301}"],
+                structure: structure))
         #expect(rendered.html.contains("href=\"https://portail.example/?q=&quot;\u{301}onmouseover=alert(1)\" style="))
         #expect(rendered.html.contains("Bonjour &lt;\u{301}b&gt; Martin"))
         #expect(rendered.html.contains("<strong>&amp;\u{301}amp; &#39;\u{301}</strong>"))

@@ -44,7 +44,8 @@ import Testing
     @Test func libpqReadsEveryHostileConninfoValueBackWhole() throws {
         for name in HostileNames.names() {
             let rewritten = try Connection.conninfo("host=/tmp/x port=5433", settingDatabase: name)
-            #expect(try Connection.conninfoSettings(rewritten) == ["host": "/tmp/x", "port": "5433", "dbname": name], "\(rewritten)")
+            #expect(
+                try Connection.conninfoSettings(rewritten) == ["host": "/tmp/x", "port": "5433", "dbname": name], "\(rewritten)")
         }
     }
 

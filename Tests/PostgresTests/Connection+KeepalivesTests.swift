@@ -35,11 +35,14 @@ import Testing
         }
         // The environment's host counts when the conninfo names none, and only then.
         #expect(try Connection.conninfo("dbname=x", addingKeepalive: keepalive, environment: ["PGHOST": "/tmp"]) == "dbname=x")
-        #expect(try Connection.conninfo("host=/tmp", addingKeepalive: keepalive, environment: ["PGHOST": "db.example"]) == "host=/tmp")
+        #expect(
+            try Connection.conninfo("host=/tmp", addingKeepalive: keepalive, environment: ["PGHOST": "db.example"]) == "host=/tmp"
+        )
     }
 
     @Test func readsTCPFromTheEnvironmentAndFromEitherHostSetting() throws {
-        let fromEnvironment = try Connection.conninfo("dbname=x", addingKeepalive: keepalive, environment: ["PGHOST": "db.example"])
+        let fromEnvironment = try Connection.conninfo(
+            "dbname=x", addingKeepalive: keepalive, environment: ["PGHOST": "db.example"])
         #expect(try Connection.conninfoSettings(fromEnvironment)["keepalives_idle"] == "10")
         #expect(try Connection.conninfoSettings(fromEnvironment)["host"] == nil, "the environment stays the environment's")
         let byAddress = try Connection.conninfo("hostaddr=10.0.0.1", addingKeepalive: keepalive, environment: noEnvironment)
@@ -64,8 +67,12 @@ import Testing
 
     /// A service file is the operator's whole configuration of the connection: it is not overridden.
     @Test func leavesAServiceAlone() throws {
-        #expect(try Connection.conninfo("service=eticket", addingKeepalive: keepalive, environment: noEnvironment) == "service=eticket")
-        #expect(try Connection.conninfo("host=db.example", addingKeepalive: keepalive, environment: ["PGSERVICE": "x"]) == "host=db.example")
+        #expect(
+            try Connection.conninfo("service=eticket", addingKeepalive: keepalive, environment: noEnvironment)
+                == "service=eticket")
+        #expect(
+            try Connection.conninfo("host=db.example", addingKeepalive: keepalive, environment: ["PGSERVICE": "x"])
+                == "host=db.example")
     }
 
     @Test func aMalformedConninfoIsAClientError() throws {

@@ -12,7 +12,8 @@ import Testing
         try listener.listen("Dossier Queue")
         try sender.notify("Dossier Queue", payload: "dossier 42")
         let notification = try listener.waitForNotification(timeout: .seconds(5))
-        #expect(notification == PostgresNotification(channel: "Dossier Queue", payload: "dossier 42", backendPID: sender.backendPID))
+        #expect(
+            notification == PostgresNotification(channel: "Dossier Queue", payload: "dossier 42", backendPID: sender.backendPID))
         #expect(try listener.waitForNotification(timeout: .zero) == nil)
     }
 

@@ -24,7 +24,9 @@ import Testing
         }
         #expect(value == "done")
         #expect(try count(connection) == 1)
-        #expect(try serverValue("pg_current_xact_id_if_assigned() IS NULL", as: Bool.self, on: connection), "no transaction left open")
+        #expect(
+            try serverValue("pg_current_xact_id_if_assigned() IS NULL", as: Bool.self, on: connection), "no transaction left open"
+        )
     }
 
     @Test func rollsBackAndRethrowsWhenTheBodyThrows() throws {
@@ -57,7 +59,7 @@ import Testing
             #expect(throws: PostgresError.self) {
                 try connection.savepoint { connection in
                     try connection.query("INSERT INTO t VALUES (2)")
-                    try connection.query("INSERT INTO t VALUES (1)")  // unique violation
+                    try connection.query("INSERT INTO t VALUES (1)") // unique violation
                 }
             }
             try connection.savepoint { connection in
@@ -103,7 +105,8 @@ import Testing
                 _ = try serverValue("pg_terminate_backend(\(victim.backendPID))", as: Bool.self, on: killer)
                 // Wait until the backend has gone, so the next statement must fail.
                 let deadline = ContinuousClock.now.advanced(by: .seconds(5))
-                while try serverValue("(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0,
+                while try serverValue(
+                    "(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0,
                     ContinuousClock.now < deadline
                 {
                     usleep(10_000)

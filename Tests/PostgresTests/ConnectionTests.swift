@@ -103,7 +103,8 @@ import Testing
         #expect(terminated)
         // pg_terminate_backend only signals: give the backend a moment to go.
         let deadline = ContinuousClock.now.advanced(by: .seconds(5))
-        while try serverValue("(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0,
+        while try serverValue(
+            "(SELECT count(*) FROM pg_stat_activity WHERE pid = \(victim.backendPID))", as: Int.self, on: killer) > 0,
             ContinuousClock.now < deadline
         {
             usleep(10_000)

@@ -12,7 +12,8 @@ import Testing
         #expect(try roundTrip(awkward, as: "text[]", on: connection) == awkward)
         #expect(try roundTrip([String](), as: "text[]", on: connection) == [])
         // The server sees the same elements, not a re-parsed mess.
-        let row = try #require(try connection.query("SELECT cardinality($1::text[]) AS n, ($1::text[])[5] AS fifth", [awkward]).first)
+        let row = try #require(
+            try connection.query("SELECT cardinality($1::text[]) AS n, ($1::text[])[5] AS fifth", [awkward]).first)
         #expect(try row.decode(Int.self, "n") == awkward.count)
         #expect(try row.decode(String.self, "fifth") == "comma,inside")
     }

@@ -27,7 +27,9 @@ import Testing
         let back = try roundTrip(value, as: "timestamptz", on: connection)
         #expect(abs(back.timeIntervalSince1970 - value.timeIntervalSince1970) < 0.000_001)
         let old = Date(timeIntervalSince1970: -2_000_000_000.5)
-        #expect(abs(try roundTrip(old, as: "timestamptz", on: connection).timeIntervalSince1970 - old.timeIntervalSince1970) < 0.000_001)
+        #expect(
+            abs(try roundTrip(old, as: "timestamptz", on: connection).timeIntervalSince1970 - old.timeIntervalSince1970)
+                < 0.000_001)
     }
 
     @Test func timestampsWithNonUTCInputOffsetsMeanTheSameInstant() throws {
@@ -43,7 +45,9 @@ import Testing
     @Test func timestampTextInOtherZonesDecodes() throws {
         // The server prints these when a session's TimeZone is not UTC.
         let expected = 1_787_331_851.5
-        for text in ["2026-08-21 17:04:11.5+00", "2026-08-21 19:04:11.5+02", "2026-08-21 22:34:11.5+05:30", "2026-08-21T17:04:11.500Z"] {
+        for text in [
+            "2026-08-21 17:04:11.5+00", "2026-08-21 19:04:11.5+02", "2026-08-21 22:34:11.5+05:30", "2026-08-21T17:04:11.500Z",
+        ] {
             let value = try Date(postgresText: text)
             #expect(abs(value.timeIntervalSince1970 - expected) < 0.000_001, "\(text)")
         }

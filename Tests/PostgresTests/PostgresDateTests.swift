@@ -10,7 +10,9 @@ import Testing
         ] {
             #expect(try roundTrip(value, as: "date", on: connection) == value)
         }
-        #expect(try serverValue("'2026-09-01'::date - 1", as: PostgresDate.self, on: connection) == PostgresDate(year: 2026, month: 8, day: 31))
+        #expect(
+            try serverValue("'2026-09-01'::date - 1", as: PostgresDate.self, on: connection)
+                == PostgresDate(year: 2026, month: 8, day: 31))
     }
 
     @Test func formatsAndOrders() {

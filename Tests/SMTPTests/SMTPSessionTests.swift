@@ -41,14 +41,18 @@ struct SMTPSessionTests {
         let relay = try TestRelay(security: security)
         let session = try SMTPSession(try Self.settings(relay))
         for number in 1...3 {
-            let outcome = try session.send(from: "enfance@villefranche.example", to: "famille@example.org", message: Self.message(number))
+            let outcome = try session.send(
+                from: "enfance@villefranche.example", to: "famille@example.org", message: Self.message(number))
             guard case .accepted(let reply) = outcome else {
                 Issue.record("message \(number): \(outcome)")
                 continue
             }
             #expect(reply.code == 250 && reply.description.contains("queued as \(number)"))
         }
-        #expect(relay.received.map(\.messageID) == ["<m1@villefranche.example>", "<m2@villefranche.example>", "<m3@villefranche.example>"])
+        #expect(
+            relay.received.map(\.messageID) == [
+                "<m1@villefranche.example>", "<m2@villefranche.example>", "<m3@villefranche.example>",
+            ])
         #expect(relay.received.allSatisfy { $0.defects.isEmpty && $0.rcptTos == ["famille@example.org"] })
         #expect(relay.count("AUTH") == 1, "one connection, authenticated once: \(relay.events)")
     }
@@ -57,23 +61,38 @@ struct SMTPSessionTests {
         let relay = try TestRelay(behaviours: ["--defer-first", "1", "--reject-rcpt", "refus@example.org"])
         let session = try SMTPSession(try Self.settings(relay))
         let first = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
-        guard case .deferred(_, let reply) = first else { Issue.record("\(first)"); return }
+        guard case .deferred(_, let reply) = first else {
+            Issue.record("\(first)")
+            return
+        }
         #expect(reply?.code == 451)
         let refused = try session.send(from: "a@example.org", to: "refus@example.org", message: Self.message(2))
-        guard case .rejected(let rejection) = refused else { Issue.record("\(refused)"); return }
+        guard case .rejected(let rejection) = refused else {
+            Issue.record("\(refused)")
+            return
+        }
         #expect(rejection.code == 550 && rejection.enhancedStatus == "5.1.1")
         let third = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(3))
-        guard case .accepted = third else { Issue.record("\(third)"); return }
+        guard case .accepted = third else {
+            Issue.record("\(third)")
+            return
+        }
     }
 
     @Test func aConnectionCutInDataDefersAndTheNextMessageGoesThrough() throws {
         let relay = try TestRelay(behaviours: ["--cut-data", "1"])
         let session = try SMTPSession(try Self.settings(relay))
         let cut = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
-        guard case .deferred(let reason, nil) = cut else { Issue.record("\(cut)"); return }
+        guard case .deferred(let reason, nil) = cut else {
+            Issue.record("\(cut)")
+            return
+        }
         #expect(reason.contains("connection lost") || reason.contains("DATA"), "\(reason)")
         let next = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(2))
-        guard case .accepted = next else { Issue.record("\(next)"); return }
+        guard case .accepted = next else {
+            Issue.record("\(next)")
+            return
+        }
         #expect(relay.received.map(\.messageID) == ["<m2@villefranche.example>"])
     }
 
@@ -81,7 +100,10 @@ struct SMTPSessionTests {
         let relay = try TestRelay(behaviours: ["--silent-data-end", "1"])
         let session = try SMTPSession(try Self.settings(relay, commandTimeout: .seconds(1)))
         let silent = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(1))
-        guard case .deferred(let reason, nil) = silent else { Issue.record("\(silent)"); return }
+        guard case .deferred(let reason, nil) = silent else {
+            Issue.record("\(silent)")
+            return
+        }
         #expect(reason.contains("no reply within the timeout"), "\(reason)")
         #expect(relay.count("SILENT") == 1)
     }
@@ -128,7 +150,7 @@ struct SMTPSessionTests {
         #expect(refused.dropLast().allSatisfy { $0.passed })
 
         var untrusted = try Self.settings(relay)
-        untrusted.caFile = nil  // the system's CAs do not know the test certificate
+        untrusted.caFile = nil // the system's CAs do not know the test certificate
         let tls = MailRelay.probe(untrusted)
         #expect(tls.last?.passed == false && tls.contains { $0.detail.contains("certificate") }, "\(tls)")
     }
@@ -141,7 +163,8 @@ struct SMTPSessionTests {
         _ = FileManager.default.createFile(
             atPath: open, contents: Data(#"{"username":"u","password":"p"}"#.utf8), attributes: [.posixPermissions: 0o644])
         let refused = Self.smtpError { _ = try SMTPSession(RelaySettings(host: "127.0.0.1", credentialsFile: open)) }
-        #expect(refused?.code == .configuration && refused?.message.contains("mode 644") == true, "\(String(describing: refused))")
+        #expect(
+            refused?.code == .configuration && refused?.message.contains("mode 644") == true, "\(String(describing: refused))")
         let steps = MailRelay.probe(RelaySettings(host: "127.0.0.1", credentialsFile: open))
         #expect(steps.count == 1 && steps[0].name == "configuration" && !steps[0].passed)
     }
@@ -176,7 +199,10 @@ struct SMTPHostileInputTests {
         #expect(reply.code == 501 && !reply.description.contains("\r") && !reply.description.contains("\n"))
         #expect(relay.received.isEmpty && relay.count("RCPT") == 0, "\(relay.events)")
         let hostileSender = try session.send(from: recipient, to: "famille@example.org", message: SMTPSessionTests.message(2))
-        guard case .rejected = hostileSender else { Issue.record("\(hostileSender)"); return }
+        guard case .rejected = hostileSender else {
+            Issue.record("\(hostileSender)")
+            return
+        }
         #expect(relay.received.isEmpty, "\(relay.events)")
     }
 
@@ -213,7 +239,7 @@ struct SMTPHostileInputTests {
 @Suite("Relay credentials file ownership")
 struct RelayCredentialsOwnerTests {
     @Test func aFileOwnedByAnotherUserIsRefused() throws {
-        guard getuid() == 0, let other = getpwnam("postgres")?.pointee.pw_uid else { return }  // needs root to chown
+        guard getuid() == 0, let other = getpwnam("postgres")?.pointee.pw_uid else { return } // needs root to chown
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString).json").path
         defer { unlink(path) }
         _ = FileManager.default.createFile(
@@ -295,12 +321,20 @@ struct MessageSizeTests {
         let session = try SMTPSession(settings)
         let big = Self.message(1, bytes: 6_000)
         let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
-        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .rejected(let reply) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(reply.code == 552 && reply.enhancedStatus == "5.3.4", "\(reply)")
-        #expect(reply.description.contains("\(big.count) bytes") && reply.description.contains("smtp.maxMessageBytes (4000)"), "\(reply)")
+        #expect(
+            reply.description.contains("\(big.count) bytes") && reply.description.contains("smtp.maxMessageBytes (4000)"),
+            "\(reply)")
         #expect(relay.count("MAIL") == 0, "not offered: \(relay.events)")
         let small = try session.send(from: "a@example.org", to: "famille@example.org", message: Self.message(2, bytes: 3_000))
-        guard case .accepted = small else { Issue.record("\(small)"); return }
+        guard case .accepted = small else {
+            Issue.record("\(small)")
+            return
+        }
         #expect(relay.received.map(\.messageID) == ["<m2@villefranche.example>"])
     }
 
@@ -309,12 +343,18 @@ struct MessageSizeTests {
         let session = try SMTPSession(try SMTPSessionTests.settings(relay))
         let fits = Self.message(1, bytes: 3_000)
         let first = try session.send(from: "a@example.org", to: "famille@example.org", message: fits)
-        guard case .accepted = first else { Issue.record("\(first)"); return }
+        guard case .accepted = first else {
+            Issue.record("\(first)")
+            return
+        }
         // libcurl tells the relay the size in MAIL FROM (RFC 1870) when the relay announces SIZE.
         #expect(relay.events.contains("MAIL-OPTION SIZE=\(fits.count)"), "\(relay.events)")
         let big = Self.message(2, bytes: 6_000)
         let outcome = try session.send(from: "a@example.org", to: "famille@example.org", message: big)
-        guard case .rejected(let reply) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .rejected(let reply) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
         #expect(reply.code == 552, "\(reply)")
         #expect(relay.count("DATA-END") == 1 && relay.received.count == 1, "the big one never reached DATA: \(relay.events)")
     }

@@ -21,7 +21,8 @@ struct AdminCommandsTests {
         return directory.appendingPathComponent("eticket")
     }()
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     private func run(_ arguments: [String], _ conninfo: String) throws -> Run {
         let process = Process()
@@ -65,7 +66,9 @@ struct AdminCommandsTests {
         let lines = list.stdout.split(separator: "\n")
         // Columns by their separators, not their widths: AGE is counted from the server's clock,
         // so its width changes with the day the suite runs.
-        let cells = lines.map { $0.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        let cells = lines.map {
+            $0.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         #expect(cells.first == ["DOSSIER", "FAMILY", "CHILDREN", "SUBMITTED", "AGE", "STATE", "TRIES"])
         #expect(cells.count == 2 && Array(cells[1].prefix(4)) == ["PTL-0001", "O'Connor", "Aoife", "2026-12-01"])
         #expect(cells.count == 2 && cells[1].count == 7 && cells[1][4].wholeMatch(of: /[0-9]+[dhms]([0-9]+[hms])?/) != nil)
@@ -86,7 +89,7 @@ struct AdminCommandsTests {
         #expect(show.stdout.contains("payer.missing"))
         #expect(show.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 })
         let missing = try run(["dossier", "show", "VLF-9999"], conninfo)
-        #expect(missing.status == 3)  // an unknown name is bad input
+        #expect(missing.status == 3) // an unknown name is bad input
         #expect(missing.stderr == "eticket: no dossier VLF-9999\n")
 
         let retry = try run(["queue", "retry", "VLF-0002"], conninfo)
@@ -110,11 +113,15 @@ struct AdminCommandsTests {
     @Test func reservationsThroughTheGateAndThePlanningThatShowsThem() throws {
         let conninfo = try decidedExamples()
         let add = try run(
-            ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-24", "--date", "2026-12-01"],
+            [
+                "reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-24", "--date",
+                "2026-12-01",
+            ],
             conninfo)
         #expect(add.status == 0)
         #expect(add.stdout == "Restauration scolaire (cantine) reserved for Zoé (VLF-0001): 2026-12-01, 2026-12-24\n")
-        let closed = try run(["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-25"], conninfo)
+        let closed = try run(
+            ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-25"], conninfo)
         #expect(closed.status == 1)
         #expect(closed.stderr.hasSuffix("2026-12-25 is a closed date of the period 2026-2027\n"))
         let notReserved = try run(

@@ -30,7 +30,10 @@ struct AuditAnchorCommandTests {
         let mode = try FileManager.default.attributesOfItem(atPath: anchor)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let printed = try CLI.succeed(["audit", "anchor"], database: conninfo).stdout
-        #expect(printed.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ")[0] } == ["saint-amour", "villefranche"])
+        #expect(
+            printed.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ")[0] } == [
+                "saint-amour", "villefranche",
+            ])
         try CLI.succeed(["audit", "verify", "--anchor", anchor], database: conninfo)
 
         // The owner rewrites VLF-0002's whole chain, hashes included: it verifies on its own...

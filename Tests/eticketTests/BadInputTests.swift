@@ -36,7 +36,8 @@ struct BadInputTests {
     }
 
     @Test func environmentValuesAreCheckedLikeTheFile() throws {
-        let child = try Child(["worker", "--once", "--database-url", "host=/nonexistent"], environment: ["ETICKET_WORKER_MAX_ATTEMPTS": "lots"])
+        let child = try Child(
+            ["worker", "--once", "--database-url", "host=/nonexistent"], environment: ["ETICKET_WORKER_MAX_ATTEMPTS": "lots"])
         let result = child.wait(timeout: 30)
         #expect(result.status == 3)
         #expect(result.stderr.contains("worker.maxAttempts: not a number: lots"))
@@ -68,7 +69,7 @@ struct BadInputTests {
             ["worker", "--once", "--config", path, "--batch-size", "5", "--database-url", "host=/nonexistent"],
             environment: ["ETICKET_WORKER_BATCH_SIZE": "7"]
         ).wait(timeout: 30)
-        #expect(withFlag.status == 4, "\(withFlag.stderr)")  // it got as far as connecting
+        #expect(withFlag.status == 4, "\(withFlag.stderr)") // it got as far as connecting
         let withEnvironment = try Child(
             ["worker", "--once", "--config", path, "--database-url", "host=/nonexistent"],
             environment: ["ETICKET_WORKER_BATCH_SIZE": "7"]
@@ -82,26 +83,42 @@ struct BadInputTests {
     /// that is not exactly the documented form is a usage error naming the option, the value and
     /// the form, before any database is touched (the URL below would otherwise give exit 4).
     @Test(arguments: [
-        (["dossiers", "purge", "--returned-before", "2027-02-30"], "--returned-before 2027-02-30: not a date or a time; expected YYYY-MM-DD"),
-        (["dossiers", "purge", "--returned-before", "2026-12-07T99:99:99Z"], "--returned-before 2026-12-07T99:99:99Z: not a date"),
+        (
+            ["dossiers", "purge", "--returned-before", "2027-02-30"],
+            "--returned-before 2027-02-30: not a date or a time; expected YYYY-MM-DD"
+        ),
+        (
+            ["dossiers", "purge", "--returned-before", "2026-12-07T99:99:99Z"],
+            "--returned-before 2026-12-07T99:99:99Z: not a date"
+        ),
         (["dossiers", "purge", "--returned-before", "2026-12-07';DROP"], "--returned-before 2026-12-07';DROP: not a date"),
         (["dossiers", "purge", "--returned-before", "2026-12-07T10:00:00"], "expected YYYY-MM-DD or RFC 3339"),
-        (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-02-30T10:00:00Z"],
-         "--at 2027-02-30T10:00:00Z: not a date and time"),
-        (["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-01-15 25:00"],
-         "--at 2027-01-15 25:00: not a date and time"),
-        (["outbox", "export", "--format", "jsonl", "--to", "/nonexistent/x", "--again", "2026-12-07';DROP"],
-         "--again 2026-12-07';DROP: not a date or a time"),
+        (
+            ["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-02-30T10:00:00Z"],
+            "--at 2027-02-30T10:00:00Z: not a date and time"
+        ),
+        (
+            ["rights", "open", "--structure", "villefranche", "--period", "2026-2027", "--at", "2027-01-15 25:00"],
+            "--at 2027-01-15 25:00: not a date and time"
+        ),
+        (
+            ["outbox", "export", "--format", "jsonl", "--to", "/nonexistent/x", "--again", "2026-12-07';DROP"],
+            "--again 2026-12-07';DROP: not a date or a time"
+        ),
         (["batch", "run", "--max-duration", "99999999999999h"], "--max-duration 99999999999999h: not a duration; expected"),
         (["batch", "run", "--max-duration", "1h1h"], "--max-duration 1h1h: not a duration"),
         (["queue", "list", "--older-than", "99999999999999h"], "--older-than 99999999999999h: not a duration"),
         (["queue", "list", "--older-than", "1.5d"], "--older-than 1.5d: not a duration"),
         (["planning", "show", "--child", "VLF-0001/1", "--month", "2026-13"], "--month 2026-13: not a month; expected YYYY-MM"),
         (["planning", "show", "--child", "VLF-0001/1", "--month", "2026-+1"], "--month 2026-+1: not a month"),
-        (["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2027-02-30"],
-         "--date 2027-02-30: not a date; expected YYYY-MM-DD"),
-        (["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-01x"],
-         "--date 2026-12-01x: not a date"),
+        (
+            ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2027-02-30"],
+            "--date 2027-02-30: not a date; expected YYYY-MM-DD"
+        ),
+        (
+            ["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "2026-12-01x"],
+            "--date 2026-12-01x: not a date"
+        ),
     ])
     func aMalformedDateTimeMonthOrDurationIsAUsageError(_ arguments: [String], _ reason: String) throws {
         let result = try CLI.run(arguments + ["--database-url", "host=/nonexistent"])

@@ -6,7 +6,8 @@ import Testing
 /// link: eticket finds it and replaces itself with it, arguments, help and exit status included.
 @Suite("eticket bench runs eticket-bench")
 struct BenchForwardingTests {
-    static let benchBinary = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("eticket-bench").path
+    static let benchBinary = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().appendingPathComponent("eticket-bench")
+        .path
 
     @Test func theHelpIsTheBenchmarksOwn() throws {
         let help = try CLI.run(["bench", "--help"], timeout: 60)

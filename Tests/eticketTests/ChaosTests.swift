@@ -1,7 +1,7 @@
 import Foundation
-import SeededGenerator
 import LocalPostgres
 import Postgres
+import SeededGenerator
 import TestSupport
 import Testing
 
@@ -34,7 +34,9 @@ struct ChaosTests {
         let database = Database(conninfo: conninfo)
         let workerURL = "\(conninfo) application_name=\(Self.workerApplication)"
         func startWorker() throws -> Child {
-            try Child(["worker", "--poll-interval", "0.2", "--batch-size", "50", "--log-level", "warning", "--database-url", workerURL])
+            try Child([
+                "worker", "--poll-interval", "0.2", "--batch-size", "50", "--log-level", "warning", "--database-url", workerURL,
+            ])
         }
 
         var workers = try (0..<4).map { _ in try startWorker() }
@@ -60,12 +62,13 @@ struct ChaosTests {
                 workers[victim] = try startWorker()
                 kills += 1
             } else {
-                terminations += (try? database.count(
-                    """
-                    SELECT count(pg_terminate_backend(pid)) FROM (
-                        SELECT pid FROM pg_stat_activity WHERE application_name = '\(Self.workerApplication)'
-                        ORDER BY random() LIMIT 1) victim
-                    """)) ?? 0
+                terminations +=
+                    (try? database.count(
+                        """
+                        SELECT count(pg_terminate_backend(pid)) FROM (
+                            SELECT pid FROM pg_stat_activity WHERE application_name = '\(Self.workerApplication)'
+                            ORDER BY random() LIMIT 1) victim
+                        """)) ?? 0
             }
         }
         let elapsed = (ContinuousClock.now - started).secondsValue
@@ -84,7 +87,10 @@ struct ChaosTests {
         // opened or mailed twice, no queue row left, nothing parked as failed.
         try database.expectEachDecidedOnce(count: Self.size, incomplete: (1...Self.size).filter(Load.isIncomplete).count)
         #expect(try database.count("SELECT count(*) FROM dossiers WHERE state = 'submitted'") == 0)
-        #expect(try database.count("SELECT count(*) FROM (SELECT child_id, service_id, period_id FROM reservation_rights GROUP BY 1, 2, 3 HAVING count(*) > 1) x") == 0)
+        #expect(
+            try database.count(
+                "SELECT count(*) FROM (SELECT child_id, service_id, period_id FROM reservation_rights GROUP BY 1, 2, 3 HAVING count(*) > 1) x"
+            ) == 0)
         let audit = try CLI.run(["audit", "verify", "--database-url", conninfo])
         #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
 

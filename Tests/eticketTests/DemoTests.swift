@@ -35,7 +35,10 @@ struct DemoTests {
         #expect(result.stderr.contains("was not made by the demo"), "\(result.stderr)")
         let database = Database(conninfo: conninfo)
         #expect(try database.count("SELECT count(*) FROM dossiers") == dossiers)
-        #expect(try database.count("SELECT count(*) FROM dossier_events WHERE dossier_id IN (SELECT id FROM dossiers WHERE external_id LIKE 'VLF-%')") == 0)
+        #expect(
+            try database.count(
+                "SELECT count(*) FROM dossier_events WHERE dossier_id IN (SELECT id FROM dossiers WHERE external_id LIKE 'VLF-%')"
+            ) == 0)
     }
 
     /// Freshly migrated for production, still empty: not the demo's either.

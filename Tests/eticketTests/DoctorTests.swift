@@ -1,6 +1,6 @@
 import Foundation
-import TestSupport
 import Postgres
+import TestSupport
 import Testing
 
 /// `eticket doctor` catches each misconfiguration an operator can make, and says how to fix it.
@@ -58,7 +58,9 @@ struct DoctorTests {
         let conninfo = try Databases.withStructures()
         let report = try Self.doctor(["--database-url", conninfo])
         #expect(report.status == 0, "\(report.checks)")
-        for name in ["configuration", "templates", "database", "migrations", "roles", "search paths", "clock", "queue", "export directory"] {
+        for name in [
+            "configuration", "templates", "database", "migrations", "roles", "search paths", "clock", "queue", "export directory",
+        ] {
             #expect(report[name].status == "ok", "\(name): \(report[name])")
         }
         #expect(report["database"].summary.contains("Unix socket"))
@@ -78,7 +80,8 @@ struct DoctorTests {
         let missing = try Self.doctor(["--config", "/nonexistent/eticket.json"])
         #expect(missing.status == 1)
         #expect(missing["configuration"].status == "failure")
-        #expect(missing["configuration"].summary.contains("/nonexistent/eticket.json: no such configuration file, or not readable"))
+        #expect(
+            missing["configuration"].summary.contains("/nonexistent/eticket.json: no such configuration file, or not readable"))
         #expect(missing["database"].summary.hasPrefix("not checked"))
 
         let file = TestFiles.directory.appendingPathComponent("doctor-\(UUID().uuidString).json").path
@@ -96,7 +99,8 @@ struct DoctorTests {
         }
         #expect(unreadable.status == 1)
         #expect(unreadable.stdout.contains("✗ configuration"))
-        #expect(unreadable.stdout.contains("fix: make \(file) readable by the service: chgrp eticket \(file) && chmod 0640 \(file)"))
+        #expect(
+            unreadable.stdout.contains("fix: make \(file) readable by the service: chgrp eticket \(file) && chmod 0640 \(file)"))
     }
 
     @Test func aConfigurationThatIsNotJSON() throws {

@@ -64,7 +64,9 @@ struct FailoverTests {
         late.signal(SIGTERM)
         let lateEnded = late.wait(timeout: 60)
         let left = lateEnded.stderr.split(separator: "\n").first { $0.contains("no answer in time, left the server") }
-        #expect(left?.contains("phase=commit") == true && left?.contains("server=\(node1.server)") == true, "\(lateEnded.stderr.suffix(3000))")
+        #expect(
+            left?.contains("phase=commit") == true && left?.contains("server=\(node1.server)") == true,
+            "\(lateEnded.stderr.suffix(3000))")
         #expect(lateEnded.stderr.contains("worker connected") && lateEnded.stderr.contains("server=\(node2.server)"))
         print("zombie: \(left ?? "no line")")
         let total = Self.size + 40
@@ -92,7 +94,9 @@ struct FailoverTests {
         try scene.killNode1WhenAQuarterIsDecided(during: "during batch run")
         let ran = run.wait(timeout: 600)
         #expect(ran.status == 0 && !ran.signaled, "\(ran.stderr.suffix(3000))")
-        #expect(ran.stderr.contains("batch run reconnected") && ran.stderr.contains("server=\(node2.server)"), "\(ran.stderr.suffix(3000))")
+        #expect(
+            ran.stderr.contains("batch run reconnected") && ran.stderr.contains("server=\(node2.server)"),
+            "\(ran.stderr.suffix(3000))")
         try expectInvariants(on: second, size: Self.size, incomplete: Self.incomplete, url: formation.url(node2))
 
         // node1 rejoins as node2's standby; then node2 dies in the middle of the export.
@@ -153,7 +157,9 @@ struct FailoverTests {
             let killed = ContinuousClock.now
             formation.kill(node1)
             let seconds = try FailoverTests.secondsToFirstDecision(on: second, since: killed)
-            print("failover: node1 killed \(what); first decision on the promoted node2 \(String(format: "%.1f", seconds)) s after the kill")
+            print(
+                "failover: node1 killed \(what); first decision on the promoted node2 \(String(format: "%.1f", seconds)) s after the kill"
+            )
         }
     }
 

@@ -89,7 +89,8 @@ struct FamilyFacingOutputTests {
 
         // Four emails: ECO-0001's two, one for each of the others.
         let maildir = TestFiles.directory.appendingPathComponent("eticket-labels-\(UUID().uuidString)").path
-        let one = try CLI.succeed(["outbox", "export", "--format", "maildir", "--to", maildir, "--limit", "1"], database: conninfo)
+        let one = try CLI.succeed(
+            ["outbox", "export", "--format", "maildir", "--to", maildir, "--limit", "1"], database: conninfo)
         #expect(one.stdout.hasPrefix("1 message exported to "), "\(one.stdout)")
         let rest = try CLI.succeed(["outbox", "export", "--format", "maildir", "--to", maildir], database: conninfo)
         #expect(rest.stdout.hasPrefix("3 messages exported to "), "\(rest.stdout)")
@@ -145,7 +146,7 @@ struct FamilyFacingOutputTests {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = .gmt
         let last = calendar.date(from: DateComponents(year: year, month: month + 1, day: 0))!
-        let weekday = calendar.component(.weekday, from: last)  // 1 = Sunday
+        let weekday = calendar.component(.weekday, from: last) // 1 = Sunday
         return calendar.component(.day, from: last) - (weekday - 1)
     }
 

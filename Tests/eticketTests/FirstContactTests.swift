@@ -10,7 +10,11 @@ struct FirstContactTests {
         // CLI.environment holds no PG* nor ETICKET_* variable: libpq tries its default socket.
         let result = try CLI.run(["queue", "list"])
         #expect(result.status == 4)
-        for way in ["--database-url", "ETICKET_DATABASE_URL", "\"database.url\" in the configuration file (--config, ETICKET_CONFIG, or the installed /etc/eticket/config.json)", "PGHOST", "PGSERVICE"] {
+        for way in [
+            "--database-url", "ETICKET_DATABASE_URL",
+            "\"database.url\" in the configuration file (--config, ETICKET_CONFIG, or the installed /etc/eticket/config.json)",
+            "PGHOST", "PGSERVICE",
+        ] {
             #expect(result.stderr.contains(way), "\(way): \(result.stderr)")
         }
         // Once libpq's environment names a server, libpq's own message is the whole story.
@@ -27,7 +31,9 @@ struct FirstContactTests {
             #expect(result.stderr.contains("run `eticket db migrate`"), "\(command): \(result.stderr)")
         }
         let imported = try CLI.run(["dossiers", "import", "\(CLI.examples)/dossiers.jsonl", "--database-url", conninfo])
-        #expect(imported.stderr.contains("this database is not migrated (no migration applied): run `eticket db migrate`"), "\(imported.stderr)")
+        #expect(
+            imported.stderr.contains("this database is not migrated (no migration applied): run `eticket db migrate`"),
+            "\(imported.stderr)")
     }
 
     @Test func aMistypedCommandSuggestsTheNearest() throws {
@@ -56,6 +62,8 @@ struct FirstContactTests {
         let highest = try #require(migrations.compactMap { Int($0.prefix(3)) }.max())
         let result = try CLI.run(["--version"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.range(of: #"^eticket \d+\.\d+\.\d+ \(schema \#(highest)\)\n$"#, options: .regularExpression) != nil, "\(result.stdout)")
+        #expect(
+            result.stdout.range(of: #"^eticket \d+\.\d+\.\d+ \(schema \#(highest)\)\n$"#, options: .regularExpression) != nil,
+            "\(result.stdout)")
     }
 }

@@ -37,7 +37,8 @@ struct InstalledLayoutTests {
         // ROOT/etc/eticket/config.json is the default configuration of a binary in ROOT/usr/bin.
         let etc = root.appendingPathComponent("etc/eticket")
         try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
-        try Data(#"{"templates": {"directory": "/nonexistent/templates"}}"#.utf8).write(to: etc.appendingPathComponent("config.json"))
+        try Data(#"{"templates": {"directory": "/nonexistent/templates"}}"#.utf8).write(
+            to: etc.appendingPathComponent("config.json"))
         let configured = try Child(["templates", "check"], executable: binary, unset: ["ETICKET_HOME"], in: "/").wait(timeout: 60)
         #expect(configured.status != 0)
         #expect(configured.stderr.contains("/nonexistent/templates"), "\(configured.stderr)")

@@ -1,7 +1,7 @@
 import Foundation
-import TestSupport
 import Postgres
 import SMTPTestRelay
+import TestSupport
 import Testing
 
 /// `eticket outbox send` against a real relay (aiosmtpd with STARTTLS and AUTH): each message
@@ -36,8 +36,12 @@ struct MailDeliveryTests {
         let envelopes = Set(
             try database.strings("SELECT '<' || message_id || '> ' || sender || ' ' || recipient FROM email_outbox"))
         #expect(Set(received.map { "\($0.messageID) \($0.mailFrom) \($0.rcptTos.joined())" }) == envelopes)
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE delivery <> 'sent' OR delivery_reply NOT LIKE '250 %'") == 0)
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NOT NULL") == 0, "sending is not exporting")
+        #expect(
+            try database.count("SELECT count(*) FROM email_outbox WHERE delivery <> 'sent' OR delivery_reply NOT LIKE '250 %'")
+                == 0)
+        #expect(
+            try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NOT NULL") == 0, "sending is not exporting"
+        )
         // Nothing is due any more: a second run sends nothing.
         let again = try send(try relay.configFile(), conninfo)
         #expect(again.status == 0 && again.stdout.hasPrefix("0 messages sent"), "\(again.stdout)")
@@ -45,7 +49,8 @@ struct MailDeliveryTests {
 
         // The states reach the administrators' views and the metrics.
         let stats = try CLI.succeed(["queue", "stats", "--format", "prometheus"], database: conninfo).stdout
-        #expect(stats.contains("eticket_outbox_delivery{structure=\"villefranche\",state=\"sent\"} \(expected.count)"), "\(stats)")
+        #expect(
+            stats.contains("eticket_outbox_delivery{structure=\"villefranche\",state=\"sent\"} \(expected.count)"), "\(stats)")
         let show = try CLI.succeed(["dossier", "show", "OUT-1"], database: conninfo).stdout
         #expect(show.contains("Emails") && show.contains("sent"), "\(show)")
     }
@@ -72,8 +77,12 @@ struct MailDeliveryTests {
         let config = try relay.configFile()
         let first = try send(config, conninfo, ["--connections", "1"])
         #expect(first.status == 5, "done with failures: \(first.stdout) \(first.stderr)")
-        #expect(first.stdout.hasPrefix("\(total - refusedCount - 3) messages sent, 3 deferred, \(refusedCount) failed"), "\(first.stdout)")
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE delivery = 'failed' AND delivery_reply LIKE '550 5.1.1%'") == refusedCount)
+        #expect(
+            first.stdout.hasPrefix("\(total - refusedCount - 3) messages sent, 3 deferred, \(refusedCount) failed"),
+            "\(first.stdout)")
+        #expect(
+            try database.count("SELECT count(*) FROM email_outbox WHERE delivery = 'failed' AND delivery_reply LIKE '550 5.1.1%'")
+                == refusedCount)
         #expect(
             try database.count(
                 """
@@ -85,7 +94,9 @@ struct MailDeliveryTests {
         #expect(early.status == 0 && early.stdout.hasPrefix("0 messages sent"), "\(early.stdout)")
         try moveClockOn(conninfo)
         let later = try send(config, conninfo)
-        #expect(later.status == 0 && later.stdout.hasPrefix("3 messages sent, 0 deferred, 0 failed"), "\(later.stdout) \(later.stderr)")
+        #expect(
+            later.status == 0 && later.stdout.hasPrefix("3 messages sent, 0 deferred, 0 failed"),
+            "\(later.stdout) \(later.stderr)")
         #expect(try database.count("SELECT count(*) FROM email_outbox WHERE delivery = 'sent' AND delivery_attempts = 2") == 3)
         let ids = relay.received.map(\.messageID)
         #expect(ids.count == total - refusedCount && Set(ids).count == ids.count)
@@ -132,8 +143,13 @@ struct MailDeliveryTests {
         #expect(first.status == 5, "\(first.stdout) \(first.stderr)")
         let replies = try database.strings("SELECT delivery_reply FROM email_outbox WHERE delivery = 'deferred'")
         #expect(first.stdout.hasPrefix("\(total - 2) messages sent, 2 deferred, 0 failed"), "\(first.stdout) \(replies)")
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE delivery = 'deferred' AND delivery_reply LIKE '%connection lost%'") == 1)
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE delivery = 'deferred' AND delivery_reply LIKE '%no reply within the timeout%'") == 1)
+        #expect(
+            try database.count(
+                "SELECT count(*) FROM email_outbox WHERE delivery = 'deferred' AND delivery_reply LIKE '%connection lost%'") == 1)
+        #expect(
+            try database.count(
+                "SELECT count(*) FROM email_outbox WHERE delivery = 'deferred' AND delivery_reply LIKE '%no reply within the timeout%'"
+            ) == 1)
         try moveClockOn(conninfo)
         let later = try send(config, conninfo)
         #expect(later.status == 0, "\(later.stdout) \(later.stderr)")
@@ -164,8 +180,9 @@ struct MailDeliveryTests {
         #expect(none.status == 3 && none.stderr.contains("smtp.tls none"), "\(none.stderr)")
         let config = try relay.configFile()
         let credentials = try #require(
-            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: [String: Any]])?["smtp"]?[
-                "credentialsFile"] as? String)
+            (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: [String: Any]])?[
+                "smtp"]?[
+                    "credentialsFile"] as? String)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: credentials)
         let open = try send(config, conninfo)
         #expect(open.status == 3 && open.stderr.contains("mode 644"), "\(open.stderr)")
@@ -192,7 +209,7 @@ struct MailDeliveryTests {
             let target = relay.count(point) + 1 + round % 7
             let run = try Child(["outbox", "send", "--connections", "4", "--config", config, "--database-url", conninfo])
             defer { run.kill() }
-            let reached = relay.wait(timeout: 60, while: { run.isRunning }) { relay.count(point) >= target }
+            let reached = relay.wait(timeout: 60, while: { run.isRunning }, until: { relay.count(point) >= target })
             if reached, run.isRunning {
                 run.signal(SIGKILL)
                 kills += 1
@@ -267,12 +284,17 @@ struct MailDeliveryTests {
         }
         let id = try #require(try connection.query("SELECT min(id) AS id FROM email_outbox").first?.decode(Int64.self, "id"))
         for role in ["eticket_worker", "eticket_admin", "eticket_intake"] {
-            let error = refused(role, "UPDATE email_outbox SET delivery = 'failed', delivery_reply = 'x', delivery_attempts = 1, last_attempt_at = now() WHERE id = \(id)")
+            let error = refused(
+                role,
+                "UPDATE email_outbox SET delivery = 'failed', delivery_reply = 'x', delivery_attempts = 1, last_attempt_at = now() WHERE id = \(id)"
+            )
             #expect(error?.contains("permission denied") == true, "\(role): \(error ?? "allowed")")
         }
         // Sent, the message is final, even for the sender's role.
         try connection.execute(
-            script: "UPDATE email_outbox SET delivery = 'sent', delivered_at = now(), delivery_reply = '250 ok', delivery_attempts = 1, last_attempt_at = now() WHERE id = \(id)")
+            script:
+                "UPDATE email_outbox SET delivery = 'sent', delivered_at = now(), delivery_reply = '250 ok', delivery_attempts = 1, last_attempt_at = now() WHERE id = \(id)"
+        )
         let back = refused("eticket_batch", "UPDATE email_outbox SET delivery = 'pending', delivered_at = NULL WHERE id = \(id)")
         #expect(back?.contains("never changes") == true, "\(back ?? "allowed")")
         let reply = refused("eticket_batch", "UPDATE email_outbox SET delivery_reply = 'forged' WHERE id = \(id)")

@@ -30,7 +30,9 @@ struct PostgresOverTLSTests {
     @Test func aCertificateForAnotherNameIsRefused() throws {
         let tls = try TLSCluster.start(addresses: [Self.loopback], clientNetworks: ["\(Self.loopback)/32"])
         defer { tls.cluster.stop() }
-        let result = try CLI.run(["db", "status", "--database-url", tls.conninfo(address: Self.loopback, host: "payroll.eticket.test")])
+        let result = try CLI.run([
+            "db", "status", "--database-url", tls.conninfo(address: Self.loopback, host: "payroll.eticket.test"),
+        ])
         #expect(result.status == 4, "\(result.stderr)")
         #expect(result.stderr.contains("server certificate for \"db.eticket.test\""), "\(result.stderr)")
         #expect(result.stderr.contains("does not match host name \"payroll.eticket.test\""), "\(result.stderr)")
@@ -66,7 +68,8 @@ extension PostgresOverTLSTests {
     /// in clear. With `verify-full` the client hangs up: it never sends its startup message, so not
     /// even the user and database names cross the wire.
     @Test func aServerRefusingTLSGetsNothingInClear() throws {
-        let authority = try TestCertificateAuthority.make(in: TestFiles.directory.appendingPathComponent("ca-\(UUID().uuidString)").path)
+        let authority = try TestCertificateAuthority.make(
+            in: TestFiles.directory.appendingPathComponent("ca-\(UUID().uuidString)").path)
         let listener = try DowngradingListener()
         let conninfo =
             "host=db.eticket.test hostaddr=\(Self.loopback) port=\(listener.port) user=secret_user dbname=secret_db "

@@ -19,7 +19,9 @@ struct RolesTests {
         }
         var commands: [String: Set<String>] = [:]
         for line in readme[section.upperBound...].split(separator: "\n").prefix(while: { !$0.hasPrefix("#") }) {
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             let quoted = { (cell: String) in
                 cell.split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map {
                     String($0.element)
@@ -48,38 +50,64 @@ struct RolesTests {
             .init(role: "owner", command: "db migrate", arguments: ["db", "migrate"]),
             .init(role: "owner", command: "db status", arguments: ["db", "status"]),
             .init(role: "owner", command: "structures apply", arguments: ["structures", "apply", "\(examples)/structures.json"]),
-            .init(role: "owner", command: "structures retention", arguments: ["structures", "retention", "villefranche", "--days", "365"]),
-            .init(role: "owner", command: "admins grant", arguments: ["admins", "grant", "{admin}", "--structure", "villefranche"]),
+            .init(
+                role: "owner", command: "structures retention",
+                arguments: ["structures", "retention", "villefranche", "--days", "365"]),
+            .init(
+                role: "owner", command: "admins grant", arguments: ["admins", "grant", "{admin}", "--structure", "villefranche"]),
             .init(role: "owner", command: "admins list", arguments: ["admins", "list"]),
-            .init(role: "eticket_intake", command: "dossiers import", arguments: ["dossiers", "import", "\(examples)/dossiers.jsonl"]),
+            .init(
+                role: "eticket_intake", command: "dossiers import",
+                arguments: ["dossiers", "import", "\(examples)/dossiers.jsonl"]),
             .init(role: "eticket_worker", command: "worker", arguments: ["worker", "--once"]),
             .init(role: "eticket_admin", command: "queue list", arguments: ["queue", "list"]),
             .init(role: "eticket_admin", command: "queue stats", arguments: ["queue", "stats"]),
             .init(role: "eticket_admin", command: "queue retry", arguments: ["queue", "retry", "--all-failed"]),
             .init(role: "eticket_admin", command: "dossier show", arguments: ["dossier", "show", "VLF-0001"]),
-            .init(role: "eticket_admin", command: "planning show", arguments: ["planning", "show", "--child", "VLF-0001/1", "--month", "{month}"]),
-            .init(role: "eticket_admin", command: "rights open", arguments: ["rights", "open", "--structure", "villefranche", "--period", "2026-2027"]),
-            .init(role: "eticket_admin", command: "reservations add",
-                  arguments: ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
-            .init(role: "eticket_admin", command: "reservations remove",
-                  arguments: ["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
-            .init(role: "eticket_admin", command: "decide", arguments: ["decide", "VLF-0001", "return", "--by", "Marie Curie", "--reason", "Attestation illisible"]),
+            .init(
+                role: "eticket_admin", command: "planning show",
+                arguments: ["planning", "show", "--child", "VLF-0001/1", "--month", "{month}"]),
+            .init(
+                role: "eticket_admin", command: "rights open",
+                arguments: ["rights", "open", "--structure", "villefranche", "--period", "2026-2027"]),
+            .init(
+                role: "eticket_admin", command: "reservations add",
+                arguments: ["reservations", "add", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
+            .init(
+                role: "eticket_admin", command: "reservations remove",
+                arguments: ["reservations", "remove", "--child", "VLF-0001/1", "--service", "cantine", "--date", "{day}"]),
+            .init(
+                role: "eticket_admin", command: "decide",
+                arguments: ["decide", "VLF-0001", "return", "--by", "Marie Curie", "--reason", "Attestation illisible"]),
             .init(role: "eticket_admin", command: "outbox list", arguments: ["outbox", "list"]),
             .init(role: "eticket_admin", command: "outbox show", arguments: ["outbox", "show", "{email}"]),
-            .init(role: "eticket_admin", command: "templates preview", arguments: ["templates", "preview", "dossier-processed", "--dossier", "VLF-0001"]),
-            .init(role: "eticket_admin", command: "outbox export",
-                  arguments: ["outbox", "export", "--structure", "villefranche", "--format", "eml", "--to", work.appendingPathComponent("eml").path]),
-            .init(role: "eticket_batch", command: "batch run",
-                  arguments: ["batch", "run", "--max-duration", "1m", "--export-to", work.appendingPathComponent("Maildir").path]),
+            .init(
+                role: "eticket_admin", command: "templates preview",
+                arguments: ["templates", "preview", "dossier-processed", "--dossier", "VLF-0001"]),
+            .init(
+                role: "eticket_admin", command: "outbox export",
+                arguments: [
+                    "outbox", "export", "--structure", "villefranche", "--format", "eml", "--to",
+                    work.appendingPathComponent("eml").path,
+                ]),
+            .init(
+                role: "eticket_batch", command: "batch run",
+                arguments: ["batch", "run", "--max-duration", "1m", "--export-to", work.appendingPathComponent("Maildir").path]),
             .init(role: "eticket_batch", command: "outbox send", arguments: ["outbox", "send", "--config", "{relay}"]),
-            .init(role: "eticket_batch", command: "outbox export",
-                  arguments: ["outbox", "export", "--format", "mbox", "--to", work.appendingPathComponent("mbox").path]),
+            .init(
+                role: "eticket_batch", command: "outbox export",
+                arguments: ["outbox", "export", "--format", "mbox", "--to", work.appendingPathComponent("mbox").path]),
             .init(role: "owner", command: "audit verify", arguments: ["audit", "verify"]),
             .init(role: "owner", command: "audit anchor", arguments: ["audit", "anchor", "--to", anchor]),
-            .init(role: "owner", command: "dossiers purge", arguments: ["dossiers", "purge", "--returned-before", "2000-01-01", "--dry-run"]),
-            .init(role: "owner", command: "admins revoke", arguments: ["admins", "revoke", "{admin}", "--structure", "villefranche"]),
+            .init(
+                role: "owner", command: "dossiers purge",
+                arguments: ["dossiers", "purge", "--returned-before", "2000-01-01", "--dry-run"]),
+            .init(
+                role: "owner", command: "admins revoke",
+                arguments: ["admins", "revoke", "{admin}", "--structure", "villefranche"]),
         ]
-        list.insert(.init(role: "owner", command: "audit verify", arguments: ["audit", "verify", "--anchor", anchor]), at: list.count - 1)
+        list.insert(
+            .init(role: "owner", command: "audit verify", arguments: ["audit", "verify", "--anchor", anchor]), at: list.count - 1)
         return list
     }
 
@@ -119,12 +147,16 @@ struct RolesTests {
             ).first?.decode(String.self, "day"))
         for invocation in planned {
             let email = try owner.query("SELECT min(id)::text AS id FROM email_outbox").first?.decodeIfPresent(String.self, "id")
-            let placeholders = ["{relay}": relayConfig, "{admin}": admin, "{email}": email ?? "none", "{day}": day, "{month}": String(day.prefix(7))]
+            let placeholders = [
+                "{relay}": relayConfig, "{admin}": admin, "{email}": email ?? "none", "{day}": day,
+                "{month}": String(day.prefix(7)),
+            ]
             let arguments = invocation.arguments.map { placeholders[$0] ?? $0 }
             let result = try CLI.run(arguments + ["--database-url", try #require(logins[invocation.role])])
             #expect(
                 result.status == 0 && !result.signaled,
-                "eticket \(arguments.joined(separator: " ")) as \(invocation.role) exited \(result.status): \(result.stderr.suffix(1500))")
+                "eticket \(arguments.joined(separator: " ")) as \(invocation.role) exited \(result.status): \(result.stderr.suffix(1500))"
+            )
             if invocation.command == "structures apply" {
                 // The example period, kept open past that Monday whatever today is, so that rights open.
                 try owner.query(
@@ -141,7 +173,9 @@ struct RolesTests {
         }
         #expect(decidedBy == [admin, "worker_\(suffix)"].sorted())
         // The batch login sent the outbox to the relay.
-        #expect(try owner.query("SELECT count(*) AS n FROM email_outbox WHERE delivery = 'sent'").first?.decode(Int.self, "n") ?? 0 > 0)
+        #expect(
+            try owner.query("SELECT count(*) AS n FROM email_outbox WHERE delivery = 'sent'").first?.decode(Int.self, "n") ?? 0
+                > 0)
         #expect(!relay.received.isEmpty)
     }
 }

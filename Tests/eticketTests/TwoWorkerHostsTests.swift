@@ -56,7 +56,8 @@ struct TwoWorkerHostsTests {
 
         func startWorker(on host: NamespaceHost, name: String) throws -> Child {
             try host.eticket([
-                "worker", "--poll-interval", "\(Self.pollInterval)", "--batch-size", "\(Self.batchSize)", "--log-level", "warning",
+                "worker", "--poll-interval", "\(Self.pollInterval)", "--batch-size", "\(Self.batchSize)", "--log-level",
+                "warning",
                 "--database-url", tls.conninfo(address: host.serverAddress) + " application_name=\(name)",
             ])
         }
@@ -89,7 +90,9 @@ struct TwoWorkerHostsTests {
         let clientDeadline = cut.at + .seconds(Self.clientDetectionBoundSeconds)
         // It says so as a connection lost (the keepalives) or a statement past its bound, both of
         // which reconnect.
-        func noticed() -> Bool { cutWorker.stderr.contains("worker: lost the database") || cutWorker.stderr.contains("worker: no answer in time") }
+        func noticed() -> Bool {
+            cutWorker.stderr.contains("worker: lost the database") || cutWorker.stderr.contains("worker: no answer in time")
+        }
         while !noticed(), ContinuousClock.now < clientDeadline { usleep(100_000) }
         let clientDetected = (ContinuousClock.now - cut.at).secondsValue
         #expect(noticed(), "the cut worker did not notice the dead link: \(cutWorker.stderr.suffix(1000))")
@@ -102,12 +105,15 @@ struct TwoWorkerHostsTests {
         try expectNothingLostOrDecidedTwice(database)
 
         let serverLog = (try? String(contentsOfFile: tls.cluster.directory + "/server.log", encoding: .utf8)) ?? ""
-        let why = serverLog.split(separator: "\n").last { $0.contains("[\(cut.backend)]") && $0.contains("could not") } ?? "(not logged)"
+        let why =
+            serverLog.split(separator: "\n").last { $0.contains("[\(cut.backend)]") && $0.contains("could not") }
+            ?? "(not logged)"
         print(
             "two hosts: \(Self.size) dossiers; cut with \(cut.claimed.count) rows claimed by the cut host; after the cut, "
                 + "the server dropped its backend at \(format(serverDetected)) s (\(why)), "
                 + "the other host had decided its rows at \(format(recovered)) s and everything at \(format(drained)) s; "
-                + "the cut worker noticed at \(format(clientDetected)) s; the test took \(format((ContinuousClock.now - testStarted).secondsValue)) s")
+                + "the cut worker noticed at \(format(clientDetected)) s; the test took \(format((ContinuousClock.now - testStarted).secondsValue)) s"
+        )
     }
 
     /// Cuts `host` off mid-batch: when its backend holds claimed rows and waits for its client's

@@ -42,7 +42,8 @@ struct WorkerRaceTests {
         defer { worker.kill() }
         // Kill as soon as the first batch is committed, so that the second is in hand.
         let deadline = ContinuousClock.now + .seconds(60)
-        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 == 0 {
+        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 == 0
+        {
             usleep(5_000)
         }
         let killedAt = (ContinuousClock.now - worker.started).secondsValue
@@ -118,7 +119,8 @@ struct WorkerRaceTests {
     private func waitForOutput(of child: Child, containing text: String, timeout: Double) throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while !child.stderr.contains(text) {
-            try #require(ContinuousClock.now < deadline && child.isRunning, "no \"\(text)\" from the worker: \(child.stderr.suffix(1000))")
+            try #require(
+                ContinuousClock.now < deadline && child.isRunning, "no \"\(text)\" from the worker: \(child.stderr.suffix(1000))")
             usleep(10_000)
         }
     }
@@ -134,7 +136,9 @@ struct WorkerRaceTests {
         let worker = try Child(["worker", "--poll-interval", "0.2", "--database-url", conninfo])
         defer { worker.kill() }
         let deadline = ContinuousClock.now + .seconds(60)
-        while worker.isRunning, ContinuousClock.now < deadline, (try? database.count("SELECT count(*) FROM decisions")) ?? 0 < Load.count / 10 {
+        while worker.isRunning, ContinuousClock.now < deadline,
+            (try? database.count("SELECT count(*) FROM decisions")) ?? 0 < Load.count / 10
+        {
             usleep(5_000)
         }
         let before = try database.count("SELECT count(*) FROM decisions")
@@ -226,7 +230,9 @@ struct SupervisorTests {
             return !stat[close.upperBound...].hasPrefix(" Z")
         }
         while pids.contains(where: running) {
-            try #require(ContinuousClock.now < deadline, "workers still running after their supervisor was killed: \(pids.filter(running))")
+            try #require(
+                ContinuousClock.now < deadline, "workers still running after their supervisor was killed: \(pids.filter(running))"
+            )
             usleep(20_000)
         }
     }

@@ -14,13 +14,15 @@ import Testing
         try #require(result.status == 0, "run.sh exited \(result.status): \(result.stderr.suffix(2000))")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         for measurement in [
-            "loop", "write-set", "write-set-audited", "write-set-narrow", "import: bare-lines", "import: dossier-and-queue", "import: parts-as-rows",
+            "loop", "write-set", "write-set-audited", "write-set-narrow", "import: bare-lines", "import: dossier-and-queue",
+            "import: parts-as-rows",
         ] {
             let line = lines.first { $0.hasPrefix(measurement + " ") }
             let fields = line?.dropFirst(measurement.count).split(separator: " ") ?? []
             // "<rate> /s <WAL bytes> B <server CPU> ms". The script itself fails when a replay leaves
             // a row behind or misses a decision, an email, a right or a part row.
-            let measured = fields.count == 6 && (Int(fields[0]) ?? 0) > 0 && (Int(fields[2]) ?? 0) > 0 && (Double(fields[4]) ?? 0) > 0
+            let measured =
+                fields.count == 6 && (Int(fields[0]) ?? 0) > 0 && (Int(fields[2]) ?? 0) > 0 && (Double(fields[4]) ?? 0) > 0
             #expect(measured, "\(measurement): \(line ?? "missing")")
         }
         #expect(lines.contains { $0.hasPrefix("process ") && $0.hasSuffix("(eticket bench)") }, "\(result.stdout)")

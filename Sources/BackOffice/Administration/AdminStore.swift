@@ -12,9 +12,11 @@ struct AdminStore {
     func grantAdminRole(to role: String) throws -> Bool {
         // The server quotes the name (format's %I), so no spelling of it can end the identifier
         // early, and only a role that exists is ever named.
-        guard let grant = try connection.query(
-            "SELECT format('GRANT eticket_admin TO %I', rolname) AS sql FROM pg_roles WHERE rolname = $1", [role]
-        ).first else { return false }
+        guard
+            let grant = try connection.query(
+                "SELECT format('GRANT eticket_admin TO %I', rolname) AS sql FROM pg_roles WHERE rolname = $1", [role]
+            ).first
+        else { return false }
         try connection.execute(script: try grant.decode(String.self, "sql"))
         return true
     }
@@ -51,6 +53,9 @@ struct AdminStore {
             SELECT a.role_name::text AS role, s.code, a.granted_at FROM structure_admins a
             JOIN structures s ON s.id = a.structure_id ORDER BY a.role_name, s.code
             """
-        ).map { Administration.AdminGrant(role: try $0.decode("role"), structure: try $0.decode("code"), grantedAt: try $0.decode("granted_at")) }
+        ).map {
+            Administration.AdminGrant(
+                role: try $0.decode("role"), structure: try $0.decode("code"), grantedAt: try $0.decode("granted_at"))
+        }
     }
 }

@@ -20,7 +20,8 @@ extension Administration {
                 let admins = AdminStore(connection: connection)
                 guard try admins.grantAdminRole(to: role) else {
                     throw BackOfficeError(
-                        .notFound, "no database role \(try Connection.quoteIdentifier(role)): create it first (CREATE ROLE … LOGIN)")
+                        .notFound,
+                        "no database role \(try Connection.quoteIdentifier(role)): create it first (CREATE ROLE … LOGIN)")
                 }
                 try admins.map(role: role, structureID: structureID)
             }

@@ -90,7 +90,8 @@ extension Administration {
                 throw BackOfficeError(.refused, "\(externalID) belongs to \(found.structure), not \(structure)")
             }
             guard verdict.allowedFrom.contains(found.state) else {
-                throw BackOfficeError(.refused, "\(externalID) is \(found.state.rawValue): \(verdict.rawValue) needs \(verdict.needs)")
+                throw BackOfficeError(
+                    .refused, "\(externalID) is \(found.state.rawValue): \(verdict.rawValue) needs \(verdict.needs)")
             }
             return [found.id]
         }

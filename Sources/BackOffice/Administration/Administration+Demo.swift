@@ -51,7 +51,8 @@ extension Administration {
                 guard try store.isMarked() else {
                     throw BackOfficeError(
                         .refused,
-                        "this database holds \(tables) tables and was not made by the demo: the demo runs only on an empty database or one it made")
+                        "this database holds \(tables) tables and was not made by the demo: the demo runs only on an empty database or one it made"
+                    )
                 }
                 try refuseOtherThanExamples(examples, in: store)
             }
@@ -64,7 +65,9 @@ extension Administration {
             let others = try store.rowsOtherThan(allowed[table] ?? [], in: table) ?? 0
             if others > 0 {
                 throw BackOfficeError(
-                    .refused, "this database holds \(others) \(table.rawValue) that are not the demo's examples: the demo will not touch it")
+                    .refused,
+                    "this database holds \(others) \(table.rawValue) that are not the demo's examples: the demo will not touch it"
+                )
             }
         }
     }

@@ -58,7 +58,9 @@ public final class Administration {
         }
         if let first = pending.first {
             throw BackOfficeError(
-                .schema, "the database schema is not up to date (migration \(first.version) \(first.name) is \(first.state)): run `eticket db migrate`")
+                .schema,
+                "the database schema is not up to date (migration \(first.version) \(first.name) is \(first.state)): run `eticket db migrate`"
+            )
         }
     }
 
@@ -80,7 +82,8 @@ public final class Administration {
         }
         switch StructuresContract.decode(Array(data)) {
         case .failure(let error):
-            throw BackOfficeError(.badInput, ([path + ": not a valid structures file:"] + error.reasons).joined(separator: "\n  "))
+            throw BackOfficeError(
+                .badInput, ([path + ": not a valid structures file:"] + error.reasons).joined(separator: "\n  "))
         case .success(let structures):
             do {
                 return try StructureCatalog(connection: connection).apply(structures)

@@ -103,7 +103,8 @@ extension Administration {
     /// Names each anchored structure whose chains no longer extend its anchor: an event up to the
     /// anchored one was changed, removed or added, or every chain was rewritten and rehashed.
     func anchorBreaks(_ anchors: [AuditAnchor]) throws -> [AnchorBreak] {
-        let now = Dictionary(uniqueKeysWithValues: try AuditStore(connection: connection).heads(upTo: anchors).map { ($0.structure, $0) })
+        let now = Dictionary(
+            uniqueKeysWithValues: try AuditStore(connection: connection).heads(upTo: anchors).map { ($0.structure, $0) })
         return anchors.compactMap { anchored in
             guard let current = now[anchored.structure] else {
                 return AnchorBreak(

@@ -8,12 +8,14 @@ struct AuditStore {
 
     /// Dossiers with events, and events, of one structure or all.
     func counts(structure: String?) throws -> (dossiers: Int, events: Int) {
-        guard let row = try connection.query(
-            """
-            SELECT count(DISTINCT e.dossier_id) AS dossiers, count(*) AS events
-            FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id JOIN structures s ON s.id = d.structure_id
-            WHERE $1::text IS NULL OR s.code = $1
-            """, [structure]).first
+        guard
+            let row = try connection.query(
+                """
+                SELECT count(DISTINCT e.dossier_id) AS dossiers, count(*) AS events
+                FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id JOIN structures s ON s.id = d.structure_id
+                WHERE $1::text IS NULL OR s.code = $1
+                """, [structure]
+            ).first
         else { return (0, 0) }
         return (try row.decode("dossiers"), try row.decode("events"))
     }
@@ -53,7 +55,9 @@ struct AuditStore {
             ORDER BY d.external_id
             """, [structure]
         ).map {
-            AuditBreak(dossier: try $0.decode("external_id"), eventID: try $0.decodeIfPresent("event_id"), reason: try $0.decode("reason"))
+            AuditBreak(
+                dossier: try $0.decode("external_id"), eventID: try $0.decodeIfPresent("event_id"),
+                reason: try $0.decode("reason"))
         }
     }
 

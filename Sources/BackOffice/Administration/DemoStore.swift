@@ -25,11 +25,14 @@ struct DemoStore {
     /// Marks an empty database as the demo's.
     func mark() throws {
         try connection.execute(
-            script: "CREATE TABLE eticket_demo (claimed_at timestamptz NOT NULL DEFAULT now()); INSERT INTO eticket_demo DEFAULT VALUES")
+            script:
+                "CREATE TABLE eticket_demo (claimed_at timestamptz NOT NULL DEFAULT now()); INSERT INTO eticket_demo DEFAULT VALUES"
+        )
     }
 
     func isMarked() throws -> Bool {
-        try connection.query("SELECT to_regclass('public.eticket_demo') IS NOT NULL AS marked").first?.decode(Bool.self, "marked") == true
+        try connection.query("SELECT to_regclass('public.eticket_demo') IS NOT NULL AS marked").first?.decode(Bool.self, "marked")
+            == true
     }
 
     /// A table the demo inspects, and the values of `column` it accepts to find there.
@@ -46,8 +49,9 @@ struct DemoStore {
 
     /// Rows of `table` whose key is not one of `allowed`; `nil` when the table does not exist.
     func rowsOtherThan(_ allowed: [String], in table: ExampleTable) throws -> Int64? {
-        guard try connection.query("SELECT to_regclass($1) IS NOT NULL AS present", ["public.\(table.rawValue)"]).first?
-            .decode(Bool.self, "present") == true
+        guard
+            try connection.query("SELECT to_regclass($1) IS NOT NULL AS present", ["public.\(table.rawValue)"]).first?
+                .decode(Bool.self, "present") == true
         else { return nil }
         return try connection.query(
             "SELECT count(*) AS others FROM \(table.rawValue) WHERE \(table.keyColumn) <> ALL($1::text[])", [allowed]

@@ -151,8 +151,10 @@ struct DossierDetailsStore {
             """, [id]
         ).map { event in
             DossierDetails.Event(
-                occurredAt: try event.decode("occurred_at"), from: try event.decodeIfPresent(DossierState.self, "from_state")?.rawValue,
-                to: try event.decode(DossierState.self, "to_state").rawValue, actor: try event.decode("actor"), reason: try event.decodeIfPresent("reason"),
+                occurredAt: try event.decode("occurred_at"),
+                from: try event.decodeIfPresent(DossierState.self, "from_state")?.rawValue,
+                to: try event.decode(DossierState.self, "to_state").rawValue, actor: try event.decode("actor"),
+                reason: try event.decodeIfPresent("reason"),
                 version: try event.decode("dossier_version"))
         }
     }
@@ -207,8 +209,10 @@ struct DossierDetailsStore {
         ).map { email in
             DossierDetails.Email(
                 id: try email.decode("id"), kind: try email.decode("kind"), createdAt: try email.decode("created_at"),
-                delivery: try email.decode(EmailDelivery.self, "delivery").rawValue, attempts: try email.decode("delivery_attempts"),
-                deliveredAt: try email.decodeIfPresent("delivered_at"), nextAttemptAt: try email.decodeIfPresent("next_attempt_at"),
+                delivery: try email.decode(EmailDelivery.self, "delivery").rawValue,
+                attempts: try email.decode("delivery_attempts"),
+                deliveredAt: try email.decodeIfPresent("delivered_at"),
+                nextAttemptAt: try email.decodeIfPresent("next_attempt_at"),
                 reply: try email.decodeIfPresent("delivery_reply"), exportedAt: try email.decodeIfPresent("exported_at"))
         }
     }

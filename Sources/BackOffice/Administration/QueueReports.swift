@@ -206,7 +206,8 @@ extension Administration {
     private func retry(dossierID: Int64?, structure: String?) throws -> RetryReport {
         try database("cannot retry the failed queue items") {
             try connection.transaction { connection in
-                let dossiers = try QueueReportStore(connection: connection).retryParked(dossierID: dossierID, structure: structure)
+                let dossiers = try QueueReportStore(connection: connection).retryParked(
+                    dossierID: dossierID, structure: structure)
                 return RetryReport(dossiers: dossiers)
             }
         }

@@ -43,7 +43,8 @@ struct ReviewStore {
 
     /// Who the event trigger records as moving the dossiers, and why, for this transaction only.
     func setEventContext(actor: String, reason: String) throws {
-        try connection.query("SELECT set_config('eticket.actor', $1, true), set_config('eticket.reason', $2, true)", [actor, reason])
+        try connection.query(
+            "SELECT set_config('eticket.actor', $1, true), set_config('eticket.reason', $2, true)", [actor, reason])
     }
 
     /// Forgets the reason for the rest of the transaction: it explained the decision, not what follows it.

@@ -143,7 +143,9 @@ struct DecisionStore {
     /// `planning_open`. Rights already open are left as they are.
     ///
     /// - Returns: the (dossier, period) pairs where something opened, for the planning-open emails.
-    func openRights(_ dossierIDs: [Int64], periods: PeriodSelection, serviceID: Int64? = nil, openedBy: String) throws -> [Opening] {
+    func openRights(_ dossierIDs: [Int64], periods: PeriodSelection, serviceID: Int64? = nil, openedBy: String) throws
+        -> [Opening]
+    {
         guard !dossierIDs.isEmpty else { return [] }
         let periodID: Int64? = if case .period(let id) = periods { id } else { nil }
         let rows = try connection.query(
@@ -198,7 +200,8 @@ struct DecisionStore {
 extension DecisionStore.Opening {
     /// A row of an opening statement: dossier_id, period_id, children.
     init(_ row: Row) throws {
-        self.init(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: try row.decode("children"))
+        self.init(
+            dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: try row.decode("children"))
     }
 }
 

@@ -30,7 +30,9 @@ public struct ChildPlanning: Sendable, Equatable, Codable {
 
     /// A service's month as the calendar `planning show` and the planning-open email draw.
     public func grid(_ service: Service) -> PlanningGrid {
-        PlanningGrid(title: service.label, firstDay: CalendarMonth(iso: month)?.firstDay ?? CalendarDate(daysSinceEpoch: 0), marks: service.days)
+        PlanningGrid(
+            title: service.label, firstDay: CalendarMonth(iso: month)?.firstDay ?? CalendarDate(daysSinceEpoch: 0),
+            marks: service.days)
     }
 
     /// The cell of `service` on `day` (1-based), `nil` when either does not exist.
@@ -84,7 +86,8 @@ extension Administration {
                         title: service.label, from: first, through: last, runsOn: service.weekdays, reserved: service.reserved
                     ) { day in
                         periods.first { $0.startsOn <= day && day <= $0.endsOn }.map {
-                            PlanningMark.PeriodDay(isClosed: $0.closed.contains(day), hasRights: service.rightPeriodIDs.contains($0.id))
+                            PlanningMark.PeriodDay(
+                                isClosed: $0.closed.contains(day), hasRights: service.rightPeriodIDs.contains($0.id))
                         }
                     }
                     return ChildPlanning.Service(

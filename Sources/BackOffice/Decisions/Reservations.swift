@@ -35,7 +35,8 @@ extension Administration {
                 let outside = try store.daysOutsidePeriods(days, structureID: reference.structureID)
                 if !outside.isEmpty {
                     throw BackOfficeError(
-                        .refused, "reservation refused: \(outside.joined(separator: ", ")) is in no period of \(reference.structure)")
+                        .refused,
+                        "reservation refused: \(outside.joined(separator: ", ")) is in no period of \(reference.structure)")
                 }
                 let added = try store.add(
                     .init(childID: reference.id, serviceID: serviceID, structureID: reference.structureID, days: days))

@@ -82,8 +82,9 @@ extension Administration {
         var report = RightsOpeningReport(structure: code, period: periodCode, service: serviceCode)
         return try database("cannot open the reservation rights") {
             try connection.transaction { connection in
-                guard let target = try RightsOpeningStore(connection: connection).target(
-                    structure: code, period: periodCode, service: serviceCode)
+                guard
+                    let target = try RightsOpeningStore(connection: connection).target(
+                        structure: code, period: periodCode, service: serviceCode)
                 else { throw BackOfficeError(.notFound, "no structure \(code)") }
                 guard let periodID = target.periodID else {
                     throw BackOfficeError(.notFound, "structure \(code) has no period \(periodCode)")

@@ -110,7 +110,9 @@ public struct OutboxExporter {
         report: inout ExportReport, onProgress: (Int, Int) -> Void
     ) throws {
         let path = report.path
-        let total = report.exported + (try database("cannot count the outbox") { try OutboxStore(connection: connection).count(selection) })
+        let total =
+            report.exported
+            + (try database("cannot count the outbox") { try OutboxStore(connection: connection).count(selection) })
         let fields = report.format.fields
         let exportedBefore = report.exported
         /// The size of the batch after `done` messages are exported.
@@ -164,9 +166,11 @@ public struct OutboxExporter {
     /// The exact bytes of one message.
     public func message(id: Int64) throws -> [UInt8] {
         guard
-            let row = try database("cannot read the outbox", {
-                try OutboxStore(connection: connection).message(id: id)
-            })
+            let row = try database(
+                "cannot read the outbox",
+                {
+                    try OutboxStore(connection: connection).message(id: id)
+                })
         else { throw BackOfficeError(.notFound, "no outbox message \(id)") }
         return row
     }

@@ -63,7 +63,9 @@ public final class OutboxSender {
     private let logger: Logger
     private let actor: String
 
-    public init(conninfo: String, relay: RelaySettings, policy: DeliveryPolicy, logger: Logger, actor: String = OutboxSender.defaultActor) {
+    public init(
+        conninfo: String, relay: RelaySettings, policy: DeliveryPolicy, logger: Logger, actor: String = OutboxSender.defaultActor
+    ) {
         self.conninfo = conninfo
         self.relay = relay
         self.policy = policy
@@ -88,7 +90,7 @@ public final class OutboxSender {
         structure: String? = nil, limit: Int? = nil, shutdown: ShutdownSignal? = nil,
         onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> DeliveryReport {
-        signal(SIGPIPE, SIG_IGN)  // a relay closing its socket is an outcome, not a reason to die
+        signal(SIGPIPE, SIG_IGN) // a relay closing its socket is an outcome, not a reason to die
         let started = ContinuousClock.now
         let connection = try Database.connect(conninfo, actor: actor)
         defer { connection.close() }
@@ -104,7 +106,9 @@ public final class OutboxSender {
         }
         let shared = SendState(limit: limit, pace: policy.messagesPerSecond.map { Pace(rate: $0) })
         let lanes = (0..<max(1, policy.connections)).map { _ in
-            Lane(conninfo: conninfo, actor: actor, relay: relay, policy: policy, structure: structure, shared: shared, logger: logger)
+            Lane(
+                conninfo: conninfo, actor: actor, relay: relay, policy: policy, structure: structure, shared: shared,
+                logger: logger)
         }
         let finished = DispatchGroup()
         for lane in lanes {
@@ -224,7 +228,8 @@ private final class Lane: @unchecked Sendable {
                 metadata: ["email_id": "\(message.id)", "reply": "\(reply.code) \(reply.enhancedStatus ?? "")"])
         case .deferred(let reason, let reply):
             if attempts >= policy.maxAttempts {
-                try store.markFailed(.init(id: message.id, reply: "gave up after \(attempts) attempts: \(reason)", attempts: attempts))
+                try store.markFailed(
+                    .init(id: message.id, reply: "gave up after \(attempts) attempts: \(reason)", attempts: attempts))
                 logger.warning("email given up", metadata: ["email_id": "\(message.id)", "attempts": "\(attempts)"])
                 return
             }

@@ -117,7 +117,9 @@ public final class DossierImporter {
                     try reject(
                         RejectedLine(
                             line: number, externalID: line.dossier.externalID,
-                            reasons: ["$.external_id: \(line.dossier.externalID) is already submitted at line \(first) of this file"],
+                            reasons: [
+                                "$.external_id: \(line.dossier.externalID) is already submitted at line \(first) of this file"
+                            ],
                             input: Array(bytes)))
                     continue
                 }
@@ -191,7 +193,9 @@ public final class DossierImporter {
         var services: Set<String>
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, structures: [String: KnownStructure]) -> Result<IntakeLine, RejectedLine> {
+    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, structures: [String: KnownStructure]) -> Result<
+        IntakeLine, RejectedLine
+    > {
         func rejected(_ reasons: [String], _ externalID: String? = nil) -> Result<IntakeLine, RejectedLine> {
             .failure(RejectedLine(line: line, externalID: externalID, reasons: reasons, input: Array(bytes)))
         }

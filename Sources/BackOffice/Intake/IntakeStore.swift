@@ -161,7 +161,8 @@ struct IntakeStore {
         guard !records.isEmpty else { return }
         let copier = Copier(connection: connection, staged: session.rowSecurityActive)
         try copier.copy(into: "dossier_records", columns: Record.columns, rows: records.lazy.map(\.copyRow))
-        try copier.copy(into: "dossier_status", columns: "dossier_id, state", rows: records.lazy.map { [String($0.id), "submitted"] })
+        try copier.copy(
+            into: "dossier_status", columns: "dossier_id, state", rows: records.lazy.map { [String($0.id), "submitted"] })
     }
 
     /// Returned dossiers sent again: submitted first, as their next version (the status), then the

@@ -52,7 +52,8 @@ struct IntakeWriter {
         let created = Array(zip(fresh, try database.drawIDs(for: "dossier_records", fresh.count)))
         let written = created + resubmitted.map { ($0.line, $0.dossierID) }
 
-        try database.resubmit(try resubmitted.map { try Self.record($0.line, id: $0.dossierID, accounts: accounts) }, session: session)
+        try database.resubmit(
+            try resubmitted.map { try Self.record($0.line, id: $0.dossierID, accounts: accounts) }, session: session)
         try database.insertSubmitted(try created.map { try Self.record($0.0, id: $0.1, accounts: accounts) }, session: session)
         try database.copyParts(written.map { IntakeStore.Parts(dossierID: $0.1, dossier: $0.0.dossier) }, session: session)
         try database.enqueueNew(created.map { Self.queued($0.0, id: $0.1, session: session) }, session: session)
@@ -122,7 +123,8 @@ struct IntakeWriter {
         let ids = Dictionary(uniqueKeysWithValues: (Array(known.values) + created).map { ($0.key, $0.id) })
         var accounts: [Int: Int64] = [:]
         for line in lines {
-            accounts[line.number] = ids[IntakeStore.AccountKey(structureID: line.structureID, email: line.dossier.account.email.lowercased())]
+            accounts[line.number] =
+                ids[IntakeStore.AccountKey(structureID: line.structureID, email: line.dossier.account.email.lowercased())]
         }
         return accounts
     }

@@ -39,13 +39,17 @@ public struct StructureCatalog {
         let row = try statement(at: path) { try store.upsert(structure) }
         var changed = false
         for (index, kind) in structure.documentKinds.enumerated() {
-            changed = try statement(at: "\(path).documents[\(index)]") { try store.upsert(kind, structure: structure.code) } || changed
+            changed =
+                try statement(at: "\(path).documents[\(index)]") { try store.upsert(kind, structure: structure.code) } || changed
         }
         for (index, service) in structure.services.enumerated() {
-            changed = try statement(at: "\(path).services[\(index)]") { try store.upsert(service, structure: structure.code) } || changed
+            changed =
+                try statement(at: "\(path).services[\(index)]") { try store.upsert(service, structure: structure.code) }
+                || changed
         }
         for (index, period) in structure.periods.enumerated() {
-            changed = try statement(at: "\(path).periods[\(index)]") { try store.upsert(period, structure: structure.code) } || changed
+            changed =
+                try statement(at: "\(path).periods[\(index)]") { try store.upsert(period, structure: structure.code) } || changed
         }
         switch row {
         case .created: return .created

@@ -20,12 +20,16 @@ public enum BatchMetrics {
             "last_run_timestamp_seconds", "When the last batch run started (Unix time).",
             [("", String(format: "%.3f", report.startedAt.timeIntervalSince1970))])
         gauge("duration_seconds", "How long the last batch run took.", [("", String(format: "%.3f", report.durationSeconds))])
-        gauge("exit_status", "The last batch run's exit status (0 done, 5 done with failures, 69 mail relay unavailable).", [("", String(exitStatus))])
+        gauge(
+            "exit_status", "The last batch run's exit status (0 done, 5 done with failures, 69 mail relay unavailable).",
+            [("", String(exitStatus))])
         gauge("processed", "Queue rows the last batch run handled.", [("", String(report.processed))])
         gauge(
             "decisions", "Decisions the last batch run recorded, by outcome.",
             labelled("outcome", report.outcomes, ["validated", "awaiting_review", "returned", "rejected"]))
-        gauge("planning_opened", "Dossiers whose reservation planning the last batch run opened.", [("", String(report.planningOpened))])
+        gauge(
+            "planning_opened", "Dossiers whose reservation planning the last batch run opened.",
+            [("", String(report.planningOpened))])
         gauge("retried", "Dossiers the last batch run will retry.", [("", String(report.retried))])
         gauge("failed", "Dossiers the last batch run parked as failed.", [("", String(report.failed))])
         gauge(

@@ -182,7 +182,9 @@ public final class BatchRun {
         report.emails = try onConnection { connection in
             try database("cannot count the emails") {
                 Dictionary(
-                    uniqueKeysWithValues: try BatchRunStore(connection: connection).emailsByKind(since: runStart).map { ($0.key.rawValue, $0.value) })
+                    uniqueKeysWithValues: try BatchRunStore(connection: connection).emailsByKind(since: runStart).map {
+                        ($0.key.rawValue, $0.value)
+                    })
             }
         }
         if let export {
@@ -270,7 +272,7 @@ extension Duration {
             guard let index = units.indices.first(where: { $0 >= nextUnit && units[$0].name == name }) else { return nil }
             rest = rest.dropFirst(name.count)
             nextUnit = index + 1
-            total += value * units[index].milliseconds  // at most 9 digits of weeks: no overflow.
+            total += value * units[index].milliseconds // at most 9 digits of weeks: no overflow.
         }
         let duration = Duration.milliseconds(total)
         guard total > 0, duration <= Self.longestOperatorDuration else { return nil }

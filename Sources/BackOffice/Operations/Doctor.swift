@@ -55,13 +55,13 @@ public enum Doctor {
                 "templates", .failure, "\(error)",
                 fix: "install the package's templates (/usr/share/eticket/config/templates) or set templates.directory")
         }
-        let where_ = (try? EmailTemplates.directory(directory)) ?? "?"
+        let templatesFolder = (try? EmailTemplates.directory(directory)) ?? "?"
         guard checked.problems.isEmpty else {
             return DoctorCheck(
-                "templates", .failure, "\(checked.problems.count) problem(s) in \(where_)", details: checked.problems,
+                "templates", .failure, "\(checked.problems.count) problem(s) in \(templatesFolder)", details: checked.problems,
                 fix: "correct each file at the line named (`eticket templates check --config FILE` lists them again)")
         }
-        return DoctorCheck("templates", .ok, "\(checked.files.count) templates valid in \(where_)")
+        return DoctorCheck("templates", .ok, "\(checked.files.count) templates valid in \(templatesFolder)")
     }
 
     // MARK: - Database
@@ -83,7 +83,8 @@ public enum Doctor {
         guard let session = connection.session else {
             return (DoctorCheck("database", .failure, "the connection closed at once", fix: "check the server's log"), nil)
         }
-        let place = "\(session.user)@\(session.isUnixSocket ? "socket \(session.host)" : session.host):\(session.port)/\(session.database)"
+        let place =
+            "\(session.user)@\(session.isUnixSocket ? "socket \(session.host)" : session.host):\(session.port)/\(session.database)"
         if let tls = session.tls {
             let summary = "\(place), TLS \(tls.protocol) (\(tls.cipher)), sslmode=\(session.sslMode)"
             guard session.sslMode == "verify-full" else {
@@ -91,7 +92,9 @@ public enum Doctor {
                 return (
                     DoctorCheck(
                         "database", .warning, summary,
-                        fix: "use sslmode=verify-full (with sslrootcert naming the server's CA) so that libpq checks the server's certificate and name"),
+                        fix:
+                            "use sslmode=verify-full (with sslrootcert naming the server's CA) so that libpq checks the server's certificate and name"
+                    ),
                     connection
                 )
             }
@@ -104,7 +107,10 @@ public enum Doctor {
         return (
             DoctorCheck(
                 "database", local ? .ok : .warning, "\(place), without TLS",
-                fix: local ? nil : "add sslmode=verify-full (and sslrootcert) to the database URL: families' data crosses the network in clear"),
+                fix: local
+                    ? nil
+                    : "add sslmode=verify-full (and sslrootcert) to the database URL: families' data crosses the network in clear"
+            ),
             connection
         )
     }
@@ -129,7 +135,9 @@ public enum Doctor {
             statuses = try Migrator(migrations: try Migration.load(directory: directory), logger: .init(label: "doctor"))
                 .status(connection)
         } catch {
-            return DoctorCheck("migrations", .failure, "cannot read the migration history: \(error)", fix: "run `eticket db status` as the schema's owner")
+            return DoctorCheck(
+                "migrations", .failure, "cannot read the migration history: \(error)",
+                fix: "run `eticket db status` as the schema's owner")
         }
         let latest = statuses.filter { $0.state != .unknown }.last.map { "\($0.version)" } ?? "none"
         let pending = statuses.filter { $0.state == .pending }
@@ -211,7 +219,8 @@ public enum Doctor {
                     "roles", .failure, "role \(missingRoles.joined(separator: ", ")) missing",
                     fix: "as a superuser: "
                         + missingRoles.map { ServerInfoStore.createRoleStatement($0) + ";" }.joined(separator: " ")
-                        + " then give each the grants of sql/012_roles_and_isolation.sql and sql/018_outbox_delivery.sql again (`eticket doctor` lists what is missing)")
+                        + " then give each the grants of sql/012_roles_and_isolation.sql and sql/018_outbox_delivery.sql again (`eticket doctor` lists what is missing)"
+                )
             }
             var problems: [String] = []
             var statements: [String] = []
@@ -246,7 +255,8 @@ public enum Doctor {
             }
             return DoctorCheck("roles", .ok, "\(jobRoles.joined(separator: ", ")) hold their jobs' grants")
         } catch {
-            return DoctorCheck("roles", .failure, "cannot read the roles: \(error)", fix: "run doctor with a login that may read the catalog")
+            return DoctorCheck(
+                "roles", .failure, "cannot read the roles: \(error)", fix: "run doctor with a login that may read the catalog")
         }
     }
 
@@ -262,7 +272,8 @@ public enum Doctor {
             }
             return DoctorCheck("search paths", .ok, "every function of the schema pins its search_path")
         } catch {
-            return DoctorCheck("search paths", .failure, "cannot read the functions: \(error)", fix: "run doctor as the schema's owner")
+            return DoctorCheck(
+                "search paths", .failure, "cannot read the functions: \(error)", fix: "run doctor as the schema's owner")
         }
     }
 
@@ -282,7 +293,9 @@ public enum Doctor {
                 abs(skew) > tolerance
                 ? DoctorCheck(
                     "clock", .failure, "this host's clock and the database's differ by \(skewText)",
-                    fix: "synchronise both machines' clocks (chrony or systemd-timesyncd): queued work falls due by the database's")
+                    fix:
+                        "synchronise both machines' clocks (chrony or systemd-timesyncd): queued work falls due by the database's"
+                )
                 : DoctorCheck("clock", .ok, "agrees with the database's (\(skewText))")
             let decision =
                 pinned.map {
@@ -303,8 +316,11 @@ public enum Doctor {
             let (parked, retrying, queued) = (health.parked, health.retrying, health.queued)
             if parked > 0 {
                 return DoctorCheck(
-                    "queue", .failure, "\(parked) parked after failing every attempt, \(retrying) being retried, \(queued) queued",
-                    fix: "read the errors with `eticket queue list --state failed`, fix the cause, then `eticket queue retry --all-failed`")
+                    "queue", .failure,
+                    "\(parked) parked after failing every attempt, \(retrying) being retried, \(queued) queued",
+                    fix:
+                        "read the errors with `eticket queue list --state failed`, fix the cause, then `eticket queue retry --all-failed`"
+                )
             }
             if retrying > 0 {
                 return DoctorCheck(
@@ -313,7 +329,8 @@ public enum Doctor {
             }
             return DoctorCheck("queue", .ok, "nothing parked or failing, \(queued) queued")
         } catch {
-            return DoctorCheck("queue", .failure, "cannot read the queue: \(error)", fix: "run doctor with the workers' login or the owner's")
+            return DoctorCheck(
+                "queue", .failure, "cannot read the queue: \(error)", fix: "run doctor with the workers' login or the owner's")
         }
     }
 

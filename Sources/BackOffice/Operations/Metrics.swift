@@ -128,7 +128,9 @@ extension PrometheusExposition {
                 help: "Emails per structure and delivery state (pending, sent, deferred, failed, skipped).",
                 samples: stats.flatMap { structure in
                     EmailDelivery.allCases.map {
-                        Sample([("structure", structure.structure), ("state", $0.rawValue)], Double(structure.delivery[$0.rawValue] ?? 0))
+                        Sample(
+                            [("structure", structure.structure), ("state", $0.rawValue)],
+                            Double(structure.delivery[$0.rawValue] ?? 0))
                     }
                 }),
             Metric(

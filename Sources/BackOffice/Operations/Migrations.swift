@@ -104,7 +104,8 @@ public struct Migrator {
                     try apply(migration, on: connection)
                 } catch let error as PostgresError where Self.lostRoleRace(error) {
                     // Its transaction rolled back whole; run again, it finds the role there.
-                    logger.info("another database created a role first, applying again", metadata: ["version": "\(migration.version)"])
+                    logger.info(
+                        "another database created a role first, applying again", metadata: ["version": "\(migration.version)"])
                     try apply(migration, on: connection)
                 }
                 logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])

@@ -45,12 +45,16 @@ struct ServerInfoStore {
 
     /// Those of `roles` that exist.
     func existingRoles(among roles: [String]) throws -> Set<String> {
-        Set(try connection.query("SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)", [roles]).map { try $0.decode("rolname") })
+        Set(
+            try connection.query("SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)", [roles]).map {
+                try $0.decode("rolname")
+            })
     }
 
     /// Whether `role` has the privileges of `group` (is a member, directly or not).
     func isMember(_ role: String, of group: String) throws -> Bool {
-        try connection.query("SELECT pg_has_role($1, $2, 'USAGE') AS member", [role, group]).first?.decode(Bool.self, "member") == true
+        try connection.query("SELECT pg_has_role($1, $2, 'USAGE') AS member", [role, group]).first?.decode(Bool.self, "member")
+            == true
     }
 
     /// The row-level security helpers (`administers…`) that `PUBLIC` may execute, by signature.
@@ -102,7 +106,8 @@ struct ServerInfoStore {
             """
         ).first
         return QueueHealth(
-            parked: try row?.decode("parked") ?? 0, retrying: try row?.decode("retrying") ?? 0, queued: try row?.decode("queued") ?? 0)
+            parked: try row?.decode("parked") ?? 0, retrying: try row?.decode("retrying") ?? 0,
+            queued: try row?.decode("queued") ?? 0)
     }
 
     // MARK: - Repairs, printed for the operator

@@ -22,7 +22,8 @@ public final class EmailOutbox: FamilyNotifier {
 
     /// Renders the emails of the batch's decisions and openings and writes them in one statement.
     func notify(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], on connection: Connection) throws {
-        try insert(try render(decisions: decisionIDs, on: connection) + render(openings: openings, on: connection), on: connection)
+        try insert(
+            try render(decisions: decisionIDs, on: connection) + render(openings: openings, on: connection), on: connection)
     }
 
     func decisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws {

@@ -86,16 +86,23 @@ public enum EmailTemplates {
         switch outcome {
         case .returned:
             let findings = [
-                ("payer.missing", "Aucun responsable légal n'est désigné comme payeur.", "No legal guardian is designated as the payer."),
-                ("document.missing", "Justificatif manquant : Attestation d'assurance scolaire.",
-                 "Missing supporting document: Attestation d'assurance scolaire."),
+                (
+                    "payer.missing", "Aucun responsable légal n'est désigné comme payeur.",
+                    "No legal guardian is designated as the payer."
+                ),
+                (
+                    "document.missing", "Justificatif manquant : Attestation d'assurance scolaire.",
+                    "Missing supporting document: Attestation d'assurance scolaire."
+                ),
             ]
             context.reasons = findings.map { language == .fr ? $0.1 : $0.2 }
             context.reasonActions = findings.map { CompletenessRules.action(for: $0.0, in: language) ?? "" }
         case .rejected:
-            context.reasons = [language == .fr ? "La famille ne réside pas dans la commune." : "The family does not live in the town."]
+            context.reasons = [
+                language == .fr ? "La famille ne réside pas dans la commune." : "The family does not live in the town."
+            ]
         case .validated:
-            context.nextStep = .on(Date(timeIntervalSince1970: 1_787_554_800))  // 2026-08-24 09:00 in Paris
+            context.nextStep = .on(Date(timeIntervalSince1970: 1_787_554_800)) // 2026-08-24 09:00 in Paris
         case .awaitingReview:
             break
         }

@@ -50,8 +50,10 @@ struct FamilyEmailStore {
             let outcome: Outcome = try row.decode("outcome")
             var context = try Self.context(row)
             context.outcome = outcome
-            context.children = zip(try row.decode([String].self, "child_first_names"), try row.decode([String].self, "child_last_names"))
-                .map { ChildInfo(firstName: $0, lastName: $1) }
+            context.children = zip(
+                try row.decode([String].self, "child_first_names"), try row.decode([String].self, "child_last_names")
+            )
+            .map { ChildInfo(firstName: $0, lastName: $1) }
             return DecisionEmail(
                 decisionID: try row.decode("decision_id"), dossierID: try row.decode("dossier_id"),
                 structureID: try row.decode("structure_id"), outcome: outcome,
@@ -94,7 +96,8 @@ struct FamilyEmailStore {
             return OpeningEmail(
                 dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"),
                 structureID: try row.decode("structure_id"), context: try Self.context(row),
-                period: PeriodInfo(label: try row.decode("period_label"), startsOn: startsOn, endsOn: try Self.day(row, "ends_on")),
+                period: PeriodInfo(
+                    label: try row.decode("period_label"), startsOn: startsOn, endsOn: try Self.day(row, "ends_on")),
                 closedDates: Set(try row.decode([String].self, "closed_dates").compactMap { CalendarDate(iso: $0) }),
                 shownFrom: CalendarDate(iso: try row.decode(String.self, "shown_from")) ?? startsOn)
         }
@@ -147,7 +150,8 @@ struct FamilyEmailStore {
                 rights[key] = children
             } else {
                 rights[key, default: []].append(
-                    ChildRights(firstName: try row.decode("first_name"), lastName: try row.decode("last_name"), services: [service]))
+                    ChildRights(
+                        firstName: try row.decode("first_name"), lastName: try row.decode("last_name"), services: [service]))
             }
             lastChild = childID
         }

@@ -67,7 +67,8 @@ struct DossierStore {
                     structureID: try row.decode("structure_id"), dossier: dossier)
             case .failure(let error):
                 throw BackOfficeError(
-                    .failure, "dossier \(id): stored content no longer matches the contract: \(error.reasons.joined(separator: "; "))")
+                    .failure,
+                    "dossier \(id): stored content no longer matches the contract: \(error.reasons.joined(separator: "; "))")
             }
         }
     }

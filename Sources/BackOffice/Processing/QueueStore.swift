@@ -4,7 +4,10 @@ import Postgres
 
 /// A claimed row of `dossier_queue`, locked by the claiming transaction until it commits.
 public struct QueueItem: Sendable, Equatable {
-    public enum Job: String, Sendable, CaseIterable { case process, openRights = "open_rights" }
+    public enum Job: String, Sendable, CaseIterable {
+        case process
+        case openRights = "open_rights"
+    }
 
     public var id: Int64
     public var dossierID: Int64

@@ -142,7 +142,9 @@ public final class Worker {
                     baseDelay: configuration.retryBaseDelay)
                 logger.error(
                     parked ? "dossier failed, parked" : "dossier failed, will retry",
-                    metadata: ["dossier_id": "\(item.dossierID)", "attempt": "\(item.attempts + 1)", "error": "\(error.logDescription)"])
+                    metadata: [
+                        "dossier_id": "\(item.dossierID)", "attempt": "\(item.attempts + 1)", "error": "\(error.logDescription)",
+                    ])
                 summary.claimed += 1
                 if parked { summary.failed += 1 } else { summary.retried += 1 }
             }

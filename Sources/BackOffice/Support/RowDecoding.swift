@@ -7,7 +7,8 @@ import Postgres
 /// A value the enum does not know is a decoding error naming the column (``Row`` adds it) and the
 /// value, never a silent default: a label added to the SQL enum without its Swift case must fail
 /// loudly where it is read. Enum labels are schema, not personal data, so the value is quoted.
-protocol StoredEnum: PostgresDecodable, PostgresBindable, PostgresArrayElement, RawRepresentable, CaseIterable where RawValue == String {}
+protocol StoredEnum: PostgresDecodable, PostgresBindable, PostgresArrayElement, RawRepresentable, CaseIterable
+where RawValue == String {}
 
 extension StoredEnum {
     public init(postgresText: String) throws(PostgresDecodingFailure) {

@@ -123,7 +123,8 @@ extension JSONSchema {
                 if value != .bool(true) { fail(path, "a schema must be an object") }
                 return Node(
                     reference: nil, types: nil, enumValues: nil, required: [], properties: [:],
-                    allowsAdditionalProperties: true, items: nil, minItems: nil, maxItems: nil, uniqueItems: false, minLength: nil,
+                    allowsAdditionalProperties: true, items: nil, minItems: nil, maxItems: nil, uniqueItems: false,
+                    minLength: nil,
                     maxLength: nil, pattern: nil, format: nil, minimum: nil, maximum: nil)
             }
             var reference: String?
@@ -409,7 +410,9 @@ enum ContractFormats {
         guard let colon = string.firstIndex(of: ":") else { return false }
         let scheme = string[..<colon].unicodeScalars
         guard let first = scheme.first, first.isASCII, first.properties.isAlphabetic,
-            scheme.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0)) }),
+            scheme.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0))
+            }),
             string.index(after: colon) < string.endIndex
         else { return false }
         return string.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && !$0.properties.isWhitespace }

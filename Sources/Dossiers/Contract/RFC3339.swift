@@ -16,7 +16,7 @@ public enum RFC3339 {
             let hour = number(bytes, 11, 2), bytes[13] == UInt8(ascii: ":"),
             let minute = number(bytes, 14, 2), bytes[16] == UInt8(ascii: ":"),
             let second = number(bytes, 17, 2),
-            hour <= 23, minute <= 59, second <= 59 || (second == 60 && minute == 59)  // 60: a leap second.
+            hour <= 23, minute <= 59, second <= 59 || (second == 60 && minute == 59) // 60: a leap second.
         else { return nil }
         var index = 19
         var fraction = 0.0

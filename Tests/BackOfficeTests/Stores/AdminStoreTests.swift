@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every AdminStore method against the migrated schema, on the decided examples.
 @Suite("AdminStore")

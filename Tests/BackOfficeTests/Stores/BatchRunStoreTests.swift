@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Foundation
 import Mail
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every BatchRunStore method against the migrated schema, on the decided examples.
 @Suite("BatchRunStore")
@@ -11,7 +12,10 @@ struct BatchRunStoreTests {
         let conninfo = try Fixture.decidedExamples()
         let first = try Fixture.connection(conninfo)
         let second = try Fixture.connection(conninfo)
-        defer { first.close(); second.close() }
+        defer {
+            first.close()
+            second.close()
+        }
         let holder = BatchRunStore(connection: first)
         let other = BatchRunStore(connection: second)
         #expect(try holder.tryLock(BatchRun.lockKey))
@@ -38,8 +42,10 @@ struct BatchRunStoreTests {
         defer { connection.close() }
         let store = BatchRunStore(connection: connection)
         #expect(try store.dueCount() == 0)
-        try connection.query("INSERT INTO dossier_queue (dossier_id, run_at) SELECT id, '2026-12-01' FROM dossiers WHERE external_id = 'VLF-0002'")
-        try connection.query("INSERT INTO dossier_queue (dossier_id, run_at) SELECT id, '2027-06-01' FROM dossiers WHERE external_id = 'VLF-0003'")
+        try connection.query(
+            "INSERT INTO dossier_queue (dossier_id, run_at) SELECT id, '2026-12-01' FROM dossiers WHERE external_id = 'VLF-0002'")
+        try connection.query(
+            "INSERT INTO dossier_queue (dossier_id, run_at) SELECT id, '2027-06-01' FROM dossiers WHERE external_id = 'VLF-0003'")
         #expect(try store.dueCount() == 1)
         try Fixture.park("PTL-0001", on: connection)
         #expect(try store.dueCount() == 1)

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Postgres
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 /// Every DemoStore method, on an empty database and on the example structures.
 @Suite("DemoStore")

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Dossiers
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every DossierDetailsStore method against the migrated schema, on VLF-0001 of the decided
 /// examples (planning open; Zoé and Noé; rights opened by the worker; two emails).

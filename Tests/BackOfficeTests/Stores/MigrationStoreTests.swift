@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Foundation
 import Postgres
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 /// Every MigrationStore method, on an empty database.
 @Suite("MigrationStore")
@@ -13,7 +14,10 @@ struct MigrationStoreTests {
         let conninfo = try TestDatabases.shared().create()
         let first = try Connection(conninfo)
         let second = try Connection(conninfo)
-        defer { first.close(); second.close() }
+        defer {
+            first.close()
+            second.close()
+        }
         try MigrationStore(connection: first).lock(key)
         #expect(try second.scalar("SELECT pg_try_advisory_lock($1)", [key], as: Bool.self) == false)
         try MigrationStore(connection: first).unlock(key)

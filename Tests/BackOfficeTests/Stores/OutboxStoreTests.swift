@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Foundation
 import Mail
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every OutboxStore method against the migrated schema, on the decided examples' four pending
 /// emails (VLF-0001 two, VLF-0002 and VLF-0003 one each; PTL-0001 none yet).
@@ -46,7 +47,10 @@ struct OutboxStoreTests {
         let conninfo = try Fixture.decidedExamples()
         let first = try Fixture.connection(conninfo)
         let second = try Fixture.connection(conninfo)
-        defer { first.close(); second.close() }
+        defer {
+            first.close()
+            second.close()
+        }
         let ids = try OutboxStore(connection: first).read(.init(), fields: .bytes, after: 0, limit: 10).map(\.id)
         try first.transaction { first throws in
             #expect(try OutboxStore(connection: first).lock(Array(ids.prefix(1)), .init()) == [ids[0]])
@@ -111,6 +115,8 @@ struct OutboxStoreTests {
             "SELECT delivery::text AS d FROM email_outbox WHERE id = ANY($1::bigint[]) ORDER BY id", [ids]
         ).map { try $0.decode(String.self, "d") }
         #expect(deliveries == ["sent", "deferred", "failed"])
-        #expect(try connection.scalar("SELECT next_attempt_at IS NOT NULL FROM email_outbox WHERE id = $1", [ids[1]], as: Bool.self) == true)
+        #expect(
+            try connection.scalar("SELECT next_attempt_at IS NOT NULL FROM email_outbox WHERE id = $1", [ids[1]], as: Bool.self)
+                == true)
     }
 }

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Dossiers
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every PlanningStore method against the migrated schema, on the decided examples.
 @Suite("PlanningStore")
@@ -28,7 +29,10 @@ struct PlanningStoreTests {
             structureID: zoe.structureID, overlapping: CalendarDate(iso: "2026-11-01")!, CalendarDate(iso: "2026-11-30")!)
         #expect(november.map(\.code) == ["2026-2027"])
         #expect(november.first?.closed.contains(CalendarDate(iso: "2026-11-11")!) == true)
-        #expect(try store.periods(structureID: zoe.structureID, overlapping: CalendarDate(iso: "2026-08-01")!, CalendarDate(iso: "2026-08-31")!).isEmpty)
+        #expect(
+            try store.periods(
+                structureID: zoe.structureID, overlapping: CalendarDate(iso: "2026-08-01")!, CalendarDate(iso: "2026-08-31")!
+            ).isEmpty)
     }
 
     @Test func childServicesWithRightsAndReservations() throws {
@@ -41,7 +45,9 @@ struct PlanningStoreTests {
         let store = PlanningStore(connection: connection)
         let zoe = try #require(try store.child(.position(dossier: "VLF-0001", index: 0)))
         let services = try store.childServices(
-            .init(childID: zoe.id, structureID: zoe.structureID, first: CalendarDate(iso: "2026-12-01")!, last: CalendarDate(iso: "2026-12-31")!))
+            .init(
+                childID: zoe.id, structureID: zoe.structureID, first: CalendarDate(iso: "2026-12-01")!,
+                last: CalendarDate(iso: "2026-12-31")!))
         #expect(services.map(\.code) == ["cantine", "garderie-matin", "mercredi"])
         #expect(services.map { $0.rightPeriodIDs.count } == [1, 0, 1])
         #expect(services.first?.reserved == [CalendarDate(iso: "2026-12-01")!])

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Dossiers
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every QueueReportStore method against the migrated schema, on the decided examples:
 /// VLF-0001 planning_open, VLF-0002 and VLF-0003 returned, PTL-0001 awaiting review, four emails.

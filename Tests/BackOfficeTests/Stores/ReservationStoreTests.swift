@@ -1,6 +1,7 @@
-@testable import BackOffice
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every ReservationStore method against the migrated schema, on the decided examples.
 @Suite("ReservationStore")

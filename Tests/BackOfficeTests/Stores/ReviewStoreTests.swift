@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Dossiers
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every ReviewStore method against the migrated schema, on the decided examples.
 @Suite("ReviewStore")
@@ -24,7 +25,10 @@ struct ReviewStoreTests {
         let conninfo = try Fixture.decidedExamples()
         let first = try Fixture.connection(conninfo)
         let second = try Fixture.connection(conninfo)
-        defer { first.close(); second.close() }
+        defer {
+            first.close()
+            second.close()
+        }
         try first.transaction { first throws in
             _ = try ReviewStore(connection: first).lockDossier(externalID: "PTL-0001")
             let error = try #require(throws: PostgresError.self) {

@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Dossiers
 import Mail
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// An enum column decodes to its Swift enum, and a label the enum does not know is an error that
 /// names the column and the value: never a silent default.
@@ -36,6 +37,8 @@ struct RowDecodingTests {
         let connection = try Fixture.connection(try Fixture.migratedDatabase())
         defer { connection.close() }
         let states: [DossierState] = [.awaitingReview, .planningOpen]
-        #expect(try connection.scalar("SELECT array_to_string($1::dossier_state[], ',')", [states], as: String.self) == "awaiting_review,planning_open")
+        #expect(
+            try connection.scalar("SELECT array_to_string($1::dossier_state[], ',')", [states], as: String.self)
+                == "awaiting_review,planning_open")
     }
 }

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every ServerInfoStore method against the migrated schema: each probe answers yes for what the
 /// migrations grant and no for what an attacker would want.
@@ -18,7 +19,9 @@ struct ServerInfoStoreTests {
         #expect(try store.holds(.init(role: "eticket_worker", privilege: "INSERT", table: "decisions")))
         #expect(try store.holds(.init(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at")))
         // One column granted does not stand for another.
-        #expect(try !store.holds(.init(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at, recipient")))
+        #expect(
+            try !store.holds(
+                .init(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at, recipient")))
         #expect(try !store.holds(.init(role: "eticket_intake", privilege: "DELETE", table: "dossiers")))
     }
 
@@ -63,15 +66,19 @@ struct ServerInfoStoreTests {
         defer { connection.close() }
         #expect(try store.queueHealth() == .init(parked: 0, retrying: 0, queued: 0))
         try Fixture.park("VLF-0002", on: connection)
-        try connection.query("INSERT INTO dossier_queue (dossier_id, attempts) SELECT id, 2 FROM dossiers WHERE external_id = 'VLF-0003'")
+        try connection.query(
+            "INSERT INTO dossier_queue (dossier_id, attempts) SELECT id, 2 FROM dossiers WHERE external_id = 'VLF-0003'")
         #expect(try store.queueHealth() == .init(parked: 1, retrying: 1, queued: 2))
     }
 
     @Test func repairStatements() {
-        let privilege = ServerInfoStore.Privilege(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at")
+        let privilege = ServerInfoStore.Privilege(
+            role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at")
         #expect(ServerInfoStore.grantStatement(privilege) == "GRANT UPDATE (exported_at) ON email_outbox TO eticket_batch")
         #expect(ServerInfoStore.revokeStatement(.init(role: "r", privilege: "DELETE", table: "t")) == "REVOKE DELETE ON t FROM r")
-        #expect(ServerInfoStore.grantMembershipStatement("eticket_worker", to: "eticket_batch") == "GRANT eticket_worker TO eticket_batch")
+        #expect(
+            ServerInfoStore.grantMembershipStatement("eticket_worker", to: "eticket_batch")
+                == "GRANT eticket_worker TO eticket_batch")
         #expect(ServerInfoStore.createRoleStatement("eticket_intake") == "CREATE ROLE eticket_intake NOLOGIN")
         #expect(ServerInfoStore.revokeExecuteFromPublicStatement("f(int)") == "REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC")
     }

@@ -1,7 +1,8 @@
-@testable import BackOffice
 import Postgres
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 @Suite("SessionStore")
 struct SessionStoreTests {

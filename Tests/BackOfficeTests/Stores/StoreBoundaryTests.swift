@@ -20,10 +20,13 @@ struct StoreBoundaryTests {
             if name.hasSuffix("Store.swift") || name.hasPrefix("Bench") || Self.notYetMoved.contains(name) { continue }
             let text = try String(contentsOf: file, encoding: .utf8)
             for (line, literal) in SwiftStringLiterals.lines(of: text) where SQLKeywords.found(in: literal) {
-                offences.append("\(file.path.dropFirst(Fixture.root.path.count + 1)):\(line): \(literal.trimmingCharacters(in: .whitespaces))")
+                offences.append(
+                    "\(file.path.dropFirst(Fixture.root.path.count + 1)):\(line): \(literal.trimmingCharacters(in: .whitespaces))"
+                )
             }
         }
-        #expect(offences.isEmpty, "SQL outside a store (move it into a *Store.swift method):\n\(offences.joined(separator: "\n"))")
+        #expect(
+            offences.isEmpty, "SQL outside a store (move it into a *Store.swift method):\n\(offences.joined(separator: "\n"))")
     }
 
     /// The scanner itself: a test that cannot fail proves nothing.
@@ -56,7 +59,8 @@ struct StoreBoundaryTests {
 /// are not statements.
 enum SQLKeywords {
     nonisolated(unsafe) static let statement = try! Regex(
-        #"^[\s(]*(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY|WITH|TRUNCATE|CREATE|ALTER|DROP|LOCK\s+TABLE|SET\s+(LOCAL|SESSION)|VACUUM|ANALYZE|GRANT|REVOKE|LISTEN|NOTIFY)\s+\S"#)
+        #"^[\s(]*(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY|WITH|TRUNCATE|CREATE|ALTER|DROP|LOCK\s+TABLE|SET\s+(LOCAL|SESSION)|VACUUM|ANALYZE|GRANT|REVOKE|LISTEN|NOTIFY)\s+\S"#
+    )
 
     static func found(in text: String) -> Bool { text.contains(statement) }
 }
@@ -83,22 +87,52 @@ enum SwiftStringLiterals {
             let character = characters[index]
             switch mode {
             case .code:
-                if at("//") { mode = .lineComment; index += 2; continue }
-                if at("/*") { mode = .blockComment; index += 2; continue }
-                if at("\"\"\"") { mode = .multilineString; index += 3; continue }
-                if character == "\"" { mode = .string; index += 1; continue }
+                if at("//") {
+                    mode = .lineComment
+                    index += 2
+                    continue
+                }
+                if at("/*") {
+                    mode = .blockComment
+                    index += 2
+                    continue
+                }
+                if at("\"\"\"") {
+                    mode = .multilineString
+                    index += 3
+                    continue
+                }
+                if character == "\"" {
+                    mode = .string
+                    index += 1
+                    continue
+                }
             case .lineComment:
                 if character == "\n" { mode = .code }
             case .blockComment:
-                if at("*/") { mode = .code; index += 2; continue }
+                if at("*/") {
+                    mode = .code
+                    index += 2
+                    continue
+                }
             case .string, .multilineString:
                 if character == "\\" && index + 1 < characters.count && characters[index + 1] != "\n" {
                     current.append(characters[index + 1])
                     index += 2
                     continue
                 }
-                if mode == .multilineString && at("\"\"\"") { flush(); mode = .code; index += 3; continue }
-                if mode == .string && character == "\"" { flush(); mode = .code; index += 1; continue }
+                if mode == .multilineString && at("\"\"\"") {
+                    flush()
+                    mode = .code
+                    index += 3
+                    continue
+                }
+                if mode == .string && character == "\"" {
+                    flush()
+                    mode = .code
+                    index += 1
+                    continue
+                }
                 if character == "\n" { flush() } else { current.append(character) }
             }
             if character == "\n" { line += 1 }

@@ -1,8 +1,9 @@
-@testable import BackOffice
 import Dossiers
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 /// Every StructureStore method against the migrated schema.
 @Suite("StructureStore")

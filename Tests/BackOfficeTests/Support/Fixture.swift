@@ -107,7 +107,9 @@ enum Fixture {
 
 extension Connection {
     /// The single value of a one-row, one-column query, for assertions.
-    func scalar<T: PostgresDecodable>(_ sql: String, _ parameters: [(any PostgresBindable)?] = [], as type: T.Type = T.self) throws -> T? {
+    func scalar<T: PostgresDecodable>(_ sql: String, _ parameters: [(any PostgresBindable)?] = [], as type: T.Type = T.self)
+        throws -> T?
+    {
         let result = try query(sql, parameters)
         guard let row = result.first, let column = result.columns.first else { return nil }
         return try row.decodeIfPresent(T.self, column)

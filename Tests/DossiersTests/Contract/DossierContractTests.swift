@@ -25,12 +25,17 @@ import Testing
         #expect(dossier.children[0].birthDate == Fixtures.date("2018-03-14"))
         #expect(dossier.children[0].services == ["cantine", "mercredi"])
         #expect(dossier.children[1].services == nil)
-        #expect(dossier.guardians[0].address == PostalAddress(line1: "12 rue des Écoles", postalCode: "69400", city: "Villefranche-sur-Saône"))
+        #expect(
+            dossier.guardians[0].address
+                == PostalAddress(line1: "12 rue des Écoles", postalCode: "69400", city: "Villefranche-sur-Saône"))
         #expect(dossier.guardians[0].isPayer && dossier.guardians[0].isEmergencyContact)
         #expect(dossier.trustedPersons.map(\.canPickUp) == [true])
-        #expect(dossier.documents == [
-            Document(kind: "assurance-scolaire", filename: "assurance-2026.pdf", mediaType: "application/pdf", size: 182_734, sha256: String(repeating: "a", count: 64))
-        ])
+        #expect(
+            dossier.documents == [
+                Document(
+                    kind: "assurance-scolaire", filename: "assurance-2026.pdf", mediaType: "application/pdf", size: 182_734,
+                    sha256: String(repeating: "a", count: 64))
+            ])
     }
 
     @Test func decodesEveryExample() throws {
@@ -68,29 +73,42 @@ import Testing
 
     static let longName = String(repeating: "é", count: 101)
 
-    @Test(arguments: [
-        (["submitted_at"], nil, "$.submitted_at", "is required"),
-        (["account", "email"], nil, "$.account.email", "is required"),
-        (["confirmed"], .text("yes"), "$.confirmed", "expected boolean, found string"),
-        (["external_id"], .integer(12), "$.external_id", "expected string, found number"),
-        (["children"], .literal("{}"), "$.children", "expected array, found object"),
-        (["account", "terms_accepted_at"], .bool(true), "$.account.terms_accepted_at", "expected string or null, found boolean"),
-        (["extra"], .integer(1), "$.extra", "unknown field (additionalProperties: false)"),
-        (["children", 0, "age"], .integer(8), "$.children[0].age", "unknown field (additionalProperties: false)"),
-        (["guardians", 0, "address", "country"], .text("FR"), "$.guardians[0].address.country", "unknown field (additionalProperties: false)"),
-        (["external_id"], .text("VLF 0001"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
-        (["external_id"], .text("VLF-0001\n"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
-        (["children", 1, "birth_date"], .text("2026-02-30"), "$.children[1].birth_date", "is not a valid date (YYYY-MM-DD)"),
-        (["children", 0, "birth_date"], .text("2018-3-14"), "$.children[0].birth_date", "is not a valid date (YYYY-MM-DD)"),
-        (["submitted_at"], .text("2026-08-21T19:04:11"), "$.submitted_at", "is not a valid date-time (RFC 3339, with a time zone)"),
-        (["submitted_at"], .text("2026-08-21T24:00:00Z"), "$.submitted_at", "is not a valid date-time (RFC 3339, with a time zone)"),
-        (["account", "first_name"], .text(longName), "$.account.first_name", "longer than 100 characters"),
-        (["documents", 0, "sha256"], .text("AAAA"), "$.documents[0].sha256", "does not match the pattern ^[0-9a-f]{64}$"),
-        (["documents", 0, "size"], .integer(-1), "$.documents[0].size", "must be at least 0, found -1"),
-        (["documents", 0, "size"], .literal("1.5"), "$.documents[0].size", "expected integer, found number"),
-        (["locale"], .text("de"), "$.locale", #"must be one of "fr", "en", found "de""#),
-        (["children", 0, "services", 1], .null, "$.children[0].services[1]", "expected string, found null"),
-    ] as [([Step], JSONValue?, String, String)])
+    @Test(
+        arguments: [
+            (["submitted_at"], nil, "$.submitted_at", "is required"),
+            (["account", "email"], nil, "$.account.email", "is required"),
+            (["confirmed"], .text("yes"), "$.confirmed", "expected boolean, found string"),
+            (["external_id"], .integer(12), "$.external_id", "expected string, found number"),
+            (["children"], .literal("{}"), "$.children", "expected array, found object"),
+            (
+                ["account", "terms_accepted_at"], .bool(true), "$.account.terms_accepted_at",
+                "expected string or null, found boolean"
+            ),
+            (["extra"], .integer(1), "$.extra", "unknown field (additionalProperties: false)"),
+            (["children", 0, "age"], .integer(8), "$.children[0].age", "unknown field (additionalProperties: false)"),
+            (
+                ["guardians", 0, "address", "country"], .text("FR"), "$.guardians[0].address.country",
+                "unknown field (additionalProperties: false)"
+            ),
+            (["external_id"], .text("VLF 0001"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
+            (["external_id"], .text("VLF-0001\n"), "$.external_id", "does not match the pattern ^[A-Za-z0-9._-]{1,64}$"),
+            (["children", 1, "birth_date"], .text("2026-02-30"), "$.children[1].birth_date", "is not a valid date (YYYY-MM-DD)"),
+            (["children", 0, "birth_date"], .text("2018-3-14"), "$.children[0].birth_date", "is not a valid date (YYYY-MM-DD)"),
+            (
+                ["submitted_at"], .text("2026-08-21T19:04:11"), "$.submitted_at",
+                "is not a valid date-time (RFC 3339, with a time zone)"
+            ),
+            (
+                ["submitted_at"], .text("2026-08-21T24:00:00Z"), "$.submitted_at",
+                "is not a valid date-time (RFC 3339, with a time zone)"
+            ),
+            (["account", "first_name"], .text(longName), "$.account.first_name", "longer than 100 characters"),
+            (["documents", 0, "sha256"], .text("AAAA"), "$.documents[0].sha256", "does not match the pattern ^[0-9a-f]{64}$"),
+            (["documents", 0, "size"], .integer(-1), "$.documents[0].size", "must be at least 0, found -1"),
+            (["documents", 0, "size"], .literal("1.5"), "$.documents[0].size", "expected integer, found number"),
+            (["locale"], .text("de"), "$.locale", #"must be one of "fr", "en", found "de""#),
+            (["children", 0, "services", 1], .null, "$.children[0].services[1]", "expected string, found null"),
+        ] as [([Step], JSONValue?, String, String)])
     func reportsTheViolation(path: [Step], value: JSONValue?, violationPath: String, reason: String) throws {
         let document = try Self.exampleDocument().setting(value, at: path)
         let error = DossierContract.decode(object: document).failure
@@ -99,7 +117,8 @@ import Testing
     }
 
     @Test func exactly100CharactersIsAllowed() throws {
-        let document = try Self.exampleDocument().setting(.text(String(repeating: "é", count: 100)), at: ["account", "first_name"])
+        let document = try Self.exampleDocument().setting(
+            .text(String(repeating: "é", count: 100)), at: ["account", "first_name"])
         #expect(throws: Never.self) { try DossierContract.decode(object: document).get() }
     }
 
@@ -155,7 +174,8 @@ import Testing
 }
 
 @Test func anIntegerBeyond64BitsIsTooLargeNotMissing() throws {
-    let line = #"{"external_id":"X-1","structure":"s","account":{"email":"a@b","first_name":"A","last_name":"B"},"submitted_at":"2026-08-21T19:04:11+02:00","confirmed":true,"children":[],"guardians":[],"documents":[{"kind":"free","filename":"f","media_type":"m","size":99999999999999999999,"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}"#
+    let line =
+        #"{"external_id":"X-1","structure":"s","account":{"email":"a@b","first_name":"A","last_name":"B"},"submitted_at":"2026-08-21T19:04:11+02:00","confirmed":true,"children":[],"guardians":[],"documents":[{"kind":"free","filename":"f","media_type":"m","size":99999999999999999999,"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]}"#
     guard case .failure(let error) = DossierContract.decode(line: Array(line.utf8)) else {
         Issue.record("a 20-digit size was accepted")
         return

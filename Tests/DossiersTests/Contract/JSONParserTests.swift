@@ -135,7 +135,7 @@ import Testing
 
     @Test func parsesATenMegabyteString() throws {
         // Built from one String: appending chunk by chunk in a debug build takes longer than parsing.
-        let chunk = "abcdéfgh\\n"  // 11 bytes, 10 once the \n escape is decoded
+        let chunk = "abcdéfgh\\n" // 11 bytes, 10 once the \n escape is decoded
         let chunks = 10_000_000 / chunk.utf8.count
         var bytes = Array((#"{"blob": ""# + String(repeating: chunk, count: chunks) + #""}"#).utf8)
         let clock = ContinuousClock()

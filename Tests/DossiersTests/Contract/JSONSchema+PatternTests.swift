@@ -6,7 +6,7 @@ import Testing
     @Test(arguments: [
         ("^[A-Za-z0-9._-]{1,64}$", "VLF-0001", true),
         ("^[A-Za-z0-9._-]{1,64}$", "VLF 0001", false),
-        ("^[A-Za-z0-9._-]{1,64}$", "VLF-0001\n", false),  // ECMA-262 `$`: end of input only
+        ("^[A-Za-z0-9._-]{1,64}$", "VLF-0001\n", false), // ECMA-262 `$`: end of input only
         ("^[A-Za-z0-9._-]{1,64}$", "", false),
         ("^[A-Za-z0-9._-]{1,64}$", String(repeating: "a", count: 65), false),
         ("^[0-9a-f]{64}$", String(repeating: "c", count: 64), true),
@@ -15,13 +15,13 @@ import Testing
         ("^[a-z0-9][a-z0-9-]{0,62}$", "-x", false),
         ("^[0-9]{5}$", "69400", true),
         ("^[0-9]{5}$", "6940", false),
-        ("[0-9]{2}", "ab12cd", true),  // unanchored: a match anywhere
+        ("[0-9]{2}", "ab12cd", true), // unanchored: a match anywhere
         ("a.c", "xabcx", true),
         ("^a\\.c$", "abc", false),
         ("^[^ ]+$", "é-ok", true),
         ("^[^ ]+$", "not ok", false),
         ("^a*b?c+$", "aaacc", true),
-        ("^(ab|cd)$", "cd", true),  // beyond the subset: NSRegularExpression
+        ("^(ab|cd)$", "cd", true), // beyond the subset: NSRegularExpression
         ("^(ab|cd)$", "ac", false),
     ])
     func matches(pattern: String, text: String, expected: Bool) throws {

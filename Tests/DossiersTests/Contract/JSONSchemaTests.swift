@@ -8,27 +8,33 @@ import Testing
     }
 
     @Test func refusesKeywordsItDoesNotEnforce() {
-        #expect(throws: ContractError(violations: [
-            ContractViolation(path: "$.properties.a.oneOf", reason: "unsupported keyword"),
-            ContractViolation(path: "$.properties.b.format", reason: "unsupported format (supported: date, date-time, email, uri)"),
-            ContractViolation(path: #"$.items["$ref"]"#, reason: "unresolvable $ref #/$defs/missing"),
-        ])) {
-            try JSONSchema(text: ##"""
-                {"properties": {"a": {"oneOf": []}, "b": {"format": "ipv4"}}, "items": {"$ref": "#/$defs/missing"}}
-                """##)
+        #expect(
+            throws: ContractError(violations: [
+                ContractViolation(path: "$.properties.a.oneOf", reason: "unsupported keyword"),
+                ContractViolation(
+                    path: "$.properties.b.format", reason: "unsupported format (supported: date, date-time, email, uri)"),
+                ContractViolation(path: #"$.items["$ref"]"#, reason: "unresolvable $ref #/$defs/missing"),
+            ])
+        ) {
+            try JSONSchema(
+                text: ##"""
+                    {"properties": {"a": {"oneOf": []}, "b": {"format": "ipv4"}}, "items": {"$ref": "#/$defs/missing"}}
+                    """##)
         }
     }
 
     @Test func ignoresAnnotations() throws {
-        #expect(try violations(#"{"title": "t", "description": "d", "default": 1, "$comment": "c", "type": "integer"}"#, "2") == [])
+        #expect(
+            try violations(#"{"title": "t", "description": "d", "default": 1, "$comment": "c", "type": "integer"}"#, "2") == [])
     }
 
     @Test func followsReferencesAndKeepsSiblingKeywords() throws {
         let schema = ##"{"$defs": {"small": {"maximum": 3}}, "type": "array", "items": {"$ref": "#/$defs/small", "minimum": 1}}"##
-        #expect(try violations(schema, "[0, 2, 4]") == [
-            ContractViolation(path: "$[0]", reason: "must be at least 1, found 0"),
-            ContractViolation(path: "$[2]", reason: "must be at most 3, found 4"),
-        ])
+        #expect(
+            try violations(schema, "[0, 2, 4]") == [
+                ContractViolation(path: "$[0]", reason: "must be at least 1, found 0"),
+                ContractViolation(path: "$[2]", reason: "must be at most 3, found 4"),
+            ])
     }
 
     @Test func typeLists() throws {

@@ -104,7 +104,8 @@ final class Child: @unchecked Sendable {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
         if process.isRunning {
-            let command = ([process.executableURL?.lastPathComponent ?? "eticket"] + (process.arguments ?? [])).joined(separator: " ")
+            let command = ([process.executableURL?.lastPathComponent ?? "eticket"] + (process.arguments ?? [])).joined(
+                separator: " ")
             Issue.record("\(command) still running after \(timeout) s: killed")
             kill()
         }
@@ -280,7 +281,8 @@ struct Database {
     /// each opening one email, states as the rules say.
     func expectEachDecidedOnce(count total: Int = Load.count, incomplete: Int = Load.incompleteCount) throws {
         #expect(try count("SELECT count(*) FROM decisions") == total)
-        #expect(try count("SELECT count(*) FROM (SELECT dossier_id FROM decisions GROUP BY dossier_id HAVING count(*) > 1) x") == 0)
+        #expect(
+            try count("SELECT count(*) FROM (SELECT dossier_id FROM decisions GROUP BY dossier_id HAVING count(*) > 1) x") == 0)
         #expect(try count("SELECT count(*) FROM dossier_queue") == 0)
         try expectConsistent()
         #expect(try count("SELECT count(*) FROM dossiers WHERE state = 'planning_open'") == total - incomplete)
@@ -297,10 +299,14 @@ struct Database {
                 SELECT count(*) FROM decisions d
                 WHERE (SELECT count(*) FROM email_outbox o WHERE o.decision_id = d.id AND o.kind = 'dossier-processed') <> 1
                 """) == 0)
-        #expect(try count("SELECT count(*) FROM email_outbox WHERE kind = 'dossier-processed'") == count("SELECT count(*) FROM decisions"))
+        #expect(
+            try count("SELECT count(*) FROM email_outbox WHERE kind = 'dossier-processed'")
+                == count("SELECT count(*) FROM decisions"))
         // No planning-open email twice for a dossier, none without rights.
         #expect(
-            try count("SELECT count(*) FROM (SELECT dossier_id FROM email_outbox WHERE kind = 'planning-open' GROUP BY dossier_id HAVING count(*) > 1) x")
+            try count(
+                "SELECT count(*) FROM (SELECT dossier_id FROM email_outbox WHERE kind = 'planning-open' GROUP BY dossier_id HAVING count(*) > 1) x"
+            )
                 == 0)
         #expect(
             try count(

@@ -71,10 +71,14 @@ final class Formation: @unchecked Sendable {
     }
 
     private func start() throws {
-        try run(["create", "monitor", "--pgdata", directory + "/monitor", "--pgport", "\(monitorPort)",
-                 "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl"], log: "monitor-create")
-        try run(["config", "set", "--pgdata", directory + "/monitor", "postgresql.listen_addresses", "127.0.0.1"],
-                log: "monitor-config")
+        try run(
+            [
+                "create", "monitor", "--pgdata", directory + "/monitor", "--pgport", "\(monitorPort)",
+                "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl",
+            ], log: "monitor-create")
+        try run(
+            ["config", "set", "--pgdata", directory + "/monitor", "postgresql.listen_addresses", "127.0.0.1"],
+            log: "monitor-config")
         try startKeeper("monitor", pgdata: directory + "/monitor")
         try waitFor("the monitor to accept connections", timeout: 60) { (try? self.query(self.monitorURL, "SELECT 1")) != nil }
         // Seconds, not a minute: a check a second, a node unhealthy after 2 s, the old primary
@@ -88,9 +92,12 @@ final class Formation: @unchecked Sendable {
         }
         _ = try query(monitorURL, "SELECT pg_reload_conf()")
         for node in nodes {
-            try run(["create", "postgres", "--pgdata", node.directory, "--pgport", "\(node.port)", "--listen", "127.0.0.1",
-                     "--hostname", "127.0.0.1", "--name", node.name, "--monitor", monitorNodeURL, "--auth", "trust",
-                     "--no-ssl", "--dbname", "eticket"], log: "\(node.name)-create")
+            try run(
+                [
+                    "create", "postgres", "--pgdata", node.directory, "--pgport", "\(node.port)", "--listen", "127.0.0.1",
+                    "--hostname", "127.0.0.1", "--name", node.name, "--monitor", monitorNodeURL, "--auth", "trust",
+                    "--no-ssl", "--dbname", "eticket",
+                ], log: "\(node.name)-create")
             // The keeper's own timeouts, below the monitor's demote timeout (pg_autoctl.cfg).
             for (key, value) in [("timeout.network_partition_timeout", "2"), ("timeout.prepare_promotion_walreceiver", "1")] {
                 try run(["config", "set", "--pgdata", node.directory, key, value], log: "\(node.name)-config")
@@ -115,8 +122,10 @@ final class Formation: @unchecked Sendable {
     /// a synchronous standby: the zombie primary of a partial failure.
     func startZombie(_ node: Node, synchronousStandbyNames: String) throws {
         groups[node.name] = try GroupLeader(
-            asPostgres(["\(Self.binaries)/postgres", "-D", node.directory, "-p", "\(node.port)", "-h", "127.0.0.1",
-                        "-c", "synchronous_standby_names=\(synchronousStandbyNames)"]),
+            asPostgres([
+                "\(Self.binaries)/postgres", "-D", node.directory, "-p", "\(node.port)", "-h", "127.0.0.1",
+                "-c", "synchronous_standby_names=\(synchronousStandbyNames)",
+            ]),
             environment: environment, log: "\(directory)/\(node.name)-zombie.log")
         try waitFor("\(node.name) to accept connections by hand", timeout: 60) {
             (try? self.query(self.url(node), "SELECT 1")) != nil
@@ -179,7 +188,8 @@ final class Formation: @unchecked Sendable {
     /// The program and arguments, as `postgres` when this process is root (`setpriv` execs in
     /// place, so the pid stays the program's).
     private func asPostgres(_ arguments: [String]) -> [String] {
-        geteuid() == 0 ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + arguments
+        geteuid() == 0
+            ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + arguments
             : ["/usr/bin/env"] + arguments
     }
 

@@ -48,7 +48,9 @@ final class NamespaceHost {
     let clientNetwork: String
     private var removed = false
 
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     /// Why this machine cannot run namespace tests, or `nil` when it can: root, `ip` and the
     /// kernel's permission to create a network namespace are needed.
