@@ -87,7 +87,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // `eticket bench` runs it (see Sources/eticket/Bench.swift); packaging/build-deb ships
         // eticket alone.
