@@ -6,7 +6,7 @@
 ///     │ │      └──────▶ returned ◀──return── awaiting_review
 ///     │ └─resubmit───── returned            awaiting_review ──reject──▶ rejected
 /// ```
-public enum DossierState: String, Sendable, Codable, CaseIterable {
+public enum DossierState: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case draft
     case submitted
     case awaitingReview = "awaiting_review"
@@ -17,7 +17,7 @@ public enum DossierState: String, Sendable, Codable, CaseIterable {
 }
 
 /// The verdict recorded for a dossier, by a worker or an administrator.
-public enum Outcome: String, Sendable, Codable, CaseIterable {
+public enum Outcome: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case validated
     case awaitingReview = "awaiting_review"
     case returned
@@ -62,4 +62,14 @@ public struct Finding: Sendable, Equatable, Hashable, Codable {
         case messageFR = "message_fr"
         case messageEN = "message_en"
     }
+}
+
+extension DossierState {
+    /// The database's label (`planning_open`), as reports and logs print it.
+    public var description: String { rawValue }
+}
+
+extension Outcome {
+    /// The database's label (`awaiting_review`), as reports and logs print it.
+    public var description: String { rawValue }
 }

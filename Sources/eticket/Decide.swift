@@ -73,7 +73,7 @@ func render(_ report: DecisionReport, format: OutputFormat) throws -> String {
     case .table:
         guard !report.decided.isEmpty else { return "no dossier awaiting review: nothing decided" }
         var table = Table(headers: ["DOSSIER", "FROM", "TO", "DECISION"])
-        table.rows = report.decided.map { [$0.externalID, $0.from, $0.to, String($0.decisionID)] }
+        table.rows = report.decided.map { [$0.externalID, $0.from.rawValue, $0.to.rawValue, String($0.decisionID)] }
         var lines = [table.render(), "\(counted(report.decided.count, "dossier")) decided by \(report.decidedBy)"]
         if report.planningOpened > 0 {
             lines.append(

@@ -108,14 +108,16 @@ func renderDetails(_ d: DossierDetails) -> String {
     var decisions = Table(headers: ["WHEN", "BY", "OUTCOME", "V", "FINDINGS / REASON"])
     decisions.rows = d.decisions.map {
         [
-            when($0.decidedAt), $0.decidedBy, $0.outcome, "\($0.version)",
+            when($0.decidedAt), $0.decidedBy, $0.outcome.rawValue, "\($0.version)",
             ($0.findings + [$0.reason].compactMap { $0 }).joined(separator: ", "),
         ]
     }
     section("Decisions", d.decisions.isEmpty ? [] : [decisions.render()])
 
     var events = Table(headers: ["WHEN", "FROM → TO", "ACTOR", "REASON"])
-    events.rows = d.events.map { ["\(when($0.occurredAt))", "\($0.from ?? "-") → \($0.to)", $0.actor, $0.reason ?? ""] }
+    events.rows = d.events.map {
+        ["\(when($0.occurredAt))", "\($0.from?.rawValue ?? "-") → \($0.to)", $0.actor, $0.reason ?? ""]
+    }
     section("History", d.events.isEmpty ? [] : [events.render()])
 
     // Grouped by period, each right on two lines: labels are long.
@@ -150,10 +152,10 @@ func renderDetails(_ d: DossierDetails) -> String {
         d.emails.map { email in
             let state: String
             switch email.delivery {
-            case "sent": state = "sent \(when(email.deliveredAt))"
-            case "deferred": state = "DEFERRED, next attempt \(when(email.nextAttemptAt))"
-            case "failed": state = "FAILED"
-            default: state = email.delivery
+            case .sent: state = "sent \(when(email.deliveredAt))"
+            case .deferred: state = "DEFERRED, next attempt \(when(email.nextAttemptAt))"
+            case .failed: state = "FAILED"
+            case .pending, .skipped: state = email.delivery.rawValue
             }
             let exported = email.exportedAt.map { ", exported \(when($0))" } ?? ""
             return "  \(email.id) \(email.kind), written \(when(email.createdAt)): \(state), "

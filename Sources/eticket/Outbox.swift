@@ -121,7 +121,10 @@ struct Outbox: AsyncParsableCommand {
                 case .table:
                     var table = Table(headers: ["ID", "DOSSIER", "KIND", "EXPORTED", "DELIVERY", "SUBJECT"])
                     table.rows = entries.map {
-                        [String($0.id), $0.dossier, $0.kind, $0.exportedAt == nil ? "no" : "yes", $0.delivery, $0.subject]
+                        [
+                            String($0.id), $0.dossier, $0.kind, $0.exportedAt == nil ? "no" : "yes", $0.delivery.rawValue,
+                            $0.subject,
+                        ]
                     }
                     print(table.render())
                 }

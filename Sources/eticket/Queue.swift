@@ -113,7 +113,7 @@ func render(_ lines: [Administration.DossierLine], format: OutputFormat) throws 
         var table = Table(headers: ["DOSSIER", "STRUCTURE", "STATE", "KIDS", "RIGHTS", "FINDINGS"])
         table.rows = lines.map {
             [
-                $0.externalID, $0.structure, $0.state + ($0.queued ? " (queued)" : ""), String($0.children),
+                $0.externalID, $0.structure, $0.state.rawValue + ($0.queued ? " (queued)" : ""), String($0.children),
                 String($0.rightsOpened), $0.findings.joined(separator: ", "),
             ]
         }
@@ -133,7 +133,7 @@ func render(_ entries: [QueueEntry], format: OutputFormat) throws -> String {
             [
                 $0.externalID, cut($0.family, 14), cut($0.children.joined(separator: ","), 16),
                 StructureTime($0.timeZone).day($0.submittedAt),
-                formatAge($0.ageSeconds), $0.failed ? "failed" : $0.state, String($0.attempts),
+                formatAge($0.ageSeconds), $0.failed ? "failed" : $0.state.rawValue, String($0.attempts),
             ]
         }
         // Errors are long: one line each under the table, cut at 80 columns.

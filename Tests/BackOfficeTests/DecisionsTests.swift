@@ -32,8 +32,8 @@ struct DecisionsTests {
         defer { administration.close() }
         let report = try administration.decide("PTL-0001", .approve, reason: "pièces vérifiées", by: "alice", outbox: outbox)
         #expect(report.decided.map(\.externalID) == ["PTL-0001"])
-        #expect(report.decided.first?.from == "awaiting_review")
-        #expect(report.decided.first?.to == "validated")
+        #expect(report.decided.first?.from == .awaitingReview)
+        #expect(report.decided.first?.to == .validated)
         #expect(report.planningOpened == 0)
         #expect(report.openingsScheduled == 1)
         #expect(report.emails == 1)
@@ -85,7 +85,7 @@ struct DecisionsTests {
         let reason = "attestation illisible"
         let report = try administration.decide(
             "PTL-0001", verdict, reason: reason, by: "bob", structure: "saint-amour", outbox: outbox)
-        #expect(report.decided.first?.to == verdict.outcome.state.rawValue)
+        #expect(report.decided.first?.to == verdict.outcome.state)
         #expect(report.emails == 1)
         let connection = try Fixture.connection(conninfo)
         #expect(try state("PTL-0001", connection) == verdict.outcome.state.rawValue)
@@ -188,8 +188,8 @@ struct DecisionsTests {
             JOIN dossiers d ON d.id = r.dossier_id WHERE d.external_id = 'PTL-0001'
             """)
         let report = try administration.decide("PTL-0001", .return, reason: "justificatif périmé", by: "dan", outbox: outbox)
-        #expect(report.decided.first?.from == "validated")
-        #expect(report.decided.first?.to == "returned")
+        #expect(report.decided.first?.from == .validated)
+        #expect(report.decided.first?.to == .returned)
         #expect(report.rightsRemoved == 1)
         #expect(report.reservationsRemoved == 1)
         #expect(report.openingsCancelled == 1)
@@ -224,7 +224,7 @@ struct DecisionsTests {
             """)
         let report = try administration.decide(
             "VLF-0001", .return, reason: "attestation d'assurance illisible", by: "dan", outbox: outbox)
-        #expect(report.decided.first?.from == "planning_open")
+        #expect(report.decided.first?.from == .planningOpen)
         #expect(report.rightsRemoved == 5)
         #expect(report.reservationsRemoved == 1)
         #expect(try state("VLF-0001", connection) == "returned")

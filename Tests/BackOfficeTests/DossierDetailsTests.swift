@@ -12,7 +12,7 @@ struct DossierDetailsTests {
         let details = try administration.dossierDetails("VLF-0001")
 
         #expect(details.externalID == "VLF-0001")
-        #expect(details.state == "planning_open")
+        #expect(details.state == .planningOpen)
         #expect(details.version == 1)
         #expect(details.structure == "villefranche")
         #expect(details.account.lastName == "Martin")
@@ -35,10 +35,10 @@ struct DossierDetailsTests {
         #expect(details.missingDocuments.isEmpty)
         #expect(details.freeDocuments.isEmpty)
         #expect(details.currentFindings.isEmpty)
-        #expect(details.decisions.map(\.outcome) == ["validated"])
+        #expect(details.decisions.map(\.outcome) == [.validated])
         #expect(details.decisions.first?.decidedBy == "worker:test:1")
         #expect(
-            details.events.map { "\($0.from ?? "-")>\($0.to)" }
+            details.events.map { "\($0.from?.rawValue ?? "-")>\($0.to)" }
                 == ["->submitted", "submitted>planning_open"])
         #expect(details.events.map(\.actor) == ["import", "worker:test:1"])
         #expect(
@@ -56,7 +56,7 @@ struct DossierDetailsTests {
         try Fixture.park("VLF-0002", error: "poisoned", on: connection)
 
         let details = try administration.dossierDetails("VLF-0002")
-        #expect(details.state == "returned")
+        #expect(details.state == .returned)
         #expect(details.decisions.map(\.findings) == [["payer.missing"]])
         #expect(details.currentFindings.map(\.code) == ["payer.missing"])
         #expect(details.events.last?.reason == "payer.missing")
@@ -83,11 +83,11 @@ struct DossierDetailsTests {
 
         let details = try administration.dossierDetails(String(id))
         #expect(details.externalID == "PTL-0001")
-        #expect(details.state == "awaiting_review")
+        #expect(details.state == .awaitingReview)
         #expect(details.freeDocuments.map(\.kind) == ["free"])
         #expect(details.expectedDocuments.map { "\($0.kind) \($0.required) \($0.present)" } == ["carnet-vaccination true 1"])
         #expect(details.currentFindings.isEmpty)
-        #expect(details.decisions.map(\.outcome) == ["awaiting_review"])
+        #expect(details.decisions.map(\.outcome) == [.awaitingReview])
     }
 
     @Test func anUnknownDossierIsNotFound() throws {

@@ -254,7 +254,7 @@ struct DossierImporterTests {
         let original = try #require(try Fixture.exampleLines()["VLF-0002"])
         #expect(try administration.importDossiers(file: try Fixture.file([original])).created == 1)
         #expect(try Fixture.drain(conninfo).claimed == 1)
-        #expect(try administration.dossiers().first?.state == "returned")
+        #expect(try administration.dossiers().first?.state == .returned)
 
         let report = try administration.importDossiers(file: try Fixture.file([try Self.correctedVLF0002()]))
         #expect(report.created == 0)
@@ -264,7 +264,7 @@ struct DossierImporterTests {
         let connection = try Connection(conninfo)
         defer { connection.close() }
         let line = try #require(try administration.dossiers().first)
-        #expect(line.state == "submitted")
+        #expect(line.state == .submitted)
         #expect(line.version == 2)
         #expect(line.queued)
         #expect(try connection.scalar("SELECT count(*) FROM dossiers", as: Int.self) == 1)
@@ -284,7 +284,7 @@ struct DossierImporterTests {
 
         #expect(try Fixture.drain(conninfo).claimed == 1)
         let decided = try #require(try administration.dossiers().first)
-        #expect(decided.state == "planning_open") // validated, and Villefranche opens rights on validation
+        #expect(decided.state == .planningOpen) // validated, and Villefranche opens rights on validation
         #expect(decided.findings == [])
         #expect(decided.rightsOpened == 3) // Léa asked for every service
         #expect(!decided.queued)

@@ -19,15 +19,15 @@ struct ExamplePipelineTests {
         #expect(summary.claimed == 4)
 
         let lines = Dictionary(uniqueKeysWithValues: try administration.dossiers().map { ($0.externalID, $0) })
-        #expect(lines["VLF-0001"]?.state == "planning_open")
+        #expect(lines["VLF-0001"]?.state == .planningOpen)
         #expect(lines["VLF-0001"]?.rightsOpened == 5) // Zoé: cantine, mercredi; Noé: all three services
-        #expect(lines["VLF-0002"]?.state == "returned")
+        #expect(lines["VLF-0002"]?.state == .returned)
         #expect(lines["VLF-0002"]?.findings == ["payer.missing"])
-        #expect(lines["VLF-0003"]?.state == "returned")
+        #expect(lines["VLF-0003"]?.state == .returned)
         #expect(
             Set(lines["VLF-0003"]?.findings ?? [])
                 == ["children.none", "payer.contact", "emergency.missing", "document.missing"])
-        #expect(lines["PTL-0001"]?.state == "awaiting_review")
+        #expect(lines["PTL-0001"]?.state == .awaitingReview)
         #expect(lines.values.allSatisfy { !$0.queued })
     }
 }

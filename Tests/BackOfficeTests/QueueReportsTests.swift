@@ -12,7 +12,7 @@ struct QueueReportsTests {
         // Decided and drained: only the dossier under manual review waits.
         let waiting = try administration.queueEntries()
         #expect(waiting.map(\.externalID) == ["PTL-0001"])
-        #expect(waiting.first?.state == "awaiting_review")
+        #expect(waiting.first?.state == .awaitingReview)
         #expect(waiting.first?.family == "O'Connor")
         #expect(waiting.first?.children == ["Aoife"])
 

@@ -38,8 +38,8 @@ public enum Verdict: String, Sendable, Codable, CaseIterable {
 public struct DecisionReport: Sendable, Equatable, Codable {
     public struct Decided: Sendable, Equatable, Codable {
         public var externalID: String
-        public var from: String
-        public var to: String
+        public var from: DossierState
+        public var to: DossierState
         public var decisionID: Int64
     }
 
@@ -152,8 +152,8 @@ extension Administration {
                 report.decided = dossiers.compactMap { loaded in
                     decided[loaded.id].map {
                         .init(
-                            externalID: loaded.dossier.externalID, from: loaded.state.rawValue,
-                            to: verdict.outcome.state.rawValue, decisionID: $0)
+                            externalID: loaded.dossier.externalID, from: loaded.state,
+                            to: verdict.outcome.state, decisionID: $0)
                     }
                 }.sorted { $0.externalID < $1.externalID }
                 report.emails = try outbox.writeDecisionsRecorded(Array(decided.values), on: connection)

@@ -127,7 +127,7 @@ public final class Administration {
     public struct DossierLine: Sendable, Equatable, Codable {
         public var externalID: String
         public var structure: String
-        public var state: String
+        public var state: DossierState
         public var version: Int
         public var children: Int
         public var findings: [String]

@@ -71,7 +71,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
         public var id: Int64
         public var decidedAt: Date
         public var decidedBy: String
-        public var outcome: String
+        public var outcome: Outcome
         public var version: Int
         public var findings: [String]
         public var reason: String?
@@ -79,8 +79,8 @@ public struct DossierDetails: Sendable, Equatable, Codable {
 
     public struct Event: Sendable, Equatable, Codable {
         public var occurredAt: Date
-        public var from: String?
-        public var to: String
+        public var from: DossierState?
+        public var to: DossierState
         public var actor: String
         public var reason: String?
         public var version: Int
@@ -102,7 +102,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     }
 
     public struct QueueRow: Sendable, Equatable, Codable {
-        public var job: String
+        public var job: QueueItem.Job
         public var period: String?
         public var periodLabel: String?
         public var runAt: Date
@@ -116,8 +116,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
         public var id: Int64
         public var kind: String
         public var createdAt: Date
-        /// `pending`, `sent`, `deferred`, `failed` or `skipped` (``EmailDelivery``).
-        public var delivery: String
+        public var delivery: EmailDelivery
         public var attempts: Int
         public var deliveredAt: Date?
         public var nextAttemptAt: Date?
@@ -129,7 +128,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public var id: Int64
     public var externalID: String
     public var version: Int
-    public var state: String
+    public var state: DossierState
     public var structure: String
     public var structureName: String
     /// The structure's IANA time zone, in which an administrator reads the dossier's times.

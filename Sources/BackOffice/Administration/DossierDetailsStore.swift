@@ -29,7 +29,7 @@ struct DossierDetailsStore {
         else { return nil }
         let details = DossierDetails(
             id: try row.decode("id"), externalID: try row.decode("external_id"), version: try row.decode("version"),
-            state: try row.decode(DossierState.self, "state").rawValue, structure: try row.decode("structure"),
+            state: try row.decode(DossierState.self, "state"), structure: try row.decode("structure"),
             structureName: try row.decode("structure_name"), timeZone: try row.decode("timezone"),
             locale: try row.decode("locale"),
             confirmed: try row.decode("confirmed"), submittedAt: try row.decodeIfPresent("submitted_at"),
@@ -136,7 +136,7 @@ struct DossierDetailsStore {
         ).map { decision in
             DossierDetails.Decision(
                 id: try decision.decode("id"), decidedAt: try decision.decode("decided_at"),
-                decidedBy: try decision.decode("decided_by"), outcome: try decision.decode(Outcome.self, "outcome").rawValue,
+                decidedBy: try decision.decode("decided_by"), outcome: try decision.decode(Outcome.self, "outcome"),
                 version: try decision.decode("dossier_version"), findings: try decision.decode("findings"),
                 reason: try decision.decodeIfPresent("reason"))
         }
@@ -152,8 +152,8 @@ struct DossierDetailsStore {
         ).map { event in
             DossierDetails.Event(
                 occurredAt: try event.decode("occurred_at"),
-                from: try event.decodeIfPresent(DossierState.self, "from_state")?.rawValue,
-                to: try event.decode(DossierState.self, "to_state").rawValue, actor: try event.decode("actor"),
+                from: try event.decodeIfPresent(DossierState.self, "from_state"),
+                to: try event.decode(DossierState.self, "to_state"), actor: try event.decode("actor"),
                 reason: try event.decodeIfPresent("reason"),
                 version: try event.decode("dossier_version"))
         }
@@ -191,7 +191,7 @@ struct DossierDetailsStore {
             """, [id]
         ).map { item in
             DossierDetails.QueueRow(
-                job: try item.decode(QueueItem.Job.self, "job").rawValue, period: try item.decodeIfPresent("period"),
+                job: try item.decode(QueueItem.Job.self, "job"), period: try item.decodeIfPresent("period"),
                 periodLabel: try item.decodeIfPresent("period_label"), runAt: try item.decode("run_at"),
                 attempts: try item.decode("attempts"), lastError: try item.decodeIfPresent("last_error"),
                 failedAt: try item.decodeIfPresent("failed_at"))
@@ -209,7 +209,7 @@ struct DossierDetailsStore {
         ).map { email in
             DossierDetails.Email(
                 id: try email.decode("id"), kind: try email.decode("kind"), createdAt: try email.decode("created_at"),
-                delivery: try email.decode(EmailDelivery.self, "delivery").rawValue,
+                delivery: try email.decode(EmailDelivery.self, "delivery"),
                 attempts: try email.decode("delivery_attempts"),
                 deliveredAt: try email.decodeIfPresent("delivered_at"),
                 nextAttemptAt: try email.decodeIfPresent("next_attempt_at"),

@@ -53,7 +53,7 @@ struct QueueReportStore {
         ).map { row in
             QueueEntry(
                 id: try row.decode("id"), externalID: try row.decode("external_id"),
-                structure: try row.decode("structure"), state: try row.decode(DossierState.self, "state").rawValue,
+                structure: try row.decode("structure"), state: try row.decode(DossierState.self, "state"),
                 version: try row.decode("version"), family: try row.decode("family"),
                 children: try row.decode("children"), submittedAt: try row.decode("submitted_at"),
                 timeZone: try row.decode("timezone"),
@@ -210,7 +210,7 @@ struct QueueReportStore {
         ).map { row in
             Administration.DossierLine(
                 externalID: try row.decode("external_id"), structure: try row.decode("structure"),
-                state: try row.decode(DossierState.self, "state").rawValue, version: try row.decode("version"),
+                state: try row.decode(DossierState.self, "state"), version: try row.decode("version"),
                 children: try row.decode("children"), findings: try row.decode("findings"),
                 decidedBy: try row.decodeIfPresent("decided_by"), rightsOpened: try row.decode("rights"),
                 queued: try row.decode("queued"), lastError: try row.decodeIfPresent("last_error"))

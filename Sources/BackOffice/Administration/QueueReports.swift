@@ -31,7 +31,7 @@ public struct QueueEntry: Sendable, Equatable, Codable {
     public var id: Int64
     public var externalID: String
     public var structure: String
-    public var state: String
+    public var state: DossierState
     public var version: Int
     /// The account holder's last name, as this dossier gives it.
     public var family: String
@@ -93,7 +93,7 @@ public struct StructureQueueStats: Sendable, Equatable, Codable {
 }
 
 /// An outbox message's way to the mail relay, as `email_outbox.delivery` holds it (migration 018).
-public enum EmailDelivery: String, Sendable, Codable, CaseIterable {
+public enum EmailDelivery: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     /// Not offered yet.
     case pending
     /// The relay answered 250.
@@ -104,6 +104,9 @@ public enum EmailDelivery: String, Sendable, Codable, CaseIterable {
     case failed
     /// Exported to files before mail delivery existed: never sent by eticket.
     case skipped
+
+    /// The database's label, as reports print it.
+    public var description: String { rawValue }
 }
 
 /// How many parked queue rows a retry put back.

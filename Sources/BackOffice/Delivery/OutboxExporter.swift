@@ -20,8 +20,7 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     public var subject: String
     public var createdAt: Date
     public var exportedAt: Date?
-    /// `pending`, `sent`, `deferred`, `failed` or `skipped` (``EmailDelivery``).
-    public var delivery: String
+    public var delivery: EmailDelivery
 }
 
 /// Exports the outbox for the mail relay, each message exactly once.

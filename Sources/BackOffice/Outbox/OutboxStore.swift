@@ -132,7 +132,7 @@ struct OutboxStore {
                 id: try row.decode("id"), dossier: try row.decode("external_id"), structure: try row.decode("code"),
                 kind: try row.decode("kind"), recipient: try row.decode("recipient"), subject: try row.decode("subject"),
                 createdAt: try row.decode("created_at"), exportedAt: try row.decodeIfPresent("exported_at"),
-                delivery: try row.decode(EmailDelivery.self, "delivery").rawValue)
+                delivery: try row.decode(EmailDelivery.self, "delivery"))
         }
     }
 

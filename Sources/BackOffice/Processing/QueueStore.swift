@@ -4,9 +4,12 @@ import Postgres
 
 /// A claimed row of `dossier_queue`, locked by the claiming transaction until it commits.
 public struct QueueItem: Sendable, Equatable {
-    public enum Job: String, Sendable, CaseIterable {
+    public enum Job: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
         case process
         case openRights = "open_rights"
+
+        /// The database's label (`open_rights`), as reports print it.
+        public var description: String { rawValue }
     }
 
     public var id: Int64

@@ -21,7 +21,7 @@ struct DossierDetailsStoreTests {
             try store.beginSnapshot()
             let header = try #require(try store.header(dossierID: id))
             #expect(header.details.externalID == "VLF-0001")
-            #expect(header.details.state == DossierState.planningOpen.rawValue)
+            #expect(header.details.state == DossierState.planningOpen)
             #expect(header.details.structure == "villefranche")
             #expect(header.today == CalendarDate(iso: "2026-12-03"))
             #expect(try store.header(dossierID: -1) == nil)
@@ -52,11 +52,11 @@ struct DossierDetailsStoreTests {
         let (store, id, connection) = try vlf0001()
         defer { connection.close() }
         let decisions = try store.decisions(dossierID: id)
-        #expect(decisions.map(\.outcome) == [Outcome.validated.rawValue])
+        #expect(decisions.map(\.outcome) == [.validated])
         #expect(decisions.first?.decidedBy == "worker:test:1")
         let events = try store.events(dossierID: id)
         #expect(events.first?.from == nil)
-        #expect(events.last?.to == DossierState.planningOpen.rawValue)
+        #expect(events.last?.to == DossierState.planningOpen)
     }
 
     @Test func rightsQueueEmailsAndServiceLabels() throws {
@@ -66,7 +66,7 @@ struct DossierDetailsStoreTests {
         #expect(try store.queue(dossierID: id).isEmpty)
         let emails = try store.emails(dossierID: id)
         #expect(emails.count == 2)
-        #expect(emails.allSatisfy { $0.delivery == EmailDelivery.pending.rawValue })
+        #expect(emails.allSatisfy { $0.delivery == EmailDelivery.pending })
         #expect(try store.serviceLabels(dossierID: id).keys.sorted() == ["cantine", "garderie-matin", "mercredi"])
     }
 }

@@ -73,7 +73,7 @@ struct OutboxStoreTests {
         let entries = try store.list(.init())
         #expect(entries.count == 4)
         #expect(entries.map(\.id) == entries.map(\.id).sorted(by: >))
-        #expect(entries.allSatisfy { $0.delivery == EmailDelivery.pending.rawValue && $0.exportedAt == nil })
+        #expect(entries.allSatisfy { $0.delivery == EmailDelivery.pending && $0.exportedAt == nil })
         #expect(try store.list(.init(structure: "villefranche", limit: 1)).count == 1)
         try store.markExported(entries.map(\.id))
         #expect(try store.list(.init(pendingOnly: true)).isEmpty)
