@@ -1,7 +1,8 @@
-import BackOffice
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 @Suite("The tamper-evident audit trail")
 struct AuditTrailTests {

@@ -1,8 +1,9 @@
-import BackOffice
 import Foundation
 import Postgres
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 @Suite("The scheduled batch run")
 struct BatchRunTests {

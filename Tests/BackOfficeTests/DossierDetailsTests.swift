@@ -1,7 +1,8 @@
-import BackOffice
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 @Suite("Dossier details: dossier show")
 struct DossierDetailsTests {

@@ -1,9 +1,10 @@
-import BackOffice
 import Dossiers
 import Foundation
 import Mail
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 /// The family emails as a browser engine lays them out: every kind in every language, at a
 /// phone's width (375 px) and a desktop's (700 px), with Chromium. The screenshots are kept in

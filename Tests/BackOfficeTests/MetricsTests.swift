@@ -1,7 +1,8 @@
-import BackOffice
 import Foundation
 import TestSupport
 import Testing
+
+@testable import BackOffice
 
 @Suite("Metrics: Prometheus exposition and atomic files")
 struct MetricsTests {

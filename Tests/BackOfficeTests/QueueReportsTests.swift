@@ -1,7 +1,8 @@
-import BackOffice
 import Foundation
 import Postgres
 import Testing
+
+@testable import BackOffice
 
 @Suite("Queue reports: list, stats, retry")
 struct QueueReportsTests {

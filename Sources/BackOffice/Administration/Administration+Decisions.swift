@@ -19,7 +19,7 @@ public enum Verdict: String, Sendable, Codable, CaseIterable {
 
     /// The states a dossier may be in for this verdict (the state machine's moves to its outcome
     /// that an administrator makes).
-    public var allowedFrom: [DossierState] {
+    var allowedFrom: [DossierState] {
         switch self {
         case .approve, .reject: [.awaitingReview]
         case .return: [.awaitingReview, .validated, .planningOpen]

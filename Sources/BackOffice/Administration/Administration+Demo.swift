@@ -4,8 +4,8 @@ import Postgres
 extension Administration {
     /// What the demo's example files hold: the only data it accepts to find in a database.
     public struct DemoExamples: Sendable {
-        public var structureCodes: [String]
-        public var dossierIDs: [String]
+        var structureCodes: [String]
+        var dossierIDs: [String]
 
         /// Reads the codes and external ids of `structures.json` and `dossiers.jsonl` in `directory`.
         public init(directory: String) throws {

@@ -7,11 +7,11 @@ import Postgres
 public struct AuditAnchor: Sendable, Equatable, Codable {
     public var structure: String
     /// The last event of the structure's dossiers when the anchor was taken.
-    public var lastEventID: Int64
+    var lastEventID: Int64
     /// Events of the structure's dossiers up to `lastEventID`.
     public var events: Int
     /// SHA-256 over the last hash of each dossier's chain up to `lastEventID`, by dossier id.
-    public var digest: String
+    var digest: String
 
     public init(structure: String, lastEventID: Int64, events: Int, digest: String) {
         self.structure = structure

@@ -18,7 +18,7 @@ public struct AuditReport: Sendable, Equatable, Codable {
     public var anchorBreaks: [AnchorBreak] = []
 
     /// Whether every history verifies (and extends its anchor).
-    public var verifies: Bool { breaks.isEmpty && anchorBreaks.isEmpty }
+    var verifies: Bool { breaks.isEmpty && anchorBreaks.isEmpty }
 }
 
 extension Administration {

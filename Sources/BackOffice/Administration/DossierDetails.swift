@@ -56,7 +56,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
         public var kind: String
         public var label: String
         public var required: Bool
-        public var present: Int
+        var present: Int
     }
 
     public struct Document: Sendable, Equatable, Codable {
@@ -157,7 +157,7 @@ public struct DossierDetails: Sendable, Equatable, Codable {
     public var emails: [Email] = []
 
     /// Required kinds with no document.
-    public var missingDocuments: [ExpectedDocument] { expectedDocuments.filter { $0.required && $0.present == 0 } }
+    var missingDocuments: [ExpectedDocument] { expectedDocuments.filter { $0.required && $0.present == 0 } }
     /// Documents of no kind the structure declares (`free` and others).
     public var freeDocuments: [Document] {
         let known = Set(expectedDocuments.map(\.kind))

@@ -43,7 +43,7 @@ public struct QueueEntry: Sendable, Equatable, Codable {
     /// Seconds since submission (never negative).
     public var ageSeconds: Int
     /// The queue's work for this dossier (`process`, `open_rights`), empty when nothing is queued.
-    public var jobs: [String]
+    var jobs: [String]
     /// Attempts of its queue rows (the highest), 0 when nothing is queued.
     public var attempts: Int
     public var lastError: String?

@@ -25,7 +25,7 @@ public struct ChildPlanning: Sendable, Equatable, Codable {
     /// `YYYY-MM`.
     public var month: String
     /// ISO weekday of the month's first day (1 = Monday), for laying out a calendar.
-    public var firstWeekday: Int
+    var firstWeekday: Int
     public var services: [Service]
 
     /// A service's month as the calendar `planning show` and the planning-open email draw.

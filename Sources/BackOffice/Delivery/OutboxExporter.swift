@@ -16,7 +16,7 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     public var dossier: String
     public var structure: String
     public var kind: String
-    public var recipient: String
+    var recipient: String
     public var subject: String
     public var createdAt: Date
     public var exportedAt: Date?

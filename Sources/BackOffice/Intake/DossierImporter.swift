@@ -62,7 +62,7 @@ public final class DossierImporter {
     ///   - onProgress: called after each batch with the number of lines read so far.
     /// - Throws: ``BackOfficeError`` when the file cannot be read or the database fails as a whole;
     ///   batches already committed stay committed.
-    public func importFile(
+    func importFile(
         _ path: String, onRejected: (RejectedLine) throws -> Void = { _ in },
         onProgress: (Int) -> Void = { _ in }
     ) throws -> ImportReport {
@@ -145,7 +145,7 @@ public final class DossierImporter {
     }
 
     /// Accepted lines after which the import refreshes the planner's statistics itself.
-    public static let analyzeAfter = 1_000
+    static let analyzeAfter = 1_000
 
     /// Statistics follow a bulk load: until autovacuum gets round to analysing tables that have
     /// just grown by tens of thousands of rows, the workers' joins are planned for the old sizes

@@ -22,7 +22,7 @@ public struct StructureCatalog {
     }
 
     /// Applies all `structures` in one transaction: a file applies whole or not at all.
-    public func apply(_ structures: [Structure]) throws -> StructureApplyReport {
+    func apply(_ structures: [Structure]) throws -> StructureApplyReport {
         try database("cannot apply the structures") {
             try connection.transaction { _ in
                 var report = StructureApplyReport()

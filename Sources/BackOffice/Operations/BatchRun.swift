@@ -33,12 +33,12 @@ public struct BatchRunReport: Sendable, Equatable, Codable {
     public var emails: [String: Int] = [:]
     /// Emails exported for the mail relay (0 without an export).
     public var emailsExported = 0
-    public var exportPath: String?
+    var exportPath: String?
     /// What `--send` did (`nil` without it).
     public var delivery: DeliveryReport?
     /// Queue rows still due when the run stopped.
     public var remaining = 0
-    public var startedAt: Date
+    var startedAt: Date
     public var durationSeconds = 0.0
 
     public init(startedAt: Date) {
@@ -57,7 +57,7 @@ public struct BatchRunReport: Sendable, Equatable, Codable {
 /// ``BackOfficeError`` `.busy`.
 public final class BatchRun {
     /// The advisory lock key of the batch run (`"eticket"` + 1 in ASCII).
-    public static let lockKey: Int64 = 0x6574_6963_6b65_7401
+    static let lockKey: Int64 = 0x6574_6963_6b65_7401
 
     /// Where and how to export the outbox after processing.
     public struct Export: Sendable {
@@ -246,7 +246,7 @@ public final class BatchRun {
 extension Duration {
     /// The longest duration an operator may write: ten years, far beyond any run or age asked of
     /// the queue, and far below what overflows.
-    public static let longestOperatorDuration: Duration = .seconds(3650 * 86_400)
+    static let longestOperatorDuration: Duration = .seconds(3650 * 86_400)
 
     /// The form ``init(parsing:)`` accepts, for an error message.
     public static let operatorDurationForm = "a duration like 90s, 15m, 2h, 1h30m, 2d or 1w (at most 3650d)"

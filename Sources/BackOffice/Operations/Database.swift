@@ -5,7 +5,7 @@ import Postgres
 public enum Database {
     /// What to say when no database was named and libpq's defaults (the local socket, a database
     /// named after the user) found none: the four ways to name one, first found wins.
-    public static let noDatabaseConfigured = """
+    static let noDatabaseConfigured = """
         No database is configured: give one with --database-url, the ETICKET_DATABASE_URL \
         environment variable, "database.url" in the configuration file (--config, ETICKET_CONFIG, or \
         the installed /etc/eticket/config.json), \

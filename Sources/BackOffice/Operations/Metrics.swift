@@ -61,7 +61,7 @@ public struct PrometheusExposition: Sendable, Equatable {
     }
 
     /// A label value as the format wants it: `\` → `\\`, `"` → `\"`, line feed → `\n`.
-    public static func escapeLabelValue(_ value: String) -> String {
+    static func escapeLabelValue(_ value: String) -> String {
         var escaped = ""
         for character in value.unicodeScalars {
             switch character {
@@ -145,7 +145,7 @@ extension Administration {
     /// The queue statistics of every structure in the Prometheus text exposition format.
     ///
     /// - Throws: ``BackOfficeError`` when the database cannot be read.
-    public func prometheusMetrics() throws -> String {
+    func prometheusMetrics() throws -> String {
         PrometheusExposition(try queueStats()).render()
     }
 }
@@ -158,7 +158,7 @@ extension Administration {
 /// user needs: it holds counts, never a family's data.
 ///
 /// - Throws: ``BackOfficeError`` `.failure` naming the path and the reason.
-public func writeAtomically(_ text: String, to path: String) throws {
+func writeAtomically(_ text: String, to path: String) throws {
     do {
         let (directory, name) = try SafeDirectory.containing(path, create: false)
         try directory.replace(name, with: Array(text.utf8), temporary: ".\(name).tmp-\(getpid())", mode: 0o644)

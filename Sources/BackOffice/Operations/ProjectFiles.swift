@@ -20,7 +20,7 @@ public enum ProjectFiles {
     }
 
     /// Where the resources were looked for, for an error message that says so.
-    public static var searched: [String] { candidates() }
+    static var searched: [String] { candidates() }
 
     /// The running executable's directory, symbolic links resolved.
     public static var executableDirectory: URL {
@@ -31,7 +31,7 @@ public enum ProjectFiles {
     }
 
     /// `BIN/../share/eticket`, the installed layout's resources, when it exists.
-    public static var installedShare: String? {
+    static var installedShare: String? {
         let share = executableDirectory.deletingLastPathComponent().appendingPathComponent("share/eticket").path
         return isDirectory(share) ? share : nil
     }

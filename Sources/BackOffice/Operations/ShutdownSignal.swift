@@ -39,5 +39,5 @@ public final class ShutdownSignal: Sendable {
         requests.add(times, ordering: .sequentiallyConsistent).newValue
     }
 
-    public var isRequested: Bool { requests.load(ordering: .sequentiallyConsistent) > 0 }
+    var isRequested: Bool { requests.load(ordering: .sequentiallyConsistent) > 0 }
 }

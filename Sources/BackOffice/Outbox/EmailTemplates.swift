@@ -47,7 +47,7 @@ public enum EmailTemplates {
     /// The invented family of ``previewExample(kind:language:outcome:structure:directory:)``: a
     /// branded structure with its contact, two children with calendars, the findings of a real
     /// returned dossier with what to do about each, a scheduled opening.
-    public static func exampleContext(language: Language, outcome: Outcome, structure: String = "example") -> EmailContext {
+    static func exampleContext(language: Language, outcome: Outcome, structure: String = "example") -> EmailContext {
         let day = { (text: String) in CalendarDate(iso: text) ?? CalendarDate(daysSinceEpoch: 0) }
         let startsOn = day("2026-09-01")
         let endsOn = day("2027-07-03")

@@ -13,9 +13,9 @@ public struct QueueItem: Sendable, Equatable {
     }
 
     public var id: Int64
-    public var dossierID: Int64
+    var dossierID: Int64
     public var job: Job
-    public var periodID: Int64?
+    var periodID: Int64?
     public var attempts: Int
 }
 

@@ -10,7 +10,7 @@ public struct Supervisor {
     public var processes: Int
     public var arguments: [String]
     /// Restarts allowed in total before the supervisor gives up and stops everything.
-    public var maxRestarts: Int
+    var maxRestarts: Int
     let logger: Logger
 
     public init(processes: Int, arguments: [String], maxRestarts: Int = 10, logger: Logger) {

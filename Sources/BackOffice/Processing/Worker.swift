@@ -26,7 +26,7 @@ public struct WorkerConfiguration: Sendable {
 
     public init() {}
 
-    public static var defaultIdentity: String {
+    static var defaultIdentity: String {
         "worker:\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 }
