@@ -64,3 +64,25 @@ package func json<T: Encodable>(_ value: T) throws -> String {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
+
+extension ParsableCommand {
+    /// Parses the arguments and runs the command with eticket's exit codes: 2 for a usage error
+    /// (not sysexits' 64), the command's own otherwise. Both executables' `main` end here.
+    package static func parseAndRun() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure || code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}

@@ -112,20 +112,6 @@ extension BenchCommand {
     /// ArgumentParser's entry point with eticket's exit codes: 2 for a usage error (not sysexits'
     /// 64), the command's own otherwise.
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure || code.rawValue == 64 {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
-        }
+        await parseAndRun()
     }
 }

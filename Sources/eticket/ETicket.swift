@@ -39,20 +39,6 @@ extension ETicket {
             FileHandle.standardError.write(Data((unknown + "\n").utf8))
             Foundation.exit(2)
         }
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure || code.rawValue == 64 {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
-        }
+        await parseAndRun()
     }
 }
