@@ -121,3 +121,9 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- One email per decision, indexed over the dossier-processed rows only: a planning-open row has
+-- no decision, and its NULL took an entry of this index for nothing. Still the writer's
+-- ON CONFLICT DO NOTHING (every unique index is an arbiter of a conflict without target).
+CREATE UNIQUE INDEX email_outbox_one_per_decision ON email_outbox (decision_id) WHERE decision_id IS NOT NULL;
+ALTER TABLE email_outbox DROP CONSTRAINT email_outbox_decision_id_key;
