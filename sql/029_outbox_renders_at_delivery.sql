@@ -10,7 +10,7 @@
 -- reserved, when the children can reserve) and, in `template_set`, the SHA-256 of the exact
 -- template files the email is rendered with. Rendering is deterministic (the MIME boundary is a
 -- digest of the content; Message-ID and Date are the row's `message_id` and `created_at`), so
--- every render of a row gives the same bytes.
+-- a row renders to the same bytes while its structure and period stay as they are.
 --
 -- What the email says of the structure (its names, sender name, branding, contact) and of the
 -- period (its label, its dates, its closed days) is read when it is rendered: an email waiting in
@@ -25,8 +25,10 @@ CREATE TABLE email_template_sets (
     -- The digest is the database's own, of the files as stored: no role can name a set for
     -- another content.
     sha256    bytea GENERATED ALWAYS AS (sha256(files)) STORED PRIMARY KEY,
-    -- A JSON object: each file's path under the template directory, and its text.
-    files     bytea NOT NULL,
+    -- A JSON object: each template file's path under the template directory, and its text (the
+    -- schema is not in it: the renderer validates with its own host's). Bounded: a set is
+    -- never removed, and a login that may store one must not fill the disk with it.
+    files     bytea NOT NULL CHECK (octet_length(files) <= 1048576),
     stored_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -56,7 +58,15 @@ ALTER TABLE email_outbox
         (message IS NOT NULL AND subject IS NOT NULL)
         OR (particulars IS NOT NULL AND template_set IS NOT NULL));
 
+-- The application writes particulars, never a message: no role may write one now (the owner
+-- still may), so a stolen login cannot put bytes of its own in the outbox.
+REVOKE INSERT (message, subject) ON email_outbox FROM eticket_worker, eticket_admin;
 GRANT INSERT (particulars, template_set) ON email_outbox TO eticket_worker, eticket_admin;
+
+-- A Message-ID as the writers name files after it: `left@right`, without angle brackets or
+-- blanks, which rendering drops (`<X>` and `X` would be one message, one file, in the export).
+ALTER TABLE email_outbox ADD CONSTRAINT email_outbox_message_id_plain
+    CHECK (message_id ~ '^[^<>@[:space:]]+@[^<>@[:space:]]+$');
 
 -- An email names a stored template set: set-based, one probe of the set's key per statement's
 -- distinct set (a foreign key would lock the set's row once per email). The sets' own trigger

@@ -105,6 +105,11 @@ struct TemplateLoader {
                 reason: first?.message ?? "the file is not well-formed XML")
         }
         defer { xmlFreeDoc(document) }
+        // A template declares no DTD: its entities could name the host's files (the outbox keeps
+        // template sets that a database login may have written).
+        guard document.pointee.intSubset == nil, document.pointee.extSubset == nil else {
+            throw TemplateError(code: .invalidTemplate, file: file, reason: "a template has no DOCTYPE")
+        }
 
         guard let validator = xmlSchemaNewValidCtxt(schema.schema) else {
             throw TemplateError(code: .schemaUnusable, file: file, reason: "cannot create a schema validator")

@@ -9,11 +9,14 @@ import Testing
 struct OutboxGuardsTests {
     /// An email row telling of the dossier `$1`'s last decision, to `$2`, from `$3` (NULL: the
     /// structure's sender_email), as a worker or an administrator can write one by hand.
+    /// Since 029 an email is its particulars and a stored template set (which the login may store).
     static let forgedEmail = """
-        INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, message_id, sender, recipient, subject, message)
+        WITH stored_set AS (INSERT INTO email_template_sets (files) VALUES (convert_to('{}', 'UTF8')) ON CONFLICT DO NOTHING)
+        INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, message_id, sender, recipient, particulars,
+                                  template_set)
         SELECT d.id, d.structure_id, 'dossier-processed', (SELECT max(id) FROM decisions WHERE dossier_id = d.id),
-               'forged-' || md5(random()::text) || '@x', coalesce($3, s.sender_email), $2, 'Votre dossier',
-               convert_to('Cliquez ici', 'UTF8')
+               'forged-' || md5(random()::text) || '@x', coalesce($3, s.sender_email), $2,
+               '{"dossier": "Cliquez ici"}', sha256(convert_to('{}', 'UTF8'))
         FROM dossiers d JOIN structures s ON s.id = d.structure_id
         WHERE d.external_id = $1
         """

@@ -122,11 +122,15 @@ struct OutboxRenderingTests {
     /// A set stored by hand whose paths leave the template directory is refused before a file is
     /// written: its emails are skipped by the export, and nothing lands outside.
     @Test func aStoredSetWithPathsOutsideItsDirectoryIsRefused() throws {
-        for path in ["../escape.xml", "/tmp/escape.xml", "a/b/c.xml", ".hidden.xml", "VLF/../../x.xml", ""] {
+        for path in [
+            "../planning-open.fr.xml", "/tmp/planning-open.fr.xml", "a/b/planning-open.fr.xml", ".x/planning-open.fr.xml",
+            "VLF/../planning-open.fr.xml", "", "email-template.xsd", "evil.dtd", "notes.xml", "planning-open.de.xml",
+        ] {
             let archive = Array(#"{"\#(path)":"x"}"#.utf8)
             #expect(throws: TemplateError.self, "\(path)") { try TemplateFiles(archive: archive) }
         }
-        let accepted = try TemplateFiles(archive: Array(#"{"email-template.xsd":"x","VLF-2/planning-open.fr.xml":"y"}"#.utf8))
+        let accepted = try TemplateFiles(
+            archive: Array(#"{"dossier-processed.en.xml":"x","VLF-2/planning-open.fr.xml":"y"}"#.utf8))
         #expect(accepted.files.count == 2)
 
         let conninfo = try Fixture.decidedExamples()
@@ -144,5 +148,62 @@ struct OutboxRenderingTests {
             to: TestFiles.directory.appendingPathComponent("escape-\(UUID().uuidString)").path, format: .maildir)
         #expect(report.unrenderable.count == 1)
         #expect(!FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "escape.xml"))
+    }
+
+    /// A stored set whose template declares entities that name this host's files is refused
+    /// before libxml2 reads it: the export skips its email, and no file's content reaches the
+    /// logs or the reason (the review's XXE, through the set's own schema or a template's DTD).
+    @Test func aStoredSetCannotReadTheHostsFiles() throws {
+        let secret = TestFiles.directory.appendingPathComponent("secret-\(UUID().uuidString)").path
+        try "s3cr3t-relay-password".write(toFile: secret, atomically: true, encoding: .utf8)
+        let template =
+            #"<?xml version=\"1.0\"?><!DOCTYPE email [<!ENTITY x SYSTEM \"file://\#(secret)\">]><email kind=\"dossier-processed\" lang=\"fr\"><subject>&x;</subject></email>"#
+        let archive = #"{"dossier-processed.fr.xml":"\#(template)"}"#
+        #expect(throws: TemplateError.self) { try TemplateFiles(archive: Array(archive.utf8)) }
+
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        try owner.query("INSERT INTO email_template_sets (files) VALUES (convert_to($1, 'UTF8'))", [archive])
+        try owner.query(
+            "UPDATE email_outbox SET template_set = sha256(convert_to($1, 'UTF8')) WHERE id = (SELECT min(id) FROM email_outbox)",
+            [archive])
+        let logs = CapturedLogs()
+        let administration = try Administration(conninfo: conninfo, actor: "admin:test", logger: logs.logger)
+        defer { administration.close() }
+        let report = try administration.outbox.export(
+            to: TestFiles.directory.appendingPathComponent("xxe-\(UUID().uuidString)").path, format: .maildir)
+        #expect(report.unrenderable.count == 1)
+        #expect(!logs.lines.withLock { $0.joined() }.contains("s3cr3t"))
+    }
+
+    /// A decision whose findings are not findings (written by hand, behind the guards) makes its
+    /// own email unrenderable, not the export: every other email goes out.
+    @Test func aDecisionsBadFindingsStopOnlyItsOwnEmail() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        try owner.execute(
+            script: """
+                ALTER TABLE decisions DISABLE TRIGGER USER;
+                UPDATE decisions SET findings = '[{}]' WHERE id = (SELECT min(decision_id) FROM email_outbox);
+                ALTER TABLE decisions ENABLE TRIGGER USER;
+                """)
+        let total = try #require(try owner.scalar("SELECT count(*) FROM email_outbox", as: Int.self))
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.outbox.export(
+            to: TestFiles.directory.appendingPathComponent("findings-\(UUID().uuidString)").path, format: .maildir)
+        #expect(report.unrenderable.count == 1 && report.exported == total - 1)
+    }
+
+    @Test func aMessageIDWithAngleBracketsOrBlanksIsRefused() throws {
+        let connection = try Fixture.connection(try Fixture.decidedExamples())
+        defer { connection.close() }
+        for messageID in ["<x@example.org>", "x @example.org", "x@example.org@y", "x"] {
+            let error = try connection.refusal(
+                "UPDATE email_outbox SET message_id = $1 WHERE id = (SELECT min(id) FROM email_outbox)", [messageID])
+            #expect(error.sqlState == "23514" && error.constraint == "email_outbox_message_id_plain", "\(messageID): \(error)")
+        }
     }
 }

@@ -17,26 +17,31 @@ struct OutboxExportTests {
         return try Databases.story(template: template)
     }
 
-    /// An email that cannot be rendered (its particulars rewritten by hand) stays pending and is
-    /// named; every other email is exported; the command says so with exit status 5.
-    @Test func anUnrenderableEmailIsNamedAndTheRestExported() throws {
+    /// Emails that cannot be rendered (their particulars rewritten by hand) stay pending and are
+    /// named; every other email is exported, even when a whole batch is unrenderable; the command
+    /// says so with exit status 5.
+    @Test func unrenderableEmailsAreNamedAndTheRestExported() throws {
         let conninfo = try Self.pendingOutbox()
         let database = Database(conninfo: conninfo)
         let total = try database.count("SELECT count(*) FROM email_outbox")
-        let broken = try database.count(
+        let broken = try database.strings(
             """
             WITH broken AS (UPDATE email_outbox SET particulars = '{"dossier": 1}'
-                            WHERE id = (SELECT min(id) FROM email_outbox) RETURNING id)
-            SELECT id FROM broken
+                            WHERE id IN (SELECT id FROM email_outbox ORDER BY id LIMIT 2) RETURNING id)
+            SELECT id::text FROM broken ORDER BY id
             """)
         let directory = TestFiles.directory.appendingPathComponent("unrenderable-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try CLI.run(["outbox", "export", "--format", "eml", "--to", directory, "--database-url", conninfo])
+        let result = try CLI.run([
+            "outbox", "export", "--format", "eml", "--to", directory, "--batch-size", "2", "--database-url", conninfo,
+        ])
         #expect(result.status == 5, "\(result.stdout) \(result.stderr)")
-        #expect(result.stdout.contains("\(total - 1) messages exported"), "\(result.stdout)")
-        #expect(result.stderr.contains("1 message cannot be rendered, left pending: \(broken)"), "\(result.stderr)")
-        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == 1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count == total - 1)
+        #expect(result.stdout.contains("\(total - 2) messages exported"), "\(result.stdout)")
+        #expect(
+            result.stderr.contains("2 messages cannot be rendered, left pending: \(broken.joined(separator: ", "))"),
+            "\(result.stderr)")
+        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count == total - 2)
     }
 
     @Test(arguments: ["maildir", "eml", "mbox", "jsonl"])

@@ -32,6 +32,12 @@ private struct Pending {
     var message: OutboxMessage
 }
 
+/// The rows of one read: those rendered, and the last id read (`nil`: none left).
+private struct ReadBatch {
+    var pending: [Pending] = []
+    var lastReadID: Int64?
+}
+
 /// Exports the outbox for the mail relay, each message exactly once.
 ///
 /// A batch is locked, written by the format's writer (durably: synced and renamed, or appended
@@ -125,28 +131,31 @@ public struct OutboxExporter {
         let renderer = EmailRenderer()
         var unrenderable: [Int64] = []
         defer { report.unrenderable += unrenderable }
-        /// The next rows after `lastID`, rendered; a row that cannot be is logged and skipped.
-        func read(after lastID: Int64, limit: Int, on connection: Connection) throws -> [Pending] {
+        /// The next rows after `lastID`, rendered; a row that cannot be is logged and skipped. The
+        /// cursor is the last row read, rendered or not: a batch of unrenderable rows does not end
+        /// the export.
+        func read(after lastID: Int64, limit: Int, on connection: Connection) throws -> ReadBatch {
             let emails = try OutboxStore(connection: connection).read(selection, after: lastID, limit: limit)
-            return try zip(emails, renderer.render(emails, on: connection)).compactMap { email, rendered in
+            let pending = try zip(emails, renderer.render(emails, on: connection)).compactMap { email, rendered -> Pending? in
                 do {
                     return Pending(
                         id: email.id,
                         message: OutboxMessage(id: String(email.id), email: try rendered.get(), createdAt: email.createdAt))
-                } catch let error as BackOfficeError {
-                    logger.error("email cannot be rendered", metadata: ["email_id": "\(email.id)", "error": "\(error.message)"])
+                } catch let error as UnrenderableEmail {
+                    logger.error("email cannot be rendered", metadata: ["email_id": "\(email.id)", "error": "\(error.reason)"])
                     unrenderable.append(email.id)
                     return nil
                 }
             }
+            return ReadBatch(pending: pending, lastReadID: emails.last?.id)
         }
         /// The size of the batch after `done` messages are exported.
         func size(after done: Int) -> Int { max(0, min(batchSize, (selection.limit ?? Int.max) - done)) }
         var next = try database("cannot read the outbox") {
             try read(after: 0, limit: size(after: exportedBefore), on: connection)
         }
-        while let last = next.last {
-            let candidates = next
+        while let lastRead = next.lastReadID {
+            let candidates = next.pending
             try database("cannot export the outbox") { try OutboxStore(connection: connection).fence() }
             let exported = report.exported
             let written = try database("cannot export the outbox") {
@@ -159,7 +168,7 @@ public struct OutboxExporter {
                     // the read does.
                     let more = size(after: exported + batch.count)
                     let prefetched = Result {
-                        more > 0 ? try read(after: last.id, limit: more, on: connection) : []
+                        more > 0 ? try read(after: lastRead, limit: more, on: connection) : ReadBatch()
                     }
                     do {
                         try writing?.wait()
@@ -188,7 +197,11 @@ public struct OutboxExporter {
             try OutboxStore(connection: connection).list(.init(structure: structure, pendingOnly: pendingOnly, limit: limit))
                 .map { entry, email in
                     var entry = entry
-                    entry.subject = try renderer.render(email, on: connection).subject
+                    do {
+                        entry.subject = try renderer.render(email, on: connection).subject
+                    } catch is UnrenderableEmail {
+                        entry.subject = "(cannot be rendered: outbox show \(email.id) says why)"
+                    }
                     return entry
                 }
         }
@@ -200,7 +213,11 @@ public struct OutboxExporter {
             guard let email = try OutboxStore(connection: connection).email(id: id) else {
                 throw BackOfficeError(.notFound, "no outbox message \(id)")
             }
-            return try EmailRenderer().render(email, on: connection).bytes
+            do {
+                return try EmailRenderer().render(email, on: connection).bytes
+            } catch let error as UnrenderableEmail {
+                throw BackOfficeError(.failure, error.description)
+            }
         }
     }
 }

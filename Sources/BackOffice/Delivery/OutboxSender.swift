@@ -236,8 +236,8 @@ private final class Lane: @unchecked Sendable {
     private func render(_ message: OutboxStore.Claimed, in store: OutboxStore) throws -> RenderedEmail? {
         do {
             return try renderer.render(message.email, on: store.connection)
-        } catch let error as BackOfficeError {
-            try store.markFailed(.init(id: message.id, reply: "not offered: \(error.message)", attempts: message.attempts + 1))
+        } catch let error as UnrenderableEmail {
+            try store.markFailed(.init(id: message.id, reply: "not offered: \(error)", attempts: message.attempts + 1))
             logger.error("email cannot be rendered", metadata: ["email_id": "\(message.id)"])
             return nil
         }

@@ -34,7 +34,8 @@ struct StoredEmail: Sendable {
 
     struct Decision: Sendable {
         var outcome: Outcome
-        var findings: [Finding]
+        /// The findings as stored (JSON), decoded when the email is rendered.
+        var findings: String
         /// An administrator's own words, beside the findings.
         var reason: String?
     }
@@ -71,8 +72,7 @@ struct StoredEmail: Sendable {
             (try optional("period_closed_days") ?? "").split(separator: " ").compactMap { CalendarDate(iso: String($0)) })
         if let outcome = try optional("outcome") {
             decision = Decision(
-                outcome: try Outcome(postgresText: outcome),
-                findings: try JSONDecoder().decode([Finding].self, from: Data(try row.string("findings").utf8)),
+                outcome: try Outcome(postgresText: outcome), findings: try row.string("findings"),
                 reason: try optional("reason"))
         }
     }
@@ -106,14 +106,25 @@ struct EmailParticulars: Decodable, Sendable {
         var reserved: [String]
     }
 
-    /// - Throws: ``BackOfficeError`` `.failure` naming the email when the JSON is not of this shape.
-    init(json: String, email id: Int64) throws {
+    /// - Throws: ``UnrenderableEmail`` when the JSON is not of this shape.
+    init(json: String, email id: Int64) throws(UnrenderableEmail) {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             self = try decoder.decode(Self.self, from: Data(json.utf8))
         } catch {
-            throw BackOfficeError(.failure, "email \(id) cannot be rendered: its particulars are not what 029 writes: \(error)")
+            throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(error)")
         }
     }
+}
+
+/// An email whose own content cannot be rendered, and never will be: its particulars, its
+/// decision's findings, its template set, or an address the message cannot carry. The export
+/// leaves it pending and names it; the sender marks it failed. Anything else (the database, the
+/// temporary directory) is not the email's fault, and leaves it due.
+struct UnrenderableEmail: Error, CustomStringConvertible {
+    var id: Int64
+    var reason: String
+
+    var description: String { "email \(id) cannot be rendered: \(reason)" }
 }
