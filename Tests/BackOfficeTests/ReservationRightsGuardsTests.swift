@@ -1,6 +1,7 @@
 import BackOffice
 import Foundation
 import Postgres
+import TestSupport
 import Testing
 
 /// Rights per child and period (sql/030), from the attacker's side: what 006's foreign key and
@@ -170,5 +171,41 @@ struct ReservationRightsGuardsTests {
         try booking.execute(script: "COMMIT")
         #expect(try remover.query("DELETE FROM child_period_rights WHERE child_id = (\(Self.zoe))").rowsAffected == 1)
         #expect(try remover.scalar("SELECT count(*) FROM reservations", as: Int.self) == 0)
+    }
+
+    /// A database migrated before 030 keeps its rights and their reservations: 006's rows of one
+    /// child and period become one row with both services.
+    @Test func migration030CarriesTheRightsOver() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let connection = try Fixture.connection(conninfo)
+        defer { connection.close() }
+        let migrations = try Migration.load(directory: Fixture.sql)
+        _ = try Migrator(migrations: migrations.filter { $0.version < 30 }, logger: Fixture.logger).migrate(connection)
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        _ = try administration.applyStructures(file: "\(Fixture.examples)/structures.json")
+        _ = try administration.importDossiers(file: "\(Fixture.examples)/dossiers.jsonl")
+        // 006's rows, written past the guards: Zoé's cantine and mercredi, and a reservation.
+        try connection.execute(
+            script: """
+                SET session_replication_role = replica;
+                INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
+                SELECT c.id, d.id, d.structure_id, v.id, p.id, 'admin:test'
+                FROM dossiers d JOIN children c ON c.dossier_id = d.id AND c.position = 0
+                JOIN services v ON v.structure_id = d.structure_id AND v.code IN ('cantine', 'mercredi')
+                JOIN periods p ON p.structure_id = d.structure_id WHERE d.external_id = 'VLF-0001';
+                INSERT INTO reservations (child_id, service_id, period_id, day, created_by)
+                SELECT r.child_id, r.service_id, r.period_id, '2026-12-03', 'admin:test'
+                FROM reservation_rights r JOIN services v ON v.id = r.service_id WHERE v.code = 'cantine';
+                SET session_replication_role = origin;
+                """)
+        let applied = try Migrator(migrations: migrations, logger: Fixture.logger).migrate(connection)
+        #expect(applied.first == 30)
+        #expect(
+            try connection.scalar(
+                "SELECT count(*) || ' row, ' || min(cardinality(service_ids)) || ' services' FROM child_period_rights",
+                as: String.self) == "1 row, 2 services")
+        #expect(try connection.scalar("SELECT count(*) FROM reservation_rights", as: Int.self) == 2)
+        #expect(try connection.scalar("SELECT count(*) FROM reservations", as: Int.self) == 1)
     }
 }
