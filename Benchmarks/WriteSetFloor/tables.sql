@@ -17,7 +17,11 @@ SELECT d.dossier_id, d.outcome::text, d.findings,
        CASE WHEN EXISTS (SELECT 1 FROM reservation_rights r WHERE r.dossier_id = d.dossier_id) THEN 'planning_open' ELSE d.outcome::text END
 FROM decisions d;
 INSERT INTO floor_rights_source SELECT dossier_id, child_id, structure_id, service_id, period_id FROM reservation_rights;
-INSERT INTO floor_emails_source SELECT dossier_id, structure_id, kind::text, message_id, sender, recipient, subject, message FROM email_outbox;
+-- Since 029 an outbox row keeps its email's particulars (the JSON), rendered when it leaves: the
+-- floor writes that payload, or the rendered message of a row written before.
+INSERT INTO floor_emails_source
+SELECT dossier_id, structure_id, kind::text, message_id, sender, recipient, coalesce(subject, ''),
+       coalesce(message, convert_to(particulars::text, 'UTF8')) FROM email_outbox;
 
 -- Processing: the queue, the dossiers (their content included), and what a batch writes.
 CREATE TABLE floor_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
@@ -47,11 +51,12 @@ CREATE TABLE floor_loop_decisions (id bigint GENERATED ALWAYS AS IDENTITY PRIMAR
     outcome text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE floor_loop_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
     message bytea COMPRESSION lz4 NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
--- The loop writes the run's own rendered emails, as the bench's loop does (500 of them, a
+-- The loop writes the run's own outbox payloads, as the bench's loop does (500 of them, a
 -- deterministic spread over the outbox): filler text compresses to almost nothing and flattered it.
 CREATE TABLE floor_loop_messages (n int PRIMARY KEY, message bytea NOT NULL);
 INSERT INTO floor_loop_messages
-SELECT row_number() OVER (ORDER BY md5(id::text)) - 1, message FROM email_outbox ORDER BY md5(id::text) LIMIT 500;
+SELECT row_number() OVER (ORDER BY md5(id::text)) - 1, coalesce(message, convert_to(particulars::text, 'UTF8'))
+FROM email_outbox ORDER BY md5(id::text) LIMIT 500;
 
 -- Import: the dossier row and its parts as rows, each part table with its primary key and the
 -- index that finds a dossier's parts; and the bare lines, the import's own floor.

@@ -7,13 +7,13 @@ import Synchronization
 ///
 /// Each of `connections` threads loops over transactions of: claim `batchSize` rows with
 /// `SELECT … FOR UPDATE SKIP LOCKED LIMIT B`, one decision row per claimed row, one outbox row per
-/// claimed row holding one of the run's own rendered emails (sampled from `email_outbox`, in an
-/// lz4-compressed column as the product's; sent over the wire as the worker sends them: a
-/// `bytea[]` in binary), delete the claimed rows, commit. No JSON, no rules, no rendering: what is
+/// claimed row holding one of the run's own outbox payloads (sampled from `email_outbox`: what
+/// each row keeps of its email since 029, its particulars, or the rendered message of an older
+/// row; in an lz4-compressed column; sent as a `bytea[]` in binary), delete the claimed rows, commit. No JSON, no rules, no rendering: what is
 /// left is libpq, the network and the database's own work (WAL, fsync at commit, index upkeep),
 /// which the product pays too.
 ///
-/// - Important: the messages must be real rendered output. Filler text (the loop's first version
+/// - Important: the payloads must be the run's own. Filler text (the loop's first version
 ///   repeated one sentence) compresses to almost nothing: it wrote a tenth of the WAL of a real
 ///   email, and flattered the loop.
 struct BenchBaseline {
@@ -27,12 +27,15 @@ struct BenchBaseline {
     /// How many of the run's emails the loop cycles through.
     static let sampledMessages = 500
 
-    /// The run's own rendered messages, a deterministic spread over the outbox (both kinds, every
+    /// The run's own outbox payloads, a deterministic spread over the outbox (both kinds, every
     /// structure), for the loop to write.
     static func sampleMessages(_ connection: Connection) throws -> [[UInt8]] {
         try connection.query(
-            "SELECT message FROM email_outbox ORDER BY md5(id::text) LIMIT $1", [sampledMessages]
-        ).map { try $0.decode([UInt8].self, "message") }
+            """
+            SELECT coalesce(message, convert_to(particulars::text, 'UTF8')) AS payload
+            FROM email_outbox ORDER BY md5(id::text) LIMIT $1
+            """, [sampledMessages]
+        ).map { try $0.decode([UInt8].self, "payload") }
     }
 
     /// Creates the baseline's own tables (`bench_baseline_*`), fills the queue with `rows` rows,

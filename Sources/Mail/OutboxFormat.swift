@@ -11,15 +11,6 @@ public enum OutboxFormat: String, Sendable, CaseIterable, Codable {
     /// One JSON Lines file, an object per message, appended to.
     case jsonl
 
-    /// What the writer of this format reads of an ``OutboxMessage`` besides its `id`: the
-    /// exporter reads only these columns (a Maildir needs the stored bytes and the Message-ID
-    /// and date that name its file, JSON Lines everything but the bytes).
-    public var fields: OutboxMessage.Fields {
-        switch self {
-        case .maildir, .eml, .mbox: [.bytes, .envelope]
-        case .jsonl: [.envelope, .content]
-        }
-    }
 }
 
 /// One message of the outbox, as the exporter hands it to a writer.
@@ -41,20 +32,6 @@ public struct OutboxMessage: Sendable, Equatable {
     public var bytes: [UInt8]
     /// When the email was rendered (the mbox `From ` line's date).
     public var createdAt: Date
-
-    /// Groups of fields a writer reads; those it does not read may be left empty.
-    public struct Fields: OptionSet, Sendable, Hashable {
-        public let rawValue: Int
-        public init(rawValue: Int) { self.rawValue = rawValue }
-
-        /// ``bytes``.
-        public static let bytes = Fields(rawValue: 1 << 0)
-        /// ``messageID``, ``from`` and ``createdAt``.
-        public static let envelope = Fields(rawValue: 1 << 1)
-        /// ``to``, ``subject``, ``text``, ``html`` and ``headers``.
-        public static let content = Fields(rawValue: 1 << 2)
-        public static let all: Fields = [.bytes, .envelope, .content]
-    }
 
     public init(
         id: String, messageID: String, from: String, to: String, subject: String, text: String, html: String,

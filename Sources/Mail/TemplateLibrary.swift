@@ -11,6 +11,8 @@ public final class TemplateLibrary: Sendable {
     public let directory: String
     /// Every template file loaded, sorted: what `eticket templates check` lists.
     public let files: [String]
+    /// The schema and template files as loaded: what an outbox row's template set stores.
+    public let sources: TemplateFiles
     private let templates: [Key: Template]
 
     private struct Key: Hashable {
@@ -35,6 +37,7 @@ public final class TemplateLibrary: Sendable {
         if let first = scan.errors.first { throw first }
         self.directory = directory
         self.files = scan.templates.map(\.file).sorted()
+        self.sources = try TemplateFiles(directory: directory, templateFiles: files)
         var templates: [Key: Template] = [:]
         for template in scan.templates {
             templates[Key(structureCode: template.structureCode, kind: template.kind, language: template.language)] =

@@ -44,6 +44,13 @@ struct Outbox: AsyncParsableCommand {
                     limits: settings.worker.waitLimits, onProgress: progress.update)
                 progress.finish()
                 print("\(counted(report.exported, "message")) exported to \(report.path) (\(report.format.rawValue))")
+                if !report.unrenderable.isEmpty {
+                    printError(
+                        "\(counted(report.unrenderable.count, "message")) cannot be rendered and stay pending: "
+                            + report.unrenderable.prefix(10).map(String.init).joined(separator: ", ")
+                            + (report.unrenderable.count > 10 ? "…" : "") + " (the log says why; `outbox show ID` too)")
+                    throw ExitCode(ExitStatus.doneWithFailures)
+                }
             }
         }
     }

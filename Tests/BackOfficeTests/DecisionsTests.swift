@@ -99,13 +99,12 @@ struct DecisionsTests {
         #expect(try event.decode(String.self, "actor") == "admin:bob")
         #expect(try event.decode(String.self, "reason") == reason)
         let message = try #require(
-            try connection.query(
+            try RenderedOutbox.message(
                 """
-                SELECT o.message FROM email_outbox o JOIN decisions x ON x.id = o.decision_id
+                SELECT o.id FROM email_outbox o JOIN decisions x ON x.id = o.decision_id
                 JOIN dossiers d ON d.id = o.dossier_id
                 WHERE d.external_id = 'PTL-0001' AND x.decided_by = 'admin:bob'
-                """
-            ).first?.decode([UInt8].self, "message"))
+                """, on: connection))
         #expect(try ComposedMessageParts(reading: message).text.contains(reason))
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 0)
     }

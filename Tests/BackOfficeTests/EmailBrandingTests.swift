@@ -11,12 +11,11 @@ import Testing
 struct EmailBrandingTests {
     static func outbox(_ externalID: String, _ kind: String, _ connection: Connection) throws -> ComposedMessageParts {
         let message = try #require(
-            try connection.query(
+            try RenderedOutbox.message(
                 """
-                SELECT o.message FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
+                SELECT o.id FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
                 WHERE d.external_id = $1 AND o.kind = $2::email_kind ORDER BY o.id DESC LIMIT 1
-                """, [externalID, kind]
-            ).first?.decode([UInt8].self, "message"))
+                """, [externalID, kind], on: connection))
         return try ComposedMessageParts(reading: message)
     }
 

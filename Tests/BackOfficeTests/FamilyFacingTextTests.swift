@@ -34,12 +34,11 @@ struct FamilyFacingTextTests {
 
     private func processedEmailText(_ externalID: String, _ connection: Connection) throws -> String {
         let message = try #require(
-            try connection.query(
+            try RenderedOutbox.message(
                 """
-                SELECT o.message FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
+                SELECT o.id FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id
                 WHERE d.external_id = $1 AND o.kind = 'dossier-processed'
-                """, [externalID]
-            ).first?.decode([UInt8].self, "message"))
+                """, [externalID], on: connection))
         return try ComposedMessageParts(reading: message).text
     }
 

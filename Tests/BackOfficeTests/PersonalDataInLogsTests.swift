@@ -70,9 +70,9 @@ struct PersonalDataInLogsTests {
     }
 
     /// Family data written before the import refused it (or behind its back): a worker at trace
-    /// level that cannot email the family logs the failure and the dossier's id, not the address
-    /// that an attacker shaped into headers, nor the names.
-    @Test func aWorkerAtTraceLevelLogsNoHostileNameOrAddress() throws {
+    /// level decides, and the export that cannot email the family logs the failure and the email's
+    /// id, not the address that an attacker shaped into headers, nor the names.
+    @Test func aWorkerAndAnExportAtTraceLevelLogNoHostileNameOrAddress() throws {
         let logs = CapturedLogs()
         let conninfo = try Fixture.exampleStructuresDatabase()
         let administration = try Administration(conninfo: conninfo, actor: "admin:test", logger: logs.logger)
@@ -90,9 +90,16 @@ struct PersonalDataInLogsTests {
             conninfo: conninfo, configuration: configuration, outbox: try EmailOutbox(directory: Fixture.templates),
             logger: logs.logger
         ).drain()
-        // The emails cannot be composed, and never will be: parked at once, not retried...
-        #expect(summary.failed > 0)
-        #expect(summary.retried == 0)
+        #expect(summary.failed == 0)
+        let emails = try #require(try owner.scalar("SELECT count(*) FROM email_outbox", as: Int.self))
+        #expect(emails > 0)
+
+        // The emails cannot be composed, and never will be: skipped and left pending...
+        let report = try administration.outbox.export(
+            to: TestFiles.directory.appendingPathComponent("hostile-\(UUID().uuidString)").path, format: .maildir)
+        #expect(report.exported == 0)
+        #expect(report.unrenderable.count == emails)
+        #expect(try owner.scalar("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL", as: Int.self) == emails)
 
         let text = logs.lines.withLock { $0.joined(separator: "\n") }
         #expect(text.contains("not a usable email address"))

@@ -92,7 +92,8 @@ struct WorkerTests {
                 WHERE x.outcome <> 'awaiting_review' AND o.id IS NULL
                 """, as: Int.self) == 0)
         let message = try #require(
-            try connection.scalar("SELECT convert_from(message, 'UTF8') FROM email_outbox LIMIT 1", as: String.self))
+            try RenderedOutbox.message("SELECT id FROM email_outbox ORDER BY id LIMIT 1", on: connection)
+                .map { String(decoding: $0, as: UTF8.self) })
         #expect(message.contains("Auto-Submitted: auto-generated\r\n"))
         #expect(message.contains("multipart/alternative"))
     }

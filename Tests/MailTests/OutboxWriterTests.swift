@@ -299,12 +299,6 @@ enum MboxTestEntry {
         #expect(try files("\(path)/tmp") == [])
     }
 
-    @Test func formatsNameTheFieldsTheirWritersRead() {
-        #expect(OutboxFormat.maildir.fields == [.bytes, .envelope])
-        #expect(OutboxFormat.eml.fields == [.bytes, .envelope])
-        #expect(OutboxFormat.mbox.fields == [.bytes, .envelope])
-        #expect(OutboxFormat.jsonl.fields == [.envelope, .content])
-    }
 }
 
 @Suite struct MboxEntryTests {

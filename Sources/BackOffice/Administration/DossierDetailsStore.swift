@@ -20,7 +20,8 @@ struct DossierDetailsStore {
                 """
                 SELECT d.id, d.external_id, d.version, d.state, s.code AS structure,
                        s.name AS structure_name, s.timezone, d.locale, d.confirmed, d.submitted_at, d.updated_at,
-                       d.notes, a.email, \(FamilyEmailStore.greetingColumns), d.terms_accepted_at, d.house_rules_accepted_at,
+                       d.notes, a.email, coalesce(d.content->'account'->>'first_name', a.first_name) AS first_name,
+                       coalesce(d.content->'account'->>'last_name', a.last_name) AS last_name, d.terms_accepted_at, d.house_rules_accepted_at,
                        to_char(\(DecisionClock.now) AT TIME ZONE s.timezone, 'YYYY-MM-DD') AS today
                 FROM dossiers d JOIN structures s ON s.id = d.structure_id JOIN accounts a ON a.id = d.account_id
                 WHERE d.id = $1

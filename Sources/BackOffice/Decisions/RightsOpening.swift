@@ -121,23 +121,3 @@ extension Administration {
         }
     }
 }
-
-extension EmailOutbox {
-    /// Writes the planning-open emails of these openings and returns how many were new (a dossier
-    /// and period already mailed is skipped by the outbox's unique index).
-    func writeRightsOpened(_ openings: [DecisionStore.Opening], on connection: Connection) throws -> Int {
-        guard !openings.isEmpty else { return 0 }
-        let store = FamilyEmailStore(connection: connection)
-        let before = try store.planningOpenCount(openings)
-        try rightsOpened(openings, on: connection)
-        return try store.planningOpenCount(openings) - before
-    }
-
-    /// Writes the dossier-processed emails of these new decisions and returns how many were written
-    /// (none for a decision the family is not told of).
-    func writeDecisionsRecorded(_ decisionIDs: [Int64], on connection: Connection) throws -> Int {
-        guard !decisionIDs.isEmpty else { return 0 }
-        try decisionsRecorded(decisionIDs, on: connection)
-        return try FamilyEmailStore(connection: connection).decisionEmailCount(decisionIDs)
-    }
-}

@@ -8,6 +8,9 @@ public struct ExportReport: Sendable, Equatable {
     public var exported = 0
     public var path: String
     public var format: OutboxFormat
+    /// The rows that could not be rendered (a template set that does not load, particulars that
+    /// are not what 029 writes): skipped and left pending, each logged with its reason.
+    public var unrenderable: [Int64] = []
 }
 
 /// One row of the outbox, for administrators.
@@ -21,6 +24,12 @@ public struct OutboxEntry: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var exportedAt: Date?
     public var delivery: EmailDelivery
+}
+
+/// A message to export: its row id, and the message rendered.
+private struct Pending {
+    var id: Int64
+    var message: OutboxMessage
 }
 
 /// Exports the outbox for the mail relay, each message exactly once.
@@ -112,12 +121,28 @@ public struct OutboxExporter {
         let total =
             report.exported
             + (try database("cannot count the outbox") { try OutboxStore(connection: connection).count(selection) })
-        let fields = report.format.fields
         let exportedBefore = report.exported
+        let renderer = EmailRenderer()
+        var unrenderable: [Int64] = []
+        defer { report.unrenderable += unrenderable }
+        /// The next rows after `lastID`, rendered; a row that cannot be is logged and skipped.
+        func read(after lastID: Int64, limit: Int, on connection: Connection) throws -> [Pending] {
+            try OutboxStore(connection: connection).read(selection, after: lastID, limit: limit).compactMap { email in
+                do {
+                    let rendered = try renderer.render(email, on: connection)
+                    return Pending(
+                        id: email.id, message: OutboxMessage(id: String(email.id), email: rendered, createdAt: email.createdAt))
+                } catch let error as BackOfficeError {
+                    logger.error("email cannot be rendered", metadata: ["email_id": "\(email.id)", "error": "\(error.message)"])
+                    unrenderable.append(email.id)
+                    return nil
+                }
+            }
+        }
         /// The size of the batch after `done` messages are exported.
         func size(after done: Int) -> Int { max(0, min(batchSize, (selection.limit ?? Int.max) - done)) }
         var next = try database("cannot read the outbox") {
-            try OutboxStore(connection: connection).read(selection, fields: fields, after: 0, limit: size(after: exportedBefore))
+            try read(after: 0, limit: size(after: exportedBefore), on: connection)
         }
         while let last = next.last {
             let candidates = next
@@ -133,7 +158,7 @@ public struct OutboxExporter {
                     // the read does.
                     let more = size(after: exported + batch.count)
                     let prefetched = Result {
-                        more > 0 ? try store.read(selection, fields: fields, after: last.id, limit: more) : []
+                        more > 0 ? try read(after: last.id, limit: more, on: connection) : []
                     }
                     do {
                         try writing?.wait()
@@ -157,21 +182,25 @@ public struct OutboxExporter {
     /// - Throws: ``BackOfficeError`` `.notFound` for an unknown structure.
     public func list(structure: String? = nil, pendingOnly: Bool = false, limit: Int = 100) throws -> [OutboxEntry] {
         try requireStructure(structure, on: connection)
+        let renderer = EmailRenderer()
         return try database("cannot list the outbox") {
             try OutboxStore(connection: connection).list(.init(structure: structure, pendingOnly: pendingOnly, limit: limit))
+                .map { entry, email in
+                    var entry = entry
+                    entry.subject = try renderer.render(email, on: connection).subject
+                    return entry
+                }
         }
     }
 
     /// The exact bytes of one message.
     public func message(id: Int64) throws -> [UInt8] {
-        guard
-            let row = try database(
-                "cannot read the outbox",
-                {
-                    try OutboxStore(connection: connection).message(id: id)
-                })
-        else { throw BackOfficeError(.notFound, "no outbox message \(id)") }
-        return row
+        try database("cannot read the outbox") {
+            guard let email = try OutboxStore(connection: connection).email(id: id) else {
+                throw BackOfficeError(.notFound, "no outbox message \(id)")
+            }
+            return try EmailRenderer().render(email, on: connection).bytes
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Mail
 import Postgres
 import SMTP
 
@@ -151,6 +152,8 @@ private final class Lane: @unchecked Sendable {
     let structure: String?
     let shared: SendState
     let logger: Logger
+    /// Loads each template set once for the lane's whole run.
+    let renderer = EmailRenderer()
 
     init(
         conninfo: String, actor: String, relay: RelaySettings, policy: DeliveryPolicy, structure: String?, shared: SendState,
@@ -187,20 +190,26 @@ private final class Lane: @unchecked Sendable {
         while shutdown?.isRequested != true, shared.takeTurn() {
             do {
                 let outcome = try database("cannot send the outbox") {
-                    try connection.transaction { connection -> SMTPOutcome? in
+                    try connection.transaction { connection -> Turn in
                         let store = OutboxStore(connection: connection)
-                        guard let message = try store.claimDue(.init(structure: structure, after: cursor)) else { return nil }
+                        guard let message = try store.claimDue(.init(structure: structure, after: cursor)) else {
+                            return .nothingDue
+                        }
                         cursor = message.id
-                        let outcome = try session.send(from: message.sender, to: message.recipient, message: message.message)
+                        guard let rendered = try render(message, in: store) else { return .unrenderable }
+                        let outcome = try session.send(
+                            from: message.email.sender, to: message.email.recipient, message: rendered.bytes)
                         try record(outcome, of: message, in: store)
-                        return outcome
+                        return .offered(outcome)
                     }
                 }
-                guard let outcome else {
+                switch outcome {
+                case .nothingDue:
                     shared.nothingDue()
                     return
+                case .unrenderable: shared.countUnrenderable()
+                case .offered(let outcome): shared.count(outcome)
                 }
-                shared.count(outcome)
             } catch let error as SMTPError {
                 // The relay cannot be used: the message is still due (its transaction rolled back).
                 shared.stop(relayError: error.message)
@@ -212,6 +221,25 @@ private final class Lane: @unchecked Sendable {
                 shared.stop(databaseError: BackOfficeError(.failure, "cannot send the outbox: \(error)", underlying: error))
                 return
             }
+        }
+    }
+
+    /// What one turn of the lane did.
+    private enum Turn {
+        case nothingDue
+        case unrenderable
+        case offered(SMTPOutcome)
+    }
+
+    /// The claimed message rendered; `nil` when it cannot be, which never changes: it is then
+    /// marked failed, with the reason, without being offered.
+    private func render(_ message: OutboxStore.Claimed, in store: OutboxStore) throws -> RenderedEmail? {
+        do {
+            return try renderer.render(message.email, on: store.connection)
+        } catch let error as BackOfficeError {
+            try store.markFailed(.init(id: message.id, reply: "not offered: \(error.message)", attempts: message.attempts + 1))
+            logger.error("email cannot be rendered", metadata: ["email_id": "\(message.id)"])
+            return nil
         }
     }
 
@@ -284,6 +312,14 @@ private final class SendState: @unchecked Sendable {
         lock.withLock {
             turns -= 1
             stopped = true
+        }
+    }
+
+    /// A message that could not be rendered, marked failed without being offered.
+    func countUnrenderable() {
+        lock.withLock {
+            counts.offered += 1
+            counts.failed += 1
         }
     }
 

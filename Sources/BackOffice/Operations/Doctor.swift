@@ -192,7 +192,9 @@ public enum Doctor {
         Grant(role: "eticket_worker", privilege: "INSERT", table: "decisions"),
         Grant(role: "eticket_worker", privilege: "INSERT", table: "child_period_rights"),
         Grant(role: "eticket_worker", privilege: "UPDATE", table: "child_period_rights", columns: "service_ids"),
-        Grant(role: "eticket_worker", privilege: "INSERT", table: "email_outbox", columns: "message"),
+        Grant(role: "eticket_worker", privilege: "INSERT", table: "email_outbox", columns: "particulars, template_set"),
+        Grant(role: "eticket_worker", privilege: "INSERT", table: "email_template_sets", columns: "files"),
+        Grant(role: "eticket_worker", privilege: "SELECT", table: "email_template_sets"),
         Grant(role: "eticket_worker", privilege: "UPDATE", table: "dossier_queue"),
         Grant(role: "eticket_worker", privilege: "DELETE", table: "dossier_queue"),
         Grant(role: "eticket_batch", privilege: "UPDATE", table: "email_outbox", columns: "exported_at"),
@@ -202,6 +204,7 @@ public enum Doctor {
         Grant(role: "eticket_admin", privilege: "SELECT", table: "dossiers"),
         Grant(role: "eticket_admin", privilege: "INSERT", table: "decisions"),
         Grant(role: "eticket_admin", privilege: "UPDATE", table: "email_outbox", columns: "exported_at"),
+        Grant(role: "eticket_admin", privilege: "INSERT", table: "email_template_sets", columns: "files"),
         Grant(role: "eticket_admin", privilege: "UPDATE", table: "dossier_queue"),
     ]
 

@@ -25,71 +25,59 @@ struct OutboxStore {
         }
     }
 
-    /// A message to export: its row id, and what the writer needs of it.
-    struct Pending {
-        var id: Int64
-        var message: OutboxMessage
-    }
+    /// An outbox row's own columns, for ``StoredEmail``, on the alias `e`.
+    static let emailColumns = """
+        e.id, e.kind::text AS kind, e.message_id, e.sender, e.recipient, e.created_at, e.message, e.subject,
+        e.particulars::text AS particulars, e.template_set
+        """
+
+    /// What an email says of its structure, period and decision, read when it is rendered
+    /// (``renderedJoins`` names them `s`, `p` and `x`).
+    static let renderedColumns = """
+        s.code AS structure_code, s.name AS structure_name, s.portal_url, s.sender_name, s.reply_to, s.timezone,
+        s.display_name, s.logo_url, s.accent_color, s.contact_phone, s.contact_address, s.contact_hours,
+        p.label AS period_label, p.starts_on::text AS period_starts_on, p.ends_on::text AS period_ends_on,
+        array_to_string(p.closed_dates, ' ') AS period_closed_days,
+        x.outcome::text AS outcome, x.findings::text AS findings, x.reason
+        """
+
+    static let renderedJoins = """
+        JOIN structures s ON s.id = e.structure_id
+        LEFT JOIN periods p ON p.id = e.period_id
+        LEFT JOIN decisions x ON x.id = e.decision_id
+        """
 
     /// Which rows a ``OutboxExporter/Selection`` takes: $1 the structure, $2 `againSince`.
     private static let filter = """
         ($1::text IS NULL OR s.code = $1)
-        AND (CASE WHEN $2::timestamptz IS NULL THEN o.exported_at IS NULL ELSE o.exported_at >= $2 END)
+        AND (CASE WHEN $2::timestamptz IS NULL THEN e.exported_at IS NULL ELSE e.exported_at >= $2 END)
         """
 
     /// The rows the selection takes.
     func count(_ selection: OutboxExporter.Selection) throws -> Int {
         try connection.query(
-            "SELECT count(*) AS n FROM email_outbox o JOIN structures s ON s.id = o.structure_id WHERE \(Self.filter)",
+            "SELECT count(*) AS n FROM email_outbox e JOIN structures s ON s.id = e.structure_id WHERE \(Self.filter)",
             [selection.structure, selection.againSince]
         ).first?.decode(Int.self, "n") ?? 0
     }
 
-    /// The next batch in id order: the content the writer needs, without locks (see the type's
-    /// documentation; ``lock(_:_:)`` takes them).
-    ///
-    /// Reads only the columns `fields` names, in binary format: the ~4 KB `message` arrives as its
-    /// bytes, not as hex text to decode. The outbox keeps each email once, as its bytes: the text,
-    /// html and headers a JSON Lines export wants are read back from them.
-    func read(
-        _ selection: OutboxExporter.Selection, fields: OutboxMessage.Fields, after lastID: Int64, limit: Int
-    ) throws -> [Pending] {
-        var columns = ["o.id"]
-        if !fields.isDisjoint(with: [.bytes, .content]) { columns.append("o.message") }
-        if fields.contains(.envelope) { columns += ["o.message_id", "o.sender", "o.created_at"] }
-        if fields.contains(.content) { columns += ["o.recipient", "o.subject"] }
-        let rows = try connection.queryBinary(
+    /// The next batch in id order, ready to render, without locks (see ``OutboxExporter``;
+    /// ``lock(_:_:)`` takes them). In binary format: a row from before 029 holds its message's
+    /// bytes.
+    func read(_ selection: OutboxExporter.Selection, after lastID: Int64, limit: Int) throws -> [StoredEmail] {
+        try connection.queryBinary(
             """
-            SELECT \(columns.joined(separator: ", "))
-            FROM email_outbox o JOIN structures s ON s.id = o.structure_id
-            WHERE \(Self.filter) AND o.id > $3
-            ORDER BY o.id LIMIT $4
-            """, [selection.structure, selection.againSince, lastID, limit])
-        var batch: [Pending] = []
-        batch.reserveCapacity(rows.count)
-        for row in rows {
-            let id = try row.int64("id")
-            var message = OutboxMessage(
-                id: String(id), messageID: "", from: "", to: "", subject: "", text: "", html: "", headers: [], bytes: [],
-                createdAt: Date(timeIntervalSince1970: 0))
-            let bytes = fields.isDisjoint(with: [.bytes, .content]) ? [] : try row.bytes("message")
-            if fields.contains(.bytes) { message.bytes = bytes }
-            if fields.contains(.envelope) {
-                message.messageID = try row.string("message_id")
-                message.from = try row.string("sender")
-                message.createdAt = try row.date("created_at")
-            }
-            if fields.contains(.content) {
-                message.to = try row.string("recipient")
-                message.subject = try row.string("subject")
-                let parts = try ComposedMessageParts(reading: bytes)
-                message.text = parts.text
-                message.html = parts.html
-                message.headers = parts.headers
-            }
-            batch.append(Pending(id: id, message: message))
-        }
-        return batch
+            SELECT \(Self.emailColumns), \(Self.renderedColumns)
+            FROM email_outbox e \(Self.renderedJoins)
+            WHERE \(Self.filter) AND e.id > $3
+            ORDER BY e.id LIMIT $4
+            """, [selection.structure, selection.againSince, lastID, limit]
+        ).map(StoredEmail.init)
+    }
+
+    /// The files of a stored template set, `nil` when there is none of this SHA-256.
+    func templateSet(_ sha256: [UInt8]) throws -> [UInt8]? {
+        try connection.queryBinary("SELECT files FROM email_template_sets WHERE sha256 = $1", [sha256]).first?.bytes("files")
     }
 
     /// Locks those of `ids` that are still to export, so that two exporters never write the same
@@ -98,9 +86,9 @@ struct OutboxStore {
         Set(
             try connection.query(
                 """
-                SELECT o.id FROM email_outbox o JOIN structures s ON s.id = o.structure_id
-                WHERE \(Self.filter) AND o.id = ANY($3::bigint[])
-                FOR UPDATE OF o SKIP LOCKED
+                SELECT e.id FROM email_outbox e JOIN structures s ON s.id = e.structure_id
+                WHERE \(Self.filter) AND e.id = ANY($3::bigint[])
+                FOR UPDATE OF e SKIP LOCKED
                 """, [selection.structure, selection.againSince, ids]
             ).map { row in try row.decode(Int64.self, "id") })
     }
@@ -117,28 +105,33 @@ struct OutboxStore {
         var limit = 100
     }
 
-    /// The outbox, newest first.
-    func list(_ params: ListParams) throws -> [OutboxEntry] {
-        try connection.query(
+    /// The outbox, newest first: each row's listing, and the row to render its subject from.
+    func list(_ params: ListParams) throws -> [(entry: OutboxEntry, email: StoredEmail)] {
+        try connection.queryBinary(
             """
-            SELECT o.id, d.external_id, s.code, o.kind::text AS kind, o.recipient, o.subject, o.created_at, o.exported_at,
-                   o.delivery
-            FROM email_outbox o JOIN dossiers d ON d.id = o.dossier_id JOIN structures s ON s.id = o.structure_id
-            WHERE ($1::text IS NULL OR s.code = $1) AND (NOT $2 OR o.exported_at IS NULL)
-            ORDER BY o.id DESC LIMIT $3
+            SELECT \(Self.emailColumns), \(Self.renderedColumns), d.external_id, e.exported_at,
+                   e.delivery::text AS delivery
+            FROM email_outbox e JOIN dossier_records d ON d.id = e.dossier_id \(Self.renderedJoins)
+            WHERE ($1::text IS NULL OR s.code = $1) AND (NOT $2 OR e.exported_at IS NULL)
+            ORDER BY e.id DESC LIMIT $3
             """, [params.structure, params.pendingOnly, params.limit]
         ).map { row in
-            OutboxEntry(
-                id: try row.decode("id"), dossier: try row.decode("external_id"), structure: try row.decode("code"),
-                kind: try row.decode("kind"), recipient: try row.decode("recipient"), subject: try row.decode("subject"),
-                createdAt: try row.decode("created_at"), exportedAt: try row.decodeIfPresent("exported_at"),
-                delivery: try row.decode(EmailDelivery.self, "delivery"))
+            let email = try StoredEmail(row)
+            let entry = OutboxEntry(
+                id: email.id, dossier: try row.string("external_id"), structure: email.structure.code,
+                kind: email.kind.rawValue, recipient: email.recipient, subject: "", createdAt: email.createdAt,
+                exportedAt: row.isNull("exported_at") ? nil : try row.date("exported_at"),
+                delivery: try EmailDelivery(postgresText: try row.string("delivery")))
+            return (entry, email)
         }
     }
 
-    /// The exact bytes of one message, `nil` when there is no such row.
-    func message(id: Int64) throws -> [UInt8]? {
-        try connection.query("SELECT message FROM email_outbox WHERE id = $1", [id]).first?.decode([UInt8].self, "message")
+    /// One row, ready to render; `nil` when there is no such row.
+    func email(id: Int64) throws -> StoredEmail? {
+        try connection.queryBinary(
+            "SELECT \(Self.emailColumns), \(Self.renderedColumns) FROM email_outbox e \(Self.renderedJoins) WHERE e.id = $1",
+            [id]
+        ).first.map(StoredEmail.init)
     }
 
     // MARK: - Delivery to the relay
@@ -146,24 +139,22 @@ struct OutboxStore {
     /// Due now: pending, or deferred with its next attempt come (the decision clock's instant).
     /// `$1`: a structure code or NULL.
     private static let dueFilter = """
-        o.delivery IN ('pending', 'deferred')
-        AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= \(DecisionClock.now))
-        AND ($1::text IS NULL OR o.structure_id = (SELECT id FROM structures WHERE code = $1))
+        e.delivery IN ('pending', 'deferred')
+        AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= \(DecisionClock.now))
+        AND ($1::text IS NULL OR e.structure_id = (SELECT id FROM structures WHERE code = $1))
         """
 
     /// The messages due now (of one structure, when given).
     func dueCount(structure: String?) throws -> Int {
-        try connection.query("SELECT count(*) AS n FROM email_outbox o WHERE \(Self.dueFilter)", [structure])
+        try connection.query("SELECT count(*) AS n FROM email_outbox e WHERE \(Self.dueFilter)", [structure])
             .first?.decode(Int.self, "n") ?? 0
     }
 
     /// A message claimed for delivery, locked by the claiming transaction.
-    struct Claimed: Equatable {
-        var id: Int64
-        var sender: String
-        var recipient: String
-        var message: [UInt8]
+    struct Claimed {
+        var email: StoredEmail
         var attempts: Int
+        var id: Int64 { email.id }
     }
 
     struct ClaimParams {
@@ -177,18 +168,16 @@ struct OutboxStore {
         guard
             let row = try connection.queryBinary(
                 """
-                SELECT o.id, o.sender, o.recipient, o.message, o.delivery_attempts::bigint AS attempts
-                FROM email_outbox o
-                WHERE \(Self.dueFilter) AND o.id > $2
-                ORDER BY o.id
+                SELECT \(Self.emailColumns), \(Self.renderedColumns), e.delivery_attempts::bigint AS attempts
+                FROM email_outbox e \(Self.renderedJoins)
+                WHERE \(Self.dueFilter) AND e.id > $2
+                ORDER BY e.id
                 LIMIT 1
-                FOR UPDATE SKIP LOCKED
+                FOR UPDATE OF e SKIP LOCKED
                 """, [params.structure, params.after]
             ).first
         else { return nil }
-        return Claimed(
-            id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
-            message: try row.bytes("message"), attempts: Int(try row.int64("attempts")))
+        return Claimed(email: try StoredEmail(row), attempts: Int(try row.int64("attempts")))
     }
 
     /// What the relay said of one attempt.

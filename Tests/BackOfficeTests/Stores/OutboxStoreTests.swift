@@ -30,17 +30,26 @@ struct OutboxStoreTests {
         #expect(try store.count(.init(againSince: Date(timeIntervalSince1970: 0))) == 0)
     }
 
-    @Test func readReadsOnlyTheFieldsAsked() throws {
+    @Test func readReadsRowsReadyToRenderInIdOrder() throws {
         let (store, connection) = try store()
         defer { connection.close() }
-        let all = try store.read(.init(), fields: .all, after: 0, limit: 10)
+        let all = try store.read(.init(), after: 0, limit: 10)
         #expect(all.count == 4)
         #expect(all.map(\.id) == all.map(\.id).sorted())
-        #expect(all.allSatisfy { !$0.message.bytes.isEmpty && !$0.message.subject.isEmpty && !$0.message.messageID.isEmpty })
-        let bytesOnly = try store.read(.init(), fields: .bytes, after: all[1].id, limit: 1)
-        #expect(bytesOnly.map(\.id) == [all[2].id])
-        #expect(bytesOnly.first?.message.subject == "")
-        #expect(bytesOnly.first?.message.bytes == all[2].message.bytes)
+        #expect(all.allSatisfy { !$0.messageID.isEmpty && $0.structure.code == "villefranche" })
+        for email in all {
+            guard case .particulars(_, let templateSet?) = email.content else {
+                Issue.record("email \(email.id) is not kept as its particulars and template set")
+                continue
+            }
+            #expect(try store.templateSet(templateSet) != nil)
+            switch email.kind {
+            case .dossierProcessed: #expect(email.decision != nil && email.period == nil)
+            case .planningOpen: #expect(email.period != nil && email.decision == nil)
+            }
+        }
+        #expect(try store.read(.init(), after: all[1].id, limit: 1).map(\.id) == [all[2].id])
+        #expect(try store.templateSet([0, 1, 2]) == nil)
     }
 
     @Test func lockSkipsRowsAnotherTransactionHolds() throws {
@@ -51,7 +60,7 @@ struct OutboxStoreTests {
             first.close()
             second.close()
         }
-        let ids = try OutboxStore(connection: first).read(.init(), fields: .bytes, after: 0, limit: 10).map(\.id)
+        let ids = try OutboxStore(connection: first).read(.init(), after: 0, limit: 10).map(\.id)
         try first.transaction { first throws in
             #expect(try OutboxStore(connection: first).lock(Array(ids.prefix(1)), .init()) == [ids[0]])
             #expect(try OutboxStore(connection: second).lock(ids, .init()) == Set(ids.dropFirst()))
@@ -61,7 +70,7 @@ struct OutboxStoreTests {
     @Test func markExportedTakesRowsOutOfTheSelection() throws {
         let (store, connection) = try store()
         defer { connection.close() }
-        let ids = try store.read(.init(), fields: .bytes, after: 0, limit: 2).map(\.id)
+        let ids = try store.read(.init(), after: 0, limit: 2).map(\.id)
         try store.markExported(ids)
         #expect(try store.count(.init()) == 2)
         #expect(try store.count(.init(againSince: Date(timeIntervalSince1970: 0))) == 2)
@@ -72,19 +81,20 @@ struct OutboxStoreTests {
         defer { connection.close() }
         let entries = try store.list(.init())
         #expect(entries.count == 4)
-        #expect(entries.map(\.id) == entries.map(\.id).sorted(by: >))
-        #expect(entries.allSatisfy { $0.delivery == EmailDelivery.pending && $0.exportedAt == nil })
+        #expect(entries.map(\.entry.id) == entries.map(\.entry.id).sorted(by: >))
+        #expect(entries.allSatisfy { $0.entry.delivery == EmailDelivery.pending && $0.entry.exportedAt == nil })
+        #expect(entries.allSatisfy { $0.entry.id == $0.email.id && $0.entry.dossier.hasPrefix("VLF-") })
         #expect(try store.list(.init(structure: "villefranche", limit: 1)).count == 1)
-        try store.markExported(entries.map(\.id))
+        try store.markExported(entries.map(\.entry.id))
         #expect(try store.list(.init(pendingOnly: true)).isEmpty)
     }
 
-    @Test func messageBytes() throws {
+    @Test func oneEmailById() throws {
         let (store, connection) = try store()
         defer { connection.close() }
-        let first = try #require(try store.read(.init(), fields: .bytes, after: 0, limit: 1).first)
-        #expect(try store.message(id: first.id) == first.message.bytes)
-        #expect(try store.message(id: -1) == nil)
+        let first = try #require(try store.read(.init(), after: 0, limit: 1).first)
+        #expect(try store.email(id: first.id)?.messageID == first.messageID)
+        #expect(try store.email(id: -1) == nil)
     }
 
     @Test func dueCountAndClaimAfterTheCursor() throws {
@@ -96,17 +106,17 @@ struct OutboxStoreTests {
             let store = OutboxStore(connection: connection)
             let first = try #require(try store.claimDue(.init()))
             #expect(first.attempts == 0)
-            #expect(!first.message.isEmpty)
+            #expect(first.email.recipient.contains("@"))
             let next = try #require(try store.claimDue(.init(after: first.id)))
             #expect(next.id > first.id)
-            #expect(try store.claimDue(.init(structure: "saint-amour")) == nil)
+            #expect(try store.claimDue(.init(structure: "saint-amour"))?.id == nil)
         }
     }
 
     @Test func sentDeferredAndFailedLeaveTheDueSet() throws {
         let (store, connection) = try store()
         defer { connection.close() }
-        let ids = try store.read(.init(), fields: .bytes, after: 0, limit: 3).map(\.id)
+        let ids = try store.read(.init(), after: 0, limit: 3).map(\.id)
         try store.markSent(.init(id: ids[0], reply: "250 ok", attempts: 1))
         try store.markDeferred(.init(id: ids[1], reply: "451 later", attempts: 1), retryIn: .seconds(600))
         try store.markFailed(.init(id: ids[2], reply: "550 no", attempts: 1))
