@@ -80,3 +80,50 @@ $$;
 CREATE TRIGGER email_outbox_template_set_stored AFTER INSERT ON email_outbox
     REFERENCING NEW TABLE AS new_emails
     FOR EACH STATEMENT EXECUTE FUNCTION email_outbox_template_set_stored();
+
+-- The cause of each email, probed by index whatever the sizes: 005's one query tested both kinds
+-- in a CASE, whose NOT EXISTS the planner may turn into hashed subplans, each a whole scan of
+-- dossier_events or reservation_rights for every inserting statement (25 ms a worker batch at
+-- 20,000 dossiers, growing with the tables). One query per kind, each NOT EXISTS at the top
+-- level, is an anti-join that probes (dossier_id, …) for each email. Same rules, same errors.
+CREATE OR REPLACE FUNCTION email_outbox_caused_here() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    owner boolean := acts_as_owner(TG_RELID);
+    bad   record;
+BEGIN
+    SELECT n.kind, n.dossier_id INTO bad FROM new_emails n
+    WHERE NOT EXISTS (SELECT 1 FROM dossier_records d WHERE d.id = n.dossier_id AND d.structure_id = n.structure_id)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a % email names dossier % of another structure, or none', bad.kind, bad.dossier_id
+            USING ERRCODE = '23503';
+    END IF;
+    SELECT n.kind, n.dossier_id INTO bad FROM new_emails n
+    WHERE n.kind = 'dossier-processed'
+      AND NOT EXISTS (SELECT 1 FROM dossier_events e
+                      WHERE e.dossier_id = n.dossier_id AND e.decision_id = n.decision_id
+                        AND (owner OR e.occurred_at = now()))
+    LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT n.kind, n.dossier_id INTO bad FROM new_emails n
+        WHERE n.kind = 'planning-open'
+          AND NOT EXISTS (SELECT 1 FROM reservation_rights r
+                          WHERE r.dossier_id = n.dossier_id AND r.period_id = n.period_id
+                            AND (owner OR r.opened_at = now()))
+        LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a % email for dossier % needs its cause (%) in the same transaction', bad.kind, bad.dossier_id,
+            CASE bad.kind WHEN 'dossier-processed' THEN 'the decision carried out' ELSE 'the rights opened' END
+            USING ERRCODE = 'ETK08';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- One email per decision, indexed over the dossier-processed rows only: a planning-open row has
+-- no decision, and its NULL took an entry of this index for nothing. Still the writer's
+-- ON CONFLICT DO NOTHING (every unique index is an arbiter of a conflict without target).
+CREATE UNIQUE INDEX email_outbox_one_per_decision ON email_outbox (decision_id) WHERE decision_id IS NOT NULL;
+ALTER TABLE email_outbox DROP CONSTRAINT email_outbox_decision_id_key;

@@ -159,7 +159,7 @@ package struct Bench {
             progress("plain-SQL baseline: \(decided) rows, \(options.workers) connections")
             baseline = try speedLimit(
                 method:
-                    "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B outbox rows, each one of \(messages.count) of this run's rendered emails (lz4, as the outbox); DELETE; COMMIT",
+                    "SELECT … ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT B; INSERT B decisions; INSERT B outbox rows, each one of \(messages.count) of this run's outbox payloads (particulars, lz4); DELETE; COMMIT",
                 connections: options.workers, batch: options.batchSize, productRate: Double(decided) / processSeconds,
                 meters: meters
             ) {

@@ -46,7 +46,7 @@ struct Outbox: AsyncParsableCommand {
                 print("\(counted(report.exported, "message")) exported to \(report.path) (\(report.format.rawValue))")
                 if !report.unrenderable.isEmpty {
                     printError(
-                        "\(counted(report.unrenderable.count, "message")) cannot be rendered and stay pending: "
+                        "\(counted(report.unrenderable.count, "message")) cannot be rendered, left pending: "
                             + report.unrenderable.prefix(10).map(String.init).joined(separator: ", ")
                             + (report.unrenderable.count > 10 ? "…" : "") + " (the log says why; `outbox show ID` too)")
                     throw ExitCode(ExitStatus.doneWithFailures)

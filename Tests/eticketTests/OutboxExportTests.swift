@@ -17,6 +17,28 @@ struct OutboxExportTests {
         return try Databases.story(template: template)
     }
 
+    /// An email that cannot be rendered (its particulars rewritten by hand) stays pending and is
+    /// named; every other email is exported; the command says so with exit status 5.
+    @Test func anUnrenderableEmailIsNamedAndTheRestExported() throws {
+        let conninfo = try Self.pendingOutbox()
+        let database = Database(conninfo: conninfo)
+        let total = try database.count("SELECT count(*) FROM email_outbox")
+        let broken = try database.count(
+            """
+            WITH broken AS (UPDATE email_outbox SET particulars = '{"dossier": 1}'
+                            WHERE id = (SELECT min(id) FROM email_outbox) RETURNING id)
+            SELECT id FROM broken
+            """)
+        let directory = TestFiles.directory.appendingPathComponent("unrenderable-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try CLI.run(["outbox", "export", "--format", "eml", "--to", directory, "--database-url", conninfo])
+        #expect(result.status == 5, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("\(total - 1) messages exported"), "\(result.stdout)")
+        #expect(result.stderr.contains("1 message cannot be rendered, left pending: \(broken)"), "\(result.stderr)")
+        #expect(try database.count("SELECT count(*) FROM email_outbox WHERE exported_at IS NULL") == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count == total - 1)
+    }
+
     @Test(arguments: ["maildir", "eml", "mbox", "jsonl"])
     func killedAndRunAgainEachMessageOnce(format: String) throws {
         try killAndRunAgain(format: format, batchSize: nil)

@@ -127,11 +127,12 @@ public struct OutboxExporter {
         defer { report.unrenderable += unrenderable }
         /// The next rows after `lastID`, rendered; a row that cannot be is logged and skipped.
         func read(after lastID: Int64, limit: Int, on connection: Connection) throws -> [Pending] {
-            try OutboxStore(connection: connection).read(selection, after: lastID, limit: limit).compactMap { email in
+            let emails = try OutboxStore(connection: connection).read(selection, after: lastID, limit: limit)
+            return try zip(emails, renderer.render(emails, on: connection)).compactMap { email, rendered in
                 do {
-                    let rendered = try renderer.render(email, on: connection)
                     return Pending(
-                        id: email.id, message: OutboxMessage(id: String(email.id), email: rendered, createdAt: email.createdAt))
+                        id: email.id,
+                        message: OutboxMessage(id: String(email.id), email: try rendered.get(), createdAt: email.createdAt))
                 } catch let error as BackOfficeError {
                     logger.error("email cannot be rendered", metadata: ["email_id": "\(email.id)", "error": "\(error.message)"])
                     unrenderable.append(email.id)

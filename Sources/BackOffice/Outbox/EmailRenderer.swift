@@ -23,26 +23,47 @@ final class EmailRenderer: @unchecked Sendable {
     /// The message of `email`; `connection` reads its template set the first time it is needed.
     /// - Throws: ``BackOfficeError`` `.failure` naming the email when it cannot be rendered.
     func render(_ email: StoredEmail, on connection: Connection) throws -> RenderedEmail {
-        switch email.content {
-        case .rendered(let bytes, let subject):
-            let parts = try ComposedMessageParts(reading: bytes)
-            return RenderedEmail(
-                messageID: email.messageID, from: email.sender, to: email.recipient, subject: subject, text: parts.text,
-                html: parts.html, headers: parts.headers, bytes: bytes)
-        case .particulars(let particulars, let templateSet):
-            let templates = try templateSet.map { try library($0, on: connection, for: email) } ?? previewTemplates
-            guard let templates else {
-                throw BackOfficeError(.failure, "email \(email.id) names no template set")
-            }
-            do {
+        try Self.render(email, with: try templates(for: email, on: connection))
+    }
+
+    /// The messages of `emails`, in order, rendered on every core: the export's batches. The
+    /// template sets they name are loaded first, on `connection` (which one thread uses at a time).
+    func render(_ emails: [StoredEmail], on connection: Connection) -> [Result<RenderedEmail, any Error>] {
+        let templates = emails.map { email in Result { try self.templates(for: email, on: connection) } }
+        let results = RenderedBatch(count: emails.count)
+        DispatchQueue.concurrentPerform(iterations: emails.count) { index in
+            results.set(index, Result { try Self.render(emails[index], with: try templates[index].get()) })
+        }
+        return results.all
+    }
+
+    /// The templates `email` is rendered with: its stored set, or the preview's; none for a row
+    /// from before 029.
+    private func templates(for email: StoredEmail, on connection: Connection) throws -> TemplateLibrary? {
+        guard case .particulars(_, let templateSet) = email.content else { return nil }
+        if let templateSet { return try library(templateSet, on: connection, for: email) }
+        guard let previewTemplates else { throw BackOfficeError(.failure, "email \(email.id) names no template set") }
+        return previewTemplates
+    }
+
+    private static func render(_ email: StoredEmail, with templates: TemplateLibrary?) throws -> RenderedEmail {
+        do {
+            switch email.content {
+            case .rendered(let bytes, let subject):
+                let parts = try ComposedMessageParts(reading: bytes)
+                return RenderedEmail(
+                    messageID: email.messageID, from: email.sender, to: email.recipient, subject: subject, text: parts.text,
+                    html: parts.html, headers: parts.headers, bytes: bytes)
+            case .particulars(let particulars, _):
+                guard let templates else { throw BackOfficeError(.failure, "email \(email.id) has no templates") }
+                let particulars = try EmailParticulars(json: particulars, email: email.id)
                 return try templates.render(
-                    email.kind, context: try Self.context(email, particulars), messageID: email.messageID,
-                    date: email.createdAt)
-            } catch let error as BackOfficeError {
-                throw error
-            } catch {
-                throw BackOfficeError(.failure, "email \(email.id) cannot be rendered: \(error)", underlying: error)
+                    email.kind, context: try context(email, particulars), messageID: email.messageID, date: email.createdAt)
             }
+        } catch let error as BackOfficeError {
+            throw error
+        } catch {
+            throw BackOfficeError(.failure, "email \(email.id) cannot be rendered: \(error)", underlying: error)
         }
     }
 
@@ -119,6 +140,18 @@ final class EmailRenderer: @unchecked Sendable {
         lock.withLock { libraries[sha256] = library }
         return library
     }
+}
+
+/// The results of a concurrent render, each slot written by one iteration.
+private final class RenderedBatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<RenderedEmail, any Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<RenderedEmail, any Error>) { lock.withLock { results[index] = result } }
+
+    var all: [Result<RenderedEmail, any Error>] { lock.withLock { results.map { $0! } } }
 }
 
 /// A template library's files as the outbox stores them (`email_template_sets`): their archive and

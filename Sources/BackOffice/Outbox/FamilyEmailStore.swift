@@ -96,19 +96,19 @@ struct FamilyEmailStore {
                json_build_object(
                    'language', d.locale, 'dossier', d.external_id, \(greeting),
                    'shown_from', greatest(p.starts_on, (\(DecisionClock.now) AT TIME ZONE s.timezone)::date),
-                   'children', ARRAY(
-                       SELECT json_build_object('first_name', c.first_name, 'last_name', c.last_name, 'services', ARRAY(
-                                  SELECT json_build_object('label', v.label, 'weekdays', v.weekdays, 'reserved', ARRAY(
-                                             SELECT x.day FROM reservations x
-                                             WHERE x.child_id = r.child_id AND x.service_id = r.service_id
-                                               AND x.period_id = r.period_id ORDER BY x.day))
-                                  FROM reservation_rights r JOIN services v ON v.id = r.service_id
-                                  WHERE r.dossier_id = d.id AND r.child_id = c.id AND r.period_id = o.period_id
-                                  ORDER BY v.label, v.code))
-                       FROM children c WHERE c.dossier_id = d.id
-                         AND EXISTS (SELECT FROM reservation_rights r
-                                     WHERE r.dossier_id = d.id AND r.child_id = c.id AND r.period_id = o.period_id)
-                       ORDER BY c.position))
+                   'children', coalesce((
+                       SELECT json_agg(json_build_object('first_name', c.first_name, 'last_name', c.last_name,
+                                                         'services', r.services) ORDER BY c.position)
+                       FROM (SELECT r.child_id,
+                                    json_agg(json_build_object('label', v.label, 'weekdays', v.weekdays, 'reserved', ARRAY(
+                                                 SELECT x.day FROM reservations x
+                                                 WHERE x.child_id = r.child_id AND x.service_id = r.service_id
+                                                   AND x.period_id = r.period_id ORDER BY x.day))
+                                             ORDER BY v.label, v.code) AS services
+                             FROM reservation_rights r JOIN services v ON v.id = r.service_id
+                             WHERE r.dossier_id = o.dossier_id AND r.period_id = o.period_id
+                             GROUP BY r.child_id) r
+                       JOIN children c ON c.id = r.child_id), '[]'))
         FROM unnest($2::bigint[], $3::bigint[]) AS o(dossier_id, period_id)
         JOIN dossier_records d ON d.id = o.dossier_id
         JOIN accounts a ON a.id = d.account_id

@@ -5,7 +5,7 @@ import Postgres
 
 /// An outbox row as the renderer reads it (migration 029): the email's own values, and what it
 /// says of its structure, its period and its decision, read beside it when it is rendered.
-struct StoredEmail {
+struct StoredEmail: Sendable {
     var id: Int64
     var kind: EmailKind
     /// `left@right`, fixed when the email was written.
@@ -23,15 +23,16 @@ struct StoredEmail {
     /// The decision a dossier-processed email tells of.
     var decision: Decision?
 
-    enum Content {
+    enum Content: Sendable {
         /// A row from before 029: the message as it was rendered then, with its subject.
         case rendered([UInt8], subject: String)
-        /// What is particular to the email, and the SHA-256 of its template set (`nil` for a
-        /// preview, which renders with the templates it is given).
-        case particulars(EmailParticulars, templateSet: [UInt8]?)
+        /// What is particular to the email (``EmailParticulars`` as JSON, decoded when rendered, on
+        /// the renderer's threads), and the SHA-256 of its template set (`nil` for a preview,
+        /// which renders with the templates it is given).
+        case particulars(String, templateSet: [UInt8]?)
     }
 
-    struct Decision {
+    struct Decision: Sendable {
         var outcome: Outcome
         var findings: [Finding]
         /// An administrator's own words, beside the findings.
@@ -51,8 +52,7 @@ struct StoredEmail {
             content = .rendered(try row.bytes("message"), subject: try optional("subject") ?? "")
         } else {
             content = .particulars(
-                try EmailParticulars(json: try row.string("particulars"), email: id),
-                templateSet: row.isNull("template_set") ? nil : try row.bytes("template_set"))
+                try row.string("particulars"), templateSet: row.isNull("template_set") ? nil : try row.bytes("template_set"))
         }
         structure = StructureInfo(
             code: try row.string("structure_code"), name: try row.string("structure_name"),
@@ -80,7 +80,7 @@ struct StoredEmail {
 
 /// What an outbox row keeps of its email (`email_outbox.particulars`, a JSON object written by
 /// ``FamilyEmailStore``'s statement): what the family's dossier said when the email was decided.
-struct EmailParticulars: Decodable {
+struct EmailParticulars: Decodable, Sendable {
     var language: String
     /// The dossier's id on the portal.
     var dossier: String
@@ -92,14 +92,14 @@ struct EmailParticulars: Decodable {
     /// For planning-open: the first day drawn.
     var shownFrom: String?
 
-    struct Child: Decodable {
+    struct Child: Decodable, Sendable {
         var firstName: String
         var lastName: String
         /// For planning-open: the services the child has rights to in the period, by label.
         var services: [Service]?
     }
 
-    struct Service: Decodable {
+    struct Service: Decodable, Sendable {
         var label: String
         var weekdays: [Int]
         /// The days the child has already reserved, `YYYY-MM-DD`.
