@@ -540,17 +540,16 @@ extension AuditTruthTests {
         let role = try Self.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
         let connection = try Fixture.connection("\(conninfo) user=\(role)", actor: actor)
         defer { connection.close() }
-        // A right VLF-0001 does not hold yet.
+        // Every service for Zoé, who asked for two: as the opening adds a service (030).
         let error = try connection.refusal(
             """
-            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-            SELECT c.id, d.id, d.structure_id, v.id, p.id, $1
-            FROM dossiers d JOIN children c ON c.dossier_id = d.id
-            JOIN services v ON v.structure_id = d.structure_id JOIN periods p ON p.structure_id = d.structure_id
+            INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+            SELECT d.id, p.id, c.id, d.structure_id, ARRAY(SELECT v.id FROM services v WHERE v.structure_id = d.structure_id),
+                   $1
+            FROM dossiers d JOIN children c ON c.dossier_id = d.id AND c.position = 0
+            JOIN periods p ON p.structure_id = d.structure_id
             WHERE d.external_id = 'VLF-0001'
-              AND NOT EXISTS (SELECT 1 FROM reservation_rights r
-                              WHERE r.child_id = c.id AND r.service_id = v.id AND r.period_id = p.id)
-            LIMIT 1
+            ON CONFLICT (dossier_id, period_id, child_id) DO UPDATE SET service_ids = EXCLUDED.service_ids
             """, [openedBy])
         #expect(error.sqlState == "42501", "\(error.message)")
         #expect(error.message.contains("row-level security"))

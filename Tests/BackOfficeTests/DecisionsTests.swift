@@ -175,9 +175,10 @@ struct DecisionsTests {
         // Rights (and a reservation on Wednesday 10 February 2027) while still validated.
         try connection.query(
             """
-            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-            SELECT c.id, d.id, d.structure_id, v.id, p.id, 'admin:test' FROM dossiers d
-            JOIN children c ON c.dossier_id = d.id JOIN services v ON v.structure_id = d.structure_id
+            INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+            SELECT d.id, p.id, c.id, d.structure_id, ARRAY(SELECT v.id FROM services v WHERE v.structure_id = d.structure_id),
+                   'admin:test'
+            FROM dossiers d JOIN children c ON c.dossier_id = d.id
             JOIN periods p ON p.structure_id = d.structure_id WHERE d.external_id = 'PTL-0001'
             """)
         try connection.query(

@@ -27,12 +27,15 @@ struct IntegrityGuardsTests {
         defer { connection.close() }
         let error = try connection.refusal(
             """
-            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-            SELECT c.id, d.id, d.structure_id, v.id, p.id, 'admin:test'
+            INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+            SELECT d.id, p.id, c.id, d.structure_id, ARRAY[v.id], 'admin:test'
             FROM dossiers d JOIN children c ON c.dossier_id = d.id AND c.position = 0
             JOIN services v ON v.structure_id <> d.structure_id
             JOIN periods p ON p.structure_id = d.structure_id
             WHERE d.external_id = 'VLF-0001' LIMIT 1
+            -- Zoé has rights for the period: the opening's widening, which the guard checks as an insert.
+            ON CONFLICT (dossier_id, period_id, child_id) DO UPDATE
+            SET service_ids = child_period_rights.service_ids || EXCLUDED.service_ids
             """)
         #expect(error.sqlState == "23503", "\(error.message)")
     }
@@ -45,6 +48,7 @@ struct IntegrityGuardsTests {
         "TRUNCATE dossier_records CASCADE",
         "TRUNCATE dossier_status",
         "TRUNCATE children",
+        "TRUNCATE child_period_rights",
     ])
     func whatOthersNameIsNotDeleted(sql: String) throws {
         let connection = try Fixture.connection(try Fixture.processedExamplesDatabase())

@@ -47,7 +47,7 @@ struct PersonalDataInLogsTests {
                 BEGIN
                     RAISE EXCEPTION 'refused' USING DETAIL = 'Failing row contains (Claire, Martin, claire.martin@example.org)';
                 END $$;
-                CREATE TRIGGER leak BEFORE INSERT ON reservation_rights FOR EACH ROW EXECUTE FUNCTION leak();
+                CREATE TRIGGER leak BEFORE INSERT ON child_period_rights FOR EACH ROW EXECUTE FUNCTION leak();
                 """)
         var configuration = WorkerConfiguration()
         configuration.retryBaseDelay = .milliseconds(1)

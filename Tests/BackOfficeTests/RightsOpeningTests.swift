@@ -135,4 +135,39 @@ struct RightsOpeningTests {
         let connection = try Fixture.connection(conninfo)
         #expect(try connection.scalar("SELECT count(*) FROM dossier_queue WHERE job = 'open_rights'", as: Int.self) == 1)
     }
+
+    /// Rights are a row per child and period (030): a service opened later joins the child's row,
+    /// which keeps its first opening's time and author.
+    @Test func aServiceOpenedLaterJoinsTheChildsRights() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let connection = try Fixture.connection(conninfo)
+        defer { connection.close() }
+        let zoe =
+            "(SELECT c.id FROM children c JOIN dossiers d ON d.id = c.dossier_id WHERE d.external_id = 'VLF-0001' AND c.position = 0)"
+        let services = """
+            SELECT string_agg(v.code, ',' ORDER BY v.code) || ' by ' || min(r.opened_by)
+            FROM reservation_rights r JOIN services v ON v.id = r.service_id WHERE r.child_id = \(zoe)
+            """
+        #expect(try connection.scalar(services, as: String.self) == "cantine,mercredi by worker:test:1")
+        // Zoé's rights as if only cantine had opened at validation.
+        try connection.execute(
+            script: """
+                BEGIN;
+                CREATE TEMPORARY TABLE zoe AS SELECT * FROM child_period_rights WHERE child_id = \(zoe);
+                DELETE FROM child_period_rights WHERE child_id = \(zoe);
+                INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+                SELECT dossier_id, period_id, child_id, structure_id, service_ids[1:1], opened_by FROM zoe;
+                COMMIT;
+                """)
+        #expect(try connection.scalar(services, as: String.self) == "cantine by worker:test:1")
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        let report = try administration.openRights(
+            structure: "villefranche", period: "2026-2027", service: "mercredi", outbox: outbox)
+        #expect(report.children == 1)
+        #expect(report.emails == 0) // VLF-0001 was told of its planning when it opened
+        #expect(try connection.scalar(services, as: String.self) == "cantine,mercredi by worker:test:1")
+        let again = try administration.openRights(structure: "villefranche", period: "2026-2027", outbox: outbox)
+        #expect(again.children == 0)
+    }
 }

@@ -362,8 +362,8 @@ struct SchemaConstraintsTests {
     // MARK: - Reservation rights and the reservation gate
 
     static let rightSQL = """
-        INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-        SELECT c.id, d.id, d.structure_id, v.id, p.id, 'admin:test'
+        INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+        SELECT d.id, p.id, c.id, d.structure_id, ARRAY[v.id], 'admin:test'
         FROM dossiers d JOIN children c ON c.dossier_id = d.id AND c.position = 0
         JOIN services v ON v.structure_id = d.structure_id AND v.code = 'cantine'
         JOIN periods p ON p.structure_id = d.structure_id AND p.code = '2026-2027'
@@ -383,8 +383,8 @@ struct SchemaConstraintsTests {
         defer { connection.close() }
         let error = try connection.refusal(
             """
-            INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-            SELECT other.id, d.id, d.structure_id, v.id, p.id, 'admin:test'
+            INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+            SELECT d.id, p.id, other.id, d.structure_id, ARRAY[v.id], 'admin:test'
             FROM dossiers d
             JOIN children other ON other.dossier_id = (SELECT id FROM dossiers WHERE external_id = 'VLF-0002')
             JOIN services v ON v.structure_id = d.structure_id AND v.code = 'cantine'

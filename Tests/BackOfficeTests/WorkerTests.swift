@@ -205,7 +205,7 @@ struct WorkerTests {
 
         // Opening again (a retried job, an administrator) changes nothing and mails nothing.
         try connection.query(
-            "INSERT INTO dossier_queue (dossier_id, job, period_id) SELECT dossier_id, 'open_rights', period_id FROM reservation_rights"
+            "INSERT INTO dossier_queue (dossier_id, job, period_id) SELECT dossier_id, 'open_rights', period_id FROM child_period_rights"
         )
         #expect(try drain(conninfo).planningOpened == 0)
         #expect(try connection.scalar(rights, as: Int.self) == 1)

@@ -58,7 +58,7 @@ struct ReviewStore {
         var queued: Int
     }
 
-    /// Removes the reservation rights of these dossiers (their reservations go with them) and
+    /// Removes the reservation rights of these dossiers (their reservations go with them, 030) and
     /// their queued openings, before the dossiers go back to the family.
     func removeRights(_ dossierIDs: [Int64]) throws -> RemovedRights {
         let row = try connection.query(
@@ -68,11 +68,12 @@ struct ReviewStore {
                 JOIN reservation_rights r USING (child_id, service_id, period_id)
                 WHERE r.dossier_id = ANY($1::bigint[])
             ), removed AS (
-                DELETE FROM reservation_rights WHERE dossier_id = ANY($1::bigint[]) RETURNING id
+                DELETE FROM child_period_rights WHERE dossier_id = ANY($1::bigint[]) RETURNING cardinality(service_ids) AS services
             ), dequeued AS (
                 DELETE FROM dossier_queue WHERE dossier_id = ANY($1::bigint[]) AND job = 'open_rights' RETURNING id
             )
-            SELECT (SELECT n FROM reserved) AS reservations, (SELECT count(*) FROM removed) AS rights,
+            -- Rights as `reservation_rights` counts them: one per child, service and period.
+            SELECT (SELECT n FROM reserved) AS reservations, (SELECT coalesce(sum(services), 0) FROM removed) AS rights,
                    (SELECT count(*) FROM dequeued) AS queued
             """, [dossierIDs]
         ).first

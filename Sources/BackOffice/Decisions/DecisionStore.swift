@@ -85,18 +85,18 @@ struct DecisionStore {
             WITH input AS (
                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(dossier_id, state, periods)
             ), opened AS (
-                INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-                SELECT c.id, d.id, d.structure_id, v.id, p.id, $4
+                INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+                SELECT d.id, p.id, c.id, d.structure_id, v.ids, $4
                 FROM input i
                 JOIN dossier_records d ON d.id = i.dossier_id
                 JOIN structures s ON s.id = d.structure_id
                 JOIN children c ON c.dossier_id = d.id
-                JOIN services v ON v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
+                CROSS JOIN LATERAL (\(Self.childServices())) v
                 JOIN periods p ON p.structure_id = d.structure_id
-                WHERE i.state = 'validated' AND i.periods IN ('current', 'due')
+                WHERE i.state = 'validated' AND i.periods IN ('current', 'due') AND v.ids IS NOT NULL
                   AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
                   AND (i.periods <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
-                ON CONFLICT DO NOTHING
+                \(Self.widening)
                 RETURNING dossier_id, period_id, child_id
             ), moved AS (
                 UPDATE dossier_status s
@@ -112,6 +112,26 @@ struct DecisionStore {
             ])
         return try rows.map(Opening.init)
     }
+
+    /// The services (ids, in order) that child `c` of dossier `d` asked for, all of the
+    /// structure's when it named none, or NULL when none of them is the structure's; `only`, when
+    /// not NULL, keeps that one service.
+    private static func childServices(only: String = "NULL::bigint") -> String {
+        """
+        SELECT array_agg(v.id ORDER BY v.id) AS ids FROM services v
+        WHERE v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
+          AND (\(only) IS NULL OR v.id = \(only))
+        """
+    }
+
+    /// Rights already open for the child and period gain the services they lacked (and are
+    /// returned as opened); rights that have them all are left as they are (and are not).
+    private static let widening = """
+        ON CONFLICT (dossier_id, period_id, child_id) DO UPDATE
+        SET service_ids = ARRAY(SELECT DISTINCT s FROM unnest(child_period_rights.service_ids || EXCLUDED.service_ids) AS s
+                                ORDER BY s)
+        WHERE NOT child_period_rights.service_ids @> EXCLUDED.service_ids
+        """
 
     /// A dossier and period whose rights were just opened.
     struct Opening: Hashable {
@@ -151,20 +171,19 @@ struct DecisionStore {
         let rows = try connection.query(
             """
             WITH opened AS (
-                INSERT INTO reservation_rights (child_id, dossier_id, structure_id, service_id, period_id, opened_by)
-                SELECT c.id, d.id, d.structure_id, v.id, p.id, $5
+                INSERT INTO child_period_rights (dossier_id, period_id, child_id, structure_id, service_ids, opened_by)
+                SELECT d.id, p.id, c.id, d.structure_id, v.ids, $5
                 FROM dossier_records d
                 JOIN dossier_status ds ON ds.dossier_id = d.id
                 JOIN structures s ON s.id = d.structure_id
                 JOIN children c ON c.dossier_id = d.id
-                JOIN services v ON v.structure_id = d.structure_id AND (c.services IS NULL OR v.code = ANY (c.services))
+                CROSS JOIN LATERAL (\(Self.childServices(only: "$4::bigint"))) v
                 JOIN periods p ON p.structure_id = d.structure_id
-                WHERE d.id = ANY($1::bigint[]) AND ds.state IN ('validated', 'planning_open')
+                WHERE d.id = ANY($1::bigint[]) AND ds.state IN ('validated', 'planning_open') AND v.ids IS NOT NULL
                   AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
                   AND ($2 <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
                   AND ($2 <> 'period' OR p.id = $3)
-                  AND ($4::bigint IS NULL OR v.id = $4)
-                ON CONFLICT DO NOTHING
+                \(Self.widening)
                 RETURNING dossier_id, period_id, child_id
             ), moved AS (
                 -- In the same statement: the planning guard (008) finds the rights it opened.

@@ -77,7 +77,9 @@ extension Administration {
             let store = PlanningStore(connection: connection)
             let periods = try store.periods(structureID: reference.structureID, overlapping: first, last)
             let services = try store.childServices(
-                .init(childID: reference.id, structureID: reference.structureID, first: first, last: last))
+                .init(
+                    childID: reference.id, dossierID: reference.dossierID, structureID: reference.structureID, first: first,
+                    last: last))
             return ChildPlanning(
                 childID: reference.id, child: reference.firstName, dossier: reference.dossier,
                 structure: reference.structure, month: month, firstWeekday: first.isoWeekday,

@@ -73,6 +73,8 @@ struct PlanningStore {
 
     struct ChildServicesParams {
         var childID: Int64
+        /// The child's dossier, by which its rights are keyed.
+        var dossierID: Int64
         var structureID: Int64
         var first: CalendarDate
         var last: CalendarDate
@@ -83,12 +85,13 @@ struct PlanningStore {
         try connection.query(
             """
             SELECT s.code, s.label, s.weekdays::int[] AS weekdays,
-                   ARRAY(SELECT r.period_id FROM reservation_rights r WHERE r.child_id = $1 AND r.service_id = s.id
+                   ARRAY(SELECT r.period_id FROM child_period_rights r
+                         WHERE r.dossier_id = $5 AND r.child_id = $1 AND s.id = ANY (r.service_ids)
                          ORDER BY r.period_id) AS rights,
                    ARRAY(SELECT x.day::text FROM reservations x WHERE x.child_id = $1 AND x.service_id = s.id
                          AND x.day BETWEEN $3::date AND $4::date ORDER BY x.day) AS reserved
             FROM services s WHERE s.structure_id = $2 ORDER BY s.code
-            """, [params.childID, params.structureID, params.first.description, params.last.description]
+            """, [params.childID, params.structureID, params.first.description, params.last.description, params.dossierID]
         ).map { row in
             ChildService(
                 code: try row.decode("code"), label: try row.decode("label"), weekdays: try row.decode("weekdays"),

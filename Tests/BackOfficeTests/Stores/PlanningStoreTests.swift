@@ -46,7 +46,7 @@ struct PlanningStoreTests {
         let zoe = try #require(try store.child(.position(dossier: "VLF-0001", index: 0)))
         let services = try store.childServices(
             .init(
-                childID: zoe.id, structureID: zoe.structureID, first: CalendarDate(iso: "2026-12-01")!,
+                childID: zoe.id, dossierID: zoe.dossierID, structureID: zoe.structureID, first: CalendarDate(iso: "2026-12-01")!,
                 last: CalendarDate(iso: "2026-12-31")!))
         #expect(services.map(\.code) == ["cantine", "garderie-matin", "mercredi"])
         #expect(services.map { $0.rightPeriodIDs.count } == [1, 0, 1])
