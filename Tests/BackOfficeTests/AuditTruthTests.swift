@@ -268,11 +268,11 @@ struct AuditTruthTests {
         defer { worker.close() }
         let email = """
             INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender,
-                                      recipient, subject, message)
+                                      recipient, particulars, template_set)
             SELECT d.id, d.structure_id, $2::email_kind,
                    CASE WHEN $2 = 'dossier-processed' THEN (SELECT max(id) FROM decisions WHERE dossier_id = d.id) END,
                    CASE WHEN $2 = 'planning-open' THEN (SELECT min(id) FROM periods WHERE structure_id = d.structure_id) END,
-                   'forged-' || $2 || '@x', 'a@b', 'victim@example.org', 'Votre dossier', convert_to('Cliquez ici', 'UTF8')
+                   'forged-' || $2 || '@x', 'a@b', 'victim@example.org', '{"dossier": "Cliquez ici"}', sha256('')
             FROM dossiers d WHERE d.external_id = $1
             """
         // A decision written, but not carried out: no event, so no email.

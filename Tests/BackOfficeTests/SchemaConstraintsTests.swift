@@ -499,8 +499,8 @@ struct SchemaConstraintsTests {
             JOIN accounts a ON a.id = d.account_id
             WHERE d.external_id = 'VLF-0001'
             """
-        #expect(try connection.query(insert, ["<one@example.org>"]).rowsAffected == 1)
-        let error = try connection.refusal(insert, ["<two@example.org>"])
+        #expect(try connection.query(insert, ["one@example.org"]).rowsAffected == 1)
+        let error = try connection.refusal(insert, ["two@example.org"])
         #expect(error.sqlState == "23505")
         #expect(error.constraint == "email_outbox_one_planning_open")
         #expect(try connection.scalar("SELECT count(*) FROM email_outbox WHERE kind = 'planning-open'", as: Int.self) == 1)
