@@ -37,7 +37,7 @@ struct FamilyEmailStore {
             INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
                 particulars, template_set)
             SELECT e.dossier_id, e.structure_id, e.kind, e.decision_id, e.period_id,
-                   gen_random_uuid()::text || '@' || coalesce(nullif(substring(e.sender FROM '[^@]*$'), ''), 'localhost'),
+                   \(Self.newMessageID),
                    e.sender, e.recipient, e.particulars, $5
             FROM (\(Self.decisionParticulars) UNION ALL \(Self.openingParticulars)) e
             ON CONFLICT DO NOTHING
@@ -116,6 +116,10 @@ struct FamilyEmailStore {
         JOIN periods p ON p.id = o.period_id
         """
 
+    /// A new email's Message-ID, `uuid@domain` of its sender `e.sender` (as `makeMessageID` in Mail).
+    static let newMessageID =
+        "gen_random_uuid()::text || '@' || coalesce(nullif(substring(e.sender FROM '[^@]*$'), ''), 'localhost')"
+
     /// The names the family gave in this dossier. The account row holds whatever the account's
     /// latest import said, which may be another dossier's names; the stored account row is only
     /// the fallback for a dossier whose content is gone.
@@ -130,7 +134,7 @@ struct FamilyEmailStore {
         try connection.queryBinary(
             """
             SELECT 0::bigint AS id, e.kind::text AS kind, e.dossier_id, e.decision_id, e.period_id,
-                   gen_random_uuid()::text || '@' || coalesce(nullif(substring(e.sender FROM '[^@]*$'), ''), 'localhost')
+                   \(Self.newMessageID)
                        AS message_id,
                    e.sender, e.recipient, now() AS created_at, NULL::bytea AS message, NULL::bytea AS template_set,
                    e.particulars::text AS particulars, e.structure_id, \(OutboxStore.renderedColumns)
