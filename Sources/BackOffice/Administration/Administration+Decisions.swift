@@ -138,7 +138,9 @@ extension Administration {
                     if verdict == .return, let structure = structures[loaded.structureID] {
                         findings = CompletenessRules.findings(for: loaded.dossier, policy: structure.policy)
                     }
-                    return DecisionRecord(dossierID: loaded.id, outcome: verdict.outcome, findings: findings, reason: reason)
+                    return DecisionRecord(
+                        dossierID: loaded.id, outcome: verdict.outcome, findings: findings, reason: reason,
+                        contentSHA256: loaded.contentSHA256)
                 }
                 let returning = dossiers.filter { $0.state == .validated || $0.state == .planningOpen }.map(\.id)
                 if verdict == .return, !returning.isEmpty {

@@ -9,6 +9,8 @@ struct DecisionRecord {
     var findings: [Finding]
     /// An administrator's words; workers leave it empty.
     var reason: String?
+    /// The SHA-256, in hex, of the content judged (``LoadedDossier/contentSHA256``).
+    var contentSHA256: String
 }
 
 /// Writes decisions and opens reservation rights: the SQL shared by workers and administrators.
@@ -40,21 +42,19 @@ struct DecisionStore {
         let findings = try decisions.map { String(decoding: try JSONEncoder().encode($0.findings), as: UTF8.self) }
         let rows = try connection.query(
             """
-            WITH input AS (
-                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
-                    AS i(dossier_id, outcome, findings, reason)
-            )
             INSERT INTO decisions (dossier_id, dossier_version, outcome, findings, reason, rules_version,
                                    content_sha256, decided_by)
-            SELECT d.id, s.version, i.outcome::decision_outcome, i.findings::jsonb, nullif(i.reason, ''), $5,
-                   encode(sha256(convert_to(d.content::text, 'UTF8')), 'hex'), $6
-            FROM input i JOIN dossier_status s ON s.dossier_id = i.dossier_id JOIN dossier_records d ON d.id = i.dossier_id
-            WHERE s.state::text = ANY($7::text[])
+            SELECT s.dossier_id, s.version, i.outcome::decision_outcome, i.findings::jsonb, nullif(i.reason, ''), $6,
+                   i.content_sha256, $7
+            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
+                AS i(dossier_id, outcome, findings, reason, content_sha256)
+            JOIN dossier_status s ON s.dossier_id = i.dossier_id
+            WHERE s.state::text = ANY($8::text[])
             RETURNING id, dossier_id
             """,
             [
                 decisions.map(\.dossierID), decisions.map(\.outcome.rawValue), findings,
-                decisions.map { $0.reason ?? "" }, CompletenessRules.version, decidedBy,
+                decisions.map { $0.reason ?? "" }, decisions.map(\.contentSHA256), CompletenessRules.version, decidedBy,
                 expectedStates.map(\.rawValue),
             ])
         var decided: [Int64: Int64] = [:]

@@ -9,6 +9,9 @@ struct LoadedDossier {
     var state: DossierState
     var structureID: Int64
     var dossier: Dossier
+    /// The SHA-256, in hex, of the content as judged (the text the worker decoded), which the
+    /// decision records.
+    var contentSHA256: String
 }
 
 /// What processing needs to know of a structure, read once per batch.
@@ -47,12 +50,16 @@ struct DossierStore {
     /// The dossiers with these ids, decoded from the content the family submitted.
     ///
     /// The import split that content into the parts tables, and the read-only trigger keeps the two
-    /// from drifting; judging the content itself is one query, and it is what the decision's hash covers.
+    /// from drifting; judging the content itself is one query, and it is what the decision's hash
+    /// covers: the hash is taken here, of the very text returned (written once as text, the
+    /// `OFFSET 0` keeping PostgreSQL from converting it twice).
     func load(_ ids: [Int64]) throws -> [LoadedDossier] {
         try connection.query(
             """
-            SELECT id, version, state::text AS state, structure_id, content::text AS content
-            FROM dossiers WHERE id = ANY($1::bigint[])
+            SELECT d.id, d.version, d.state::text AS state, d.structure_id, c.text AS content,
+                   encode(sha256(convert_to(c.text, 'UTF8')), 'hex') AS content_sha256
+            FROM dossiers d CROSS JOIN LATERAL (SELECT d.content::text AS text OFFSET 0) c
+            WHERE d.id = ANY($1::bigint[])
             """, [ids]
         ).map { row in
             let id: Int64 = try row.decode("id")
@@ -64,7 +71,8 @@ struct DossierStore {
             case .success(let dossier):
                 return LoadedDossier(
                     id: id, version: try row.decode("version"), state: state,
-                    structureID: try row.decode("structure_id"), dossier: dossier)
+                    structureID: try row.decode("structure_id"), dossier: dossier,
+                    contentSHA256: try row.decode("content_sha256"))
             case .failure(let error):
                 throw BackOfficeError(
                     .failure,

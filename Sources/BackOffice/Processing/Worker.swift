@@ -212,7 +212,9 @@ public final class Worker {
             let findings = CompletenessRules.findings(for: loaded.dossier, policy: structure.policy)
             let outcome = CompletenessRules.outcome(for: findings, review: structure.review)
             return Judged(
-                record: DecisionRecord(dossierID: loaded.id, outcome: outcome, findings: findings, reason: nil),
+                record: DecisionRecord(
+                    dossierID: loaded.id, outcome: outcome, findings: findings, reason: nil,
+                    contentSHA256: loaded.contentSHA256),
                 rightsOpening: structure.rightsOpening)
         }
     }
