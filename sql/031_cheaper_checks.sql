@@ -33,11 +33,16 @@ $$;
 DROP INDEX decisions_decided_at;
 CREATE INDEX decisions_decided_at ON decisions USING brin (decided_at);
 
--- 4. No query filters, joins or sorts on a dossier's content or a decision's findings, and
---    autovacuum's ANALYZE, which runs while the workers do, sorted them for nothing: without the
---    findings a decisions' ANALYZE takes half the time (72 → 38 ms at 20,000 decisions).
+-- 4. Statistics of columns no query filters, joins or sorts on: a dossier's content, a
+--    decision's findings, and the random strings (hashes, Message-IDs), whose histograms
+--    autovacuum's ANALYZE sorted for nothing while the workers ran. Measured at 20,000 dossiers:
+--    ANALYZE of decisions 72 → 31 ms, of dossier_events 83 → 48 ms, of documents 70 → 50 ms. A
+--    unique index still tells the planner that a Message-ID names one row.
 ALTER TABLE dossier_records ALTER COLUMN content SET STATISTICS 0;
-ALTER TABLE decisions ALTER COLUMN findings SET STATISTICS 0;
+ALTER TABLE decisions ALTER COLUMN findings SET STATISTICS 0, ALTER COLUMN content_sha256 SET STATISTICS 0;
+ALTER TABLE dossier_events ALTER COLUMN hash SET STATISTICS 0, ALTER COLUMN previous_hash SET STATISTICS 0;
+ALTER TABLE documents ALTER COLUMN sha256 SET STATISTICS 0;
+ALTER TABLE email_outbox ALTER COLUMN message_id SET STATISTICS 0, ALTER COLUMN particulars SET STATISTICS 0;
 
 -- 5. An email's dossier and its address were checked by two statement guards, each joining the
 --    batch's emails to their dossiers: `email_outbox_caused_here` (the dossier is of the email's

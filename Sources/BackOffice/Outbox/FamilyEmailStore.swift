@@ -21,7 +21,10 @@ struct FamilyEmailStore {
     /// of (not `awaiting_review`) and the planning-open email of each opening, their particulars
     /// read from the database by the statement itself; stores `templates` first when the database
     /// does not have them. A decision or a (dossier, period) already mailed is skipped, so a
-    /// retried batch never makes a second copy.
+    /// retried batch never makes a second copy: by a probe of the index that makes each unique,
+    /// not by `ON CONFLICT`, whose speculative insertion checked every unique index of the outbox
+    /// before each row and logged a confirmation after it. (Two transactions mailing the same
+    /// opening at once cannot both pass the probe: the rights they open lock each other.)
     @discardableResult
     func insert(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], templates: StoredTemplateSet) throws
         -> Written
@@ -40,7 +43,9 @@ struct FamilyEmailStore {
                    \(Self.newMessageID),
                    e.sender, e.recipient, e.particulars, $5
             FROM (\(Self.decisionParticulars) UNION ALL \(Self.openingParticulars)) e
-            ON CONFLICT DO NOTHING
+            WHERE NOT EXISTS (SELECT FROM email_outbox o WHERE o.decision_id = e.decision_id)
+              AND NOT EXISTS (SELECT FROM email_outbox o WHERE o.kind = 'planning-open' AND o.dossier_id = e.dossier_id
+                                                         AND o.period_id = e.period_id)
             RETURNING kind::text AS kind
             """,
             [
