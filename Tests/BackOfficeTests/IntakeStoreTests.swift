@@ -322,6 +322,46 @@ struct IntakeSchemaAttackTests {
         )
     }
 
+    /// An account is of a structure that exists (031's statement guard, which replaced the foreign
+    /// key): whether it is inserted by the intake, moved by the owner, or its structure deleted or
+    /// truncated from under it. (A structure's id is an identity: no one renumbers it.)
+    @Test(arguments: [
+        (
+            "intake",
+            "INSERT INTO accounts (structure_id, email, first_name, last_name) VALUES (999999, 'x@example.org', 'A', 'B')"
+        ),
+        ("owner", "UPDATE accounts SET structure_id = 999999 WHERE email = 'alone@example.org'"),
+        ("owner", "DELETE FROM structures WHERE code = 'no-service'"),
+        ("owner", "TRUNCATE structures CASCADE"),
+    ])
+    func anAccountIsOfAStructureThatExists(role: String, sql: String) throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        // An account that no dossier names, of a structure with no services, periods or
+        // documents (whose keys would refuse its deletion first): only the account's rule refuses.
+        try owner.query(
+            """
+            INSERT INTO structures (code, name, postal_codes, registration_code, sender_name, sender_email, review, rights_opening)
+            SELECT 'no-service', name, postal_codes, registration_code || '-2', sender_name, sender_email, review, rights_opening
+            FROM structures WHERE code = 'saint-amour'
+            """)
+        try owner.query(
+            """
+            INSERT INTO accounts (structure_id, email, first_name, last_name)
+            SELECT id, 'alone@example.org', 'A', 'B' FROM structures WHERE code = 'no-service'
+            """)
+        let connection =
+            role == "owner"
+            ? owner
+            : try Fixture.connection(
+                "\(conninfo) user=\(try AuditTruthTests.login("eticket_intake", on: conninfo))", actor: "import")
+        let error = try connection.refusal(sql)
+        #expect(error.sqlState == "23503", "\(error.message)")
+        #expect(
+            error.message.contains("accounts_structure_id_fkey") || error.message.contains("is named by"), "\(error.message)")
+    }
+
     /// The intake cannot file a new dossier under another structure's account, even by COPY's
     /// staging path or by naming an account id that does not exist.
     @Test(arguments: [

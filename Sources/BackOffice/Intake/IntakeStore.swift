@@ -119,11 +119,16 @@ struct IntakeStore {
     }
 
     /// Ids for `count` new rows of `table` (`accounts`, `dossier_records`), ascending: new dossiers
-    /// are queued in the file's order.
+    /// are queued in the file's order. The sequence is looked up once (`OFFSET 0` keeps the
+    /// subquery from being inlined): `pg_get_serial_sequence` in the select list searched the
+    /// catalogs again for every id, 3.9 µs each against 0.5 µs for `nextval` itself.
     func drawIDs(for table: String, _ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         let rows = try connection.query(
-            "SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id FROM generate_series(1, $2)", [table, count])
+            """
+            SELECT nextval(s.sequence) AS id
+            FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS sequence OFFSET 0) s, generate_series(1, $2)
+            """, [table, count])
         return try rows.map { try $0.decode(Int64.self, "id") }.sorted()
     }
 
