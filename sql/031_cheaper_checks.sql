@@ -29,9 +29,11 @@ $$;
 --    AND decided_at = now()`) were planned as a BitmapAnd of it and `decisions_dossier`: each
 --    dossier of a batch read the whole batch's entries of `decided_at`, a batch's square. A BRIN
 --    index answers the report (decisions are appended in time order) for a few pages, costs the
---    worker's insert nothing, and no guard plans with it.
+--    worker's insert nothing; the guards plan with `decisions_dossier` (checked with auto_explain
+--    up to batches of 1,000). `autosummarize` summarises each filled range at once, so that the
+--    report does not read every range added since the last VACUUM.
 DROP INDEX decisions_decided_at;
-CREATE INDEX decisions_decided_at ON decisions USING brin (decided_at);
+CREATE INDEX decisions_decided_at ON decisions USING brin (decided_at) WITH (autosummarize = on);
 
 -- 4. Statistics of columns no query filters, joins or sorts on: a dossier's content, a
 --    decision's findings, and the random strings (hashes, Message-IDs), whose histograms
@@ -44,13 +46,14 @@ ALTER TABLE dossier_events ALTER COLUMN hash SET STATISTICS 0, ALTER COLUMN prev
 ALTER TABLE documents ALTER COLUMN sha256 SET STATISTICS 0;
 ALTER TABLE email_outbox ALTER COLUMN message_id SET STATISTICS 0, ALTER COLUMN particulars SET STATISTICS 0;
 
--- 5. An email's dossier and its address were checked by two statement guards, each joining the
---    batch's emails to their dossiers: `email_outbox_caused_here` (the dossier is of the email's
---    structure, 23503; the cause is in this transaction, ETK08) and `email_outbox_to_the_family`
---    (027: to the dossier's account, from the structure's sender, ETK10). One guard now does
---    both with one join, and raises in the same order as before: 23503, then ETK08, then ETK10.
---    The causes are still checked by one anti-join per kind (a CASE of the two is planned as
---    hashed scans of all events and rights, 029).
+-- 5. Three statement guards checked each batch of emails, two of them joining it to the
+--    dossiers: `email_outbox_caused_here` (the dossier is of the email's structure, 23503; the
+--    cause is in this transaction, ETK08), `email_outbox_template_set_stored` (029: the template
+--    set is stored, 23503) and `email_outbox_to_the_family` (027: to the dossier's account, from
+--    the structure's sender, ETK10), firing in that order (by name). One guard now does the
+--    three, the dossier and the address with one join, and raises in the same order. The causes
+--    are still checked by one anti-join per kind (a CASE of the two is planned as hashed scans of
+--    all events and rights, 029).
 CREATE OR REPLACE FUNCTION email_outbox_caused_here() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -93,6 +96,14 @@ BEGIN
             CASE bad.kind WHEN 'dossier-processed' THEN 'the decision carried out' ELSE 'the rights opened' END
             USING ERRCODE = 'ETK08';
     END IF;
+    SELECT n.id, n.dossier_id INTO bad FROM new_emails n
+    WHERE n.template_set IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM email_template_sets t WHERE t.sha256 = n.template_set)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'email % of dossier % names a template set that is not stored', bad.id, bad.dossier_id
+            USING ERRCODE = '23503', HINT = 'store the set in email_template_sets first';
+    END IF;
     IF misaddressed.id IS NOT NULL THEN
         -- Never quotes the address: error texts reach logs, which carry ids only.
         RAISE EXCEPTION 'email % of dossier % is %', misaddressed.id, misaddressed.dossier_id,
@@ -106,57 +117,5 @@ END
 $$;
 DROP TRIGGER email_outbox_to_the_family ON email_outbox;
 DROP FUNCTION email_outbox_to_the_family();
-
--- 6. An account is of an existing structure: checked once per statement instead of by the foreign
---    key, which cost every new account of an import a query and a KEY SHARE lock on its
---    structure's row (0.003 ms a dossier of the import's server CPU), as 025 did for a dossier's
---    account. Same SQLSTATE (23503) and constraint name. In the definer's rights: an
---    administrator must be told that a structure it does not see does not take its account.
-ALTER TABLE accounts DROP CONSTRAINT accounts_structure_id_fkey;
-CREATE FUNCTION accounts_of_existing_structures() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    bad record;
-BEGIN
-    SELECT n.id, n.structure_id INTO bad FROM new_accounts n
-    WHERE NOT EXISTS (SELECT 1 FROM structures s WHERE s.id = n.structure_id)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'accounts_structure_id_fkey violated: account % names structure %, which does not exist',
-            bad.id, bad.structure_id USING ERRCODE = '23503', CONSTRAINT = 'accounts_structure_id_fkey';
-    END IF;
-    RETURN NULL;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION accounts_of_existing_structures() FROM PUBLIC;
-CREATE TRIGGER accounts_of_existing_structures AFTER INSERT ON accounts
-    REFERENCING NEW TABLE AS new_accounts
-    FOR EACH STATEMENT EXECUTE FUNCTION accounts_of_existing_structures();
-CREATE TRIGGER accounts_of_existing_structures_updated AFTER UPDATE ON accounts
-    REFERENCING NEW TABLE AS new_accounts
-    FOR EACH STATEMENT EXECUTE FUNCTION accounts_of_existing_structures();
-
--- The parent side: a structure that an account names is not deleted (the key's NO ACTION; its id
--- is an identity that no one may update). The owner's alone and rare: a probe of the accounts
--- per structure removed.
-CREATE FUNCTION structures_named_by_accounts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    named bigint;
-BEGIN
-    SELECT o.id INTO named FROM old_structures o
-    WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.structure_id = o.id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'structure % is named by accounts: it cannot be deleted', named
-            USING ERRCODE = '23503', CONSTRAINT = 'accounts_structure_id_fkey';
-    END IF;
-    RETURN NULL;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION structures_named_by_accounts() FROM PUBLIC;
-CREATE TRIGGER structures_deleted AFTER DELETE ON structures
-    REFERENCING OLD TABLE AS old_structures
-    FOR EACH STATEMENT EXECUTE FUNCTION structures_named_by_accounts();
--- TRUNCATE fires no delete trigger; the foreign key refused it too.
-CREATE TRIGGER structures_no_truncate BEFORE TRUNCATE ON structures
-    FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+DROP TRIGGER email_outbox_template_set_stored ON email_outbox;
+DROP FUNCTION email_outbox_template_set_stored();

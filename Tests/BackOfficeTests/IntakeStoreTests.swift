@@ -322,9 +322,10 @@ struct IntakeSchemaAttackTests {
         )
     }
 
-    /// An account is of a structure that exists (031's statement guard, which replaced the foreign
-    /// key): whether it is inserted by the intake, moved by the owner, or its structure deleted or
-    /// truncated from under it. (A structure's id is an identity: no one renumbers it.)
+    /// An account is of a structure that exists (its foreign key; a statement guard in its place
+    /// let a deletion and an insertion in two transactions pass each other, the review of 031):
+    /// whether it is inserted by the intake, moved or renumbered by the owner, or its structure
+    /// deleted or truncated from under it.
     @Test(arguments: [
         (
             "intake",
@@ -332,6 +333,7 @@ struct IntakeSchemaAttackTests {
         ),
         ("owner", "UPDATE accounts SET structure_id = 999999 WHERE email = 'alone@example.org'"),
         ("owner", "DELETE FROM structures WHERE code = 'no-service'"),
+        ("owner", "UPDATE structures SET id = DEFAULT WHERE code = 'no-service'"),
         ("owner", "TRUNCATE structures CASCADE"),
     ])
     func anAccountIsOfAStructureThatExists(role: String, sql: String) throws {
@@ -359,7 +361,8 @@ struct IntakeSchemaAttackTests {
         let error = try connection.refusal(sql)
         #expect(error.sqlState == "23503", "\(error.message)")
         #expect(
-            error.message.contains("accounts_structure_id_fkey") || error.message.contains("is named by"), "\(error.message)")
+            error.message.contains("accounts_structure_id_fkey") || error.message.contains("is named by other tables"),
+            "\(error.message)")
     }
 
     /// The intake cannot file a new dossier under another structure's account, even by COPY's

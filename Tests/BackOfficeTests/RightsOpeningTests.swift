@@ -1,6 +1,7 @@
 import BackOffice
 import Foundation
 import Postgres
+import Synchronization
 import Testing
 
 @Suite("Opening reservation rights by hand")
@@ -169,5 +170,62 @@ struct RightsOpeningTests {
         #expect(try connection.scalar(services, as: String.self) == "cantine,mercredi by worker:test:1")
         let again = try administration.openRights(structure: "villefranche", period: "2026-2027", outbox: outbox)
         #expect(again.children == 0)
+    }
+
+    /// Two administrators open other children of one family for the same period at once: the
+    /// one that writes the planning-open email second waits for the first's, then writes none.
+    /// Neither fails. (Their rights do not lock each other; a probe of the outbox for the email
+    /// let both through, and the second then failed on the unique index: the review of 031.)
+    @Test func twoOpeningsOfOneFamilysPeriodAtOnceWriteOneEmail() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        // Noé asks for garderie-matin alone (Zoé for cantine and mercredi), in a period to come.
+        try owner.execute(
+            script: """
+                SET session_replication_role = replica;
+                UPDATE children SET services = '{garderie-matin}' WHERE first_name = 'Noé';
+                RESET session_replication_role;
+                INSERT INTO periods (structure_id, code, label, starts_on, ends_on)
+                SELECT id, 'ete-2027', 'Été 2027', '2027-07-01', '2027-08-31' FROM structures WHERE code = 'villefranche';
+                """)
+        // Holds every writer of the outbox until both openings wait on it.
+        let gate = try Fixture.connection(conninfo)
+        defer { gate.close() }
+        try gate.execute(script: "BEGIN; LOCK TABLE email_outbox IN SHARE MODE")
+        let reports = Mutex<[Result<RightsOpeningReport, any Error>]>([])
+        for service in ["cantine", "garderie-matin"] {
+            Thread {
+                let report = Result { () throws -> RightsOpeningReport in
+                    let administration = try Fixture.administration(conninfo)
+                    defer { administration.close() }
+                    return try administration.openRights(
+                        structure: "villefranche", period: "ete-2027", service: service,
+                        outbox: try EmailOutbox(directory: Fixture.templates))
+                }
+                reports.withLock { $0.append(report) }
+            }.start()
+        }
+        let waiting = Date().addingTimeInterval(60)
+        while try owner.scalar(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'email_outbox'::regclass AND NOT granted", as: Int.self) ?? 0 < 2,
+            Date() < waiting
+        {
+            usleep(10_000)
+        }
+        try gate.execute(script: "COMMIT")
+        let deadline = Date().addingTimeInterval(60)
+        while reports.withLock({ $0.count }) < 2 && Date() < deadline { usleep(10_000) }
+
+        let opened = try reports.withLock { $0 }.map { try $0.get() }
+        try #require(opened.count == 2)
+        #expect(opened.map(\.children) == [1, 1])
+        #expect(opened.map(\.emails).sorted() == [0, 1])
+        let emails = try owner.scalar(
+            """
+            SELECT count(*) FROM email_outbox o JOIN periods p ON p.id = o.period_id
+            WHERE o.kind = 'planning-open' AND p.code = 'ete-2027'
+            """, as: Int.self)
+        #expect(emails == 1)
     }
 }

@@ -21,10 +21,13 @@ struct FamilyEmailStore {
     /// of (not `awaiting_review`) and the planning-open email of each opening, their particulars
     /// read from the database by the statement itself; stores `templates` first when the database
     /// does not have them. A decision or a (dossier, period) already mailed is skipped, so a
-    /// retried batch never makes a second copy: by a probe of the index that makes each unique,
-    /// not by `ON CONFLICT`, whose speculative insertion checked every unique index of the outbox
-    /// before each row and logged a confirmation after it. (Two transactions mailing the same
-    /// opening at once cannot both pass the probe: the rights they open lock each other.)
+    /// retried batch never makes a second copy.
+    ///
+    /// A decision's email is skipped by a probe of its unique index: its decision is new in this
+    /// transaction, so no other can be mailing it. An opening's is skipped by `ON CONFLICT` on its
+    /// index alone, because two transactions opening other children of the same dossier and period
+    /// (`rights open --service`) do not lock each other. (`ON CONFLICT DO NOTHING` without a target
+    /// had checked every unique index of the outbox before each row.)
     @discardableResult
     func insert(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], templates: StoredTemplateSet) throws
         -> Written
@@ -36,17 +39,17 @@ struct FamilyEmailStore {
             WITH stored_set AS (
                 INSERT INTO email_template_sets (files)
                 SELECT $4 WHERE NOT EXISTS (SELECT 1 FROM email_template_sets WHERE sha256 = $5)
-                ON CONFLICT DO NOTHING)
-            INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
-                particulars, template_set)
-            SELECT e.dossier_id, e.structure_id, e.kind, e.decision_id, e.period_id,
-                   \(Self.newMessageID),
-                   e.sender, e.recipient, e.particulars, $5
-            FROM (\(Self.decisionParticulars) UNION ALL \(Self.openingParticulars)) e
-            WHERE NOT EXISTS (SELECT FROM email_outbox o WHERE o.decision_id = e.decision_id)
-              AND NOT EXISTS (SELECT FROM email_outbox o WHERE o.kind = 'planning-open' AND o.dossier_id = e.dossier_id
-                                                         AND o.period_id = e.period_id)
-            RETURNING kind::text AS kind
+                ON CONFLICT DO NOTHING
+            ), decision_emails AS (
+                \(Self.insertEmails(from: Self.decisionParticulars))
+                WHERE NOT EXISTS (SELECT FROM email_outbox o WHERE o.decision_id = e.decision_id)
+                RETURNING kind
+            ), opening_emails AS (
+                \(Self.insertEmails(from: Self.openingParticulars))
+                ON CONFLICT (dossier_id, period_id) WHERE kind = 'planning-open' DO NOTHING
+                RETURNING kind
+            )
+            SELECT kind::text AS kind FROM decision_emails UNION ALL SELECT kind::text FROM opening_emails
             """,
             [
                 decisionIDs, openings.map(\.dossierID), openings.map(\.periodID), templates.archive,
@@ -59,6 +62,17 @@ struct FamilyEmailStore {
             }
         }
         return written
+    }
+
+    /// An `INSERT` of the emails `particulars` selects (as `e`), with the template set `$5`.
+    private static func insertEmails(from particulars: String) -> String {
+        """
+        INSERT INTO email_outbox (dossier_id, structure_id, kind, decision_id, period_id, message_id, sender, recipient,
+            particulars, template_set)
+        SELECT e.dossier_id, e.structure_id, e.kind, e.decision_id, e.period_id, \(newMessageID),
+               e.sender, e.recipient, e.particulars, $5
+        FROM (\(particulars)) e
+        """
     }
 
     /// What a dossier-processed email says of its family, one row per decision of `$1` the family
@@ -97,7 +111,8 @@ struct FamilyEmailStore {
     /// with its services (label and weekdays, by label) and the days it has already reserved (a
     /// reopening may find some). The period's label, dates and closed days are read when rendered.
     static let openingParticulars = """
-        SELECT 'planning-open'::email_kind, d.id, d.structure_id, NULL::bigint, o.period_id, a.email, s.sender_email,
+        SELECT 'planning-open'::email_kind AS kind, d.id AS dossier_id, d.structure_id, NULL::bigint AS decision_id,
+               o.period_id, a.email AS recipient, s.sender_email AS sender,
                json_build_object(
                    'language', d.locale, 'dossier', d.external_id, \(greeting),
                    'shown_from', greatest(p.starts_on, (\(DecisionClock.now) AT TIME ZONE s.timezone)::date),
@@ -113,7 +128,7 @@ struct FamilyEmailStore {
                              FROM reservation_rights r JOIN services v ON v.id = r.service_id
                              WHERE r.dossier_id = o.dossier_id AND r.period_id = o.period_id
                              GROUP BY r.child_id) r
-                       JOIN children c ON c.id = r.child_id), '[]'))
+                       JOIN children c ON c.id = r.child_id), '[]')) AS particulars
         FROM unnest($2::bigint[], $3::bigint[]) AS o(dossier_id, period_id)
         JOIN dossier_records d ON d.id = o.dossier_id
         JOIN accounts a ON a.id = d.account_id
