@@ -71,7 +71,7 @@ BEGIN
     LEFT JOIN structures s ON s.id = n.structure_id
     WHERE d.id IS NULL OR d.structure_id <> n.structure_id
        OR n.recipient IS DISTINCT FROM a.email OR n.sender IS DISTINCT FROM s.sender_email
-    ORDER BY d.id IS NULL OR d.structure_id <> n.structure_id DESC
+    ORDER BY foreign_dossier DESC
     LIMIT 1;
     IF FOUND AND misaddressed.foreign_dossier THEN
         RAISE EXCEPTION 'a % email names dossier % of another structure, or none', misaddressed.kind,
