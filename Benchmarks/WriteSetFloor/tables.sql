@@ -58,19 +58,14 @@ INSERT INTO floor_loop_messages
 SELECT row_number() OVER (ORDER BY md5(id::text)) - 1, coalesce(message, convert_to(particulars::text, 'UTF8'))
 FROM email_outbox ORDER BY md5(id::text) LIMIT 500;
 
--- Import: the dossier row and its parts as rows, each part table with its primary key and the
--- index that finds a dossier's parts; and the bare lines, the import's own floor.
+-- Import: the dossier row and its children as rows (the one part stored apart from the content,
+-- migration 032), with their primary key and the index that finds a dossier's children; and the
+-- bare lines, the import's own floor.
 CREATE TABLE floor_import_dossiers (id bigint PRIMARY KEY, structure_id bigint NOT NULL, account_id bigint NOT NULL,
     external_id text NOT NULL, version int NOT NULL, state text NOT NULL, confirmed boolean NOT NULL, submitted_at timestamptz,
     content jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE floor_import_children (LIKE children INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
-CREATE TABLE floor_import_guardians (LIKE guardians INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
-CREATE TABLE floor_import_trusted_persons (LIKE trusted_persons INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
-CREATE TABLE floor_import_documents (LIKE documents INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
 CREATE INDEX ON floor_import_children (dossier_id);
-CREATE INDEX ON floor_import_guardians (dossier_id);
-CREATE INDEX ON floor_import_trusted_persons (dossier_id);
-CREATE INDEX ON floor_import_documents (dossier_id);
 CREATE TABLE floor_import_queue (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, dossier_id bigint NOT NULL,
     run_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX ON floor_import_queue (run_at, id);

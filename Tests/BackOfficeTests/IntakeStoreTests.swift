@@ -159,17 +159,27 @@ struct IntakeStoreTests {
         #expect(try connection.scalar("SELECT state::text FROM dossiers WHERE id = $1", [id], as: String.self) == "submitted")
     }
 
-    @Test func theOldPartsOfADossierSentAgainGoAllFourKinds() throws {
+    @Test func aDossierSentAgainShowsOnlyItsNewVersionsParts() throws {
         let conninfo = try Fixture.decidedExamples()
         let connection = try Connection(conninfo)
         defer { connection.close() }
+        let id = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'VLF-0002'", as: Int64.self))
         try connection.transaction { connection in
-            let id = try #require(try connection.scalar("SELECT id FROM dossiers WHERE external_id = 'VLF-0002'", as: Int64.self))
-            // As the owner: only the owner touches the parts of a dossier still returned (009).
-            try IntakeStore(connection: connection).deleteParts(of: [id])
-            for part in ["children", "guardians", "trusted_persons", "documents"] {
-                #expect(try connection.scalar("SELECT count(*) FROM \(part) WHERE dossier_id = $1", [id], as: Int.self) == 0)
+            let store = IntakeStore(connection: connection)
+            let session = try store.beginBatch()
+            // Another family's children, guardians and papers, sent as VLF-0002's next version.
+            let line = try Self.line("VLF-0002", on: connection, from: "VLF-0001")
+            let accounts = try IntakeWriter(connection: connection).storeAccounts([line], session: session)
+            try store.resubmit([try IntakeWriter.record(line, id: id, accounts: accounts)], session: session)
+            try store.copyChildren([IntakeStore.ChildrenOfDossier(dossierID: id, dossier: line.dossier)], session: session)
+            func names(_ part: String, _ column: String = "first_name") throws -> [String] {
+                try connection.query("SELECT \(column) FROM \(part) WHERE dossier_id = $1 ORDER BY position", [id])
+                    .map { try $0.decode(String.self, column) }
             }
+            #expect(try names("children") == line.dossier.children.map(\.firstName))
+            #expect(try names("guardians") == line.dossier.guardians.map(\.firstName))
+            #expect(try names("trusted_persons") == line.dossier.trustedPersons.map(\.firstName))
+            #expect(try names("documents", "filename") == line.dossier.documents.map(\.filename))
         }
     }
 
@@ -182,7 +192,7 @@ struct IntakeStoreTests {
             let session = try store.beginBatch()
             let line = try Self.line("NEW-2", on: connection)
             let id = try Self.submit(line, with: store, session: session)
-            try store.copyParts([IntakeStore.Parts(dossierID: id, dossier: line.dossier)], session: session)
+            try store.copyChildren([IntakeStore.ChildrenOfDossier(dossierID: id, dossier: line.dossier)], session: session)
             let children = try connection.query("SELECT first_name FROM children WHERE dossier_id = $1 ORDER BY position", [id])
                 .map { try $0.decode(String.self, "first_name") }
             #expect(children == line.dossier.children.map(\.firstName))
@@ -247,7 +257,7 @@ struct IntakeStoreTests {
             let session = try store.beginBatch()
             let line = try Self.line("NEW-4", on: connection)
             let id = try Self.submit(line, with: store, session: session)
-            try store.copyParts([IntakeStore.Parts(dossierID: id, dossier: line.dossier)], session: session)
+            try store.copyChildren([IntakeStore.ChildrenOfDossier(dossierID: id, dossier: line.dossier)], session: session)
             try store.enqueueNew([IntakeStore.QueuedDossier(dossierID: id, runAt: line.dossier.submittedAt)], session: session)
             return id
         }
@@ -399,16 +409,5 @@ struct IntakeSchemaAttackTests {
         let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
         defer { intake.close() }
         #expect(try intake.refusal(sql).sqlState == sqlState)
-    }
-
-    /// Parts without their primary keys are still unique per dossier and position.
-    @Test(arguments: ["guardians", "trusted_persons", "documents"])
-    func aPartIsStillOnePerPosition(part: String) throws {
-        let connection = try Fixture.connection(try Fixture.migratedDatabase())
-        defer { connection.close() }
-        let unique = try connection.scalar(
-            "SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE 'CREATE UNIQUE INDEX % (dossier_id, %position%)'",
-            [part], as: Int.self)
-        #expect(unique == 1)
     }
 }

@@ -15,7 +15,7 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         for measurement in [
             "loop", "write-set", "write-set-audited", "write-set-narrow", "import: bare-lines", "import: dossier-and-queue",
-            "import: parts-as-rows",
+            "import: children-as-rows",
         ] {
             let line = lines.first { $0.hasPrefix(measurement + " ") }
             let fields = line?.dropFirst(measurement.count).split(separator: " ") ?? []

@@ -47,7 +47,8 @@ struct RetentionStore {
     }
 
     /// The tables of personal data that a purge empties for a dossier.
-    static let personalTables = ["children", "guardians", "trusted_persons", "documents", "email_outbox"]
+    /// (A dossier's guardians, trusted persons and documents are its content's, migration 032.)
+    static let personalTables = ["children", "email_outbox"]
 
     /// Removes the candidates' personal data and records each purge (by the session's actor):
     /// the parts tables, the submitted content and notes, and the account's names and address

@@ -170,9 +170,6 @@ public final class DossierImporter {
         ("dossier_records", ["id", "structure_id", "account_id", "external_id", "submitted_at"]),
         ("dossier_status", ["dossier_id", "state", "version"]),
         ("children", ["id", "dossier_id", "position"]),
-        ("guardians", ["dossier_id", "position"]),
-        ("trusted_persons", ["dossier_id", "position"]),
-        ("documents", ["dossier_id", "position", "kind"]),
         ("dossier_events", ["id", "dossier_id", "to_state"]),
         ("dossier_queue", ["id", "dossier_id", "job", "period_id", "run_at", "failed_at"]),
     ]

@@ -171,9 +171,10 @@ struct IntakeStore {
     }
 
     /// Returned dossiers sent again: submitted first, as their next version (the status), then the
-    /// new version's record is written and their old parts go — the transaction that submits a
-    /// dossier writes its record and parts; only the owner may touch those of a dossier still
-    /// returned (migration 009). Its account stays (migration 002).
+    /// new version's record is written (its guardians, trusted persons and documents with it: they
+    /// are read from the content, migration 032) and their old children go — the transaction that
+    /// submits a dossier writes its record and children; only the owner may touch those of a
+    /// dossier still returned (migration 009). Its account stays (migration 002).
     func resubmit(_ records: [Record], session: Session) throws {
         guard !records.isEmpty else { return }
         let ids = records.map(\.id)
@@ -189,70 +190,27 @@ struct IntakeStore {
             FROM \(staging) r WHERE d.id = r.id
             """)
         try connection.query("TRUNCATE \(staging)")
-        try deleteParts(of: ids)
+        try connection.query("DELETE FROM children WHERE dossier_id = ANY($1::bigint[])", [ids])
     }
 
-    /// The parts of the previous version of dossiers sent again.
-    func deleteParts(of ids: [Int64]) throws {
-        for part in ["children", "guardians", "trusted_persons", "documents"] {
-            try connection.query("DELETE FROM \(part) WHERE dossier_id = ANY($1::bigint[])", [ids])
-        }
-    }
+    // MARK: - Children
 
-    // MARK: - Parts
-
-    /// A dossier's parts, split out of what the family sent.
-    struct Parts {
+    /// A dossier's children, split out of what the family sent: rights and reservations name a
+    /// child by its id. (Its other parts are views of the content.)
+    struct ChildrenOfDossier {
         var dossierID: Int64
         var dossier: Dossier
     }
 
-    func copyParts(_ dossiers: [Parts], session: Session) throws {
-        let copier = Copier(connection: connection, staged: session.rowSecurityActive)
-        try copier.copy(
+    func copyChildren(_ dossiers: [ChildrenOfDossier], session: Session) throws {
+        try Copier(connection: connection, staged: session.rowSecurityActive).copy(
             into: "children", columns: "dossier_id, position, first_name, last_name, birth_date, school, grade, services, notes",
-            rows: dossiers.lazy.flatMap { parts in
-                parts.dossier.children.enumerated().map { position, child in
+            rows: dossiers.lazy.flatMap { children in
+                children.dossier.children.enumerated().map { position, child in
                     [
-                        String(parts.dossierID), String(position), child.firstName, child.lastName, child.birthDate.description,
+                        String(children.dossierID), String(position), child.firstName, child.lastName,
+                        child.birthDate.description,
                         child.school, child.grade, child.services?.postgresText, child.notes,
-                    ]
-                }
-            })
-        try copier.copy(
-            into: "guardians",
-            columns: """
-                dossier_id, position, first_name, last_name, relationship, email, phone,
-                address_line1, address_line2, postal_code, city, payer, emergency_contact, notes
-                """,
-            rows: dossiers.lazy.flatMap { parts in
-                parts.dossier.guardians.enumerated().map { position, guardian in
-                    [
-                        String(parts.dossierID), String(position), guardian.firstName, guardian.lastName, guardian.relationship,
-                        guardian.email, guardian.phone, guardian.address?.line1, guardian.address?.line2,
-                        guardian.address?.postalCode, guardian.address?.city, guardian.isPayer.postgresText,
-                        guardian.isEmergencyContact.postgresText, guardian.notes,
-                    ]
-                }
-            })
-        try copier.copy(
-            into: "trusted_persons",
-            columns: "dossier_id, position, first_name, last_name, relationship, phone, can_pick_up, emergency_contact, notes",
-            rows: dossiers.lazy.flatMap { parts in
-                parts.dossier.trustedPersons.enumerated().map { position, person in
-                    [
-                        String(parts.dossierID), String(position), person.firstName, person.lastName, person.relationship,
-                        person.phone, person.canPickUp.postgresText, person.isEmergencyContact.postgresText, person.notes,
-                    ]
-                }
-            })
-        try copier.copy(
-            into: "documents", columns: "dossier_id, position, kind, filename, media_type, size, sha256, notes",
-            rows: dossiers.lazy.flatMap { parts in
-                parts.dossier.documents.enumerated().map { position, document in
-                    [
-                        String(parts.dossierID), String(position), document.kind, document.filename, document.mediaType,
-                        String(document.size), document.sha256, document.notes,
                     ]
                 }
             })

@@ -55,7 +55,8 @@ struct IntakeWriter {
         try database.resubmit(
             try resubmitted.map { try Self.record($0.line, id: $0.dossierID, accounts: accounts) }, session: session)
         try database.insertSubmitted(try created.map { try Self.record($0.0, id: $0.1, accounts: accounts) }, session: session)
-        try database.copyParts(written.map { IntakeStore.Parts(dossierID: $0.1, dossier: $0.0.dossier) }, session: session)
+        try database.copyChildren(
+            written.map { IntakeStore.ChildrenOfDossier(dossierID: $0.1, dossier: $0.0.dossier) }, session: session)
         try database.enqueueNew(created.map { Self.queued($0.0, id: $0.1, session: session) }, session: session)
         try database.enqueueAgain(resubmitted.map { Self.queued($0.line, id: $0.dossierID, session: session) })
         outcome.created = fresh.count

@@ -1,0 +1,162 @@
+import BackOffice
+import Foundation
+import Postgres
+import Testing
+
+/// A dossier's guardians, trusted persons and documents are views of what the family sent
+/// (migration 032): read from the content, written into it, refused as the tables refused.
+@Suite("Guardians, trusted persons and documents are read from the content")
+struct PartViewsTests {
+    static let dossierOf = "(SELECT id FROM dossiers WHERE external_id = $1)"
+
+    /// The owner may edit a returned dossier's parts (009); VLF-0002 is returned.
+    private func ownerOnAReturnedDossier() throws -> Connection {
+        try Fixture.connection(try Fixture.processedExamplesDatabase())
+    }
+
+    private func guardians(of externalID: String, on connection: Connection) throws -> [String] {
+        try connection.query(
+            "SELECT first_name FROM guardians WHERE dossier_id = \(Self.dossierOf) ORDER BY position", [externalID]
+        ).map { try $0.decode(String.self, "first_name") }
+    }
+
+    @Test func thePartsAreTheLinesInItsOrderWithTheContractsDefaults() throws {
+        let connection = try ownerOnAReturnedDossier()
+        defer { connection.close() }
+        try connection.query(
+            """
+            UPDATE dossier_records SET content = jsonb_set(jsonb_set(content, '{guardians}',
+                '[{"first_name": "Ana", "last_name": "B"}, {"first_name": "Zoé", "last_name": "B", "payer": true,
+                   "address": {"city": "Lyon"}}]'), '{trusted_persons}', '[{"first_name": "C", "last_name": "D"}]')
+            WHERE id = \(Self.dossierOf)
+            """, ["VLF-0002"])
+        #expect(try guardians(of: "VLF-0002", on: connection) == ["Ana", "Zoé"])
+        let rows = try connection.query(
+            "SELECT position, payer, emergency_contact, city, address_line1 FROM guardians WHERE dossier_id = \(Self.dossierOf) ORDER BY position",
+            ["VLF-0002"])
+        #expect(try rows.map { try $0.decode(Int.self, "position") } == [0, 1])
+        #expect(try rows.map { try $0.decode(Bool.self, "payer") } == [false, true])
+        #expect(try rows.map { try $0.decode(Bool.self, "emergency_contact") } == [false, false])
+        #expect(try rows.map { try $0.decodeIfPresent(String.self, "city") } == [nil, "Lyon"])
+        #expect(
+            try connection.scalar(
+                "SELECT can_pick_up FROM trusted_persons WHERE dossier_id = \(Self.dossierOf)", ["VLF-0002"], as: Bool.self)
+                == true)
+    }
+
+    /// The database does not check the content against the contract (the import and the worker
+    /// do): a hand-written value of the wrong type must not make every reader's query fail.
+    @Test func contentOfTheWrongShapeReadsAsNothingInsteadOfFailingEveryone() throws {
+        let conninfo = try Fixture.processedExamplesDatabase()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        try owner.query(
+            """
+            UPDATE dossier_records SET content = content
+                || '{"guardians": [5, "x", {"first_name": 7, "payer": "yes", "address": "rue"}],
+                     "trusted_persons": {"not": "a list"},
+                     "documents": [{"size": "12"}, {"size": 1e30}, {"size": -1.5}, {"size": 12, "kind": ["x"]}]}'
+            WHERE id = \(Self.dossierOf)
+            """, ["VLF-0002"])
+        let role = try AuditTruthTests.login("eticket_admin", on: conninfo, administering: "villefranche")
+        let admin = try Fixture.connection("\(conninfo) user=\(role)", actor: "admin:\(role)")
+        defer { admin.close() }
+        for view in ["guardians", "trusted_persons", "documents"] {
+            _ = try admin.query("SELECT * FROM \(view)")
+        }
+        let guardians = try admin.query(
+            "SELECT first_name, payer, address_line1 FROM guardians WHERE dossier_id = \(Self.dossierOf) ORDER BY position",
+            ["VLF-0002"])
+        #expect(try guardians.map { try $0.decodeIfPresent(String.self, "first_name") } == [nil, nil, "7"])
+        #expect(try guardians.map { try $0.decode(Bool.self, "payer") } == [false, false, false])
+        #expect(try guardians.map { try $0.decodeIfPresent(String.self, "address_line1") } == [nil, nil, nil])
+        #expect(
+            try admin.scalar(
+                "SELECT count(*) FROM trusted_persons WHERE dossier_id = \(Self.dossierOf)", ["VLF-0002"], as: Int.self)
+                == 0)
+        let sizes = try admin.query(
+            "SELECT size FROM documents WHERE dossier_id = \(Self.dossierOf) ORDER BY position", ["VLF-0002"]
+        ).map { try $0.decodeIfPresent(Int64.self, "size") }
+        #expect(sizes == [nil, nil, nil, 12])
+    }
+
+    @Test func aPartWrittenByHandGoesIntoTheContentAtItsPosition() throws {
+        let connection = try ownerOnAReturnedDossier()
+        defer { connection.close() }
+        let before = try guardians(of: "VLF-0002", on: connection)
+        try connection.query(
+            """
+            INSERT INTO guardians (dossier_id, position, first_name, last_name, city)
+            SELECT \(Self.dossierOf), 0, 'Première', 'Tutrice', 'Mâcon'
+            """, ["VLF-0002"])
+        #expect(try guardians(of: "VLF-0002", on: connection) == ["Première"] + before)
+        #expect(
+            try connection.scalar(
+                "SELECT content->'guardians'->0 FROM dossier_records WHERE id = \(Self.dossierOf)", ["VLF-0002"], as: String.self)
+                == #"{"address": {"city": "Mâcon"}, "last_name": "Tutrice", "first_name": "Première"}"#)
+        try connection.query("DELETE FROM guardians WHERE dossier_id = \(Self.dossierOf) AND position = 0", ["VLF-0002"])
+        #expect(try guardians(of: "VLF-0002", on: connection) == before)
+        try connection.query(
+            "UPDATE documents SET notes = 'lisible' WHERE dossier_id = \(Self.dossierOf) AND position = 0", ["VLF-0002"])
+        #expect(
+            try connection.scalar(
+                "SELECT content->'documents'->0->>'notes' FROM dossier_records WHERE id = \(Self.dossierOf)", ["VLF-0002"],
+                as: String.self) == "lisible")
+    }
+
+    @Test(arguments: [
+        (
+            "INSERT INTO guardians (dossier_id, position, first_name, last_name) SELECT \(dossierOf), 99, 'A', 'B'", "22023",
+            "a new guardians of dossier VLF-0002 goes at a position from 0 to 1, not 99"
+        ),
+        (
+            "INSERT INTO guardians (dossier_id, position, first_name) SELECT \(dossierOf), 0, 'A'", "23502",
+            #"null value in column "last_name" of relation "guardians" violates not-null constraint"#
+        ),
+        (
+            "UPDATE guardians SET phone = repeat('0', 41) WHERE dossier_id = \(dossierOf)", "23514",
+            #"new row for relation "guardians" violates check constraint "guardians_phone_check""#
+        ),
+        (
+            "UPDATE documents SET sha256 = 'not a hash' WHERE dossier_id = \(dossierOf)", "23514",
+            #"new row for relation "documents" violates check constraint "documents_sha256_check""#
+        ),
+        (
+            "UPDATE guardians SET position = 1 WHERE dossier_id = \(dossierOf)", "ETK01",
+            "guardians cannot move to another dossier or position"
+        ),
+        (
+            "INSERT INTO documents (dossier_id, position, kind, filename, media_type, size, sha256) VALUES (-1, 0, 'x', 'x', 'x', 1, repeat('0', 64))",
+            "23503", #"insert or update on table "documents" names dossier -1, which does not exist"#
+        ),
+    ])
+    func aPartWrittenByHandIsCheckedAsTheTablesChecked(sql: String, sqlState: String, message: String) throws {
+        let connection = try ownerOnAReturnedDossier()
+        defer { connection.close() }
+        let content = try connection.scalar(
+            "SELECT content::text FROM dossier_records WHERE id = \(Self.dossierOf)", ["VLF-0002"], as: String.self)
+        let error = try connection.refusal(sql, sql.contains("$1") ? ["VLF-0002"] : [])
+        #expect(error.sqlState == sqlState)
+        #expect(error.message == message)
+        #expect(
+            try connection.scalar(
+                "SELECT content::text FROM dossier_records WHERE id = \(Self.dossierOf)", ["VLF-0002"], as: String.self)
+                == content)
+    }
+
+    /// The intake writes a dossier's parts only in the transaction that submits it: through the
+    /// views it cannot slip a guardian into a dossier already sent.
+    @Test(arguments: [
+        "INSERT INTO guardians (dossier_id, position, first_name, last_name) SELECT \(dossierOf), 0, 'Intrus', 'X'",
+        "DELETE FROM documents WHERE dossier_id = \(dossierOf)",
+    ])
+    func theIntakeCannotWriteThePartsOfADossierAlreadySent(sql: String) throws {
+        let conninfo = try Fixture.submittedExamplesDatabase()
+        let role = try AuditTruthTests.login("eticket_intake", on: conninfo)
+        let intake = try Fixture.connection("\(conninfo) user=\(role)", actor: "import")
+        defer { intake.close() }
+        let error = try intake.refusal(sql, ["VLF-0001"])
+        #expect(error.sqlState == "ETK01")
+        #expect(try guardians(of: "VLF-0001", on: intake).contains("Intrus") == false)
+    }
+}
