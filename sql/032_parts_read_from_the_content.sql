@@ -26,13 +26,13 @@ DROP TABLE guardians, trusted_persons, documents;
 
 -- The list `name` of a dossier's content, empty when there is none (a purged dossier's '{}').
 CREATE FUNCTION dossier_content_list(content jsonb, name text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT CASE WHEN jsonb_typeof(content -> name) = 'array' THEN content -> name ELSE '[]'::jsonb END
 $$;
 
 -- A JSON boolean, or `otherwise` for anything else (absent: the contract's default).
 CREATE FUNCTION dossier_content_flag(value jsonb, otherwise boolean) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT CASE WHEN jsonb_typeof(value) = 'boolean' THEN value::text::boolean ELSE otherwise END
 $$;
 
