@@ -55,6 +55,14 @@ import Testing
         #expect(try observer.query("SELECT count(*) AS n FROM decided").first?.decode(Int.self, "n") == 1)
     }
 
+    /// A commit's bound applies to a bare COMMIT however it is written, and to nothing else.
+    @Test func aCommitIsTheWordAloneInAnyCase() {
+        for commit in ["COMMIT", "commit", " Commit\n", "\tcOmMiT \r\n"] { #expect(Connection.isCommit(commit), "\(commit)") }
+        for other in ["", "COMMIT;", "COMMIT PREPARED 'x'", "COMMITS", "ÇOMMIT", "SELECT 'COMMIT'", "C O M M I T"] {
+            #expect(!Connection.isCommit(other), "\(other)")
+        }
+    }
+
     @Test func noBoundWaitsAsLibpqDoes() throws {
         let connection = try Connection(try TestDatabases.shared().create())
         #expect(connection.waitLimits == .unbounded)
