@@ -36,6 +36,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_te
     SELECT CASE WHEN jsonb_typeof(value) = 'boolean' THEN value::text::boolean ELSE otherwise END
 $$;
 
+-- A size: a whole JSON number that fits a bigint, however it is written (the contract's integer
+-- accepts `2.0` and `20e-1`), else NULL.
+CREATE FUNCTION dossier_content_size(value jsonb) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT CASE WHEN n = trunc(n) AND n BETWEEN 0 AND 9223372036854775807 THEN n::bigint END
+    FROM (SELECT CASE WHEN jsonb_typeof(value) = 'number' THEN (value #>> '{}')::numeric END AS n) AS number
+$$;
+
 CREATE VIEW guardians WITH (security_invoker = true) AS
 SELECT r.id AS dossier_id, (p.ordinality - 1)::integer AS position,
        p.part ->> 'first_name' AS first_name, p.part ->> 'last_name' AS last_name,
@@ -61,8 +69,7 @@ CROSS JOIN LATERAL jsonb_array_elements(dossier_content_list(r.content, 'trusted
 CREATE VIEW documents WITH (security_invoker = true) AS
 SELECT r.id AS dossier_id, (p.ordinality - 1)::integer AS position,
        p.part ->> 'kind' AS kind, p.part ->> 'filename' AS filename, p.part ->> 'media_type' AS media_type,
-       CASE WHEN jsonb_typeof(p.part -> 'size') = 'number' AND p.part ->> 'size' ~ '^[0-9]{1,18}$'
-            THEN (p.part ->> 'size')::bigint END AS size,
+       dossier_content_size(p.part -> 'size') AS size,
        p.part ->> 'sha256' AS sha256, p.part ->> 'notes' AS notes
 FROM dossier_records r
 CROSS JOIN LATERAL jsonb_array_elements(dossier_content_list(r.content, 'documents')) WITH ORDINALITY AS p(part, ordinality);
@@ -71,6 +78,13 @@ CROSS JOIN LATERAL jsonb_array_elements(dossier_content_list(r.content, 'documen
 -- accepted (a part of a draft, or of a returned dossier by the owner) is written into the content,
 -- where the record guard judges it again: a part is inserted at its position (0 to the list's
 -- length), changed in place, or deleted, the later ones moving up.
+--
+-- A table's row kept its identity while others were written around it; a part is an index in a
+-- list that moves. So a changed or deleted part is looked up again, under the record's lock, as
+-- the element that still reads as the row the statement saw (the nearest to where it was: an
+-- earlier row of the same statement, or a transaction that was holding the lock, may have moved
+-- it; equal elements are interchangeable). A part that is gone or changed meanwhile is a
+-- serialization failure (40001), as PostgreSQL reports a row changed under a repeatable read.
 CREATE FUNCTION dossier_part_written() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -79,6 +93,7 @@ DECLARE
     owner   boolean := acts_as_owner('dossier_records');
     bad     record;
     parts   jsonb;
+    place   integer;  -- where the part the statement read is now
 BEGIN
     IF TG_OP = 'UPDATE' AND (NEW.dossier_id IS DISTINCT FROM OLD.dossier_id OR NEW.position IS DISTINCT FROM OLD.position) THEN
         RAISE EXCEPTION '% cannot move to another dossier or position', list USING ERRCODE = 'ETK01';
@@ -93,10 +108,20 @@ BEGIN
             USING ERRCODE = 'ETK01';
     END IF;
     SELECT dossier_content_list(r.content, list) INTO parts FROM dossier_records r WHERE r.id = dossier FOR UPDATE;
+    IF TG_OP <> 'INSERT' THEN
+        -- (The view read again: this statement's snapshot sees the list as it is now, locked.)
+        EXECUTE format('SELECT p.position FROM %I p WHERE p.dossier_id = $1 AND to_jsonb(p) - ''position'' = to_jsonb($2::%I) - ''position''
+                        ORDER BY abs(p.position - $3), p.position LIMIT 1', list, list)
+            INTO place USING dossier, OLD, OLD.position;
+        IF place IS NULL THEN
+            RAISE EXCEPTION 'a % of dossier % changed while this statement ran; run it again', list,
+                dossier_external_id(dossier) USING ERRCODE = '40001';
+        END IF;
+    END IF;
     IF TG_OP = 'DELETE' THEN
-        parts := parts - OLD.position;
+        parts := parts - place;
     ELSIF TG_OP = 'UPDATE' THEN
-        parts := jsonb_set(parts, ARRAY[OLD.position::text], dossier_part_object(list, NEW));
+        parts := jsonb_set(parts, ARRAY[place::text], dossier_part_object(list, NEW));
     ELSIF NEW.position IS NULL OR NEW.position NOT BETWEEN 0 AND jsonb_array_length(parts) THEN
         RAISE EXCEPTION 'a new % of dossier % goes at a position from 0 to %, not %', list,
             dossier_external_id(dossier), jsonb_array_length(parts), coalesce(NEW.position::text, 'none')

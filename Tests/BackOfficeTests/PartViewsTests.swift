@@ -104,6 +104,86 @@ struct PartViewsTests {
                 as: String.self) == "lisible")
     }
 
+    /// The owner on VLF-0002, returned, with three guardians A, B, C.
+    private func threeGuardians() throws -> Connection {
+        let connection = try ownerOnAReturnedDossier()
+        try connection.query(
+            """
+            UPDATE dossier_records SET content = jsonb_set(content, '{guardians}',
+                '[{"first_name": "A", "last_name": "x"}, {"first_name": "B", "last_name": "x"},
+                  {"first_name": "C", "last_name": "x"}]')
+            WHERE id = \(Self.dossierOf)
+            """, ["VLF-0002"])
+        return connection
+    }
+
+    /// A statement deleting several parts deletes those parts, not the indexes its earlier rows
+    /// had already moved (found by review: it deleted A and C of A, B, C and kept B… or C).
+    @Test(arguments: [
+        ("position IN (0, 1)", ["C"]),
+        ("first_name IN ('A', 'C')", ["B"]),
+        ("true", [String]()),
+    ])
+    func aStatementDeletingSeveralPartsDeletesThoseParts(filter: String, left: [String]) throws {
+        let connection = try threeGuardians()
+        defer { connection.close() }
+        let deleted = try connection.query(
+            "DELETE FROM guardians WHERE dossier_id = \(Self.dossierOf) AND \(filter)", ["VLF-0002"]
+        ).rowsAffected
+        #expect(try guardians(of: "VLF-0002", on: connection) == left)
+        #expect(deleted == 3 - left.count)
+    }
+
+    /// A part changed by a statement is the part its WHERE named, even when the list moved under
+    /// it: here by an earlier part of the same statement, as a transaction holding the lock would.
+    @Test func aChangedPartIsThePartTheStatementNamed() throws {
+        let connection = try threeGuardians()
+        defer { connection.close() }
+        try connection.query(
+            """
+            WITH gone AS (DELETE FROM guardians WHERE dossier_id = \(Self.dossierOf) AND first_name = 'A' RETURNING 1)
+            UPDATE guardians SET phone = '0600' WHERE dossier_id = \(Self.dossierOf) AND first_name = 'B'
+                AND EXISTS (SELECT FROM gone)
+            """, ["VLF-0002"])
+        let phones = try connection.query(
+            "SELECT first_name, phone FROM guardians WHERE dossier_id = \(Self.dossierOf) ORDER BY position", ["VLF-0002"]
+        ).map { "\(try $0.decode(String.self, "first_name")):\(try $0.decodeIfPresent(String.self, "phone") ?? "-")" }
+        #expect(phones == ["B:0600", "C:-"])
+    }
+
+    /// A part that changed after the statement read it is not changed blindly: the statement fails
+    /// as a serialization failure, and nothing of it stays.
+    @Test func aPartChangedMeanwhileIsASerializationFailure() throws {
+        let connection = try threeGuardians()
+        defer { connection.close() }
+        let error = try connection.refusal(
+            """
+            WITH changed AS (UPDATE guardians SET phone = '1' WHERE dossier_id = \(Self.dossierOf) AND first_name = 'A' RETURNING 1)
+            DELETE FROM guardians WHERE dossier_id = \(Self.dossierOf) AND first_name = 'A' AND EXISTS (SELECT FROM changed)
+            """, ["VLF-0002"])
+        #expect(error.sqlState == "40001")
+        #expect(try guardians(of: "VLF-0002", on: connection) == ["A", "B", "C"])
+    }
+
+    /// The contract's integer is a whole number however it is written: the view shows its value,
+    /// and `dossier show` reads it (found by review: `2.0` read as NULL).
+    @Test(arguments: [("2.0", 2), ("20e-1", 2), ("1000000000000000000", 1_000_000_000_000_000_000), ("-0", 0)])
+    func aWholeSizeWrittenAnyWayReadsAsItsValue(literal: String, size: Int64) throws {
+        let conninfo = try Fixture.processedExamplesDatabase()
+        let connection = try Fixture.connection(conninfo)
+        defer { connection.close() }
+        try connection.query(
+            "UPDATE dossier_records SET content = jsonb_set(content, '{documents,0,size}', $2::jsonb) WHERE id = \(Self.dossierOf)",
+            ["VLF-0002", literal])
+        #expect(
+            try connection.scalar(
+                "SELECT size FROM documents WHERE dossier_id = \(Self.dossierOf) AND position = 0", ["VLF-0002"], as: Int64.self)
+                == size)
+        let administration = try Fixture.administration(conninfo)
+        defer { administration.close() }
+        #expect(try administration.dossierDetails("VLF-0002").documents.first?.size == Int(size))
+    }
+
     @Test(arguments: [
         (
             "INSERT INTO guardians (dossier_id, position, first_name, last_name) SELECT \(dossierOf), 99, 'A', 'B'", "22023",
