@@ -173,8 +173,10 @@ enum QuotedPrintable {
     static func encode(_ text: [UInt8], to output: inout [UInt8]) {
         // Written through a pointer into room made first: each byte takes at most 3 characters,
         // a soft break 3 more per 73, a line break 2 for 1.
+        // (The room as an array, which is zeroed and copied at once: `repeatElement` was appended
+        // byte by byte through unspecialized generics, a third of rendering an email.)
         let start = output.count
-        output.append(contentsOf: repeatElement(0, count: 4 * text.count + 16))
+        output.append(contentsOf: [UInt8](repeating: 0, count: 4 * text.count + 16))
         let end = text.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { buffer in
                 // Valid: `buffer` holds at least `start` bytes and the room appended.
