@@ -1,6 +1,7 @@
 import BackOffice
 import Foundation
 import Postgres
+import Synchronization
 import Testing
 
 /// A dossier's guardians, trusted persons and documents are views of what the family sent
@@ -104,9 +105,9 @@ struct PartViewsTests {
                 as: String.self) == "lisible")
     }
 
-    /// The owner on VLF-0002, returned, with three guardians A, B, C.
-    private func threeGuardians() throws -> Connection {
-        let connection = try ownerOnAReturnedDossier()
+    /// The owner on VLF-0002, returned, with three guardians A, B, C (of the database `conninfo`).
+    private func threeGuardians(_ conninfo: String? = nil) throws -> Connection {
+        let connection = try Fixture.connection(try conninfo ?? Fixture.processedExamplesDatabase())
         try connection.query(
             """
             UPDATE dossier_records SET content = jsonb_set(content, '{guardians}',
@@ -149,6 +150,43 @@ struct PartViewsTests {
             "SELECT first_name, phone FROM guardians WHERE dossier_id = \(Self.dossierOf) ORDER BY position", ["VLF-0002"]
         ).map { "\(try $0.decode(String.self, "first_name")):\(try $0.decodeIfPresent(String.self, "phone") ?? "-")" }
         #expect(phones == ["B:0600", "C:-"])
+    }
+
+    /// Two sessions: one inserts a guardian first in the list and holds it; the other deletes the
+    /// last one by name, waits for the lock, and must delete that one, not whichever moved into its
+    /// place (found by review: it deleted A).
+    @Test func aPartDeletedWhileAnotherSessionMovesTheListIsThePartNamed() throws {
+        let conninfo = try Fixture.processedExamplesDatabase()
+        let connection = try threeGuardians(conninfo)
+        defer { connection.close() }
+        try connection.execute(
+            script:
+                "BEGIN; INSERT INTO guardians (dossier_id, position, first_name, last_name) SELECT id, 0, 'N', 'x' FROM dossiers WHERE external_id = 'VLF-0002'"
+        )
+        let deleted = Mutex<Result<Int, any Error>?>(nil)
+        Thread {
+            let result = Result { () throws -> Int in
+                let other = try Fixture.connection(conninfo)
+                defer { other.close() }
+                return try other.query(
+                    "DELETE FROM guardians WHERE dossier_id = \(Self.dossierOf) AND first_name = 'C'", ["VLF-0002"]
+                ).rowsAffected
+            }
+            deleted.withLock { $0 = result }
+        }.start()
+        let waiting = Date().addingTimeInterval(60)
+        while try connection.scalar(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())",
+            as: Int.self)
+            ?? 0 < 1, Date() < waiting
+        {
+            usleep(10_000)
+        }
+        try connection.execute(script: "COMMIT")
+        let deadline = Date().addingTimeInterval(60)
+        while deleted.withLock({ $0 == nil }) && Date() < deadline { usleep(10_000) }
+        #expect(try deleted.withLock { $0 }?.get() == 1)
+        #expect(try guardians(of: "VLF-0002", on: connection) == ["N", "A", "B"])
     }
 
     /// A part that changed after the statement read it is not changed blindly: the statement fails
