@@ -10,9 +10,10 @@ import Testing
 struct PartViewsTests {
     static let dossierOf = "(SELECT id FROM dossiers WHERE external_id = $1)"
 
-    /// The owner may edit a returned dossier's parts (009); VLF-0002 is returned.
-    private func ownerOnAReturnedDossier() throws -> Connection {
-        try Fixture.connection(try Fixture.processedExamplesDatabase())
+    /// The owner may edit a returned dossier's parts (009); VLF-0002 is returned (in the database
+    /// `conninfo`, a new one by default).
+    private func ownerOnAReturnedDossier(_ conninfo: String? = nil) throws -> Connection {
+        try Fixture.connection(try conninfo ?? Fixture.processedExamplesDatabase())
     }
 
     private func guardians(of externalID: String, on connection: Connection) throws -> [String] {
@@ -107,7 +108,7 @@ struct PartViewsTests {
 
     /// The owner on VLF-0002, returned, with three guardians A, B, C (of the database `conninfo`).
     private func threeGuardians(_ conninfo: String? = nil) throws -> Connection {
-        let connection = try Fixture.connection(try conninfo ?? Fixture.processedExamplesDatabase())
+        let connection = try ownerOnAReturnedDossier(conninfo)
         try connection.query(
             """
             UPDATE dossier_records SET content = jsonb_set(content, '{guardians}',
