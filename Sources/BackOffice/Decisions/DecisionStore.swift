@@ -77,8 +77,8 @@ struct DecisionStore {
     /// version and one event, which records that it passed through `validated`). The rights and
     /// the move are checked together at the statement's end (migrations 006, 008 and 022).
     ///
-    /// - Returns: the (dossier, period) pairs where something opened, for the planning-open emails.
-    func carryOut(_ verdicts: [Verdict], openedBy: String) throws -> [Opening] {
+    /// - Returns: each child's rights opened or widened, for the planning-open emails.
+    func carryOut(_ verdicts: [Verdict], openedBy: String) throws -> [OpenedChildRights] {
         guard !verdicts.isEmpty else { return [] }
         let rows = try connection.query(
             """
@@ -97,20 +97,42 @@ struct DecisionStore {
                   AND p.ends_on >= (\(DecisionClock.now) AT TIME ZONE s.timezone)::date
                   AND (i.periods <> 'due' OR p.planning_opens_at IS NULL OR p.planning_opens_at <= \(DecisionClock.now))
                 \(Self.widening)
-                RETURNING dossier_id, period_id, child_id
+                RETURNING dossier_id, period_id, child_id, service_ids
             ), moved AS (
                 UPDATE dossier_status s
                 SET state = CASE WHEN o.dossier_id IS NULL THEN i.state::dossier_state ELSE 'planning_open' END
                 FROM input i LEFT JOIN (SELECT DISTINCT dossier_id FROM opened) o ON o.dossier_id = i.dossier_id
                 WHERE s.dossier_id = i.dossier_id
             )
-            SELECT dossier_id, period_id, count(DISTINCT child_id) AS children FROM opened GROUP BY 1, 2
+            -- The statement's snapshot holds the rights from before it, not those it opens.
+            SELECT o.dossier_id, o.period_id, c.position, o.service_ids,
+                   NOT EXISTS (SELECT FROM child_period_rights r WHERE r.dossier_id = o.dossier_id
+                                                                    AND r.period_id = o.period_id) AS first
+            FROM opened o JOIN children c ON c.id = o.child_id
             """,
             [
                 verdicts.map(\.dossierID), verdicts.map(\.outcome.state.rawValue),
                 verdicts.map { $0.opening?.name ?? "" }, openedBy,
             ])
-        return try rows.map(Opening.init)
+        return try rows.map { row in
+            OpenedChildRights(
+                dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"),
+                childPosition: try row.decode("position"), serviceIDs: try row.decode("service_ids"),
+                first: try row.decode("first"))
+        }
+    }
+
+    /// A child's rights in a period, as ``carryOut(_:openedBy:)`` left them.
+    struct OpenedChildRights {
+        var dossierID: Int64
+        var periodID: Int64
+        /// The child's place in its dossier (`children.position`).
+        var childPosition: Int
+        /// Every service the child has in the period now.
+        var serviceIDs: [Int64]
+        /// Whether the dossier had no rights in the period before: its rights there are then these
+        /// rows alone, and no day is reserved yet.
+        var first: Bool
     }
 
     /// The services (ids, in order) that child `c` of dossier `d` asked for, all of the

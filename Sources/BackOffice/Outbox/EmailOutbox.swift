@@ -24,8 +24,12 @@ public final class EmailOutbox: FamilyNotifier {
     }
 
     /// Writes the emails of the batch's decisions and openings in one statement.
-    func notify(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], on connection: Connection) throws {
-        try FamilyEmailStore(connection: connection).insert(decisions: decisionIDs, openings: openings, templates: templateSet)
+    func notify(
+        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [FamilyEmailStore.PlanningOpenEmail],
+        on connection: Connection
+    ) throws {
+        try FamilyEmailStore(connection: connection).insert(
+            decisions: decisionIDs, openings: openings, built: built, templates: templateSet)
     }
 
     /// Writes the dossier-processed emails of these new decisions and returns how many were written

@@ -17,11 +17,19 @@ struct FamilyEmailStore {
         var planningOpen = 0
     }
 
+    /// A planning-open email whose particulars the caller built (a worker, for the rights it has
+    /// just opened: ``EmailParticulars/init(firstOpening:of:in:)``).
+    struct PlanningOpenEmail {
+        var dossierID: Int64
+        var periodID: Int64
+        var particulars: EmailParticulars
+    }
+
     /// Writes, in one statement, the dossier-processed email of each decision the family is told
     /// of (not `awaiting_review`) and the planning-open email of each opening, their particulars
-    /// read from the database by the statement itself; stores `templates` first when the database
-    /// does not have them. A decision or a (dossier, period) already mailed is skipped, so a
-    /// retried batch never makes a second copy.
+    /// read from the database by the statement itself, and the planning-open emails `built` by
+    /// the caller; stores `templates` first when the database does not have them. A decision or a
+    /// (dossier, period) already mailed is skipped, so a retried batch never makes a second copy.
     ///
     /// A decision's email is skipped by a probe of its unique index: its decision is new in this
     /// transaction, so no other can be mailing it. An opening's is skipped by `ON CONFLICT` on its
@@ -29,10 +37,11 @@ struct FamilyEmailStore {
     /// (`rights open --service`) do not lock each other. (`ON CONFLICT DO NOTHING` without a target
     /// had checked every unique index of the outbox before each row.)
     @discardableResult
-    func insert(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], templates: StoredTemplateSet) throws
-        -> Written
-    {
-        guard !decisionIDs.isEmpty || !openings.isEmpty else { return Written() }
+    func insert(
+        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [PlanningOpenEmail] = [],
+        templates: StoredTemplateSet
+    ) throws -> Written {
+        guard !decisionIDs.isEmpty || !openings.isEmpty || !built.isEmpty else { return Written() }
         var written = Written()
         for row in try connection.query(
             """
@@ -46,14 +55,17 @@ struct FamilyEmailStore {
                 RETURNING kind
             ), opening_emails AS (
                 \(Self.insertEmails(from: Self.openingParticulars))
-                ON CONFLICT (dossier_id, period_id) WHERE kind = 'planning-open' DO NOTHING
-                RETURNING kind
+                \(Self.onePerOpening)
+            ), built_emails AS (
+                \(Self.insertEmails(from: Self.builtParticulars))
+                \(Self.onePerOpening)
             )
-            SELECT kind::text AS kind FROM decision_emails UNION ALL SELECT kind::text FROM opening_emails
+            SELECT kind::text AS kind FROM decision_emails
+            UNION ALL SELECT kind::text FROM opening_emails UNION ALL SELECT kind::text FROM built_emails
             """,
             [
                 decisionIDs, openings.map(\.dossierID), openings.map(\.periodID), templates.archive,
-                templates.sha256,
+                templates.sha256, built.map(\.dossierID), built.map(\.periodID), built.map(\.particulars.jsonText),
             ])
         {
             switch try row.decode(EmailKind.self, "kind") {
@@ -63,6 +75,11 @@ struct FamilyEmailStore {
         }
         return written
     }
+
+    private static let onePerOpening = """
+        ON CONFLICT (dossier_id, period_id) WHERE kind = 'planning-open' DO NOTHING
+        RETURNING kind
+        """
 
     /// An `INSERT` of the emails `particulars` selects (as `e`), with the template set `$5`.
     private static func insertEmails(from particulars: String) -> String {
@@ -146,6 +163,17 @@ struct FamilyEmailStore {
     static let greeting = """
         'first_name', coalesce(d.content->'account'->>'first_name', a.first_name),
         'last_name', coalesce(d.content->'account'->>'last_name', a.last_name)
+        """
+
+    /// The planning-open emails `$6`, `$7` (dossier, period) whose particulars `$8` the caller
+    /// built: only the address is read here.
+    static let builtParticulars = """
+        SELECT 'planning-open'::email_kind AS kind, d.id AS dossier_id, d.structure_id, NULL::bigint AS decision_id,
+               b.period_id, a.email AS recipient, s.sender_email AS sender, b.particulars::json AS particulars
+        FROM unnest($6::bigint[], $7::bigint[], $8::text[]) AS b(dossier_id, period_id, particulars)
+        JOIN dossier_records d ON d.id = b.dossier_id
+        JOIN accounts a ON a.id = d.account_id
+        JOIN structures s ON s.id = d.structure_id
         """
 
     /// The email a decision or an opening would write, rendered from the database as it is now,

@@ -78,46 +78,6 @@ struct StoredEmail: Sendable {
     }
 }
 
-/// What an outbox row keeps of its email (`email_outbox.particulars`, a JSON object written by
-/// ``FamilyEmailStore``'s statement): what the family's dossier said when the email was decided.
-struct EmailParticulars: Decodable, Sendable {
-    var language: String
-    /// The dossier's id on the portal.
-    var dossier: String
-    var firstName: String
-    var lastName: String
-    var children: [Child]
-    /// For a validated dossier: `now`, `manual`, or the epoch seconds at which rights open.
-    var nextStep: String?
-    /// For planning-open: the first day drawn.
-    var shownFrom: String?
-
-    struct Child: Decodable, Sendable {
-        var firstName: String
-        var lastName: String
-        /// For planning-open: the services the child has rights to in the period, by label.
-        var services: [Service]?
-    }
-
-    struct Service: Decodable, Sendable {
-        var label: String
-        var weekdays: [Int]
-        /// The days the child has already reserved, `YYYY-MM-DD`.
-        var reserved: [String]
-    }
-
-    /// - Throws: ``UnrenderableEmail`` when the JSON is not of this shape.
-    init(json: String, email id: Int64) throws(UnrenderableEmail) {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do {
-            self = try decoder.decode(Self.self, from: Data(json.utf8))
-        } catch {
-            throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(error)")
-        }
-    }
-}
-
 /// An email whose own content cannot be rendered, and never will be: its particulars, its
 /// decision's findings, its template set, or an address the message cannot carry. The export
 /// leaves it pending and names it; the sender marks it failed. Anything else (the database, the

@@ -33,6 +33,14 @@ struct StructureContext {
     /// The structure's date today, in its own time zone.
     var today: CalendarDate
     var periods: [PeriodRow]
+    /// The services, in the order the emails list them: by label, then code, as the database sorts.
+    var services: [ServiceRow]
+
+    struct ServiceRow {
+        var id: Int64
+        var label: String
+        var weekdays: [Int]
+    }
 
     /// The rules take ages at the start of the next period (or today, when none is to come).
     var policy: StructurePolicy {
@@ -96,7 +104,12 @@ struct DossierStore {
                    ARRAY(SELECT p.starts_on::text FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id)
                        AS period_starts,
                    ARRAY(SELECT p.ends_on::text FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id)
-                       AS period_ends
+                       AS period_ends,
+                   ARRAY(SELECT v.id FROM services v WHERE v.structure_id = s.id ORDER BY v.label, v.code) AS service_ids,
+                   ARRAY(SELECT v.label FROM services v WHERE v.structure_id = s.id ORDER BY v.label, v.code)
+                       AS service_labels,
+                   ARRAY(SELECT array_to_string(v.weekdays, ',') FROM services v WHERE v.structure_id = s.id
+                         ORDER BY v.label, v.code) AS service_weekdays
             FROM structures s WHERE s.id = ANY($1::bigint[])
             """, [Array(ids)])
         {
@@ -112,13 +125,20 @@ struct DossierStore {
                 guard let startsOn = CalendarDate(iso: dates.0), let endsOn = CalendarDate(iso: dates.1) else { return nil }
                 return .init(id: key.0, code: key.1, startsOn: startsOn, endsOn: endsOn)
             }
+            let services = zip(
+                try row.decode([Int64].self, "service_ids"),
+                zip(try row.decode([String].self, "service_labels"), try row.decode([String].self, "service_weekdays"))
+            ).map { id, described in
+                StructureContext.ServiceRow(
+                    id: id, label: described.0, weekdays: described.1.split(separator: ",").compactMap { Int($0) })
+            }
             contexts[id] = StructureContext(
                 id: id, code: try row.decode("code"), review: review, rightsOpening: opening,
                 requiredDocumentKinds: Set(try row.decode([String].self, "required_kinds")),
                 documentLabels: Dictionary(
                     zip(try row.decode([String].self, "kinds"), try row.decode([String].self, "kind_labels")),
                     uniquingKeysWith: { first, _ in first }),
-                today: today, periods: periods)
+                today: today, periods: periods, services: services)
         }
         return contexts
     }

@@ -60,7 +60,11 @@ public struct BatchSummary: Sendable, Equatable {
 ///
 /// Implemented by the email outbox; a worker without one records decisions only.
 protocol FamilyNotifier {
-    func notify(decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], on connection: Connection) throws
+    /// Writes the emails of the batch's decisions and openings, and the planning-open emails the
+    /// worker `built`.
+    func notify(
+        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [FamilyEmailStore.PlanningOpenEmail],
+        on connection: Connection) throws
 }
 
 /// Claims due queue rows, judges the dossiers, records decisions and opens rights — a batch per
@@ -161,6 +165,7 @@ public final class Worker {
         let decisions = DecisionStore(connection: connection)
         var decisionIDs: [Int64] = []
         var openings: [DecisionStore.Opening] = []
+        var built: [FamilyEmailStore.PlanningOpenEmail] = []
 
         let processing = items.filter { $0.job == .process }
         if !processing.isEmpty {
@@ -168,7 +173,8 @@ public final class Worker {
             let decided = try decisions.insert(
                 judged.map(\.record), decidedBy: configuration.identity, expectedStates: [.submitted])
             let carried = judged.filter { decided[$0.record.dossierID] != nil }
-            openings += try decisions.carryOut(carried.map(\.verdict), openedBy: configuration.identity)
+            let opened = try decisions.carryOut(carried.map(\.verdict), openedBy: configuration.identity)
+            (built, openings) = Self.planningOpenEmails(opened, of: carried)
             let scheduled = carried.filter { $0.record.outcome == .validated && $0.rightsOpening == .scheduled }
             try decisions.scheduleRights(scheduled.map(\.record.dossierID))
             for item in carried { summary.outcomes[item.record.outcome, default: 0] += 1 }
@@ -179,14 +185,39 @@ public final class Worker {
             openings += try decisions.openRights(
                 scheduled.map(\.dossierID), periods: .period(periodID), openedBy: configuration.identity)
         }
-        try notifier?.notify(decisions: decisionIDs, openings: openings, on: connection)
-        summary.planningOpened = Set(openings.map(\.dossierID)).count
+        try notifier?.notify(decisions: decisionIDs, openings: openings, built: built, on: connection)
+        summary.planningOpened = Set(openings.map(\.dossierID) + built.map(\.dossierID)).count
         return summary
+    }
+
+    /// The planning-open emails of these rights: built here where they are a judged dossier's
+    /// first in the period, the others left for the database to write.
+    private static func planningOpenEmails(_ rights: [DecisionStore.OpenedChildRights], of judged: [Judged])
+        -> (built: [FamilyEmailStore.PlanningOpenEmail], openings: [DecisionStore.Opening])
+    {
+        let judgedByID = Dictionary(judged.map { ($0.record.dossierID, $0) }, uniquingKeysWith: { first, _ in first })
+        var built: [FamilyEmailStore.PlanningOpenEmail] = []
+        var openings: [DecisionStore.Opening] = []
+        for (key, children) in Dictionary(grouping: rights, by: { [$0.dossierID, $0.periodID] }) {
+            let (dossierID, periodID) = (key[0], key[1])
+            if let dossier = judgedByID[dossierID],
+                let particulars = EmailParticulars(firstOpening: children, of: dossier.dossier, in: dossier.structure)
+            {
+                built.append(.init(dossierID: dossierID, periodID: periodID, particulars: particulars))
+            } else {
+                openings.append(
+                    .init(dossierID: dossierID, periodID: periodID, children: Set(children.map(\.childPosition)).count))
+            }
+        }
+        return (built, openings)
     }
 
     private struct Judged {
         var record: DecisionRecord
         var rightsOpening: RightsOpening
+        /// What was judged: the dossier and its structure.
+        var dossier: Dossier
+        var structure: StructureContext
 
         /// The move that carries the decision out, with the periods to open now if it validates.
         var verdict: DecisionStore.Verdict {
@@ -215,7 +246,7 @@ public final class Worker {
                 record: DecisionRecord(
                     dossierID: loaded.id, outcome: outcome, findings: findings, reason: nil,
                     contentSHA256: loaded.contentSHA256),
-                rightsOpening: structure.rightsOpening)
+                rightsOpening: structure.rightsOpening, dossier: loaded.dossier, structure: structure)
         }
     }
 }
