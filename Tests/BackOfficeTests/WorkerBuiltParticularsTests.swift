@@ -7,18 +7,23 @@ import Testing
 
 @testable import BackOffice
 
-/// The planning-open particulars a worker builds for the rights it has just opened say what the
-/// database's own statement (``FamilyEmailStore/openingParticulars``, which administrators'
-/// openings and previews use) says of the same rights: one conformance check, run on the examples
-/// and on names and labels chosen to break a hand-written JSON writer or a Swift-side sort.
+/// The particulars a worker builds for the decisions it has just recorded and the rights it has
+/// just opened say what the database's own statements (``FamilyEmailStore/decisionParticulars``
+/// and ``FamilyEmailStore/openingParticulars``, which administrators' decisions, openings and
+/// previews use) say of them: one conformance check, run on the examples and on names and labels
+/// chosen to break a hand-written JSON writer or a Swift-side sort.
 @Suite("Particulars built by the worker")
 struct WorkerBuiltParticularsTests {
-    @Test func theExamplesPlanningOpenEmailsAreTheWorkersAndSayWhatTheDatabaseWould() throws {
+    @Test func theExamplesEmailsAreTheWorkersAndSayWhatTheDatabaseWould() throws {
         let connection = try Fixture.connection(try Fixture.decidedExamples())
         defer { connection.close() }
-        #expect(try Self.compareOpenings(on: connection) == 1, "VLF-0001 opened its rights in 2026-2027")
+        #expect(
+            try Self.compareEmails(on: connection) == ["planning-open": 1, "dossier-processed": 3],
+            "VLF-0001 validated and opened its rights in 2026-2027, VLF-0002 and VLF-0003 returned")
     }
 
+    /// And a validated dossier of a structure that opens its rights on schedule: its email gives
+    /// the opening's time as the database writes it.
     @Test func oddNamesAndLabelsSurviveTheWorkersJSONAndKeepTheDatabasesOrder() throws {
         let conninfo = try Fixture.exampleStructuresDatabase()
         let administration = try Fixture.administration(conninfo)
@@ -26,14 +31,17 @@ struct WorkerBuiltParticularsTests {
         // Labels with quotes and backslashes, listed by label in an order that is neither their
         // codes' nor their ids' (the order rights keep their services in).
         _ = try administration.applyStructures(
-            file: try Self.structures(relabelling: [
-                "cantine": "école du midi", "garderie-matin": #"Zumba "matin""#, "mercredi": "atelier \\ mercredi",
-            ]))
+            file: try Self.structures(
+                reviewing: "saint-amour",
+                relabelling: [
+                    "cantine": "école du midi", "garderie-matin": #"Zumba "matin""#, "mercredi": "atelier \\ mercredi",
+                ]))
         let line = try #require(try Fixture.exampleLines()["VLF-0001"])
             .replacingOccurrences(of: #""first_name": "Claire""#, with: #""first_name": "Cla\"ire\\ \u0007\t""#)
             .replacingOccurrences(of: #""first_name": "Zoé""#, with: #""first_name": "Zoe\u0301 👩‍👩‍👧 שלום""#)
             .replacingOccurrences(of: #""first_name": "Noé""#, with: #""first_name": "N\u001fo\u2028é""#)
-        _ = try administration.importDossiers(file: try Fixture.file([line]))
+        let scheduled = try #require(try Fixture.exampleLines()["PTL-0001"])
+        _ = try administration.importDossiers(file: try Fixture.file([line, scheduled]))
         _ = try WorkerRunner(
             conninfo: conninfo, configuration: WorkerConfiguration(), outbox: try EmailOutbox(directory: Fixture.templates),
             logger: Fixture.logger
@@ -41,7 +49,11 @@ struct WorkerBuiltParticularsTests {
 
         let connection = try Fixture.connection(conninfo)
         defer { connection.close() }
-        #expect(try Self.compareOpenings(on: connection) == 1)
+        #expect(try Self.compareEmails(on: connection) == ["planning-open": 1, "dossier-processed": 2])
+        let nextSteps = try connection.query(
+            "SELECT particulars->>'next_step' AS step FROM email_outbox WHERE kind = 'dossier-processed' ORDER BY dossier_id"
+        ).map { try $0.decode(String.self, "step") }
+        #expect(nextSteps.first == "now" && nextSteps.last.flatMap(Double.init) != nil, "\(nextSteps): on validation, scheduled")
         let stored = try #require(
             try connection.scalar("SELECT particulars::text FROM email_outbox WHERE kind = 'planning-open'", as: String.self))
         let particulars = try EmailParticulars(json: stored, email: 0)
@@ -90,33 +102,41 @@ struct WorkerBuiltParticularsTests {
                 == #"{"language":"fr","dossier":"a\"b\\c\u0001\n","first_name":"é","last_name":"","children":[]}"#)
     }
 
-    /// Compares each planning-open row with what the database's statement writes for the same
-    /// dossier and period, and checks the worker wrote it: `json_build_object` puts a space on each
-    /// side of a colon, the worker none.
+    /// Compares each email row with what the database's statement writes for the same decision or
+    /// opening, and checks the worker wrote it: `json_build_object` puts a space on each side of a
+    /// colon, the worker none.
     ///
-    /// - Returns: how many rows were compared.
-    private static func compareOpenings(on connection: Connection) throws -> Int {
-        let rows = try connection.query(
-            "SELECT dossier_id, period_id, particulars::text AS particulars FROM email_outbox WHERE kind = 'planning-open'")
-        for row in rows {
+    /// - Returns: how many rows were compared, by kind.
+    private static func compareEmails(on connection: Connection) throws -> [String: Int] {
+        var compared: [String: Int] = [:]
+        for row in try connection.query(
+            "SELECT kind::text AS kind, dossier_id, decision_id, period_id, particulars::text AS particulars FROM email_outbox")
+        {
             let stored: String = try row.decode("particulars")
+            let kind: String = try row.decode("kind")
             #expect(!stored.contains("\" : "), "written by the worker: \(stored)")
-            let opening = DecisionStore.Opening(
-                dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: 0)
-            let preview = try #require(try FamilyEmailStore(connection: connection).preview(decision: nil, opening: opening))
-            guard case .particulars(let fromDatabase, _) = preview.content else {
+            let store = FamilyEmailStore(connection: connection)
+            let preview =
+                kind == "planning-open"
+                ? try store.preview(
+                    decision: nil,
+                    opening: .init(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: 0))
+                : try store.preview(decision: try row.decode("decision_id"), opening: nil)
+            guard case .particulars(let fromDatabase, _) = try #require(preview).content else {
                 Issue.record("a preview holds particulars")
                 continue
             }
             #expect(
                 try EmailParticulars(json: stored, email: 0) == (try EmailParticulars(json: fromDatabase, email: 0)),
                 "worker: \(stored)\ndatabase: \(fromDatabase)")
+            compared[kind, default: 0] += 1
         }
-        return rows.count
+        return compared
     }
 
-    /// The example structures file, with these services (by code) given new labels.
-    private static func structures(relabelling labels: [String: String]) throws -> String {
+    /// The example structures file, with a structure's dossiers validated without review and these
+    /// services (by code) given new labels.
+    private static func structures(reviewing automatic: String, relabelling labels: [String: String]) throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: "\(Fixture.examples)/structures.json"))
         var catalog = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         var structures = try #require(catalog["structures"] as? [[String: Any]])
@@ -128,6 +148,7 @@ struct WorkerBuiltParticularsTests {
                 }
             }
             structures[index]["services"] = services
+            if structures[index]["code"] as? String == automatic { structures[index]["review"] = "automatic" }
         }
         catalog["structures"] = structures
         return try Fixture.data(try JSONSerialization.data(withJSONObject: catalog), name: "structures.json")

@@ -23,13 +23,10 @@ public final class EmailOutbox: FamilyNotifier {
         self.init(templates: try EmailTemplates.library(directory))
     }
 
-    /// Writes the emails of the batch's decisions and openings in one statement.
-    func notify(
-        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [FamilyEmailStore.PlanningOpenEmail],
-        on connection: Connection
-    ) throws {
+    /// Writes a worker batch's emails in one statement.
+    func notify(openings: [DecisionStore.Opening], built: [FamilyEmailStore.BuiltEmail], on connection: Connection) throws {
         try FamilyEmailStore(connection: connection).insert(
-            decisions: decisionIDs, openings: openings, built: built, templates: templateSet)
+            decisions: [], openings: openings, built: built, templates: templateSet)
     }
 
     /// Writes the dossier-processed emails of these new decisions and returns how many were written

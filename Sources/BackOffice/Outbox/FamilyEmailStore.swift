@@ -17,19 +17,32 @@ struct FamilyEmailStore {
         var planningOpen = 0
     }
 
-    /// A planning-open email whose particulars the caller built (a worker, for the rights it has
-    /// just opened: ``EmailParticulars/init(firstOpening:of:in:)``).
-    struct PlanningOpenEmail {
+    /// An email whose particulars the caller built: a worker's, for the dossier it has just
+    /// judged (``EmailParticulars/init(decision:of:in:)``) and the rights it has just opened
+    /// (``EmailParticulars/init(firstOpening:of:in:)``).
+    struct BuiltEmail {
         var dossierID: Int64
-        var periodID: Int64
+        var cause: Cause
         var particulars: EmailParticulars
+
+        enum Cause: Equatable {
+            /// A dossier-processed email, of this told decision (not `awaiting_review`).
+            case decision(Int64)
+            /// A planning-open email, of the rights opened in this period.
+            case opening(period: Int64)
+        }
+
+        var opensPlanning: Bool {
+            if case .opening = cause { true } else { false }
+        }
     }
 
     /// Writes, in one statement, the dossier-processed email of each decision the family is told
     /// of (not `awaiting_review`) and the planning-open email of each opening, their particulars
-    /// read from the database by the statement itself, and the planning-open emails `built` by
-    /// the caller; stores `templates` first when the database does not have them. A decision or a
-    /// (dossier, period) already mailed is skipped, so a retried batch never makes a second copy.
+    /// read from the database by the statement itself, and the emails `built` by the caller, whose
+    /// addresses only are read; stores `templates` first when the database does not have them. A
+    /// decision or a (dossier, period) already mailed is skipped, so a retried batch never makes a
+    /// second copy.
     ///
     /// A decision's email is skipped by a probe of its unique index: its decision is new in this
     /// transaction, so no other can be mailing it. An opening's is skipped by `ON CONFLICT` on its
@@ -38,10 +51,16 @@ struct FamilyEmailStore {
     /// had checked every unique index of the outbox before each row.)
     @discardableResult
     func insert(
-        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [PlanningOpenEmail] = [],
+        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [BuiltEmail] = [],
         templates: StoredTemplateSet
     ) throws -> Written {
         guard !decisionIDs.isEmpty || !openings.isEmpty || !built.isEmpty else { return Written() }
+        let builtDecisions = built.compactMap { email in
+            if case .decision(let id) = email.cause { (email.dossierID, id, email.particulars.jsonText) } else { nil }
+        }
+        let builtOpenings = built.compactMap { email in
+            if case .opening(let period) = email.cause { (email.dossierID, period, email.particulars.jsonText) } else { nil }
+        }
         var written = Written()
         for row in try connection.query(
             """
@@ -50,22 +69,20 @@ struct FamilyEmailStore {
                 SELECT $4 WHERE NOT EXISTS (SELECT 1 FROM email_template_sets WHERE sha256 = $5)
                 ON CONFLICT DO NOTHING
             ), decision_emails AS (
-                \(Self.insertEmails(from: Self.decisionParticulars))
+                \(Self.insertEmails(from: Self.decisionEmails))
                 WHERE NOT EXISTS (SELECT FROM email_outbox o WHERE o.decision_id = e.decision_id)
                 RETURNING kind
             ), opening_emails AS (
-                \(Self.insertEmails(from: Self.openingParticulars))
-                \(Self.onePerOpening)
-            ), built_emails AS (
-                \(Self.insertEmails(from: Self.builtParticulars))
-                \(Self.onePerOpening)
+                \(Self.insertEmails(from: Self.openingEmails))
+                ON CONFLICT (dossier_id, period_id) WHERE kind = 'planning-open' DO NOTHING
+                RETURNING kind
             )
-            SELECT kind::text AS kind FROM decision_emails
-            UNION ALL SELECT kind::text FROM opening_emails UNION ALL SELECT kind::text FROM built_emails
+            SELECT kind::text AS kind FROM decision_emails UNION ALL SELECT kind::text FROM opening_emails
             """,
             [
-                decisionIDs, openings.map(\.dossierID), openings.map(\.periodID), templates.archive,
-                templates.sha256, built.map(\.dossierID), built.map(\.periodID), built.map(\.particulars.jsonText),
+                decisionIDs, openings.map(\.dossierID), openings.map(\.periodID), templates.archive, templates.sha256,
+                builtDecisions.map(\.0), builtDecisions.map(\.1), builtDecisions.map(\.2),
+                builtOpenings.map(\.0), builtOpenings.map(\.1), builtOpenings.map(\.2),
             ])
         {
             switch try row.decode(EmailKind.self, "kind") {
@@ -75,11 +92,6 @@ struct FamilyEmailStore {
         }
         return written
     }
-
-    private static let onePerOpening = """
-        ON CONFLICT (dossier_id, period_id) WHERE kind = 'planning-open' DO NOTHING
-        RETURNING kind
-        """
 
     /// An `INSERT` of the emails `particulars` selects (as `e`), with the template set `$5`.
     private static func insertEmails(from particulars: String) -> String {
@@ -165,16 +177,35 @@ struct FamilyEmailStore {
         'last_name', coalesce(d.content->'account'->>'last_name', a.last_name)
         """
 
-    /// The planning-open emails `$6`, `$7` (dossier, period) whose particulars `$8` the caller
-    /// built: only the address is read here.
-    static let builtParticulars = """
-        SELECT 'planning-open'::email_kind AS kind, d.id AS dossier_id, d.structure_id, NULL::bigint AS decision_id,
-               b.period_id, a.email AS recipient, s.sender_email AS sender, b.particulars::json AS particulars
-        FROM unnest($6::bigint[], $7::bigint[], $8::text[]) AS b(dossier_id, period_id, particulars)
-        JOIN dossier_records d ON d.id = b.dossier_id
-        JOIN accounts a ON a.id = d.account_id
-        JOIN structures s ON s.id = d.structure_id
+    /// The dossier-processed emails to write: the database's particulars of decisions `$1`, and
+    /// the caller's (`$6` dossiers, `$7` decisions, `$8` particulars).
+    private static let decisionEmails = """
+        \(decisionParticulars)
+        UNION ALL \(built("dossier-processed", "$6::bigint[], $7::bigint[], $8::text[]"))
         """
+
+    /// The planning-open emails to write: the database's particulars of openings `$2`, `$3`, and
+    /// the caller's (`$9` dossiers, `$10` periods, `$11` particulars).
+    private static let openingEmails = """
+        \(openingParticulars)
+        UNION ALL \(built("planning-open", "$9::bigint[], $10::bigint[], $11::text[]"))
+        """
+
+    /// The `kind` emails whose (dossier, decision or period, particulars) are the arrays
+    /// `parameters`, their particulars built by the caller: only the addresses are read here.
+    private static func built(_ kind: String, _ parameters: String) -> String {
+        let cause =
+            kind == "planning-open"
+            ? "NULL::bigint AS decision_id, b.cause AS period_id" : "b.cause AS decision_id, NULL::bigint AS period_id"
+        return """
+            SELECT '\(kind)'::email_kind AS kind, d.id AS dossier_id, d.structure_id, \(cause),
+                   a.email AS recipient, s.sender_email AS sender, b.particulars::json AS particulars
+            FROM unnest(\(parameters)) AS b(dossier_id, cause, particulars)
+            JOIN dossier_records d ON d.id = b.dossier_id
+            JOIN accounts a ON a.id = d.account_id
+            JOIN structures s ON s.id = d.structure_id
+            """
+    }
 
     /// The email a decision or an opening would write, rendered from the database as it is now,
     /// with nothing stored: an administrator's preview.

@@ -21,6 +21,10 @@ struct StructureContext {
         var code: String
         var startsOn: CalendarDate
         var endsOn: CalendarDate
+        /// `planning_opens_at` in epoch seconds, as the database writes them (`nil` when not set).
+        var opensAt: String? = nil
+        /// Whether `planning_opens_at` is after the decision clock's now.
+        var opensLater = false
     }
 
     var id: Int64
@@ -105,6 +109,10 @@ struct DossierStore {
                        AS period_starts,
                    ARRAY(SELECT p.ends_on::text FROM periods p WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id)
                        AS period_ends,
+                   ARRAY(SELECT coalesce(extract(epoch FROM p.planning_opens_at)::text, '') FROM periods p
+                         WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id) AS period_opens,
+                   ARRAY(SELECT coalesce(p.planning_opens_at > \(DecisionClock.now), false) FROM periods p
+                         WHERE p.structure_id = s.id ORDER BY p.starts_on, p.id) AS period_opens_later,
                    ARRAY(SELECT v.id FROM services v WHERE v.structure_id = s.id ORDER BY v.label, v.code) AS service_ids,
                    ARRAY(SELECT v.label FROM services v WHERE v.structure_id = s.id ORDER BY v.label, v.code)
                        AS service_labels,
@@ -118,13 +126,7 @@ struct DossierStore {
                 let opening = RightsOpening(rawValue: try row.decode("rights_opening")),
                 let today = CalendarDate(iso: try row.decode(String.self, "today"))
             else { throw BackOfficeError(.failure, "structure \(id): unreadable policy") }
-            let periods = zip(
-                zip(try row.decode([Int64].self, "period_ids"), try row.decode([String].self, "period_codes")),
-                zip(try row.decode([String].self, "period_starts"), try row.decode([String].self, "period_ends"))
-            ).compactMap { key, dates -> StructureContext.PeriodRow? in
-                guard let startsOn = CalendarDate(iso: dates.0), let endsOn = CalendarDate(iso: dates.1) else { return nil }
-                return .init(id: key.0, code: key.1, startsOn: startsOn, endsOn: endsOn)
-            }
+            let periods = try Self.periods(of: row)
             let services = zip(
                 try row.decode([Int64].self, "service_ids"),
                 zip(try row.decode([String].self, "service_labels"), try row.decode([String].self, "service_weekdays"))
@@ -141,5 +143,25 @@ struct DossierStore {
                 today: today, periods: periods, services: services)
         }
         return contexts
+    }
+
+    /// A structure row's periods, from its `period_*` arrays (one order, one length).
+    private static func periods(of row: Row) throws -> [StructureContext.PeriodRow] {
+        let ids: [Int64] = try row.decode("period_ids")
+        let (codes, starts, ends): ([String], [String], [String]) = (
+            try row.decode("period_codes"), try row.decode("period_starts"), try row.decode("period_ends")
+        )
+        let (opens, later): ([String], [Bool]) = (try row.decode("period_opens"), try row.decode("period_opens_later"))
+        guard Set([codes.count, starts.count, ends.count, opens.count, later.count]) == [ids.count] else {
+            throw BackOfficeError(.failure, "structure periods: arrays of different lengths")
+        }
+        return ids.indices.compactMap { index in
+            guard let startsOn = CalendarDate(iso: starts[index]), let endsOn = CalendarDate(iso: ends[index]) else {
+                return nil
+            }
+            return .init(
+                id: ids[index], code: codes[index], startsOn: startsOn, endsOn: endsOn,
+                opensAt: opens[index].isEmpty ? nil : opens[index], opensLater: later[index])
+        }
     }
 }

@@ -1,6 +1,33 @@
 import Dossiers
 
 extension EmailParticulars {
+    /// The particulars of the dossier-processed email of a decision a worker has just recorded on
+    /// `dossier`: what ``FamilyEmailStore/decisionParticulars`` reads from the database. `nil` for
+    /// a decision the family is not told of (awaiting review).
+    init?(decision outcome: Outcome, of dossier: Dossier, in structure: StructureContext) {
+        guard outcome != .awaitingReview else { return nil }
+        self.init(
+            language: dossier.language.rawValue, dossier: dossier.externalID, firstName: dossier.account.firstName,
+            lastName: dossier.account.lastName,
+            children: dossier.children.map { Child(firstName: $0.firstName, lastName: $0.lastName) },
+            nextStep: outcome == .validated ? Self.nextStep(in: structure) : nil)
+    }
+
+    /// When a validated dossier's children can reserve: with the validation (`now`), when the
+    /// structure opens the rights (`manual`, also when no period is left to open), or at the next
+    /// `planning_opens_at` still to come (`now` when none is).
+    private static func nextStep(in structure: StructureContext) -> String {
+        let current = structure.periods.filter { $0.endsOn >= structure.today }
+        guard !current.isEmpty else { return "manual" }
+        switch structure.rightsOpening {
+        case .onValidation: return "now"
+        case .manual: return "manual"
+        case .scheduled:
+            let coming = current.filter(\.opensLater).compactMap(\.opensAt)
+            return coming.min { (Double($0) ?? 0) < (Double($1) ?? 0) } ?? "now"
+        }
+    }
+
     /// The particulars of the planning-open email of a dossier's first rights in a period, built
     /// by the worker that opened them from the dossier it judged: what
     /// ``FamilyEmailStore/openingParticulars`` reads from the database, without its JSON (about a

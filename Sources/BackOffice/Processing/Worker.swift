@@ -60,11 +60,9 @@ public struct BatchSummary: Sendable, Equatable {
 ///
 /// Implemented by the email outbox; a worker without one records decisions only.
 protocol FamilyNotifier {
-    /// Writes the emails of the batch's decisions and openings, and the planning-open emails the
-    /// worker `built`.
-    func notify(
-        decisions decisionIDs: [Int64], openings: [DecisionStore.Opening], built: [FamilyEmailStore.PlanningOpenEmail],
-        on connection: Connection) throws
+    /// Writes the emails the worker `built` (of its decisions and of the rights it opened first),
+    /// and the planning-open emails of the other `openings`, whose particulars the database reads.
+    func notify(openings: [DecisionStore.Opening], built: [FamilyEmailStore.BuiltEmail], on connection: Connection) throws
 }
 
 /// Claims due queue rows, judges the dossiers, records decisions and opens rights — a batch per
@@ -163,9 +161,8 @@ public final class Worker {
         var summary = BatchSummary()
         summary.claimed = items.count
         let decisions = DecisionStore(connection: connection)
-        var decisionIDs: [Int64] = []
         var openings: [DecisionStore.Opening] = []
-        var built: [FamilyEmailStore.PlanningOpenEmail] = []
+        var built: [FamilyEmailStore.BuiltEmail] = []
 
         let processing = items.filter { $0.job == .process }
         if !processing.isEmpty {
@@ -175,35 +172,46 @@ public final class Worker {
             let carried = judged.filter { decided[$0.record.dossierID] != nil }
             let opened = try decisions.carryOut(carried.map(\.verdict), openedBy: configuration.identity)
             (built, openings) = Self.planningOpenEmails(opened, of: carried)
+            built += Self.dossierProcessedEmails(decided, of: carried)
             let scheduled = carried.filter { $0.record.outcome == .validated && $0.rightsOpening == .scheduled }
             try decisions.scheduleRights(scheduled.map(\.record.dossierID))
             for item in carried { summary.outcomes[item.record.outcome, default: 0] += 1 }
-            decisionIDs = Array(decided.values)
         }
         for (periodID, scheduled) in Dictionary(grouping: items.filter { $0.job == .openRights }, by: \.periodID) {
             guard let periodID else { continue }
             openings += try decisions.openRights(
                 scheduled.map(\.dossierID), periods: .period(periodID), openedBy: configuration.identity)
         }
-        try notifier?.notify(decisions: decisionIDs, openings: openings, built: built, on: connection)
-        summary.planningOpened = Set(openings.map(\.dossierID) + built.map(\.dossierID)).count
+        try notifier?.notify(openings: openings, built: built, on: connection)
+        summary.planningOpened = Set(openings.map(\.dossierID) + built.filter(\.opensPlanning).map(\.dossierID)).count
         return summary
+    }
+
+    /// The dossier-processed emails of the decisions just recorded (`decided`, decision ids by
+    /// dossier id), built here from the dossiers judged.
+    private static func dossierProcessedEmails(_ decided: [Int64: Int64], of judged: [Judged]) -> [FamilyEmailStore.BuiltEmail] {
+        judged.compactMap { judged in
+            guard let decisionID = decided[judged.record.dossierID],
+                let particulars = EmailParticulars(decision: judged.record.outcome, of: judged.dossier, in: judged.structure)
+            else { return nil }
+            return .init(dossierID: judged.record.dossierID, cause: .decision(decisionID), particulars: particulars)
+        }
     }
 
     /// The planning-open emails of these rights: built here where they are a judged dossier's
     /// first in the period, the others left for the database to write.
     private static func planningOpenEmails(_ rights: [DecisionStore.OpenedChildRights], of judged: [Judged])
-        -> (built: [FamilyEmailStore.PlanningOpenEmail], openings: [DecisionStore.Opening])
+        -> (built: [FamilyEmailStore.BuiltEmail], openings: [DecisionStore.Opening])
     {
         let judgedByID = Dictionary(judged.map { ($0.record.dossierID, $0) }, uniquingKeysWith: { first, _ in first })
-        var built: [FamilyEmailStore.PlanningOpenEmail] = []
+        var built: [FamilyEmailStore.BuiltEmail] = []
         var openings: [DecisionStore.Opening] = []
         for (key, children) in Dictionary(grouping: rights, by: { [$0.dossierID, $0.periodID] }) {
             let (dossierID, periodID) = (key[0], key[1])
             if let dossier = judgedByID[dossierID],
                 let particulars = EmailParticulars(firstOpening: children, of: dossier.dossier, in: dossier.structure)
             {
-                built.append(.init(dossierID: dossierID, periodID: periodID, particulars: particulars))
+                built.append(.init(dossierID: dossierID, cause: .opening(period: periodID), particulars: particulars))
             } else {
                 openings.append(
                     .init(dossierID: dossierID, periodID: periodID, children: Set(children.map(\.childPosition)).count))
