@@ -24,6 +24,8 @@ struct FamilyEmailStore {
         var dossierID: Int64
         var cause: Cause
         var particulars: EmailParticulars
+        /// The structures read to build it, as they were read (checked when the email is written).
+        var catalog: CatalogPrint
 
         enum Cause: Equatable {
             /// A dossier-processed email, of this told decision (not `awaiting_review`).
@@ -42,7 +44,9 @@ struct FamilyEmailStore {
     /// read from the database by the statement itself, and the emails `built` by the caller, whose
     /// addresses only are read; stores `templates` first when the database does not have them. A
     /// decision or a (dossier, period) already mailed is skipped, so a retried batch never makes a
-    /// second copy.
+    /// second copy. A built email whose structure changed since its particulars were read fails
+    /// the statement with a serialization failure (40001, migration 033): the caller writes its
+    /// batch again.
     ///
     /// A decision's email is skipped by a probe of its unique index: its decision is new in this
     /// transaction, so no other can be mailing it. An opening's is skipped by `ON CONFLICT` on its
@@ -61,10 +65,14 @@ struct FamilyEmailStore {
         let builtOpenings = built.compactMap { email in
             if case .opening(let period) = email.cause { (email.dossierID, period, email.particulars.jsonText) } else { nil }
         }
+        let catalogs = Set(built.map(\.catalog))
+        precondition(catalogs.count <= 1, "a statement's built emails come from one read of the structures")
         var written = Written()
         for row in try connection.query(
             """
-            WITH stored_set AS (
+            WITH catalogs AS MATERIALIZED (
+                SELECT structure_catalogs_unchanged($12::bigint[], $13) AS unchanged
+            ), stored_set AS (
                 INSERT INTO email_template_sets (files)
                 SELECT $4 WHERE NOT EXISTS (SELECT 1 FROM email_template_sets WHERE sha256 = $5)
                 ON CONFLICT DO NOTHING
@@ -82,7 +90,8 @@ struct FamilyEmailStore {
             [
                 decisionIDs, openings.map(\.dossierID), openings.map(\.periodID), templates.archive, templates.sha256,
                 builtDecisions.map(\.0), builtDecisions.map(\.1), builtDecisions.map(\.2),
-                builtOpenings.map(\.0), builtOpenings.map(\.1), builtOpenings.map(\.2),
+                builtOpenings.map(\.0), builtOpenings.map(\.1), builtOpenings.map(\.2), catalogs.first?.structures ?? [],
+                catalogs.first?.print,
             ])
         {
             switch try row.decode(EmailKind.self, "kind") {
@@ -204,6 +213,8 @@ struct FamilyEmailStore {
             JOIN dossier_records d ON d.id = b.dossier_id
             JOIN accounts a ON a.id = d.account_id
             JOIN structures s ON s.id = d.structure_id
+            -- Any row written makes the structures' check run (it raises rather than filters).
+            CROSS JOIN catalogs c WHERE c.unchanged
             """
     }
 

@@ -39,6 +39,9 @@ struct StructureContext {
     var periods: [PeriodRow]
     /// The services, in the order the emails list them: by label, then code, as the database sorts.
     var services: [ServiceRow]
+    /// The print of the structures read with this one (migration 033), which the emails'
+    /// statement checks is still theirs.
+    var catalog: CatalogPrint
 
     struct ServiceRow {
         var id: Int64
@@ -53,6 +56,13 @@ struct StructureContext {
             review: review, requiredDocumentKinds: requiredDocumentKinds, ageReferenceDate: next ?? today,
             documentLabels: documentLabels)
     }
+}
+
+/// Which structures a batch read, and the print of their rows as it read them
+/// (`structure_catalogs_print`, migration 033).
+struct CatalogPrint: Hashable {
+    var structures: [Int64]
+    var print: String
 }
 
 /// Reads what a batch needs, in a few set-based queries.
@@ -96,9 +106,11 @@ struct DossierStore {
     /// The structures with these ids, with their document kinds and periods, in one query.
     func structures(_ ids: Set<Int64>) throws -> [Int64: StructureContext] {
         var contexts: [Int64: StructureContext] = [:]
+        let structureIDs = ids.sorted()
         for row in try connection.query(
             """
             SELECT s.id, s.code, s.review::text AS review, s.rights_opening::text AS rights_opening,
+                   (SELECT structure_catalogs_print($1::bigint[])) AS catalog_print,
                    to_char(\(DecisionClock.now) AT TIME ZONE s.timezone, 'YYYY-MM-DD') AS today,
                    ARRAY(SELECT k.kind FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kinds,
                    ARRAY(SELECT k.label FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kind_labels,
@@ -119,7 +131,7 @@ struct DossierStore {
                    ARRAY(SELECT array_to_string(v.weekdays, ',') FROM services v WHERE v.structure_id = s.id
                          ORDER BY v.label, v.code) AS service_weekdays
             FROM structures s WHERE s.id = ANY($1::bigint[])
-            """, [Array(ids)])
+            """, [structureIDs])
         {
             let id: Int64 = try row.decode("id")
             guard let review = ReviewMode(rawValue: try row.decode("review")),
@@ -140,7 +152,8 @@ struct DossierStore {
                 documentLabels: Dictionary(
                     zip(try row.decode([String].self, "kinds"), try row.decode([String].self, "kind_labels")),
                     uniquingKeysWith: { first, _ in first }),
-                today: today, periods: periods, services: services)
+                today: today, periods: periods, services: services,
+                catalog: CatalogPrint(structures: structureIDs, print: try row.decode("catalog_print")))
         }
         return contexts
     }

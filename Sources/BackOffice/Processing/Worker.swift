@@ -194,7 +194,9 @@ public final class Worker {
             guard let decisionID = decided[judged.record.dossierID],
                 let particulars = EmailParticulars(decision: judged.record.outcome, of: judged.dossier, in: judged.structure)
             else { return nil }
-            return .init(dossierID: judged.record.dossierID, cause: .decision(decisionID), particulars: particulars)
+            return .init(
+                dossierID: judged.record.dossierID, cause: .decision(decisionID), particulars: particulars,
+                catalog: judged.structure.catalog)
         }
     }
 
@@ -211,7 +213,10 @@ public final class Worker {
             if let dossier = judgedByID[dossierID],
                 let particulars = EmailParticulars(firstOpening: children, of: dossier.dossier, in: dossier.structure)
             {
-                built.append(.init(dossierID: dossierID, cause: .opening(period: periodID), particulars: particulars))
+                built.append(
+                    .init(
+                        dossierID: dossierID, cause: .opening(period: periodID), particulars: particulars,
+                        catalog: dossier.structure.catalog))
             } else {
                 openings.append(
                     .init(dossierID: dossierID, periodID: periodID, children: Set(children.map(\.childPosition)).count))
