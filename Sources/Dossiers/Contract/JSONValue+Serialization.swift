@@ -32,8 +32,16 @@ extension JSONValue {
         }
     }
 
-    private static func writeString(_ string: String, to output: inout String) {
+    /// Appends `string` as a JSON string: quoted, with only the escapes JSON requires (quote,
+    /// backslash and the control characters); everything else as is, in UTF-8.
+    public static func writeString(_ string: String, to output: inout String) {
         output += "\""
+        // Most strings need no escape: appended whole (a worker writes its emails' JSON this way).
+        guard string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            output += string
+            output += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
