@@ -45,8 +45,8 @@ struct FamilyEmailStore {
     /// addresses only are read; stores `templates` first when the database does not have them. A
     /// decision or a (dossier, period) already mailed is skipped, so a retried batch never makes a
     /// second copy. A built email whose structure changed since its particulars were read fails
-    /// the statement with a serialization failure (40001, migration 033): the caller writes its
-    /// batch again.
+    /// the statement with a serialization failure (40001, `structure_catalogs_changed`): the
+    /// caller writes its batch again.
     ///
     /// A decision's email is skipped by a probe of its unique index: its decision is new in this
     /// transaction, so no other can be mailing it. An opening's is skipped by `ON CONFLICT` on its
@@ -71,7 +71,8 @@ struct FamilyEmailStore {
         for row in try connection.query(
             """
             WITH catalogs AS MATERIALIZED (
-                SELECT structure_catalogs_unchanged($12::bigint[], $13) AS unchanged
+                SELECT CASE WHEN $13::text IS NULL OR \(DossierStore.catalogPrint(of: "$12::bigint[]")) = $13 THEN true
+                            ELSE structure_catalogs_changed() END AS unchanged
             ), stored_set AS (
                 INSERT INTO email_template_sets (files)
                 SELECT $4 WHERE NOT EXISTS (SELECT 1 FROM email_template_sets WHERE sha256 = $5)

@@ -39,8 +39,8 @@ struct StructureContext {
     var periods: [PeriodRow]
     /// The services, in the order the emails list them: by label, then code, as the database sorts.
     var services: [ServiceRow]
-    /// The print of the structures read with this one (migration 033), which the emails'
-    /// statement checks is still theirs.
+    /// The print of the structures read with this one (``DossierStore/catalogPrint(of:)``), which
+    /// the emails' statement checks is still theirs.
     var catalog: CatalogPrint
 
     struct ServiceRow {
@@ -59,7 +59,7 @@ struct StructureContext {
 }
 
 /// Which structures a batch read, and the print of their rows as it read them
-/// (`structure_catalogs_print`, migration 033).
+/// (``DossierStore/catalogPrint(of:)``).
 struct CatalogPrint: Hashable {
     var structures: [Int64]
     var print: String
@@ -103,6 +103,21 @@ struct DossierStore {
         }
     }
 
+    /// The print of the structures `ids` (an SQL array), their services and their periods: each
+    /// row's id and the transaction that wrote it last (`xmin`), which any change, insert or delete
+    /// alters (an update that writes the same values too). A worker builds its emails from the
+    /// structures it read, and the emails' statement checks that their print is still the one read
+    /// with them (``FamilyEmailStore/insert(decisions:openings:built:templates:)``). A plain
+    /// expression, so that neither statement calls a function for it.
+    static func catalogPrint(of ids: String) -> String {
+        """
+        concat_ws('/',
+            (SELECT string_agg(s.id || ':' || s.xmin, ',' ORDER BY s.id) FROM structures s WHERE s.id = ANY (\(ids))),
+            (SELECT string_agg(v.id || ':' || v.xmin, ',' ORDER BY v.id) FROM services v WHERE v.structure_id = ANY (\(ids))),
+            (SELECT string_agg(p.id || ':' || p.xmin, ',' ORDER BY p.id) FROM periods p WHERE p.structure_id = ANY (\(ids))))
+        """
+    }
+
     /// The structures with these ids, with their document kinds and periods, in one query.
     func structures(_ ids: Set<Int64>) throws -> [Int64: StructureContext] {
         var contexts: [Int64: StructureContext] = [:]
@@ -110,7 +125,7 @@ struct DossierStore {
         for row in try connection.query(
             """
             SELECT s.id, s.code, s.review::text AS review, s.rights_opening::text AS rights_opening,
-                   (SELECT structure_catalogs_print($1::bigint[])) AS catalog_print,
+                   (\(Self.catalogPrint(of: "$1::bigint[]"))) AS catalog_print,
                    to_char(\(DecisionClock.now) AT TIME ZONE s.timezone, 'YYYY-MM-DD') AS today,
                    ARRAY(SELECT k.kind FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kinds,
                    ARRAY(SELECT k.label FROM document_kinds k WHERE k.structure_id = s.id ORDER BY k.kind) AS kind_labels,
