@@ -3,8 +3,9 @@
 -- child, a period and a set of services once per row; the emails guard read a dossier and its
 -- account once per email, and the template set, the same for a whole batch, once per email; the
 -- event writer formatted the same time stamp, actor and login once per event. Each now does them
--- once per group. What they check and the errors they raise are unchanged; `PartViewsTests`,
--- `RightsGuardTests`, `OutboxAddressTests` and `AuditChainTests` hold them to it. And the batch's
+-- once per group. What they check and the errors they raise are unchanged:
+-- `ReservationRightsGuardsTests`, `SchemaConstraintsTests`, `OutboxGuardsTests`, `AuditTrailTests`
+-- and `GuardsPerGroupTests` (one bad row among good ones of its group) hold them to it. And the batch's
 -- check that the structures did not change (033) is now a plain expression of the worker's
 -- statements, which call a function only to raise: two PL/pgSQL calls a batch fewer.
 
