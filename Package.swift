@@ -30,6 +30,10 @@ let package = Package(
         .systemLibrary(
             name: "CLibCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
+        // OpenSSL's digests (SHA-256), which libpq and libcurl already load.
+        .systemLibrary(
+            name: "CLibCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
         .systemLibrary(name: "CProcessControl"),
         // The civil-calendar arithmetic that both the domain (Dossiers) and the driver (Postgres) use,
@@ -56,7 +60,7 @@ let package = Package(
         .target(
             name: "BackOffice",
             dependencies: [
-                "Postgres", "Dossiers", "Mail", "SMTP", "CProcessControl",
+                "Postgres", "Dossiers", "Mail", "SMTP", "CProcessControl", "CLibCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // SplitMix64, seeded: the benchmark's generator and the fuzz and chaos tests' (not shipped).
