@@ -3,15 +3,18 @@
 -- child, a period and a set of services once per row; the emails guard read a dossier and its
 -- account once per email, and the template set, the same for a whole batch, once per email; the
 -- event writer formatted the same time stamp, actor and login once per event. Each now does them
--- once per group. What they check and the errors they raise are unchanged:
--- `ReservationRightsGuardsTests`, `SchemaConstraintsTests`, `OutboxGuardsTests`, `AuditTrailTests`
--- and `GuardsPerGroupTests` (one bad row among good ones of its group) hold them to it. And the batch's
--- check that the structures did not change (033) is now a plain expression of the worker's
--- statements, which call a function only to raise: two PL/pgSQL calls a batch fewer.
+-- once per group. What they check and the errors they raise are unchanged, as
+-- `ReservationRightsGuardsTests`, `SchemaConstraintsTests`, `OutboxGuardsTests`, `AuditTrailTests`,
+-- `GuardsPerGroupTests` (one bad row among good ones of its group) and
+-- `GuardsPerGroupEquivalenceTests` (the same statements against the replaced definitions) show.
+-- And the batch's check that the structures did not change (033) is now a plain expression of
+-- the worker's statements, which call a function only to raise: two PL/pgSQL calls a batch fewer.
 
--- 1. Reservation rights fit their dossiers. Checked, in this order, as before: each child is of
---    its dossier (per row); each dossier is validated or open and of the rights' structure (per
---    dossier); each period and each set of services is of the structure (per distinct pair).
+-- 1. Reservation rights fit their dossiers, as before: each child is of its dossier (per row);
+--    each dossier is validated or open and of the rights' structure (per dossier); each period
+--    and each set of services is of the structure (per distinct pair). A statement with several
+--    faults is refused for one of them, checked in that order (before, for whichever row came
+--    first).
 CREATE OR REPLACE FUNCTION child_period_rights_fit_their_dossiers() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -28,6 +31,7 @@ BEGIN
     LEFT JOIN dossier_status s ON s.dossier_id = g.dossier_id
     LEFT JOIN dossier_records d ON d.id = g.dossier_id
     WHERE s.state IS NULL OR s.state NOT IN ('validated', 'planning_open') OR d.structure_id <> g.structure_id
+    ORDER BY s.state NOT IN ('validated', 'planning_open') DESC NULLS LAST
     LIMIT 1;
     IF FOUND AND bad.state NOT IN ('validated', 'planning_open') THEN
         RAISE EXCEPTION 'reservation rights need a validated dossier; this one is %', bad.state USING ERRCODE = 'ETK04';
@@ -196,9 +200,9 @@ END
 $$;
 
 -- 4. The structures' print (033) is now computed by the worker's statements themselves
---    (`DossierStore.catalogPrint`), which call this only when it changed.
-DROP FUNCTION structure_catalogs_unchanged(bigint[], text);
-DROP FUNCTION structure_catalogs_print(bigint[]);
+--    (`DossierStore.catalogPrint`), which call this only when it changed. 033's two functions
+--    stay for one release: a worker of the previous release, on another host, still calls them
+--    until it is upgraded.
 
 -- Raises the serialization failure (40001) of a batch whose structures changed since it read them,
 -- so that the caller writes it again, with the structures as they are now.
