@@ -23,7 +23,10 @@ public struct QueueItem: Sendable, Equatable {
 struct QueueStore {
     let connection: Connection
 
-    /// The due rows, oldest first, that other workers do not hold.
+    /// The due rows, oldest first, that other workers do not hold. Callers take them as
+    /// `id = ANY (ARRAY(due))`, not `id IN (due)`: a worker's statements are planned once per
+    /// session (``SessionStore/planPreparedStatementsOnce()``), and the plan of `IN`, not knowing
+    /// the `LIMIT`, joined a batch to a scan of the whole queue.
     private static let due = """
         SELECT id FROM dossier_queue
         WHERE failed_at IS NULL AND run_at <= \(DecisionClock.now)
@@ -37,7 +40,7 @@ struct QueueStore {
         try connection.query(
             """
             SELECT id, dossier_id, job::text AS job, period_id, attempts FROM dossier_queue
-            WHERE id IN (\(Self.due)) ORDER BY run_at, id
+            WHERE id = ANY (ARRAY(\(Self.due))) ORDER BY run_at, id
             """, [limit]
         ).map(QueueItem.init)
     }
@@ -48,7 +51,7 @@ struct QueueStore {
     func takeBatch(limit: Int) throws -> [QueueItem] {
         try connection.query(
             """
-            DELETE FROM dossier_queue WHERE id IN (\(Self.due))
+            DELETE FROM dossier_queue WHERE id = ANY (ARRAY(\(Self.due)))
             RETURNING id, dossier_id, job::text AS job, period_id, attempts
             """, [limit]
         ).map(QueueItem.init)

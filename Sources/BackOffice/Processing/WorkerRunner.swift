@@ -111,8 +111,9 @@ public final class WorkerRunner {
     private func connected() throws -> Connection {
         if let connection, connection.isOpen { return connection }
         let connection = try reconnection.connect()
-        // The same statements every batch: parsed and analysed once per connection (issue 17).
+        // The same statements every batch: parsed, analysed and planned once per connection (issue 17).
         connection.preparesStatements = true
+        try database("cannot set up the session") { try SessionStore(connection: connection).planPreparedStatementsOnce() }
         try database("cannot listen for new submissions") { try connection.listen("dossier_queue") }
         self.connection = connection
         connectedOnce = true
