@@ -61,4 +61,57 @@ import Testing
             (error as? PostgresError)?.sqlState == "42846"
         }
     }
+
+    static let strings = [
+        "", "NULL", "null", "a,b", "{braces}", "\"quoted\"", "back\\slash", " spaced ", "café ☕", "\u{1F600}",
+        "{\"json\":\"with \\\"escapes\\\"\"}", String(repeating: "\\\"", count: 50_000),
+    ]
+
+    @Test func textAndBigintArraysSentInBinaryAreTheValuesTheirTextNames() throws {
+        let connection = try freshConnection()
+        let numbers: [Int64] = [0, 1, -1, .min, .max, 42]
+        let row = try #require(
+            try connection.query(
+                """
+                SELECT $1::text[] = $2::text[] AS same_text, $3::bigint[] = $4::bigint[] AS same_numbers,
+                       cardinality($1::text[]) AS n, $1::text[] AS strings, $3::bigint[] AS numbers
+                """,
+                [Self.strings.postgresBinary, Self.strings.postgresText, numbers.postgresBinary, numbers.postgresText]
+            ).first)
+        #expect(try row.decode(Bool.self, "same_text"))
+        #expect(try row.decode(Bool.self, "same_numbers"))
+        #expect(try row.decode(Int.self, "n") == Self.strings.count)
+        #expect(try row.decode([String].self, "strings") == Self.strings)
+        #expect(try row.decode([Int64].self, "numbers") == numbers)
+    }
+
+    @Test func emptyBinaryArraysAreEmptyNotNull() throws {
+        let connection = try freshConnection()
+        let row = try #require(
+            try connection.query(
+                "SELECT $1::text[] IS NULL OR $2::bigint[] IS NULL AS null, cardinality($1::text[]) + cardinality($2::bigint[]) AS n",
+                [[String]().postgresBinary, [Int64]().postgresBinary]
+            ).first)
+        #expect(try row.decode(Bool.self, "null") == false)
+        #expect(try row.decode(Int.self, "n") == 0)
+    }
+
+    @Test func binaryArraysUnnestSideBySide() throws {
+        let connection = try freshConnection()
+        let rows = try connection.query(
+            "SELECT i, t FROM unnest($1::bigint[], $2::text[]) AS u(i, t) ORDER BY i",
+            [[Int64(2), 1].postgresBinary, ["two", "one"].postgresBinary])
+        #expect(try rows.map { try $0.decode(Int64.self, "i") } == [1, 2])
+        #expect(try rows.map { try $0.decode(String.self, "t") } == ["one", "two"])
+    }
+
+    @Test func aNulInABinaryTextArrayIsRefusedByTheServer() throws {
+        let connection = try freshConnection()
+        #expect {
+            try connection.query("SELECT $1::text[]", [["a\u{0}b"].postgresBinary])
+        } throws: { error in
+            (error as? PostgresError)?.sqlState == "22021"
+        }
+        #expect(try serverValue("1", as: Int.self, on: connection) == 1)
+    }
 }

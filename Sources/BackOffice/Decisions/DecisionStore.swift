@@ -53,9 +53,10 @@ struct DecisionStore {
             RETURNING id, dossier_id
             """,
             [
-                decisions.map(\.dossierID), decisions.map(\.outcome.rawValue), findings,
-                decisions.map { $0.reason ?? "" }, decisions.map(\.contentSHA256), CompletenessRules.version, decidedBy,
-                expectedStates.map(\.rawValue),
+                decisions.map(\.dossierID).postgresBinary, decisions.map(\.outcome.rawValue).postgresBinary,
+                findings.postgresBinary, decisions.map { $0.reason ?? "" }.postgresBinary,
+                decisions.map(\.contentSHA256).postgresBinary, CompletenessRules.version, decidedBy,
+                expectedStates.map(\.rawValue).postgresBinary,
             ])
         var decided: [Int64: Int64] = [:]
         for row in rows { decided[try row.decode("dossier_id")] = try row.decode("id") }
@@ -111,8 +112,8 @@ struct DecisionStore {
             FROM opened o JOIN children c ON c.id = o.child_id
             """,
             [
-                verdicts.map(\.dossierID), verdicts.map(\.outcome.state.rawValue),
-                verdicts.map { $0.opening?.name ?? "" }, openedBy,
+                verdicts.map(\.dossierID).postgresBinary, verdicts.map(\.outcome.state.rawValue).postgresBinary,
+                verdicts.map { $0.opening?.name ?? "" }.postgresBinary, openedBy,
             ])
         return try rows.map { row in
             OpenedChildRights(

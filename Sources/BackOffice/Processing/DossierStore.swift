@@ -80,7 +80,7 @@ struct DossierStore {
             """
             SELECT d.id, d.version, d.state::text AS state, d.structure_id, d.content::text AS content
             FROM dossiers d WHERE d.id = ANY($1::bigint[])
-            """, [ids]
+            """, [ids.postgresBinary]
         ).map { row in
             let id: Int64 = try row.decode("id")
             let content = Array(try row.decode(String.self, "content").utf8)
