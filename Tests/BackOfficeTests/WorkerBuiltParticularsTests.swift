@@ -22,6 +22,25 @@ struct WorkerBuiltParticularsTests {
             "VLF-0001 validated and opened its rights in 2026-2027, VLF-0002 and VLF-0003 returned")
     }
 
+    /// The Message-IDs the worker draws for its emails have the form the database's own have
+    /// (`gen_random_uuid()` and the sender's domain): a version-4 uuid in lower case, `@`, what
+    /// follows the sender's last `@`, and no two alike.
+    @Test func theWorkersMessageIDsAreRandomUUIDsAtTheSendersDomain() throws {
+        let connection = try Fixture.connection(try Fixture.decidedExamples())
+        defer { connection.close() }
+        let rows = try connection.query(
+            """
+            SELECT split_part(message_id, '@', 1) ~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+                   AND split_part(message_id, '@', 2) = split_part(sender, '@', -1)
+                   AND message_id NOT LIKE '%@%@%' AS well_formed,
+                   message_id
+            FROM email_outbox
+            """)
+        #expect(rows.count == 4)
+        #expect(try rows.allSatisfy { try $0.decode(Bool.self, "well_formed") })
+        #expect(Set(try rows.map { try $0.decode(String.self, "message_id") }).count == rows.count)
+    }
+
     /// And a validated dossier of a structure that opens its rights on schedule: its email gives
     /// the opening's time as the database writes it.
     @Test func oddNamesAndLabelsSurviveTheWorkersJSONAndKeepTheDatabasesOrder() throws {
