@@ -19,34 +19,28 @@ dossiers=${1:-3000}
 
 fail() { echo "run.sh: $*" >&2; exit 1; }
 [[ $dossiers =~ ^[0-9]+$ ]] && ((dossiers >= 200)) || fail "DOSSIERS must be a number of at least 200, not '$dossiers'"
-bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+. "$here/../throwaway-postgres.sh"
 [ -x "$eticket" ] || fail "no $eticket: run swift build -c release first, or set ETICKET"
-[ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] || fail "no initdb and postgres in '$bin' (set ETICKET_PG_BIN)"
+[ -x "$bin/postgres" ] || fail "no postgres in '$bin' (set ETICKET_PG_BIN)"
 command -v valgrind >/dev/null && command -v psql >/dev/null && command -v python3 >/dev/null ||
     fail "needs valgrind, psql and python3"
 
 work=$(mktemp -d /tmp/eticket-instructions.XXXXXX)
-# As in WriteSetFloor: the server's files in a folder of their own, which postgres owns.
-server=$work/server
-mkdir "$server"
-as_server=()
 poller=
 stop() {
     [ -n "$poller" ] && kill "$poller" 2>/dev/null || true
-    "${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m immediate stop >/dev/null 2>&1 || true
+    throwaway_stop
     rm -rf "$work"
 }
 trap stop EXIT
-if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chmod 711 "$work"; chown postgres "$server"; fi
-"${as_server[@]}" mkdir "$server/sock" "$server/data" "$server/callgrind"
-"${as_server[@]}" "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
-"${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\nautovacuum = off\nshared_buffers = 256MB\nmax_wal_size = 4GB\ncheckpoint_timeout = 60min\n\" '$server/sock' >> '$server/data/postgresql.conf'"
+throwaway_init "$work" "autovacuum = off" "shared_buffers = 256MB" "max_wal_size = 4GB" "checkpoint_timeout = 60min"
+as_server mkdir "$server/callgrind"
 echo "… PostgreSQL under callgrind (about fifty times slower)" >&2
-"${as_server[@]}" sh -c "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file='$server/callgrind/%p' '$bin/postgres' -D '$server/data' > '$server/log' 2>&1 &"
-sql() { psql -h "$server/sock" -U postgres -d postgres -X -q -At "$@"; }
+as_server sh -c "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file='$server/callgrind/%p' '$bin/postgres' -D '$server/data' > '$server/log' 2>&1 &"
+sql() { psql -h "$sock" -U postgres -d postgres -X -q -At "$@"; }
 for _ in $(seq 120); do sql -c "SELECT 1" >/dev/null 2>&1 && break; sleep 1; done
 sql -c "SELECT 1" >/dev/null || fail "the server did not start: $(tail -5 "$server/log")"
-url="host=$server/sock user=postgres dbname=postgres"
+url="host=$sock user=postgres dbname=postgres"
 "$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
 
 # The workers' backends are the ones seen running a worker's statements.
@@ -61,7 +55,7 @@ echo "… eticket bench on $dossiers dossiers, 2 workers, batches of 100" >&2
 "$eticket" bench --dossiers "$dossiers" --workers 2 --batch 100 --no-baseline --latency-samples 0 --database-url "$url" \
     > "$work/bench.txt" 2>&1 || { cat "$work/bench.txt" >&2; fail "eticket bench failed"; }
 kill "$poller"; poller=
-"${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m fast -w stop >/dev/null
+as_server "$bin/pg_ctl" -D "$server/data" -m fast -w stop >/dev/null
 if [ -n "${CALLGRIND_KEEP:-}" ]; then mkdir -p "$CALLGRIND_KEEP" && cp "$server"/callgrind/* "$CALLGRIND_KEEP"/; fi
 python3 - "$server/callgrind" "$work/workers" "$dossiers" <<'PY'
 import os, sys

@@ -22,36 +22,28 @@ relay_script=$here/../../Tests/SMTPTestRelay/smtp_relay.py
 fail() { echo "run.sh: $*" >&2; exit 1; }
 [[ $dossiers =~ ^[0-9]+$ ]] && ((dossiers > 0)) || fail "DOSSIERS must be a positive number, not '$dossiers'"
 [[ $connections =~ ^[0-9]+$ ]] && ((connections > 0)) || fail "CONNECTIONS must be a positive number, not '$connections'"
-bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+. "$here/../throwaway-postgres.sh"
 [ -x "$eticket" ] || fail "no $eticket: run swift build -c release first, or set ETICKET"
-[ -x "$bin/initdb" ] || fail "no initdb in '$bin' (set ETICKET_PG_BIN)"
 command -v psql >/dev/null && command -v openssl >/dev/null || fail "needs psql and openssl"
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || fail "needs /usr/bin/python3 with aiosmtpd (apt install python3-aiosmtpd)"
 
 work=$(mktemp -d /tmp/eticket-mail-bench.XXXXXX)
-server=$work/server
-mkdir "$server"
-as_server=()
 relay_pid=
 stop() {
     [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
-    "${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m immediate stop >/dev/null 2>&1 || true
+    throwaway_stop
     rm -rf "$work"
 }
 if [ -z "${KEEP:-}" ]; then trap stop EXIT; fi
-if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chmod 711 "$work"; chown postgres "$server"; fi
-"${as_server[@]}" mkdir "$server/sock" "$server/data"
-"${as_server[@]}" "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
-"${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\n\" '$server/sock' >> '$server/data/postgresql.conf'"
-"${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -l "$server/data/log" -w start >/dev/null
-psql -h "$server/sock" -U postgres -d postgres -X -qc "CREATE DATABASE mail"
-url="host=$server/sock user=postgres dbname=mail"
+throwaway_init "$work"
+throwaway_start
+psql -h "$sock" -U postgres -d postgres -X -qc "CREATE DATABASE mail"
+url="host=$sock user=postgres dbname=mail"
 
 echo "… eticket bench on $dossiers dossiers, to fill the outbox" >&2
 "$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
 "$eticket" bench --dossiers "$dossiers" --latency-samples 0 --no-baseline --database-url "$url" --format json > "$work/bench.json"
-emails=$(psql -h "$server/sock" -U postgres -d mail -X -Atc "SELECT count(*) FROM email_outbox WHERE delivery = 'pending'")
-bytes=$(psql -h "$server/sock" -U postgres -d mail -X -Atc "SELECT avg(octet_length(message))::int FROM email_outbox")
+emails=$(psql -h "$sock" -U postgres -d mail -X -Atc "SELECT count(*) FROM email_outbox WHERE delivery = 'pending'")
 
 echo "… a relay with STARTTLS and AUTH" >&2
 mkdir "$work/relay"
@@ -69,7 +61,8 @@ cat > "$work/config.json" <<JSON
           "credentialsFile": "$work/credentials.json", "caFile": "$work/cert.pem"}}
 JSON
 
-echo "… outbox send of $emails messages (about $bytes bytes each), $connections connections" >&2
+# No size to say: the sender renders each message as it sends it (029), so the outbox holds none.
+echo "… outbox send of $emails messages, $connections connections" >&2
 # CPU seconds (user + system) of a process, from /proc, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 relay_before=$(ticks "$relay_pid")

@@ -20,27 +20,18 @@ fail() { echo "run.sh: $*" >&2; exit 1; }
 [[ $dossiers =~ ^[0-9]+$ ]] && ((dossiers > 0 && dossiers % 4000 == 0)) ||
     fail "DOSSIERS must be a positive multiple of 4,000 (two connections, batches of 2,000), not '$dossiers'"
 [[ $rounds =~ ^[0-9]+$ ]] && ((rounds > 0)) || fail "ROUNDS must be a positive number, not '$rounds'"
-bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+. "$here/../throwaway-postgres.sh"
 [ -x "$eticket" ] || fail "no $eticket: run swift build -c release first, or set ETICKET"
-[ -x "$bin/pgbench" ] && [ -x "$bin/initdb" ] || fail "no initdb and pgbench in '$bin' (set ETICKET_PG_BIN)"
+[ -x "$bin/pgbench" ] || fail "no pgbench in '$bin' (set ETICKET_PG_BIN)"
 command -v psql >/dev/null && command -v python3 >/dev/null || fail "needs psql and python3"
 
 work=$(mktemp -d /tmp/eticket-write-set.XXXXXX)
-# The server's files in a folder of their own: as root, the server runs as postgres, and the files
-# this script writes must stay in a folder postgres cannot write (no link planted for root to follow).
-server=$work/server
-mkdir "$server"
-as_server=()
-stop() { "${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap stop EXIT
-if [ "$(id -u)" = 0 ]; then as_server=(runuser -u postgres --); chmod 711 "$work"; chown postgres "$server"; fi
-"${as_server[@]}" mkdir "$server/sock" "$server/data"
-"${as_server[@]}" "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
-"${as_server[@]}" sh -c "printf \"listen_addresses = ''\nunix_socket_directories = '%s'\n\" '$server/sock' >> '$server/data/postgresql.conf'"
-"${as_server[@]}" "$bin/pg_ctl" -D "$server/data" -l "$server/data/log" -w start >/dev/null
-sql() { psql -h "$server/sock" -U postgres -d floor -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql -h "$server/sock" -U postgres -d postgres -X -qc "CREATE DATABASE floor"
-url="host=$server/sock user=postgres dbname=floor"
+trap 'throwaway_stop; rm -rf "$work"' EXIT
+throwaway_init "$work"
+throwaway_start
+sql() { psql -h "$sock" -U postgres -d floor -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql -h "$sock" -U postgres -d postgres -X -qc "CREATE DATABASE floor"
+url="host=$sock user=postgres dbname=floor"
 
 echo "… eticket bench on $dossiers dossiers, to fill the database with what the product writes" >&2
 "$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
@@ -107,7 +98,7 @@ processing() {
     local script=$1 before after tps cpu_before cpu_after
     sql -f "$here/reset-processing.sql"
     cpu_before=$(server_ticks); before=$(wal)
-    "$bin/pgbench" -h "$server/sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$work/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
+    "$bin/pgbench" -h "$sock" -U postgres -n -c 2 -j 2 -t $((dossiers / 200)) -f "$work/$script.sql" floor > "$work/pgbench.out" 2>&1 ||
         { tail -5 "$work/pgbench.out" >&2; fail "pgbench $script.sql failed"; }
     cpu_after=$(server_ticks); after=$(wal)
     tps=$(awk '/^tps/ {print $3}' "$work/pgbench.out")
