@@ -40,6 +40,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the speed limits (the plain-SQL loop and the bare COPY).") var noBaseline = false
     @Flag(help: "Local cluster only: fsync, synchronous_commit and full_page_writes off (figures not durable).")
     var unsafeFast = false
+    @Option(
+        help: ArgumentHelp(
+            "Local cluster only: its shared_buffers, as PostgreSQL writes a size (128MB, 1GB).",
+            discussion: "By default a quarter of this machine's memory, from 128MB to 1GB.",
+            valueName: "size"))
+    var sharedBuffers: String?
     @Option(help: "text or json.") var format: Format = .text
 
     func validate() throws {
@@ -47,6 +53,11 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--dossiers, --workers and --batch must be at least 1")
         }
         guard (0...1).contains(incomplete) else { throw ValidationError("--incomplete must be between 0 and 1") }
+        if let sharedBuffers, !Self.isPostgresSize(sharedBuffers) {
+            throw ValidationError(
+                "--shared-buffers takes a size as PostgreSQL writes it, a number with kB, MB or GB (512MB, 1GB), not '\(sharedBuffers)'"
+            )
+        }
     }
 
     func run() async throws {
@@ -68,6 +79,12 @@ struct BenchCommand: AsyncParsableCommand {
             bench.templatesDirectory = settings.templatesDirectory
             bench.workerMode = .processes(executable: try Self.eticketExecutable())
             bench.localCluster = !settings.hasDatabase
+            if settings.hasDatabase, sharedBuffers != nil {
+                throw BackOfficeError(
+                    .badInput,
+                    "--shared-buffers sizes the throw-away cluster, and a database is configured: set shared_buffers on that server"
+                )
+            }
             let cluster: LocalCluster?
             do {
                 cluster =
@@ -75,7 +92,11 @@ struct BenchCommand: AsyncParsableCommand {
                     ? nil
                     : try LocalCluster.start(
                         options: .init(
-                            fastUnsafe: unsafeFast, extraSettings: ["track_commit_timestamp": "on"], statementStatistics: true))
+                            fastUnsafe: unsafeFast,
+                            extraSettings: [
+                                "track_commit_timestamp": "on",
+                                "shared_buffers": sharedBuffers ?? Self.defaultSharedBuffers(),
+                            ], statementStatistics: true))
             } catch {
                 throw BackOfficeError(.failure, (error as? LocalPostgresError)?.message ?? "\(error)")
             }
@@ -91,6 +112,20 @@ struct BenchCommand: AsyncParsableCommand {
                 print(Self.text(report))
             }
         }
+    }
+
+    /// The throw-away cluster's `shared_buffers`: a quarter of the memory, as PostgreSQL's manual
+    /// advises for a dedicated server, from its 128 MB default to 1 GB. With the default alone, a
+    /// run of 100,000 dossiers (about 600 MB of tables) reads its pages back through the kernel:
+    /// the server spent about a tenth more CPU a dossier (docs/performance.md, eighth round).
+    static func defaultSharedBuffers(memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> String {
+        let megabytes = memory / 4 / (1 << 20)
+        return "\(min(max(megabytes, 128), 1024))MB"
+    }
+
+    static func isPostgresSize(_ text: String) -> Bool {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        return !digits.isEmpty && ["", "kB", "MB", "GB"].contains(text.dropFirst(digits.count))
     }
 
     /// The `eticket` whose `worker` command the benchmark runs.

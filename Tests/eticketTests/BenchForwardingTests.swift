@@ -22,6 +22,38 @@ struct BenchForwardingTests {
         #expect(refused.stderr.contains("--workers"), "\(refused.stderr)")
     }
 
+    @Test(arguments: [(["--shared-buffers", "12XB"], "a number with kB, MB or GB (512MB, 1GB), not '12XB'")])
+    func aSharedBuffersSizePostgreSQLWouldRefuseIsAUsageError(arguments: [String], message: String) throws {
+        let refused = try CLI.run(["bench"] + arguments, timeout: 60)
+        #expect(refused.status == 2 && !refused.signaled)
+        #expect(refused.stderr.contains(message), "\(refused.stderr)")
+    }
+
+    @Test func sharedBuffersIsTheThrowAwayClustersOnly() throws {
+        let conninfo = try TestDatabases.shared().create()
+        let refused = try CLI.run(
+            ["bench", "--dossiers", "10", "--shared-buffers", "256MB", "--database-url", conninfo], timeout: 60)
+        #expect(refused.status != 0 && !refused.signaled)
+        #expect(refused.stderr.contains("set shared_buffers on that server"), "\(refused.stderr)")
+    }
+
+    /// The throw-away cluster takes the size asked for, else a quarter of the memory between
+    /// PostgreSQL's 128 MB default and 1 GB; the report says which.
+    @Test(arguments: [["--shared-buffers", "160MB"], []])
+    func theThrowAwayClusterHasTheSharedBuffersAskedFor(arguments: [String]) throws {
+        let quarter = ProcessInfo.processInfo.physicalMemory / 4 / (1 << 20)
+        let expected = arguments.last ?? "\(min(max(quarter, 128), 1024))MB"
+        let run = try CLI.run(
+            ["bench", "--dossiers", "10", "--latency-samples", "0", "--no-baseline", "--format", "json"] + arguments,
+            timeout: 300)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        let database = report?["database"] as? [String: Any]
+        // PostgreSQL shows a size in its largest whole unit: 1024MB is 1GB.
+        let shown = (database?["shared_buffers"] as? String).map { $0 == "1GB" ? "1024MB" : $0 }
+        #expect(shown == expected, "\(database ?? [:])")
+    }
+
     /// eticket execs eticket-bench rather than running it as a child: the process its caller
     /// started becomes the benchmark, so a signal sent to it reaches the benchmark, and the caller
     /// sees it end by that signal.
