@@ -20,7 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
             the same database (a plain-SQL queue loop for the processing, the same lines COPYed bare \
             into a jsonb column for the import) and the idle-queue latency. With no database \
             configured it starts a throw-away PostgreSQL (fsync and synchronous_commit on unless \
-            --unsafe-fast, pg_stat_statements loaded); a configured database must hold no dossiers.
+            --unsafe-fast, pg_stat_statements loaded, a quarter of the memory as shared_buffers); a \
+            configured database must hold no dossiers.
 
             `eticket bench …` runs this executable with the same arguments. The workers are \
             `eticket worker` processes: the eticket that ran it, else the one beside it, else on PATH.
@@ -123,6 +124,8 @@ struct BenchCommand: AsyncParsableCommand {
         return "\(min(max(megabytes, 128), 1024))MB"
     }
 
+    /// Whether `text` is a size as PostgreSQL's settings take one: digits, then kB, MB, GB or
+    /// nothing (blocks of 8 kB). PostgreSQL itself refuses one too small or too large to start with.
     static func isPostgresSize(_ text: String) -> Bool {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         return !digits.isEmpty && ["", "kB", "MB", "GB"].contains(text.dropFirst(digits.count))

@@ -7,7 +7,7 @@ extension BenchCommand {
     static func text(_ report: BenchReport) -> String {
         var lines = [
             "machine: \(counted(report.machine.cores, "core")), \(report.machine.memoryMiB) MiB, \(report.machine.cpu), PostgreSQL \(report.machine.postgres)",
-            "database: \(report.database.localCluster ? "local throw-away cluster" : "configured"), fsync=\(report.database.fsync), synchronous_commit=\(report.database.synchronousCommit), full_page_writes=\(report.database.fullPageWrites)",
+            "database: \(report.database.localCluster ? "local throw-away cluster" : "configured"), fsync=\(report.database.fsync), synchronous_commit=\(report.database.synchronousCommit), full_page_writes=\(report.database.fullPageWrites), shared_buffers=\(report.database.sharedBuffers)",
             "",
         ]
         for phase in report.phases {
