@@ -9,11 +9,14 @@
 #
 # Sets `bin` (ETICKET_PG_BIN, else the newest /usr/lib/postgresql/*/bin), `server` (the cluster's
 # folder: data/, sock/ and the server's log) and `sock`; `as_server CMD…` runs CMD as the server's
-# user. The server listens only on its socket in `sock`, with trust authentication.
+# user. The server listens only on its socket in `sock`, with trust authentication: the socket's
+# folder is the server user's alone (mode 0700), so that no other local user reaches a superuser
+# session (as root, the script's own clients still do).
 #
 # As root, the server runs as postgres (it refuses root), and its files are in a folder of their
 # own that postgres owns: the files the script itself writes stay in `work`, which postgres cannot
-# write, so that no link planted there is followed by root.
+# write, so that no link planted there is followed by root; what root reads from the server's
+# folder, it reads as the server's user (`as_server cat …`).
 
 bin=${ETICKET_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 server=
@@ -35,9 +38,9 @@ throwaway_init() {
         chmod 711 "$work"
         chown postgres "$server"
     fi
-    as_server mkdir "$sock" "$server/data"
+    as_server mkdir -m 700 "$sock" "$server/data"
     as_server "$bin/initdb" -D "$server/data" -U postgres --auth=trust >/dev/null
-    local settings="listen_addresses = ''"$'\n'"unix_socket_directories = '$sock'"
+    local settings="listen_addresses = ''"$'\n'"unix_socket_directories = '$sock'"$'\n'"unix_socket_permissions = 0700"
     local setting
     for setting in "$@"; do settings+=$'\n'"$setting"; done
     printf '%s\n' "$settings" | as_server sh -c "cat >> '$server/data/postgresql.conf'"
@@ -46,7 +49,7 @@ throwaway_init() {
 # throwaway_start: starts the server (its log in WORK/server/log) and waits until it accepts.
 throwaway_start() {
     as_server "$bin/pg_ctl" -D "$server/data" -l "$server/log" -w start >/dev/null ||
-        fail "the server did not start: $(tail -5 "$server/log" 2>/dev/null)"
+        fail "the server did not start: $(as_server tail -5 "$server/log" 2>/dev/null)"
 }
 
 # throwaway_stop: stops the server at once, if it runs (for an EXIT trap; the caller removes WORK).

@@ -39,7 +39,7 @@ echo "… PostgreSQL under callgrind (about fifty times slower)" >&2
 as_server sh -c "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file='$server/callgrind/%p' '$bin/postgres' -D '$server/data' > '$server/log' 2>&1 &"
 sql() { psql -h "$sock" -U postgres -d postgres -X -q -At "$@"; }
 for _ in $(seq 120); do sql -c "SELECT 1" >/dev/null 2>&1 && break; sleep 1; done
-sql -c "SELECT 1" >/dev/null || fail "the server did not start: $(tail -5 "$server/log")"
+sql -c "SELECT 1" >/dev/null || fail "the server did not start: $(as_server tail -5 "$server/log")"
 url="host=$sock user=postgres dbname=postgres"
 "$eticket" db migrate --database-url "$url" > "$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; fail "eticket db migrate failed"; }
 
@@ -56,8 +56,12 @@ echo "… eticket bench on $dossiers dossiers, 2 workers, batches of 100" >&2
     > "$work/bench.txt" 2>&1 || { cat "$work/bench.txt" >&2; fail "eticket bench failed"; }
 kill "$poller"; poller=
 as_server "$bin/pg_ctl" -D "$server/data" -m fast -w stop >/dev/null
-if [ -n "${CALLGRIND_KEEP:-}" ]; then mkdir -p "$CALLGRIND_KEEP" && cp "$server"/callgrind/* "$CALLGRIND_KEEP"/; fi
-python3 - "$server/callgrind" "$work/workers" "$dossiers" <<'PY'
+# The server's files are read as its user (throwaway-postgres.sh).
+if [ -n "${CALLGRIND_KEEP:-}" ]; then
+    mkdir -p "$CALLGRIND_KEEP"
+    for file in "$server"/callgrind/*; do as_server cat "$file" > "$CALLGRIND_KEEP/$(basename "$file")"; done
+fi
+as_server python3 - "$server/callgrind" "$work/workers" "$dossiers" <<'PY'
 import os, sys
 folder, workers, dossiers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 pids = sorted({line.strip() for line in open(workers) if line.strip()})

@@ -73,7 +73,7 @@ wal_per_dossier() { sql -Atc "SELECT round(pg_wal_lsn_diff('$2', '$1') / $dossie
 server_ticks() {
     local postmaster
     sleep 0.5
-    postmaster=$(head -1 "$server/data/postmaster.pid")
+    postmaster=$(as_server head -1 "$server/data/postmaster.pid")
     { awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat"
       for child in $(pgrep -P "$postmaster"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true; done
     } | awk -v hz="$(getconf CLK_TCK)" '{ticks += $1} END {print ticks * 1000 / hz}'
