@@ -56,7 +56,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard (0...1).contains(incomplete) else { throw ValidationError("--incomplete must be between 0 and 1") }
         if let sharedBuffers, !Self.isPostgresSize(sharedBuffers) {
             throw ValidationError(
-                "--shared-buffers takes a size as PostgreSQL writes it, a number with kB, MB or GB (512MB, 1GB), not '\(sharedBuffers)'"
+                "--shared-buffers takes a size as PostgreSQL writes it, a number with kB, MB, GB or TB (512MB, 1GB), not '\(sharedBuffers)'"
             )
         }
     }
@@ -115,20 +115,29 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// The throw-away cluster's `shared_buffers`: a quarter of the memory, as PostgreSQL's manual
-    /// advises for a dedicated server, from its 128 MB default to 1 GB. With the default alone, a
-    /// run of 100,000 dossiers (about 600 MB of tables) reads its pages back through the kernel:
-    /// the server spent about a tenth more CPU a dossier (docs/performance.md, eighth round).
-    static func defaultSharedBuffers(memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> String {
+    /// The throw-away cluster's `shared_buffers`: a quarter of the memory (the container's, when
+    /// its control group has a limit), as PostgreSQL's manual advises for a dedicated server,
+    /// from its 128 MB default to 1 GB. With the default alone, a run of 100,000 dossiers (about
+    /// 600 MB of tables) reads its pages back through the kernel: the server spent about a tenth
+    /// more CPU a dossier (docs/performance.md, eighth round).
+    static func defaultSharedBuffers(memory: UInt64 = availableMemory()) -> String {
         let megabytes = memory / 4 / (1 << 20)
         return "\(min(max(megabytes, 128), 1024))MB"
     }
 
-    /// Whether `text` is a size as PostgreSQL's settings take one: digits, then kB, MB, GB or
-    /// nothing (blocks of 8 kB). PostgreSQL itself refuses one too small or too large to start with.
+    /// The machine's memory, or the control group's limit (cgroup v2 `memory.max`) when lower.
+    static func availableMemory() -> UInt64 {
+        let physical = ProcessInfo.processInfo.physicalMemory
+        let limit = (try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8))
+            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return min(physical, limit ?? physical)
+    }
+
+    /// Whether `text` is a size as PostgreSQL's settings take one: digits, then B, kB, MB, GB, TB
+    /// or nothing (blocks of 8 kB). PostgreSQL itself refuses one too small or too large to start with.
     static func isPostgresSize(_ text: String) -> Bool {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
-        return !digits.isEmpty && ["", "kB", "MB", "GB"].contains(text.dropFirst(digits.count))
+        return !digits.isEmpty && ["", "B", "kB", "MB", "GB", "TB"].contains(text.dropFirst(digits.count))
     }
 
     /// The `eticket` whose `worker` command the benchmark runs.

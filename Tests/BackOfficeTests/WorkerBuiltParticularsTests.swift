@@ -242,10 +242,22 @@ struct WorkerBuiltParticularsTests {
     /// colon, the worker none.
     ///
     /// - Returns: how many rows were compared, by kind.
+    /// `uuid@domain`: a version-4 uuid in lower case, and what follows the sender's last `@`.
+    private static func isMessageID(_ id: String, from sender: String) -> Bool {
+        let parts = id.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, let uuid = UUID(uuidString: String(parts[0])) else { return false }
+        return parts[0] == uuid.uuidString.lowercased() && parts[0].dropFirst(14).first == "4"
+            && parts[1] == sender.split(separator: "@", omittingEmptySubsequences: false).last
+    }
+
     private static func compareEmails(on connection: Connection) throws -> [String: Int] {
         var compared: [String: Int] = [:]
         for row in try connection.query(
-            "SELECT kind::text AS kind, dossier_id, decision_id, period_id, particulars::text AS particulars FROM email_outbox")
+            """
+            SELECT kind::text AS kind, dossier_id, decision_id, period_id, particulars::text AS particulars,
+                   message_id, sender, recipient
+            FROM email_outbox
+            """)
         {
             let stored: String = try row.decode("particulars")
             let kind: String = try row.decode("kind")
@@ -257,7 +269,14 @@ struct WorkerBuiltParticularsTests {
                     decision: nil,
                     opening: .init(dossierID: try row.decode("dossier_id"), periodID: try row.decode("period_id"), children: 0))
                 : try store.preview(decision: try row.decode("decision_id"), opening: nil)
-            guard case .particulars(let fromDatabase, _) = try #require(preview).content else {
+            // The database's emails (a preview's are) and the worker's have the same addresses and
+            // Message-IDs of the same form: neither side's columns are crossed.
+            let email = try #require(preview)
+            #expect(email.sender == (try row.decode(String.self, "sender")))
+            #expect(email.recipient == (try row.decode(String.self, "recipient")))
+            #expect(Self.isMessageID(email.messageID, from: email.sender), "database: \(email.messageID)")
+            #expect(Self.isMessageID(try row.decode("message_id"), from: email.sender), "worker: \(email.messageID)")
+            guard case .particulars(let fromDatabase, _) = email.content else {
                 Issue.record("a preview holds particulars")
                 continue
             }

@@ -105,6 +105,23 @@ import Testing
         #expect(try rows.map { try $0.decode(String.self, "t") } == ["one", "two"])
     }
 
+    /// A binary array is typed, where a text one is not: its statement must take it as what it
+    /// is (`PostgresBinaryArray`'s rule), or the server says so instead of guessing.
+    @Test func aBinaryTextArrayIsTextNotAnEnum() throws {
+        let connection = try freshConnection()
+        try connection.execute(script: "CREATE TYPE mood AS ENUM ('calm', 'busy')")
+        let guessed = try #require(try connection.query("SELECT 'calm'::mood = ANY($1) AS calm", [["calm"]]).first)
+        #expect(try guessed.decode(Bool.self, "calm"))
+        #expect {
+            try connection.query("SELECT 'calm'::mood = ANY($1)", [["calm"].postgresBinary])
+        } throws: { error in
+            (error as? PostgresError)?.sqlState == "42883"
+        }
+        let cast = try #require(
+            try connection.query("SELECT 'calm'::mood = ANY($1::text[]::mood[]) AS calm", [["calm"].postgresBinary]).first)
+        #expect(try cast.decode(Bool.self, "calm"))
+    }
+
     @Test func aNulInABinaryTextArrayIsRefusedByTheServer() throws {
         let connection = try freshConnection()
         #expect {

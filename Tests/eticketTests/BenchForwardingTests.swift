@@ -22,7 +22,7 @@ struct BenchForwardingTests {
         #expect(refused.stderr.contains("--workers"), "\(refused.stderr)")
     }
 
-    @Test(arguments: [(["--shared-buffers", "12XB"], "a number with kB, MB or GB (512MB, 1GB), not '12XB'")])
+    @Test(arguments: [(["--shared-buffers", "12XB"], "a number with kB, MB, GB or TB (512MB, 1GB), not '12XB'")])
     func aSharedBuffersSizePostgreSQLWouldRefuseIsAUsageError(arguments: [String], message: String) throws {
         let refused = try CLI.run(["bench"] + arguments, timeout: 60)
         #expect(refused.status == 2 && !refused.signaled)
@@ -41,7 +41,9 @@ struct BenchForwardingTests {
     /// PostgreSQL's 128 MB default and 1 GB; the report says which.
     @Test(arguments: [["--shared-buffers", "160MB"], []])
     func theThrowAwayClusterHasTheSharedBuffersAskedFor(arguments: [String]) throws {
-        let quarter = ProcessInfo.processInfo.physicalMemory / 4 / (1 << 20)
+        let limit = (try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8))
+            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let quarter = min(ProcessInfo.processInfo.physicalMemory, limit ?? .max) / 4 / (1 << 20)
         let expected = arguments.last ?? "\(min(max(quarter, 128), 1024))MB"
         let run = try CLI.run(
             ["bench", "--dossiers", "10", "--latency-samples", "0", "--no-baseline", "--format", "json"] + arguments,
