@@ -50,12 +50,12 @@ struct BenchTests {
         // Measured once the earlier phases' vacuum and checkpoint are done, as the method says.
         #expect(report.latency?.method.hasPrefix("after VACUUM ANALYZE and CHECKPOINT") == true)
         #expect(!report.notes.contains { $0.contains("CHECKPOINT") })
-        // The test cluster is on this machine: both sides' CPU is read. (Only positivity can be
-        // asserted: other tests run in this process and on this server at the same time.)
+        // The test cluster is on this machine: both sides' CPU is read. (No more can be asserted:
+        // other tests run in this process and on this server at the same time, and a phase of 200
+        // rows may take the server less than the one clock tick, 10 ms, that /proc counts in.)
         for cpu in [report.phase("import")?.cpu, report.phase("process")?.cpu, report.baseline?.cpu, report.importFloor?.cpu] {
-            #expect((cpu?.serverSeconds ?? 0) > 0)
+            #expect((cpu?.serverSeconds ?? -1) >= 0)
             #expect((cpu?.clientSeconds ?? 0) > 0)
-            #expect((cpu?.serverLimitedRate ?? 0) > 0)
         }
         // Each measured phase wrote WAL: its rows, at the least.
         let wal = [
