@@ -36,6 +36,8 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]),
         // The one Linux call (prctl) that Swift cannot reach without a fixed-arity wrapper.
         .systemLibrary(name: "CProcessControl"),
+        // The file flags (ioctl) the benchmark sets on its work directory.
+        .systemLibrary(name: "CFileFlags"),
         // The civil-calendar arithmetic that both the domain (Dossiers) and the driver (Postgres) use,
         // so that neither depends on the other.
         .target(name: "CivilCalendar"),
@@ -70,7 +72,7 @@ let package = Package(
         .target(
             name: "ETicketBench",
             dependencies: [
-                "BackOffice", "Postgres", "Mail", "SeededGenerator",
+                "BackOffice", "Postgres", "Mail", "SeededGenerator", "CFileFlags",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // What the two executables share: the global options, the configuration layers (flag >

@@ -142,10 +142,19 @@ package struct Bench {
             peakRSSKiB: workers.peakRSSKiB.filter { $0 > 0 }, outcomes: outcomes, emails: emails, dueLeft: dueLeft)
 
         progress("export \(emails) emails to a Maildir")
+        let maildir = BenchFileSystem.exportDirectory(in: work)
         started = ContinuousClock.now
-        let export = try administration.outbox.export(to: work.appendingPathComponent("maildir").path, format: .maildir)
-        phases.append(.init("export", count: export.exported, seconds: (ContinuousClock.now - started).benchSeconds))
-        if let note = BenchFileSystem.journalLessNote(for: work.path) { notes.append(note) }
+        phaseStart = try meters.mark()
+        let export = try administration.outbox.export(to: maildir.url.path, format: .maildir)
+        phases.append(
+            .init(
+                "export", count: export.exported, seconds: (ContinuousClock.now - started).benchSeconds,
+                costs: meters.costs(
+                    from: phaseStart, to: try meters.mark(), items: export.exported,
+                    batch: OutboxExporter.defaultBatchSize, client: .ownProcess)))
+        if let note = BenchFileSystem.journalLessNote(for: work.path, placedApart: maildir.placedApart) {
+            notes.append(note)
+        }
 
         var baseline: BenchReport.Baseline?
         var importFloor: BenchReport.Baseline?

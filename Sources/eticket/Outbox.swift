@@ -24,7 +24,7 @@ struct Outbox: AsyncParsableCommand {
         @Option(help: "At most this many messages.") var limit: Int?
         @Option(help: "Export again the messages exported since this time (YYYY-MM-DD or RFC 3339), on purpose.")
         var again: String?
-        @Option(help: "Messages written and marked per transaction.") var batchSize = 2000
+        @Option(help: "Messages written and marked per transaction.") var batchSize = OutboxExporter.defaultBatchSize
 
         func validate() throws {
             if let again { _ = try CommandLineValue.dateOrTimestamp(again, option: "--again") }

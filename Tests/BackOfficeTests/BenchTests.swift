@@ -178,6 +178,23 @@ struct BenchFileSystemTests {
         return root
     }
 
+    /// Each run's Maildir gets a new random name, in a work directory marked as a top directory
+    /// where the file system keeps that flag (ext4 here): ext4 then places it away from the inodes
+    /// an earlier run's cleanup freed.
+    @Test func eachRunsMaildirIsPlacedApart() throws {
+        let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("bench-work-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        #expect(!BenchFileSystem.isTopDirectory(work.path))
+        let first = BenchFileSystem.exportDirectory(in: work)
+        let second = BenchFileSystem.exportDirectory(in: work)
+        #expect(first.url.deletingLastPathComponent().path == work.path)
+        #expect(first.url.lastPathComponent.hasPrefix("maildir-") && first.url != second.url)
+        #expect(first.placedApart == BenchFileSystem.isTopDirectory(work.path))
+        #expect(!FileManager.default.fileExists(atPath: first.url.path), "the exporter creates it")
+        #expect(BenchFileSystem.journalLessNote(for: work.path, placedApart: true) == nil)
+    }
+
     @Test func ext4WithoutAJournalGetsTheNote() throws {
         let root = try Self.sysfs(journalTask: "<none>")
         defer { try? FileManager.default.removeItem(atPath: root) }

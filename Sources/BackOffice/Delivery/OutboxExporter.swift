@@ -70,13 +70,16 @@ public struct OutboxExporter {
         }
     }
 
+    /// Messages written and marked per transaction. Each batch costs a few fixed waits (a syncfs
+    /// and a directory fsync for a Maildir, a WAL flush at commit): 2,000 messages (about 8 MB)
+    /// spread them thinly.
+    public static let defaultBatchSize = 2_000
+
     /// Writes the selected messages to `path` in `format`, in batches of `batchSize`.
     ///
-    /// Each batch costs a few fixed waits (a syncfs and a directory fsync for a Maildir, a WAL
-    /// flush at commit): 2,000 messages (about 8 MB) per batch spread them thinly.
     /// - Parameter onProgress: called after each batch with (exported so far, total to export).
     public func export(
-        to path: String, format: OutboxFormat, selection: Selection = .init(), batchSize: Int = 2000,
+        to path: String, format: OutboxFormat, selection: Selection = .init(), batchSize: Int = defaultBatchSize,
         onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ExportReport {
         try export(
@@ -229,7 +232,8 @@ extension Administration {
     /// connection lost or left past its bound replaced (the server it was on tried last), so that
     /// an export running through a failover finishes on the new primary, each message once.
     public func exportOutbox(
-        to path: String, format: OutboxFormat, selection: OutboxExporter.Selection = .init(), batchSize: Int = 2000,
+        to path: String, format: OutboxFormat, selection: OutboxExporter.Selection = .init(),
+        batchSize: Int = OutboxExporter.defaultBatchSize,
         limits: WaitLimits, onProgress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ExportReport {
         connection.waitLimits = limits

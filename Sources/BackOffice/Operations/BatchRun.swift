@@ -189,7 +189,8 @@ public final class BatchRun {
         }
         if let export {
             let exported = try OutboxExporter(connection: connection, logger: logger).export(
-                to: export.path, format: export.format, selection: .init(), batchSize: 2000, reconnection: reconnection,
+                to: export.path, format: export.format, selection: .init(), batchSize: OutboxExporter.defaultBatchSize,
+                reconnection: reconnection,
                 shutdown: nil, onProgress: { _, _ in })
             report.emailsExported = exported.exported
             report.exportPath = exported.path
