@@ -129,7 +129,11 @@ public struct OutboxExporter {
         let path = report.path
         let total =
             report.exported
-            + (try database("cannot count the outbox") { try OutboxStore(connection: connection).count(selection) })
+            + (try database("cannot count the outbox") {
+                let store = OutboxStore(connection: connection)
+                try store.refreshStatistics()
+                return try store.count(selection)
+            })
         let exportedBefore = report.exported
         let renderer = EmailRenderer()
         var unrenderable: [Int64] = []

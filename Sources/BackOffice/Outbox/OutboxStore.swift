@@ -25,6 +25,14 @@ struct OutboxStore {
         }
     }
 
+    /// Analyses the outbox when its size changed materially since its statistics were taken (036):
+    /// until then a burst of new emails is planned as a handful, and each batch of an export joins
+    /// and sorts the whole backlog. Returns whether it analysed.
+    @discardableResult
+    func refreshStatistics() throws -> Bool {
+        try connection.query("SELECT refresh_outbox_statistics() AS analysed").first?.decode(Bool.self, "analysed") ?? false
+    }
+
     /// An outbox row's own columns, for ``StoredEmail``, on the alias `e`.
     static let emailColumns = """
         e.id, e.kind::text AS kind, e.message_id, e.sender, e.recipient, e.created_at, e.message, e.subject,

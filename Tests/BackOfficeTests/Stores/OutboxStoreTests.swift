@@ -22,6 +22,36 @@ struct OutboxStoreTests {
         #expect(try connection.scalar("SELECT pg_current_wal_insert_lsn() > $1::pg_lsn", [before], as: Bool.self) == true)
     }
 
+    /// 036: statistics the planner still has are left alone; an outbox it no longer knows (never
+    /// analysed, or grown by more than a tenth since) is analysed, once.
+    @Test func refreshStatisticsAnalysesOnlyAnOutboxThePlannerNoLongerKnows() throws {
+        let (store, connection) = try store()
+        defer { connection.close() }
+        let estimate = "SELECT reltuples::bigint FROM pg_class WHERE oid = 'email_outbox'::regclass"
+        try connection.execute(script: "ANALYZE email_outbox")
+        #expect(try store.refreshStatistics() == false)
+        // As after a burst of emails that autovacuum has not analysed yet (the superuser's catalog).
+        try connection.execute(script: "UPDATE pg_class SET reltuples = -1 WHERE oid = 'email_outbox'::regclass")
+        #expect(try store.refreshStatistics() == true)
+        #expect(try connection.scalar(estimate, as: Int.self) == 4)
+        #expect(try store.refreshStatistics() == false)
+    }
+
+    /// The roles that export may refresh the statistics (the owner's ANALYZE); the others may not.
+    @Test(arguments: [("eticket_batch", true), ("eticket_admin", true), ("eticket_worker", false), ("eticket_intake", false)])
+    func onlyTheExportingRolesRefreshTheStatistics(group: String, allowed: Bool) throws {
+        let conninfo = try Fixture.decidedExamples()
+        let role = try AuditTruthTests.login(group, on: conninfo, administering: group == "eticket_admin" ? "villefranche" : nil)
+        let connection = try Fixture.connection("\(conninfo) user=\(role)")
+        defer { connection.close() }
+        do {
+            _ = try OutboxStore(connection: connection).refreshStatistics()
+            #expect(allowed, "\(group) refreshed the outbox's statistics")
+        } catch let error as PostgresError {
+            #expect(!allowed && error.sqlState == "42501", "\(group): \(error)")
+        }
+    }
+
     @Test func countBySelection() throws {
         let (store, connection) = try store()
         defer { connection.close() }
