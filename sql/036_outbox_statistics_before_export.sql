@@ -11,6 +11,11 @@
 -- rows differ by more than a tenth from those counted at its last analysis, the import's rule
 -- (`IntakeStore.staleTables`) — and only the columns that the outbox's queries filter or join on:
 -- the particulars and messages, most of an ANALYZE's work, wait for autovacuum.
+--
+-- Best effort: when another session holds the table's ANALYZE lock (autovacuum, another export's
+-- refresh, a VACUUM) the function returns false at once rather than wait; an anti-wraparound
+-- vacuum is never cancelled, and an export must not hang behind it. The lock is held until the
+-- caller's transaction ends: the export calls it on its own, outside a transaction.
 CREATE FUNCTION refresh_outbox_statistics() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
@@ -21,6 +26,11 @@ BEGIN
     ) THEN
         RETURN false;
     END IF;
+    BEGIN
+        LOCK TABLE public.email_outbox IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RETURN false;
+    END;
     ANALYZE public.email_outbox (id, structure_id, dossier_id, period_id, decision_id, kind, exported_at, delivery);
     RETURN true;
 END

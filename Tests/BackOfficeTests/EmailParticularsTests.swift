@@ -51,7 +51,8 @@ struct EmailParticularsTests {
             #"{"language": "fr", "dossier": "D", "first_name": "F", "last_name": "L", "children": [], "next_step": 7}"#,
             "next_step is not a string"
         ),
-        (#"{"language": "fr", "dossier": "SECRET""#, "invalid JSON"),
+        (#"{"language": "fr", "dossier": "SECRET""#, "not valid JSON (byte 38)"),
+        (#"{"language": "fr", "SECRET": 1, "SECRET": 2}"#, "not valid JSON (byte "),
     ])
     func aShapeOtherThan029sIsRefusedByWhereItBreaks(json: String, reason: String) {
         #expect {

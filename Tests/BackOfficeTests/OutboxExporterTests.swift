@@ -49,6 +49,19 @@ struct OutboxExporterTests {
         #expect(try connection.scalar(estimate, as: Int.self) == 4)
     }
 
+    /// The refresh is an optimisation: a login that may not call it (a role of the operator's own)
+    /// still exports everything.
+    @Test func aRoleThatMayNotRefreshTheStatisticsStillExports() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let owner = try Fixture.connection(conninfo)
+        defer { owner.close() }
+        try owner.execute(script: "REVOKE EXECUTE ON FUNCTION refresh_outbox_statistics() FROM eticket_batch")
+        let role = try AuditTruthTests.login("eticket_batch", on: conninfo)
+        let administration = try Fixture.administration("\(conninfo) user=\(role)")
+        defer { administration.close() }
+        #expect(try administration.outbox.export(to: temporaryPath("maildir"), format: .maildir).exported == 4)
+    }
+
     @Test func limitStructureAndAgainSelectWhatIsExported() throws {
         let (_, administration) = try decidedExamples()
         defer { administration.close() }

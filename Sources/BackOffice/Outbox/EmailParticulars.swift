@@ -45,7 +45,9 @@ struct EmailParticulars: Sendable, Equatable {
         do {
             self = try Self(reading: try JSONParser().parse(json.utf8))
         } catch let error as JSONSyntaxError {
-            throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(error)")
+            // By offset only: the parser's reason may quote a key, and the particulars are a family's.
+            throw UnrenderableEmail(
+                id: id, reason: "its particulars are not what 029 writes: not valid JSON (byte \(error.offset))")
         } catch {
             throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(error)")
         }

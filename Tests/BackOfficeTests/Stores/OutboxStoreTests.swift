@@ -37,6 +37,25 @@ struct OutboxStoreTests {
         #expect(try store.refreshStatistics() == false)
     }
 
+    /// Best effort: with the table's ANALYZE lock held elsewhere (autovacuum, a VACUUM), the refresh
+    /// gives up at once rather than keep the export waiting.
+    @Test func refreshStatisticsDoesNotWaitForAnotherSessionsLock() throws {
+        let conninfo = try Fixture.decidedExamples()
+        let holder = try Fixture.connection(conninfo)
+        let connection = try Fixture.connection(conninfo)
+        defer {
+            holder.close()
+            connection.close()
+        }
+        try connection.execute(script: "UPDATE pg_class SET reltuples = -1 WHERE oid = 'email_outbox'::regclass")
+        try holder.execute(script: "BEGIN; LOCK TABLE email_outbox IN SHARE UPDATE EXCLUSIVE MODE")
+        // A regression waits for the lock: the timeout turns that into an error, not a hang.
+        try connection.execute(script: "SET lock_timeout = '10s'")
+        #expect(try OutboxStore(connection: connection).refreshStatistics() == false)
+        try holder.execute(script: "ROLLBACK")
+        #expect(try OutboxStore(connection: connection).refreshStatistics() == true)
+    }
+
     /// The roles that export may refresh the statistics (the owner's ANALYZE); the others may not.
     @Test(arguments: [("eticket_batch", true), ("eticket_admin", true), ("eticket_worker", false), ("eticket_intake", false)])
     func onlyTheExportingRolesRefreshTheStatistics(group: String, allowed: Bool) throws {
