@@ -130,7 +130,7 @@ public struct OutboxExporter {
         let total =
             report.exported
             + (try database("cannot count the outbox") {
-                try refreshStatistics(on: connection)
+                try refreshStatistics(on: connection, batchSize: batchSize)
                 return try OutboxStore(connection: connection).count(selection)
             })
         let exportedBefore = report.exported
@@ -193,15 +193,16 @@ public struct OutboxExporter {
         }
     }
 
-    /// Refreshes the outbox's statistics when they are stale (036), so that the batches are read
-    /// in order. Best effort: a login that may not (a role of the operator's own, not batch or
-    /// admin) is told in the log, and the export goes on with the plan it would have had.
-    private func refreshStatistics(on connection: Connection) throws {
+    /// Refreshes the outbox's statistics when the planner underestimates the backlog (036), so
+    /// that the batches are read in order. Best effort: a login that may not (a role of the
+    /// operator's own, not batch or admin) is told in the log, and the export goes on with the plan
+    /// it would have had.
+    private func refreshStatistics(on connection: Connection, batchSize: Int) throws {
         do {
-            try OutboxStore(connection: connection).refreshStatistics()
+            try OutboxStore(connection: connection).refreshStatistics(batchSize: batchSize)
         } catch let error as PostgresError where error.sqlState == "42501" {
             logger.notice(
-                "outbox statistics not refreshed: this role may not call refresh_outbox_statistics()",
+                "outbox statistics not refreshed: this role may not call refresh_outbox_statistics(integer)",
                 metadata: ["sqlstate": "42501"])
         }
     }

@@ -25,12 +25,13 @@ struct OutboxStore {
         }
     }
 
-    /// Analyses the outbox when its size changed materially since its statistics were taken (036):
-    /// until then a burst of new emails is planned as a handful, and each batch of an export joins
-    /// and sorts the whole backlog. Returns whether it analysed.
+    /// Analyses the outbox when its pending rows are more than a batch of `batchSize` and more than
+    /// twice what the planner believes (036): a burst of new emails planned as a handful makes each
+    /// batch of an export join and sort the whole backlog. Returns whether it analysed.
     @discardableResult
-    func refreshStatistics() throws -> Bool {
-        try connection.query("SELECT refresh_outbox_statistics() AS analysed").first?.decode(Bool.self, "analysed") ?? false
+    func refreshStatistics(batchSize: Int) throws -> Bool {
+        try connection.query("SELECT refresh_outbox_statistics($1::integer) AS analysed", [batchSize])
+            .first?.decode(Bool.self, "analysed") ?? false
     }
 
     /// An outbox row's own columns, for ``StoredEmail``, on the alias `e`.
