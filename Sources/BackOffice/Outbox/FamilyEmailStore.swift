@@ -59,20 +59,12 @@ struct FamilyEmailStore {
         templates: StoredTemplateSet
     ) throws -> Written {
         guard !decisionIDs.isEmpty || !openings.isEmpty || !built.isEmpty else { return Written() }
-        // The built emails' Message-IDs are drawn here: the server's gen_random_uuid() had cost
-        // its backend 1 % of its instructions.
-        let builtDecisions = built.compactMap { email in
-            if case .decision(let id) = email.cause {
-                (email.dossierID, id, email.particulars.jsonText, Self.newMessageUUID())
-            } else {
-                nil
-            }
-        }
-        let builtOpenings = built.compactMap { email in
-            if case .opening(let period) = email.cause {
-                (email.dossierID, period, email.particulars.jsonText, Self.newMessageUUID())
-            } else {
-                nil
+        var builtDecisions = BuiltColumns()
+        var builtOpenings = BuiltColumns()
+        for email in built {
+            switch email.cause {
+            case .decision(let id): builtDecisions.append(email, cause: id)
+            case .opening(let period): builtOpenings.append(email, cause: period)
             }
         }
         let catalogs = Set(built.map(\.catalog))
@@ -101,11 +93,11 @@ struct FamilyEmailStore {
             [
                 decisionIDs.postgresBinary, openings.map(\.dossierID).postgresBinary, openings.map(\.periodID).postgresBinary,
                 templates.archive, templates.sha256,
-                builtDecisions.map(\.0).postgresBinary, builtDecisions.map(\.1).postgresBinary,
-                builtDecisions.map(\.2).postgresBinary, builtOpenings.map(\.0).postgresBinary,
-                builtOpenings.map(\.1).postgresBinary, builtOpenings.map(\.2).postgresBinary,
+                builtDecisions.dossiers.postgresBinary, builtDecisions.causes.postgresBinary,
+                builtDecisions.particulars.postgresBinary, builtOpenings.dossiers.postgresBinary,
+                builtOpenings.causes.postgresBinary, builtOpenings.particulars.postgresBinary,
                 (catalogs.first?.structures ?? []).postgresBinary, catalogs.first?.print,
-                builtDecisions.map(\.3).postgresBinary, builtOpenings.map(\.3).postgresBinary,
+                builtDecisions.messageUUIDs.postgresBinary, builtOpenings.messageUUIDs.postgresBinary,
             ])
         {
             switch try row.decode(EmailKind.self, "kind") {
@@ -197,6 +189,23 @@ struct FamilyEmailStore {
 
     /// A built email's `message_uuid`: random, lower-case, as gen_random_uuid() writes it.
     static func newMessageUUID() -> String { UUID().uuidString.lowercased() }
+
+    /// Built emails of one kind as the statement's parallel arrays. Their Message-IDs are drawn
+    /// here: the server's gen_random_uuid() had cost its backend 1 % of its instructions.
+    private struct BuiltColumns {
+        var dossiers: [Int64] = []
+        /// The decision or the period.
+        var causes: [Int64] = []
+        var particulars: [String] = []
+        var messageUUIDs: [String] = []
+
+        mutating func append(_ email: BuiltEmail, cause: Int64) {
+            dossiers.append(email.dossierID)
+            causes.append(cause)
+            particulars.append(email.particulars.jsonText)
+            messageUUIDs.append(FamilyEmailStore.newMessageUUID())
+        }
+    }
 
     /// The names the family gave in this dossier. The account row holds whatever the account's
     /// latest import said, which may be another dossier's names; the stored account row is only
