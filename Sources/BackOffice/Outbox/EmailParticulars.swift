@@ -42,15 +42,17 @@ struct EmailParticulars: Sendable, Equatable {
     /// - Throws: ``UnrenderableEmail`` when the JSON is not of this shape. Other members are
     ///   ignored, and `null` stands for an absent optional member.
     init(json: String, email id: Int64) throws(UnrenderableEmail) {
+        let why: String
         do {
             self = try Self(reading: try JSONParser().parse(json.utf8))
+            return
         } catch let error as JSONSyntaxError {
             // By offset only: the parser's reason may quote a key, and the particulars are a family's.
-            throw UnrenderableEmail(
-                id: id, reason: "its particulars are not what 029 writes: not valid JSON (byte \(error.offset))")
+            why = "not valid JSON (byte \(error.offset))"
         } catch {
-            throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(error)")
+            why = "\(error)"
         }
+        throw UnrenderableEmail(id: id, reason: "its particulars are not what 029 writes: \(why)")
     }
 }
 
@@ -58,13 +60,13 @@ struct EmailParticulars: Sendable, Equatable {
 // sixth of the export's CPU.
 extension EmailParticulars {
     fileprivate init(reading json: JSONValue) throws(ParticularsShapeError) {
-        let object = try ParticularsShapeError.object(json, at: "")
+        let object = try PathedObject(json, at: "")
         language = try object.string("language")
         dossier = try object.string("dossier")
         firstName = try object.string("first_name")
         lastName = try object.string("last_name")
         children = try object.array("children").map { path, child throws(ParticularsShapeError) in
-            try Child(reading: try ParticularsShapeError.object(child, at: path))
+            try Child(reading: try PathedObject(child, at: path))
         }
         nextStep = try object.optionalString("next_step")
         shownFrom = try object.optionalString("shown_from")
@@ -76,7 +78,7 @@ extension EmailParticulars.Child {
         firstName = try object.string("first_name")
         lastName = try object.string("last_name")
         services = try object.optionalArray("services")?.map { path, service throws(ParticularsShapeError) in
-            try EmailParticulars.Service(reading: try ParticularsShapeError.object(service, at: path))
+            try EmailParticulars.Service(reading: try PathedObject(service, at: path))
         }
     }
 }
@@ -104,17 +106,18 @@ private struct ParticularsShapeError: Error, CustomStringConvertible {
     var expected: String
 
     var description: String { "\(path.isEmpty ? "the document" : path) is not \(expected)" }
-
-    static func object(_ value: JSONValue, at path: String) throws(Self) -> PathedObject {
-        guard let object = value.objectValue else { throw Self(path: path, expected: "an object") }
-        return PathedObject(object: object, path: path)
-    }
 }
 
 /// A JSON object and where it sits in the particulars, for ``ParticularsShapeError``.
 private struct PathedObject {
     var object: JSONObject
     var path: String
+
+    /// `value`, which must be an object, found at `path` (`""` for the document).
+    init(_ value: JSONValue, at path: String) throws(ParticularsShapeError) {
+        guard let object = value.objectValue else { throw ParticularsShapeError(path: path, expected: "an object") }
+        (self.object, self.path) = (object, path)
+    }
 
     func path(of key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
