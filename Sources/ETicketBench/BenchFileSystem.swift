@@ -31,18 +31,21 @@ package enum BenchFileSystem {
     /// the same group. A file system without the flag (tmpfs, or not Linux) leaves it unset.
     package static func exportDirectory(in work: URL) -> (url: URL, placedApart: Bool) {
         let name = "maildir-" + String(UInt64.random(in: .min ... .max), radix: 16)
-        let directory = open(work.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { return (work.appendingPathComponent(name), false) }
-        defer { close(directory) }
-        return (work.appendingPathComponent(name), eticket_mark_top_directory(directory) == 0)
+        let marked = withDirectory(work.path) { eticket_mark_top_directory($0) == 0 } ?? false
+        return (work.appendingPathComponent(name), marked)
     }
 
     /// Whether `path` is a directory marked as a top directory (see ``exportDirectory(in:)``).
     package static func isTopDirectory(_ path: String) -> Bool {
+        withDirectory(path) { eticket_is_top_directory($0) == 1 } ?? false
+    }
+
+    /// `body` on the directory `path` opened; `nil` when it cannot be opened.
+    private static func withDirectory<T>(_ path: String, _ body: (Int32) -> T) -> T? {
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { return false }
+        guard directory >= 0 else { return nil }
         defer { close(directory) }
-        return eticket_is_top_directory(directory) == 1
+        return body(directory)
     }
 
     /// A note for the report when `path` is on ext4 without a journal and the Maildir could not
